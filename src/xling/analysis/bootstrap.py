@@ -1,0 +1,239 @@
+"""Paired, vectorized bootstrap over problems.
+
+One resample draws n problem ids with replacement *per benchmark* and applies the same draw
+to every run and every language: problem ids are parallel (the same id is the same problem
+in every language and every run), so gains, MTI and fits see the correlation between base
+and trained runs and between languages instead of treating them as independent samples.
+
+A resample is stored as a count vector w (how often each problem was drawn), so a
+resampled mean over problems is a matrix product: (B × n) @ (n × cells). 10 000 resamples of
+500 problems × 11 languages × 2 runs is one 10 000 × 500 × 44 product (see bench/bootstrap.py).
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from xling.analysis.rundata import _F, Aligned
+
+DEFAULT_SEED = 0
+_CHUNK = 1000  # resamples drawn per block; fixed so results depend on the seed only
+
+
+# --------------------------------------------------------------------------- estimates
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """A point value with its bootstrap CI; `value is None` means undefined (see `reason`).
+
+    Never holds inf or NaN: anything not computable is None plus a human-readable reason.
+    """
+
+    value: float | None
+    lo: float | None = None
+    hi: float | None = None
+    reason: str | None = None  # why the value (or only its CI) is undefined
+    note: str | None = None  # a caveat that leaves the value defined
+
+    @property
+    def defined(self) -> bool:
+        return self.value is not None
+
+    def to_dict(self) -> dict:
+        return {k: v for k, v in asdict(self).items() if v is not None or k == "value"}
+
+    def scaled(self, k: float) -> Estimate:
+        def s(v: float | None) -> float | None:
+            return None if v is None else v * k
+
+        lo, hi = s(self.lo), s(self.hi)
+        if lo is not None and hi is not None and lo > hi:
+            lo, hi = hi, lo
+        return Estimate(s(self.value), lo, hi, self.reason, self.note)
+
+    def fmt(self, digits: int = 2, scale: float = 1.0, sign: bool = False, ci: bool = True,
+            unit: str = "") -> str:
+        if self.value is None:
+            return "undefined"
+        f = f"{{:{'+' if sign else ''}.{digits}f}}"
+        text = f.format(self.value * scale) + unit
+        if ci and self.lo is not None and self.hi is not None:
+            g = f"{{:.{digits}f}}"
+            text += f" [{g.format(self.lo * scale)}, {g.format(self.hi * scale)}]"
+        return text
+
+
+def _finite(x: float | None) -> bool:
+    return x is not None and math.isfinite(x)
+
+
+def summarize(point: float, reps: np.ndarray | None, ci: float = 0.95,
+              undefined: str | None = None, ci_cause: str | None = None,
+              note: str | None = None) -> Estimate:
+    """Point estimate + percentile CI from bootstrap replicates.
+
+    `undefined` (or a non-finite point) makes the whole estimate undefined with that reason.
+    Replicates that are undefined (NaN) are dropped while they are at most (1 - ci)/2 of all
+    resamples; beyond that the interval would be unbounded (e.g. a ratio whose denominator's
+    own CI reaches zero), so the CI is reported as undefined with `ci_cause`.
+    """
+    point = float(point) if point is not None else float("nan")
+    if undefined or not math.isfinite(point):
+        return Estimate(None, reason=undefined or "not computable", note=note)
+    if reps is None or len(reps) == 0:
+        return Estimate(point, note=note)
+    reps = np.asarray(reps, dtype=float)
+    ok = np.isfinite(reps)
+    tail = (1.0 - ci) / 2.0
+    bad = 1.0 - ok.mean()
+    if bad > tail:
+        cause = ci_cause or "the value is undefined"
+        return Estimate(point, reason=f"CI unbounded: {cause} in {100 * bad:.1f}% of bootstrap "
+                                      f"resamples", note=note)
+    lo, hi = np.percentile(reps[ok], [100 * tail, 100 * (1 - tail)])
+    if bad > 0:
+        extra = f"{int((~ok).sum())} undefined resample(s) dropped"
+        note = f"{note}; {extra}" if note else extra
+    return Estimate(point, float(lo), float(hi), note=note)
+
+
+def percentile_ci(reps: np.ndarray, ci: float = 0.95, axis: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    tail = 100 * (1.0 - ci) / 2.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        lo, hi = np.nanpercentile(reps, [tail, 100 - tail], axis=axis)
+    return lo, hi
+
+
+# --------------------------------------------------------------------------- resampling
+
+
+def resample_counts(n: int, n_boot: int, rng: np.random.Generator) -> np.ndarray:
+    """(n_boot, n) matrix: how many times each of n problems is drawn in each resample."""
+    idx = rng.integers(0, n, size=(n_boot, n))
+    idx += (np.arange(n_boot) * n)[:, None]
+    return np.bincount(idx.ravel(), minlength=n_boot * n).reshape(n_boot, n).astype(np.float64)
+
+
+def _blocks(n_boot: int):
+    done = 0
+    while done < n_boot:
+        b = min(_CHUNK, n_boot - done)
+        yield b
+        done += b
+
+
+@dataclass
+class Cube:
+    """Per (run, language) statistics for the full data (index 0) and each resample (1..B).
+
+    acc, off, fmt, noans: arrays (1 + B, R, L) of fractions in [0, 1]; NaN where a cell has
+    nothing to average (e.g. no response with identifiable language for `off`). Languages are
+    macro-averaged over benchmarks with equal weight (like `overall` in metrics.json).
+    """
+
+    langs: list[str]
+    run_names: list[str]
+    acc: np.ndarray
+    off: np.ndarray
+    fmt: np.ndarray
+    noans: np.ndarray
+    n_boot: int
+    seed: int
+    n_problems: dict[str, int]
+    per_bench: dict[str, dict[str, np.ndarray]]  # point estimates only: bench -> field -> (R, L)
+    bench_langs: dict[str, list[str]]
+
+    @property
+    def point(self) -> dict[str, np.ndarray]:
+        return {k: getattr(self, k)[0] for k in ("acc", "off", "fmt", "noans")}
+
+    def field(self, name: str) -> np.ndarray:
+        return getattr(self, name)
+
+
+def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out = num / den
+    out[den <= 0] = np.nan
+    return out
+
+
+def _bench_stats(arr, weights: np.ndarray) -> dict[str, np.ndarray]:
+    """Resampled per-(run, lang) statistics of one benchmark; weights (B, n)."""
+    sums = arr.sums
+    n = sums[_F["n"]]
+    present = (n > 0).astype(np.float64)
+    shape = n.shape[:2]
+    flat = shape[0] * shape[1]
+
+    def per_problem_mean(name: str) -> np.ndarray:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            p = np.where(n > 0, sums[_F[name]] / np.where(n > 0, n, 1), 0.0)
+        return p.reshape(flat, -1).T  # (n_problems, R*L)
+
+    den = weights @ present.reshape(flat, -1).T
+    out = {}
+    for key, name in (("acc", "correct"), ("fmt", "fmt"), ("noans", "noans")):
+        out[key] = _ratio(weights @ per_problem_mean(name), den)
+    off_num = weights @ sums[_F["off"]].reshape(flat, -1).T
+    off_den = weights @ sums[_F["off_n"]].reshape(flat, -1).T
+    out["off"] = _ratio(off_num, off_den)
+    b = weights.shape[0]
+    return {k: v.reshape(b, *shape) for k, v in out.items()}
+
+
+def compute_cube(aligned: Aligned, n_boot: int = 2000, seed: int = DEFAULT_SEED) -> Cube:
+    """Full-data statistics plus `n_boot` paired resamples (same problem draw for every run
+    and language of a benchmark; benchmarks resampled independently)."""
+    if n_boot < 0:
+        raise ValueError("n_boot must be >= 0")
+    langs = aligned.langs
+    li = {lang: i for i, lang in enumerate(langs)}
+    R = len(aligned.runs)
+    rng = np.random.default_rng(seed)
+    keys = ("acc", "off", "fmt", "noans")
+
+    def combine(per_bench: dict[str, dict[str, np.ndarray]], b: int) -> dict[str, np.ndarray]:
+        out = {}
+        for key in keys:
+            total = np.zeros((b, R, len(langs)))
+            count = np.zeros((b, R, len(langs)))
+            for bench, stats in per_bench.items():
+                idx = [li[lang] for lang in aligned.benches[bench].langs]
+                v = stats[key]
+                ok = np.isfinite(v)
+                total[:, :, idx] += np.where(ok, v, 0.0)
+                count[:, :, idx] += ok
+            out[key] = _ratio(total, count)
+        return out
+
+    point_bench = {
+        bench: _bench_stats(arr, np.ones((1, len(arr.ids))))
+        for bench, arr in aligned.benches.items()
+    }
+    parts = {k: [v] for k, v in combine(point_bench, 1).items()}
+    for b in _blocks(n_boot):
+        block = {
+            bench: _bench_stats(arr, resample_counts(len(arr.ids), b, rng))
+            for bench, arr in aligned.benches.items()
+        }
+        for k, v in combine(block, b).items():
+            parts[k].append(v)
+    arrays = {k: np.concatenate(v, axis=0) for k, v in parts.items()}
+    return Cube(
+        langs=langs,
+        run_names=[r.name for r in aligned.runs],
+        n_boot=n_boot,
+        seed=seed,
+        n_problems=aligned.n_problems(),
+        per_bench={b: {k: v[0] for k, v in s.items()} for b, s in point_bench.items()},
+        bench_langs={b: list(a.langs) for b, a in aligned.benches.items()},
+        **arrays,
+    )
+

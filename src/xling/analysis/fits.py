@@ -1,0 +1,582 @@
+r"""Parallel scaling-law fits, the First-Parallel Leap and the Monolingual Generalization Gap.
+
+Yang et al. 2025 (arXiv 2510.02272), parallel-training study (Section 4): models are trained
+on English plus 0..7 parallel languages (the same problems translated into es, ru, de, fr,
+bn, th, zh) and a metric (MTI, accuracy) is fitted with a power law over the number of
+training languages,
+
+    f(X) = α · X^β        (transferability: 2.00·X^0.29; accuracy: 56.98·X^0.02)
+
+**Definition of X used here** (`--x num-train-langs`, the default): the number of languages
+in the training data, English included. Monolingual English training is X = 1, English plus
+one parallel language X = 2, …, English plus all seven X = 8. This is the reading under
+which the paper's own numbers agree: the accuracy law evaluated at the monolingual point
+gives α = 56.98 (the "predicted ≈ 56.98 vs actual ≈ 54.24" of the gap), which needs
+X_mono = 1, and the MTI law at X = 2 gives 2.00·2^0.29 ≈ 2.45, matching the measured ≈ 2.50
+with one parallel language. `--x num-parallel-langs` counts only the languages added to
+English (monolingual X = 0); a power law is 0 there, so the gap is undefined in that mode.
+(The paper's text for X could not be retrieved while this was written; the definition is
+inferred from the reported numbers as explained.)
+
+Fits (all on the points *without* the monolingual run unless include_mono is set, because
+the paper's law is fitted over the parallel settings and the gap is measured against it):
+
+- log-log least squares: log y = log α + β log X (needs y > 0);
+- nonlinear least squares on y directly (scipy.optimize.curve_fit), started from log-log;
+- saturating alternative f(X) = a − c·X^(−b), compared with the power law by leave-one-out
+  error over the fitted points and by the error predicting the largest X from the rest, so
+  a power law can be told from a plateau.
+
+First-Parallel Leap: L = v(X_mono + 1) − v(X_mono), the jump from monolingual training to one
+parallel language; reported absolutely and as a ratio to the average later step
+(v(X_max) − v(X_mono + 1)) / (X_max − X_mono − 1), the mean change per added language after
+the first. v(X) is the mean over runs at that X.
+
+Monolingual Generalization Gap: G = f̂(X_mono) − v(X_mono), where f̂ is the power law fitted
+without the monolingual point (paper: 56.98 − 54.24 ≈ 2.74 accuracy points). G > 0 means
+monolingual training falls short of what the parallel law predicts.
+
+Uncertainty: every quantity is recomputed on each bootstrap replicate of the points (paired
+problem resampling for runs; for CSV input, normal draws from the given lo/hi, taken as 95%
+intervals, or a residual bootstrap when none are given) and reported as percentile CIs.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from scipy.optimize import OptimizeWarning, curve_fit, minimize_scalar
+from scipy.stats import norm
+
+from xling.analysis.bootstrap import Estimate, percentile_ci, summarize
+from xling.errors import XlingError
+
+MONO_X = {"num-train-langs": 1.0, "num-parallel-langs": 0.0}
+
+
+def power_law(x, alpha, beta):
+    return alpha * np.power(x, beta)
+
+
+def saturating(x, a, c, b):
+    return a - c * np.power(x, -b)
+
+
+# --------------------------------------------------------------------------- basic fits
+
+
+def fit_loglog(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Least squares in log-log space, vectorized over leading axes of y (..., n).
+
+    Returns (alpha, beta) arrays; NaN where some y ≤ 0 or X has < 2 distinct values.
+    """
+    x = np.asarray(x, dtype=float)
+    y = np.asarray(y, dtype=float)
+    lx = np.log(x)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ly = np.log(np.where(y > 0, y, np.nan))
+    dx = lx - lx.mean()
+    sxx = (dx**2).sum()
+    if not sxx > 0:
+        nan = np.full(y.shape[:-1], np.nan)
+        return nan, nan.copy()
+    beta = (ly * dx).sum(axis=-1) / sxx
+    alpha = np.exp(ly.mean(axis=-1) - beta * lx.mean())
+    return alpha, beta
+
+
+def r_squared(y: np.ndarray, yhat: np.ndarray) -> float:
+    ss_res = float(((y - yhat) ** 2).sum())
+    ss_tot = float(((y - y.mean()) ** 2).sum())
+    if ss_tot <= 0:
+        return 1.0 if ss_res <= 1e-24 else float("nan")
+    return 1.0 - ss_res / ss_tot
+
+
+def fit_power_nls(x: np.ndarray, y: np.ndarray, sigma: np.ndarray | None = None
+                  ) -> tuple[float, float] | None:
+    """Nonlinear least squares y ≈ α·X^β; None if it does not converge."""
+    x = np.asarray(x, float)
+    y = np.asarray(y, float)
+    if len(np.unique(x)) < 2:
+        return None
+    a0, b0 = fit_loglog(x, y)
+    if not (np.isfinite(a0) and np.isfinite(b0)):
+        a0, b0 = max(abs(float(np.mean(y))), 1e-6), 0.0
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", OptimizeWarning)
+            warnings.simplefilter("ignore", RuntimeWarning)
+            p, _ = curve_fit(power_law, x, y, p0=(float(a0), float(b0)), sigma=sigma,
+                             maxfev=4000)
+    except (RuntimeError, ValueError):
+        return None
+    if not np.all(np.isfinite(p)):
+        return None
+    return float(p[0]), float(p[1])
+
+
+def _sat_linear(x: np.ndarray, y: np.ndarray, b: float) -> tuple[float, float, float]:
+    """For fixed b, a − c·X^(−b) is linear in (a, c): closed-form least squares."""
+    design = np.column_stack([np.ones_like(x), -np.power(x, -b)])
+    coef, *_ = np.linalg.lstsq(design, y, rcond=None)
+    sse = float(((design @ coef - y) ** 2).sum())
+    return float(coef[0]), float(coef[1]), sse
+
+
+def fit_saturating(x: np.ndarray, y: np.ndarray) -> tuple[float, float, float] | None:
+    """Least squares y ≈ a − c·X^(−b), b in [0.01, 20]; None if X has < 3 distinct values.
+
+    (a, c) are solved in closed form for each b (variable projection), and b is found by a
+    grid search refined with scipy's bounded scalar minimizer: robust and fast even when the
+    data are nearly flat or nearly a power law (b → 0).
+    """
+    x = np.asarray(x, float)
+    y = np.asarray(y, float)
+    if len(np.unique(x)) < 3:
+        return None
+    grid = np.geomspace(0.01, 20.0, 80)
+    sse = [_sat_linear(x, y, b)[2] for b in grid]
+    k = int(np.argmin(sse))
+    lo, hi = grid[max(k - 1, 0)], grid[min(k + 1, len(grid) - 1)]
+    res = minimize_scalar(lambda b: _sat_linear(x, y, b)[2], bounds=(lo, hi), method="bounded",
+                          options={"xatol": 1e-6})
+    b = float(res.x) if res.success and res.fun <= sse[k] else float(grid[k])
+    a, c, _ = _sat_linear(x, y, b)
+    if not all(map(math.isfinite, (a, c, b))):
+        return None
+    return a, c, b
+
+
+# --------------------------------------------------------------------------- model comparison
+
+
+@dataclass
+class ModelFit:
+    model: str  # "power (nonlinear LS)" | "power (log-log LS)" | "saturating"
+    formula: str
+    params: dict[str, float] | None
+    r2: float | None
+    loo_rmse: float | None  # leave-one-out RMSE over the fitted points
+    extrap_error: float | None  # prediction − value at the largest X, fitted without it
+    reason: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+def _predictor(model: str):
+    if model == "saturating":
+        def fit(x, y):
+            p = fit_saturating(x, y)
+            return None if p is None else (lambda t, p=p: saturating(t, *p))
+    elif model == "loglog":
+        def fit(x, y):
+            a, b = fit_loglog(x, y)
+            ok = np.isfinite(a) and np.isfinite(b)
+            return (lambda t, a=float(a), b=float(b): power_law(t, a, b)) if ok else None
+    else:
+        def fit(x, y):
+            p = fit_power_nls(x, y)
+            return None if p is None else (lambda t, p=p: power_law(t, *p))
+    return fit
+
+
+def _held_out(x: np.ndarray, y: np.ndarray, model: str, min_points: int
+              ) -> tuple[float | None, float | None, str | None]:
+    fit = _predictor(model)
+    ux = np.unique(x)
+    loo = None
+    if len(ux) > min_points:
+        errs = []
+        for xv in ux:  # leave out every point at one X value
+            keep = x != xv
+            f = fit(x[keep], y[keep])
+            if f is None:
+                errs = None
+                break
+            errs.extend((f(x[~keep]) - y[~keep]).tolist())
+        if errs:
+            loo = float(np.sqrt(np.mean(np.square(errs))))
+    extrap = None
+    if len(ux) > min_points:
+        keep = x != ux.max()
+        f = fit(x[keep], y[keep])
+        if f is not None:
+            extrap = float(np.mean(f(x[~keep])) - np.mean(y[~keep]))
+    reason = None if loo is not None else (
+        f"held-out error needs ≥ {min_points + 1} distinct X values")
+    return loo, extrap, reason
+
+
+def compare_models(x: np.ndarray, y: np.ndarray) -> tuple[list[ModelFit], str | None, str]:
+    """Power law (NLS, log-log) vs saturating; returns fits, the better model, and why."""
+    out = []
+    p = fit_power_nls(x, y)
+    loo, ext, why = _held_out(x, y, "power", 2)
+    out.append(ModelFit("power (nonlinear LS)", "α·X^β",
+                        None if p is None else {"alpha": p[0], "beta": p[1]},
+                        None if p is None else r_squared(y, power_law(x, *p)), loo, ext,
+                        None if p is not None else "did not converge" if len(np.unique(x)) > 1
+                        else "needs ≥ 2 distinct X values"))
+    a, b = fit_loglog(x, y)
+    ok = bool(np.isfinite(a) and np.isfinite(b))
+    loo_l, ext_l, _ = _held_out(x, y, "loglog", 2) if ok else (None, None, None)
+    out.append(ModelFit("power (log-log LS)", "α·X^β",
+                        {"alpha": float(a), "beta": float(b)} if ok else None,
+                        r_squared(y, power_law(x, a, b)) if ok else None, loo_l, ext_l,
+                        None if ok else "needs all values > 0 and ≥ 2 distinct X values"))
+    s = fit_saturating(x, y)
+    loo_s, ext_s, why_s = _held_out(x, y, "saturating", 3)
+    out.append(ModelFit("saturating", "a − c·X^(−b)",
+                        None if s is None else {"a": s[0], "c": s[1], "b": s[2]},
+                        None if s is None else r_squared(y, saturating(x, *s)), loo_s, ext_s,
+                        why_s if s is not None else "needs ≥ 3 distinct X values to fit"))
+    if loo is None or loo_s is None:
+        return out, ("power" if loo is not None else None), (
+            "saturating model " + (why_s or "failed") if loo is not None
+            else "too few points for a held-out comparison")
+    better = "power" if loo <= loo_s else "saturating"
+    return out, better, (f"leave-one-out RMSE {loo:.4g} (power) vs {loo_s:.4g} (saturating)")
+
+
+# --------------------------------------------------------------------------- full analysis
+
+
+@dataclass
+class FitReport:
+    metric: str
+    unit: str
+    x_kind: str
+    mono_x: float | None
+    x: list[float]
+    y: list[float]
+    y_lo: list[float | None]
+    y_hi: list[float | None]
+    labels: list[str]
+    fit_x: list[float]  # the X values the main fit used
+    include_mono: bool
+    alpha: Estimate
+    beta: Estimate
+    r2: Estimate
+    alpha_loglog: Estimate
+    beta_loglog: Estimate
+    models: list[ModelFit]
+    better: str | None
+    better_reason: str
+    leap: Estimate
+    leap_ratio: Estimate
+    avg_later_step: Estimate
+    gap: Estimate
+    gap_predicted: Estimate
+    gap_measured: Estimate
+    ci: float
+    n_boot: int
+    seed: int
+    ci_method: str
+    band: dict[str, list[float]] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        out = {}
+        for k, v in self.__dict__.items():
+            if isinstance(v, Estimate):
+                out[k] = v.to_dict()
+            elif k == "models":
+                out[k] = [m.to_dict() for m in v]
+            else:
+                out[k] = v
+        return out
+
+    def summary_rows(self) -> list[dict[str, Any]]:
+        rows = []
+        for key in ("alpha", "beta", "r2", "alpha_loglog", "beta_loglog", "leap", "leap_ratio",
+                    "avg_later_step", "gap", "gap_predicted", "gap_measured"):
+            e: Estimate = getattr(self, key)
+            rows.append({"metric": self.metric, "quantity": key, "value": e.value, "lo": e.lo,
+                         "hi": e.hi, "note": e.reason or e.note or ""})
+        return rows
+
+
+def _means_by_x(x: np.ndarray, y: np.ndarray) -> dict[float, np.ndarray]:
+    """x: (n,), y: (..., n) -> {x value: mean over points at that x, shape (...)}"""
+    return {float(v): y[..., x == v].mean(axis=-1) for v in np.unique(x)}
+
+
+def _fit_reps(fx: np.ndarray, fy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """NLS power fits for every replicate row of fy (B, n)."""
+    B = fy.shape[0]
+    alpha = np.full(B, np.nan)
+    beta = np.full(B, np.nan)
+    for i in range(B):
+        p = fit_power_nls(fx, fy[i])
+        if p is not None:
+            alpha[i], beta[i] = p
+    return alpha, beta
+
+
+def analyze(x, y, reps: np.ndarray | None = None, *, metric: str = "value", unit: str = "",
+            x_kind: str = "num-train-langs", mono_x: float | None = None,
+            include_mono: bool = False, ci: float = 0.95, n_boot: int = 0, seed: int = 0,
+            ci_method: str = "none", labels=None, y_lo=None, y_hi=None) -> FitReport:
+    """Fit, compare, leap and gap for points (x, y); reps: (B, n) bootstrap replicates of y."""
+    x = np.asarray(x, dtype=float)
+    y = np.asarray(y, dtype=float)
+    n = len(x)
+    if n == 0 or y.shape != x.shape:
+        raise XlingError("need one value per X")
+    if not (np.all(np.isfinite(x)) and np.all(np.isfinite(y))):
+        raise XlingError("every X and value must be a finite number")
+    if mono_x is None:
+        mono_x = MONO_X.get(x_kind)
+    if np.any((x < 0) | ((x == 0) & (x != mono_x))):
+        raise XlingError("X must be > 0 for a power law (count X as the number of training "
+                         "languages: monolingual = 1)")
+    warn: list[str] = []
+    has_mono = mono_x is not None and bool(np.any(x == mono_x))
+    fit_mask = np.ones(n, dtype=bool) if (include_mono or not has_mono) else (x != mono_x)
+    if np.any(x[fit_mask] <= 0):
+        fit_mask &= x > 0
+        warn.append("points with X ≤ 0 left out of the power-law fit")
+    fx, fy = x[fit_mask], y[fit_mask]
+    if len(np.unique(fx)) < 2:
+        raise XlingError(
+            f"a power-law fit needs ≥ 2 distinct X values besides the monolingual point; got "
+            f"X = {', '.join(f'{v:g}' for v in np.unique(x))}"
+        )
+    models, better, why = compare_models(fx, fy)
+    main = models[0]
+    if main.params is None:
+        raise XlingError(f"the power-law fit failed: {main.reason}")
+    a_pt, b_pt = main.params["alpha"], main.params["beta"]
+    r2_pt = main.r2
+
+    # Replicates.
+    if reps is not None and len(reps):
+        reps = np.asarray(reps, dtype=float)
+        ra, rb = _fit_reps(fx, reps[:, fit_mask])
+        with np.errstate(invalid="ignore", over="ignore"):
+            pred = ra[:, None] * np.power(fx[None, :], rb[:, None])
+        ss_res = ((reps[:, fit_mask] - pred) ** 2).sum(axis=1)
+        ss_tot = ((reps[:, fit_mask] - reps[:, fit_mask].mean(axis=1, keepdims=True)) ** 2
+                  ).sum(axis=1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            rr2 = np.where(ss_tot > 0, 1 - ss_res / ss_tot, np.nan)
+        la, lb = fit_loglog(fx, reps[:, fit_mask])
+    else:
+        reps = None
+        ra = rb = rr2 = la = lb = None
+    pa, pb = fit_loglog(fx, fy)
+    loglog_reason = None if np.isfinite(pa) else "log-log fit needs every value > 0"
+    fail = "the fit did not converge"
+    alpha = summarize(a_pt, ra, ci, ci_cause=fail)
+    beta = summarize(b_pt, rb, ci, ci_cause=fail)
+    r2 = summarize(r2_pt if r2_pt is not None else float("nan"), rr2, ci,
+                   undefined=None if r2_pt is not None and math.isfinite(r2_pt) else
+                   "all fitted values are equal", ci_cause="values are all equal")
+    alpha_ll = summarize(float(pa), la, ci, undefined=loglog_reason, ci_cause="a value ≤ 0")
+    beta_ll = summarize(float(pb), lb, ci, undefined=loglog_reason, ci_cause="a value ≤ 0")
+
+    # Leap.
+    allv = y[None, :] if reps is None else np.vstack([y[None, :], reps])
+    means = _means_by_x(x, allv)
+    first = None if mono_x is None else mono_x + 1
+    leap_reason = None
+    if not has_mono:
+        leap_reason = f"no monolingual point (X = {mono_x:g}) among the inputs" \
+            if mono_x is not None else "the monolingual X is unknown"
+    elif first not in means:
+        leap_reason = f"no point with one parallel language (X = {first:g})"
+    if leap_reason:
+        leap = Estimate(None, reason=leap_reason)
+        ratio = step = Estimate(None, reason=leap_reason)
+    else:
+        lv = means[first] - means[mono_x]
+        leap = summarize(lv[0], None if reps is None else lv[1:], ci)
+        later = [v for v in means if v > first]
+        if not later:
+            step = ratio = Estimate(None, reason=f"no point beyond X = {first:g} to define the "
+                                                 "average later step")
+        else:
+            last = max(later)
+            sv = (means[last] - means[first]) / (last - first)
+            step = summarize(sv[0], None if reps is None else sv[1:], ci)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                rv = np.where(sv > 0, lv / sv, np.nan)
+            ratio = summarize(
+                rv[0], None if reps is None else rv[1:], ci,
+                undefined=None if sv[0] > 0 else
+                f"the average later step is {sv[0]:+.3g} (≤ 0): the ratio is undefined",
+                ci_cause="the average later step is ≤ 0")
+
+    # Gap: law fitted without the monolingual point, evaluated at X_mono.
+    gap_reason = None
+    if not has_mono:
+        gap_reason = leap_reason
+    elif mono_x <= 0:
+        gap_reason = ("a power law α·X^β is 0 at X = 0, so it cannot predict the monolingual "
+                      "point in num-parallel-langs mode; use --x num-train-langs (monolingual "
+                      "X = 1)")
+    if gap_reason:
+        gap = gp = gm = Estimate(None, reason=gap_reason)
+    else:
+        gmask = (x != mono_x) & (x > 0)
+        if len(np.unique(x[gmask])) < 2:
+            gap = gp = gm = Estimate(None, reason="the gap needs ≥ 2 distinct X values besides "
+                                                  "the monolingual point")
+        else:
+            if include_mono:
+                p = fit_power_nls(x[gmask], y[gmask])
+                ga, gb = (np.nan, np.nan) if p is None else p
+                gra, grb = (None, None) if reps is None else _fit_reps(x[gmask], reps[:, gmask])
+            else:
+                ga, gb, gra, grb = a_pt, b_pt, ra, rb
+            pred_all = np.concatenate([[ga * mono_x**gb],
+                                       [] if gra is None else gra * mono_x**grb])
+            meas_all = means[mono_x]
+            gv = pred_all - meas_all
+            r = None if reps is None else slice(1, None)
+            gp = summarize(pred_all[0], None if r is None else pred_all[r], ci, ci_cause=fail)
+            gm = summarize(meas_all[0], None if r is None else meas_all[r], ci)
+            gap = summarize(gv[0], None if r is None else gv[r], ci, ci_cause=fail)
+
+    # CI band of the fitted law (for plots).
+    lo_x = min(float(fx.min()), mono_x if (mono_x and mono_x > 0) else float(fx.min()))
+    grid = np.linspace(lo_x, float(x.max()), 60)
+    band: dict[str, list[float]] = {"x": grid.tolist(),
+                                    "fit": power_law(grid, a_pt, b_pt).tolist()}
+    if ra is not None:
+        with np.errstate(invalid="ignore", over="ignore"):
+            curves = ra[:, None] * np.power(grid[None, :], rb[:, None])
+        blo, bhi = percentile_ci(curves, ci)
+        band["lo"], band["hi"] = blo.tolist(), bhi.tolist()
+    sat = models[2].params
+    if sat:
+        band["saturating"] = saturating(grid, sat["a"], sat["c"], sat["b"]).tolist()
+
+    if reps is not None and y_lo is None:
+        plo, phi = percentile_ci(reps, ci)
+        y_lo = [float(v) for v in plo]
+        y_hi = [float(v) for v in phi]
+    return FitReport(
+        metric=metric, unit=unit, x_kind=x_kind, mono_x=mono_x, x=x.tolist(), y=y.tolist(),
+        y_lo=list(y_lo) if y_lo is not None else [None] * n,
+        y_hi=list(y_hi) if y_hi is not None else [None] * n,
+        labels=list(labels) if labels is not None else [f"X={v:g}" for v in x],
+        fit_x=fx.tolist(), include_mono=include_mono, alpha=alpha, beta=beta, r2=r2,
+        alpha_loglog=alpha_ll, beta_loglog=beta_ll, models=models, better=better,
+        better_reason=why, leap=leap, leap_ratio=ratio, avg_later_step=step, gap=gap,
+        gap_predicted=gp, gap_measured=gm, ci=ci, n_boot=0 if reps is None else len(reps),
+        seed=seed, ci_method=ci_method, band=band, warnings=warn,
+    )
+
+
+# --------------------------------------------------------------------------- CSV input
+
+
+@dataclass
+class CsvPoints:
+    x: np.ndarray
+    y: np.ndarray
+    lo: np.ndarray | None
+    hi: np.ndarray | None
+    labels: list[str]
+
+
+def read_points_csv(path: str | Path) -> CsvPoints:
+    """Columns X, value[, lo, hi][, label] (case-insensitive; `y` is accepted for value)."""
+    path = Path(path)
+    if not path.exists():
+        raise XlingError(f"{path}: no such file")
+    with path.open(newline="", encoding="utf-8-sig") as fh:
+        reader = csv.DictReader(fh)
+        if not reader.fieldnames:
+            raise XlingError(f"{path}: empty CSV (expected columns X, value[, lo, hi])")
+        cols = {name.strip().lower(): name for name in reader.fieldnames}
+        xcol = cols.get("x")
+        ycol = cols.get("value") or cols.get("y")
+        if xcol is None or ycol is None:
+            raise XlingError(f"{path}: needs columns X and value (got "
+                             f"{', '.join(reader.fieldnames)})")
+        locol, hicol, labcol = cols.get("lo"), cols.get("hi"), cols.get("label")
+        xs, ys, los, his, labels = [], [], [], [], []
+        for lineno, row in enumerate(reader, start=2):
+            def num(col, required=True, row=row, lineno=lineno):
+                raw = (row.get(col) or "").strip() if col else ""
+                if not raw:
+                    if required:
+                        raise XlingError(f"{path}:{lineno}: missing {col}")
+                    return None
+                try:
+                    v = float(raw)
+                except ValueError:
+                    raise XlingError(f"{path}:{lineno}: {col}={raw!r} is not a number") from None
+                if not math.isfinite(v):
+                    raise XlingError(f"{path}:{lineno}: {col}={raw!r} is not finite")
+                return v
+
+            if not any((v or "").strip() for v in row.values()):
+                continue
+            xs.append(num(xcol))
+            ys.append(num(ycol))
+            lo, hi = num(locol, False), num(hicol, False)
+            if (lo is None) != (hi is None):
+                raise XlingError(f"{path}:{lineno}: give both lo and hi, or neither")
+            if lo is not None and not lo <= ys[-1] <= hi:
+                raise XlingError(f"{path}:{lineno}: need lo ≤ value ≤ hi")
+            los.append(lo)
+            his.append(hi)
+            labels.append((row.get(labcol) or "").strip() if labcol else f"X={xs[-1]:g}")
+    if not xs:
+        raise XlingError(f"{path}: no data rows")
+    have = [v is not None for v in los]
+    if any(have) and not all(have):
+        raise XlingError(f"{path}: lo/hi given for some rows only; give them for all or none")
+    return CsvPoints(np.array(xs), np.array(ys),
+                     np.array(los, float) if all(have) else None,
+                     np.array(his, float) if all(have) else None, labels)
+
+
+def csv_replicates(pts: CsvPoints, n_boot: int, seed: int, mono_x: float | None,
+                   ci_in: float = 0.95) -> tuple[np.ndarray | None, str]:
+    """Bootstrap replicates for CSV points: parametric from lo/hi, else residual."""
+    rng = np.random.default_rng(seed)
+    if n_boot <= 0:
+        return None, "none"
+    if pts.lo is not None:
+        z = norm.ppf(1 - (1 - ci_in) / 2)
+        sd = (pts.hi - pts.lo) / (2 * z)
+        return pts.y + rng.standard_normal((n_boot, len(pts.y))) * sd, (
+            "parametric: normal draws with sd = (hi − lo)/(2·1.96)")
+    fit_mask = pts.x != mono_x if mono_x is not None and np.any(pts.x == mono_x) else \
+        np.ones(len(pts.x), bool)
+    fx, fy = pts.x[fit_mask], pts.y[fit_mask]
+    p = fit_power_nls(fx, fy)
+    if p is None or len(fx) < 3:
+        return None, "none (residual bootstrap needs ≥ 3 fitted points)"
+    resid = fy - power_law(fx, *p)
+    resid = resid * math.sqrt(len(fx) / max(len(fx) - 2, 1))  # degrees-of-freedom inflation
+    draws = rng.choice(resid, size=(n_boot, len(pts.x)), replace=True)
+    base = np.where(fit_mask, power_law(pts.x, *p), pts.y)
+    return base + draws, "residual bootstrap around the power-law fit"
+
+
+def fit_csv(path: str | Path, *, metric: str | None = None, unit: str = "",
+            x_kind: str = "num-train-langs", mono_x: float | None = None,
+            include_mono: bool = False, n_boot: int = 1000, seed: int = 0,
+            ci: float = 0.95) -> FitReport:
+    pts = read_points_csv(path)
+    if mono_x is None:
+        mono_x = MONO_X.get(x_kind)
+    reps, method = csv_replicates(pts, n_boot, seed, mono_x)
+    return analyze(pts.x, pts.y, reps, metric=metric or Path(path).stem, unit=unit,
+                   x_kind=x_kind, mono_x=mono_x, include_mono=include_mono, ci=ci,
+                   n_boot=n_boot, seed=seed, ci_method=method, labels=pts.labels,
+                   y_lo=None if pts.lo is None else pts.lo.tolist(),
+                   y_hi=None if pts.hi is None else pts.hi.tolist())

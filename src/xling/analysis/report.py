@@ -1,0 +1,678 @@
+"""`xling report`: a self-contained HTML report, a Markdown report, figures and CSV tables.
+
+Input is a study folder (docs/study-format.md), a trained run plus `--base`, or a single run
+(per-language accuracy and off-target rate only). Output folder:
+
+    report.html   self-contained (figures embedded as PNG data URIs, no external requests)
+    report.md     the same content; figures linked from figures/
+    figures/      every figure as PNG (200 dpi) and SVG
+    tables/       per_language.csv, runs.csv, fits.csv, fit_points.csv
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as _dt
+import html
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from xling import __version__
+from xling.analysis import plots
+from xling.analysis.bootstrap import Estimate, summarize
+from xling.analysis.fits import FitReport
+from xling.analysis.rundata import find_study, lang_name
+from xling.analysis.study import StudyData, fit_study, load_study
+from xling.analysis.transfer import MTI_FORMULA, CompareResult, write_csv
+from xling.errors import XlingError
+
+CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
+
+
+# --------------------------------------------------------------------------- formatting
+
+
+def _pct(e: Estimate, sign: bool = False) -> str:
+    return e.fmt(1, 100, sign=sign)
+
+
+def _ratio(e: Estimate) -> str:
+    return e.fmt(2)
+
+
+def _diff_unit(unit: str) -> str:
+    """Unit of a difference of values: percentages differ by percentage points."""
+    return " pp" if unit in ("%", "pp") else (f" {unit}" if unit else "")
+
+
+def _ci_text(e: Estimate, digits: int = 2, sign: bool = False) -> str:
+    if e.lo is None or e.hi is None:
+        return "CI n/a" + (f" ({e.reason})" if e.reason else "")
+    f = f"{{:{'+' if sign else ''}.{digits}f}}"
+    return f"CI [{f.format(e.lo)}, {f.format(e.hi)}]"
+
+
+@dataclass
+class Doc:
+    """Builds the HTML and Markdown versions of the report side by side."""
+
+    out: Path
+    html_parts: list[str] = field(default_factory=list)
+    md_parts: list[str] = field(default_factory=list)
+    reasons: list[str] = field(default_factory=list)
+
+    def h(self, level: int, text: str, anchor: str = "") -> None:
+        a = f' id="{anchor}"' if anchor else ""
+        self.html_parts.append(f"<h{level}{a}>{html.escape(text)}</h{level}>")
+        self.md_parts.append(f"{'#' * level} {text}\n")
+
+    def p(self, text: str, md: str | None = None, cls: str = "") -> None:
+        c = f' class="{cls}"' if cls else ""
+        self.html_parts.append(f"<p{c}>{html.escape(text)}</p>")
+        self.md_parts.append((md if md is not None else text) + "\n")
+
+    def raw(self, html_text: str, md_text: str) -> None:
+        self.html_parts.append(html_text)
+        self.md_parts.append(md_text + "\n")
+
+    def cards(self, items: list[tuple[str, str, str]]) -> None:
+        """Key numbers: (title, value, caption); 'X^b' in a value becomes a superscript."""
+        def value_html(v: str) -> str:
+            if "^" in v:
+                head, _, exp = v.partition("^")
+                return f"{html.escape(head)}<sup>{html.escape(exp)}</sup>"
+            return html.escape(v)
+
+        cells = "".join(
+            f'<div class="card"><div class="card-title">{html.escape(t)}</div>'
+            f'<div class="card-value">{value_html(v)}</div>'
+            f'<div class="card-cap">{html.escape(c)}</div></div>'
+            for t, v, c in items
+        )
+        self.html_parts.append(f'<div class="cards">{cells}</div>')
+        self.md_parts.append("\n".join(f"- **{t}:** {v} — {c}" for t, v, c in items) + "\n")
+
+    def figure(self, paths: dict[str, Path], caption: str, wide: bool = True) -> None:
+        png = paths["png"]
+        data = base64.b64encode(png.read_bytes()).decode("ascii")
+        rel = png.relative_to(self.out).as_posix()
+        svg = paths["svg"].relative_to(self.out).as_posix()
+        cls = "fig wide" if wide else "fig"
+        self.html_parts.append(
+            f'<figure class="{cls}"><img alt="{html.escape(caption)}" '
+            f'src="data:image/png;base64,{data}"><figcaption>{html.escape(caption)}'
+            f"</figcaption></figure>"
+        )
+        self.md_parts.append(f"![{caption}]({rel})\n\n*{caption}* ([SVG]({svg}))\n")
+
+    def figrow_start(self) -> None:
+        self.html_parts.append('<div class="figrow">')
+
+    def figrow_end(self) -> None:
+        self.html_parts.append("</div>")
+
+    def table(self, header: list[str], rows: list[list[str]], caption: str = "",
+              align_left: int = 1) -> None:
+        th = "".join(f"<th>{html.escape(h)}</th>" for h in header)
+        body = []
+        for r in rows:
+            tds = []
+            for i, c in enumerate(r):
+                cls = "l" if i < align_left else "r"
+                shown = html.escape(c)
+                if c.startswith("undefined"):
+                    shown = f'<span class="undef">{shown}</span>'
+                tds.append(f'<td class="{cls}">{shown}</td>')
+            body.append("<tr>" + "".join(tds) + "</tr>")
+        cap = f"<caption>{html.escape(caption)}</caption>" if caption else ""
+        self.html_parts.append(
+            f'<div class="tablewrap"><table>{cap}<thead><tr>{th}</tr></thead><tbody>'
+            + "".join(body) + "</tbody></table></div>"
+        )
+        md = []
+        if caption:
+            md.append(f"*{caption}*\n")
+        md.append("| " + " | ".join(header) + " |")
+        md.append("|" + "|".join(":---" if i < align_left else "---:"
+                                 for i in range(len(header))) + "|")
+        for r in rows:
+            md.append("| " + " | ".join(c.replace("|", "\\|") for c in r) + " |")
+        self.md_parts.append("\n".join(md) + "\n")
+
+    def bullets(self, items: list[str]) -> None:
+        if not items:
+            return
+        self.html_parts.append("<ul>" + "".join(f"<li>{html.escape(i)}</li>" for i in items)
+                               + "</ul>")
+        self.md_parts.append("\n".join(f"- {i}" for i in items) + "\n")
+
+
+CSS = """
+:root { --ink:#1d1d1f; --muted:#5b5b63; --line:#e4e4ea; --accent:#0072B2; }
+* { box-sizing: border-box; }
+body { font-family: "DejaVu Sans", "Segoe UI", Helvetica, Arial, sans-serif; color: var(--ink);
+       margin: 0; background: #fafafa; line-height: 1.45; font-size: 15px; }
+main { max-width: 1200px; margin: 0 auto; padding: 28px 36px 60px; background: white;
+       min-height: 100vh; }
+h1 { font-size: 27px; margin: 0 0 4px; }
+h2 { font-size: 21px; margin: 34px 0 10px; padding-bottom: 4px;
+     border-bottom: 2px solid var(--line); }
+h3 { font-size: 17px; margin: 22px 0 8px; }
+.sub { color: var(--muted); margin: 0 0 14px; font-size: 14px; }
+.cards { display: grid; grid-template-columns: repeat(auto-fill, minmax(250px, 1fr));
+         gap: 12px; margin: 14px 0 6px; }
+.card { border: 1px solid var(--line); border-left: 4px solid var(--accent);
+        border-radius: 6px; padding: 10px 14px; background: #fcfcfe; }
+.card-title { font-size: 13px; color: var(--muted); text-transform: uppercase;
+              letter-spacing: .03em; }
+.card-value { font-size: 21px; font-weight: bold; margin: 2px 0; }
+.card-cap { font-size: 12.5px; color: var(--muted); }
+figure { margin: 16px 0 22px; }
+figure img { width: 100%; height: auto; border: 1px solid var(--line); border-radius: 4px; }
+figcaption { font-size: 13px; color: var(--muted); margin-top: 6px; }
+.figrow { display: grid; grid-template-columns: 1fr 1fr; gap: 18px; }
+.tablewrap { overflow-x: auto; margin: 8px 0 18px; }
+table { border-collapse: collapse; font-size: 13.5px; width: 100%; }
+caption { text-align: left; font-size: 13px; color: var(--muted); padding-bottom: 6px; }
+th { background: #f1f2f6; text-align: left; padding: 6px 9px; border-bottom: 2px solid #d5d6de;
+     white-space: nowrap; }
+td { padding: 5px 9px; border-bottom: 1px solid var(--line); white-space: nowrap; }
+td.r { text-align: right; font-variant-numeric: tabular-nums; }
+tbody tr:nth-child(even) { background: #fafafc; }
+.undef { color: #a0522d; font-style: italic; }
+.defs { background: #f7f8fb; border: 1px solid var(--line); border-radius: 6px;
+        padding: 10px 18px; }
+code, .formula { font-family: "DejaVu Sans Mono", Menlo, Consolas, monospace; font-size: 13px; }
+.formula { display: block; background: #f1f2f6; padding: 8px 12px; border-radius: 4px;
+           margin: 6px 0; white-space: pre-wrap; }
+.warn { color: #8a4b00; }
+ul { margin-top: 4px; }
+"""
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def pick_runs(xs: np.ndarray, mono_x: float | None) -> list[int]:
+    """Runs shown in per-language bar charts: all if ≤ 3, else monolingual, one parallel
+    language and the largest X."""
+    idx = list(range(len(xs)))
+    if len(idx) <= 3:
+        return idx
+    chosen: list[int] = []
+    for target in (mono_x, None if mono_x is None else mono_x + 1, float(np.max(xs))):
+        if target is None:
+            continue
+        hits = [i for i in idx if xs[i] == target and i not in chosen]
+        if hits:
+            chosen.append(hits[0])
+    for i in idx:
+        if len(chosen) >= 3:
+            break
+        if i not in chosen:
+            chosen.append(i)
+    return sorted(chosen, key=lambda i: xs[i])
+
+
+def run_label(sd: StudyData, i: int) -> str:
+    """'X=2 (en+es)' for study runs named after their X, else 'name (X=2)'."""
+    r = sd.runs[i]
+    if not np.isfinite(sd.xs[i]) or sd.x_kind == "none":
+        return r.name
+    xv = f"{sd.xs[i]:g}"
+    seen = sd.seen(i) or []
+    langs = "+".join(seen) if len(seen) <= 3 else f"{seen[0]}+{len(seen) - 1} more"
+    if r.name.lower().replace(" ", "") in (f"x{xv}", f"x={xv}", f"x_{xv}", f"x-{xv}"):
+        return f"X={xv} ({langs})" if seen else f"X={xv}"
+    return f"{r.name} (X={xv})"
+
+
+def _stat_estimate(sd: StudyData, field_name: str, run_index: int, lang_index: int) -> Estimate:
+    arr = sd.cube.field(field_name)[:, run_index, lang_index]
+    return summarize(arr[0], arr[1:], sd.ci,
+                     undefined=None if np.isfinite(arr[0]) else "nothing to average")
+
+
+# --------------------------------------------------------------------------- report
+
+
+@dataclass
+class ReportResult:
+    out: Path
+    html: Path
+    md: Path
+    figures: dict[str, dict[str, Path]]
+    tables: dict[str, Path]
+    screenshot: Path | None = None
+    warnings: list[str] = field(default_factory=list)
+
+
+def build_report(path: str | Path, out: str | Path = "report", *, base: str | Path | None = None,
+                 train_langs=None, x: str = "num-train-langs", benchmark: str = "all",
+                 n_boot: int = 2000, seed: int = 0, ci: float = 0.95,
+                 mti_gain: str = "relative", title: str | None = None,
+                 screenshot: bool = False) -> ReportResult:
+    path = Path(path)
+    out = Path(out)
+    study = find_study(path)
+    if study is None and not (path / "scores.jsonl").exists():
+        raise XlingError(f"{path}: neither a study folder (base/ + trained runs with "
+                         "train.json, docs/study-format.md) nor a run directory")
+    if study is not None:
+        mode = "study"
+        sd = load_study([path], base, x=x, train_langs=train_langs, benchmark=benchmark,
+                        n_boot=n_boot, seed=seed, ci=ci, mti_gain=mti_gain)
+    else:
+        mode = "compare" if base is not None else "single"
+        try:
+            sd = load_study([path], base, x=x, train_langs=train_langs, benchmark=benchmark,
+                            n_boot=n_boot, seed=seed, ci=ci, mti_gain=mti_gain)
+        except XlingError as exc:
+            if "number of training languages is unknown" not in str(exc):
+                raise
+            sd = load_study([path], base, x="0", train_langs=train_langs,
+                            benchmark=benchmark, n_boot=n_boot, seed=seed, ci=ci,
+                            mti_gain=mti_gain)
+            sd.x_kind = "none"
+        if mode == "compare" and sd.compares[0] is None:
+            raise XlingError(f"{path}: training languages unknown; pass --train-langs or add "
+                             "train.json to the run directory")
+    out.mkdir(parents=True, exist_ok=True)
+    figdir, tabdir = out / "figures", out / "tables"
+    doc = Doc(out=out)
+    figures: dict[str, dict[str, Path]] = {}
+    tables: dict[str, Path] = {}
+    warnings = list(sd.warnings)
+
+    # ---- fits (study with several X values)
+    fits: dict[str, FitReport] = {}
+    if mode == "study":
+        for metric in ("mti", "accuracy"):
+            try:
+                fits[metric] = fit_study(sd, metric)
+            except XlingError as exc:
+                warnings.append(f"{metric} scaling fit skipped: {exc}")
+
+    # ---- header
+    title = title or {"study": "Parallel scaling study", "compare": "Transfer report",
+                      "single": "Evaluation report"}[mode]
+    doc.h(1, f"xling — {title}")
+    stamp = _dt.datetime.now().strftime("%Y-%m-%d %H:%M")
+    problems = ", ".join(f"{b}: {n}" for b, n in sd.cube.n_problems.items())
+    doc.p(f"Input {path} · generated {stamp} by xling {__version__} · problems per benchmark "
+          f"({problems}) · {sd.cube.n_boot} paired bootstrap resamples, seed {sd.cube.seed}, "
+          f"{round(100 * ci)}% CIs", cls="sub")
+
+    compares = [c for c in sd.compares if c is not None]
+    off = sd.offset
+    langs = sd.cube.langs
+
+    # ---- key numbers
+    cards: list[tuple[str, str, str]] = []
+    if mode == "study":
+        for metric, name in (("mti", "MTI law"), ("accuracy", "Accuracy law")):
+            fr = fits.get(metric)
+            if fr is None:
+                continue
+            d = 2
+            cards.append((name, f"{fr.alpha.value:.{d}f}·X^{fr.beta.value:.2f}",
+                          f"β {fr.beta.fmt(2)} · R² {fr.r2.fmt(2)} · better fit: "
+                          f"{fr.better or 'n/a'}"))
+            u = _diff_unit(fr.unit)
+            leap_cap = _ci_text(fr.leap, sign=True)
+            leap_cap += (f" · ×{fr.leap_ratio.value:.1f} the average later step"
+                         if fr.leap_ratio.defined else f" · ratio: {fr.leap_ratio.reason}")
+            cards.append((f"First-Parallel Leap ({fr.metric})",
+                          fr.leap.fmt(2, sign=True, ci=False) + u,
+                          leap_cap if fr.leap.defined else str(fr.leap.reason)))
+            cards.append((f"Monolingual Generalization Gap ({fr.metric})",
+                          fr.gap.fmt(2, sign=True, ci=False) + u,
+                          f"law predicts {fr.gap_predicted.fmt(2, ci=False)}, measured "
+                          f"{fr.gap_measured.fmt(2, ci=False)} · {_ci_text(fr.gap, sign=True)}"
+                          if fr.gap.defined else str(fr.gap.reason)))
+    elif mode == "compare":
+        c = compares[0]
+        cards.append(("MTI", _ratio(c.mti), c.mti.reason or
+                      f"unseen vs seen ({', '.join(c.seen)}) relative gain"))
+        for g in ("seen", "unseen"):
+            if g in c.groups:
+                cards.append((f"Accuracy gain, {g}", _pct(c.groups[g].gain, True) + " pp",
+                              f"mean over {len(c.groups[g].langs)} language(s)"))
+        if "all" in c.groups:
+            cards.append(("Off-target change", _pct(c.groups["all"].off_change, True) + " pp",
+                          "mean over languages"))
+    else:
+        acc = sd.cube.acc[:, 0]
+        mean = np.nanmean(acc, axis=-1)
+        cards.append(("Mean accuracy", _pct(summarize(mean[0], mean[1:], ci)) + " %",
+                      f"macro over {len(langs)} language(s)"))
+    if cards:
+        doc.cards(cards)
+
+    # ---- scaling
+    if fits:
+        doc.h(2, "Scaling with the number of training languages", "scaling")
+        doc.figrow_start()
+        for metric, ylabel, stitle, digits in (
+            ("mti", "MTI (ratio; 1 = as much as training languages)", "Transferability (MTI)", 2),
+            ("accuracy", "Accuracy (%, mean over languages)", "Accuracy", 1),
+        ):
+            fr = fits.get(metric)
+            if fr is None:
+                continue
+            fig = plots.scaling_plot(fr, ylabel=ylabel, title=f"{stitle} vs X", digits=digits)
+            figures[f"{metric}_vs_x"] = plots.save(fig, figdir, f"{metric}_vs_x")
+            doc.figure(figures[f"{metric}_vs_x"],
+                       f"{stitle} vs number of training languages X, with the power-law fit "
+                       f"(without the monolingual point), its {round(100 * ci)}% bootstrap band, "
+                       "the saturating alternative, the First-Parallel Leap and the "
+                       "Monolingual Generalization Gap.", wide=False)
+        doc.figrow_end()
+        rows = []
+        for fr in fits.values():
+            for m in fr.models:
+                params = ", ".join(f"{k}={v:.4g}" for k, v in (m.params or {}).items())
+                rows.append([fr.metric, m.model, params or f"— ({m.reason})",
+                             "—" if m.r2 is None else f"{m.r2:.3f}",
+                             "—" if m.loo_rmse is None else f"{m.loo_rmse:.3g}",
+                             "—" if m.extrap_error is None else f"{m.extrap_error:+.3g}"])
+        doc.table(["metric", "model", "parameters", "R²", "LOO RMSE", "extrapolation error"],
+                  rows, "Fits over X (monolingual point excluded). LOO RMSE: leave-one-X-out "
+                        "prediction error; extrapolation error: largest X predicted from the "
+                        "rest. The model with the lower LOO RMSE fits better.", align_left=3)
+        rows = []
+        for fr in fits.values():
+            u = _diff_unit(fr.unit)
+            rows.append([fr.metric, f"{fr.alpha.fmt(2)}", f"{fr.beta.fmt(3)}",
+                         f"{fr.r2.fmt(2)}", fr.leap.fmt(2, sign=True) + u,
+                         fr.leap_ratio.fmt(1) if fr.leap_ratio.defined else "undefined",
+                         fr.gap.fmt(2, sign=True) + u, fr.better or "—"])
+            names = {"alpha": "α", "beta": "β", "r2": "R²", "leap": "leap",
+                     "leap_ratio": "leap ÷ later step", "gap": "gap"}
+            for key, label in names.items():
+                e = getattr(fr, key)
+                if e.reason:
+                    doc.reasons.append(f"{fr.metric} {label}: {e.reason}")
+        doc.table(["metric", "α", "β", "R²", "leap", "leap ÷ later step", "gap", "better"],
+                  rows,
+                  f"Power law f(X) = α·X^β by nonlinear least squares (without the monolingual "
+                  f"point); leap = First-Parallel Leap, gap = Monolingual Generalization Gap; "
+                  f"{round(100 * ci)}% CIs from {sd.cube.n_boot} paired bootstrap refits.")
+
+    # ---- per-language figures
+    doc.h(2, "Per-language results", "languages")
+    mono_x = next(iter(fits.values())).mono_x if fits else 1.0
+    shown = pick_runs(sd.xs, mono_x) if sd.runs else []
+    acc_series, off_series = [], []
+    if sd.base is not None:
+        acc_series.append(plots.Series("base", [_stat_estimate(sd, "acc", 0, j)
+                                                for j in range(len(langs))], plots.BASE_COLOR))
+        off_series.append(plots.Series("base", [_stat_estimate(sd, "off", 0, j)
+                                                for j in range(len(langs))], plots.BASE_COLOR))
+    for k, i in enumerate(shown):
+        color = plots.SERIES_COLORS[k % len(plots.SERIES_COLORS)]
+        seen = sd.seen(i) or ()
+        lab = run_label(sd, i)
+        acc_series.append(plots.Series(lab, [_stat_estimate(sd, "acc", off + i, j)
+                                             for j in range(len(langs))], color, seen))
+        off_series.append(plots.Series(lab, [_stat_estimate(sd, "off", off + i, j)
+                                             for j in range(len(langs))], color, seen))
+    subset_note = ("" if len(shown) == len(sd.runs) else
+                   f"Showing {len(shown)} of {len(sd.runs)} trained runs "
+                   "(monolingual, one parallel language, largest X); tables/ has all.")
+    fig = plots.language_bars(langs, acc_series, ylabel="Accuracy (%)",
+                              title="Accuracy by language", note=subset_note)
+    figures["accuracy_by_language"] = plots.save(fig, figdir, "accuracy_by_language")
+    doc.figure(figures["accuracy_by_language"],
+               f"Accuracy by language with {round(100 * ci)}% paired-bootstrap CIs; hatched "
+               "bars are training (seen) languages of that run.")
+    fig = plots.language_bars(langs, off_series,
+                              ylabel="Off-target responses (%)",
+                              title="Off-target rate by language (response not in the "
+                                    "prompt's language)", note=subset_note)
+    figures["off_target_by_language"] = plots.save(fig, figdir, "off_target_by_language")
+    doc.figure(figures["off_target_by_language"],
+               "Share of responses whose detected language differs from the prompt's "
+               "(responses with no identifiable language excluded), with CIs.")
+    if compares:
+        mti_series = []
+        for k, i in enumerate(shown):
+            c = sd.compares[i]
+            if c is None:
+                continue
+            mti_series.append(plots.Series(run_label(sd, i), [r.mti for r in c.rows],
+                                           plots.SERIES_COLORS[k % len(plots.SERIES_COLORS)],
+                                           c.train_langs))
+        fig = plots.language_bars(langs, mti_series, scale=1.0,
+                                  ylabel="MTI(l) = Δ(l) / Δ_seen",
+                                  title="Transferability (MTI) by target language",
+                                  ref_line=1.0, ref_label="MTI = 1 (same relative gain as "
+                                                           "training languages)",
+                                  note=subset_note, ylim0=False)
+        figures["mti_by_language"] = plots.save(fig, figdir, "mti_by_language")
+        doc.figure(figures["mti_by_language"],
+                   "Per-target-language MTI: the language's relative accuracy gain divided by "
+                   "the mean relative gain of the training languages (hatched = seen; "
+                   "n/a = undefined).")
+    if mode == "study" and len(compares) >= 2:
+        idx = [i for i, c in enumerate(sd.compares) if c is not None]
+        vals = np.array([[np.nan if r.mti.value is None else r.mti.value
+                          for r in sd.compares[i].rows] for i in idx])
+        seen = np.array([[r.seen for r in sd.compares[i].rows] for i in idx])
+        fig = plots.heatmap(vals, [run_label(sd, i) for i in idx], langs, seen,
+                            title="Per-language MTI across runs",
+                            cbar_label="MTI(l) (1 = training-language gain)", digits=2)
+        figures["mti_heatmap"] = plots.save(fig, figdir, "mti_heatmap")
+        doc.figure(figures["mti_heatmap"], "Per-language MTI for every trained run (rows by X); "
+                                           "hatched bold cells are training languages.")
+        gains = np.array([[np.nan if r.gain.value is None else 100 * r.gain.value
+                           for r in sd.compares[i].rows] for i in idx])
+        fig = plots.heatmap(gains, [run_label(sd, i) for i in idx], langs, seen,
+                            title="Accuracy gain over the base model (percentage points)",
+                            cbar_label="accuracy gain (pp)", center=0.0, digits=1)
+        figures["gain_heatmap"] = plots.save(fig, figdir, "gain_heatmap")
+        doc.figure(figures["gain_heatmap"], "Accuracy gain over the base model for every "
+                                            "trained run and language.")
+
+    # ---- tables
+    if compares:
+        doc.h(2, "Runs", "runs")
+        rows = []
+        run_rows = []
+        for i, r in enumerate(sd.runs):
+            c = sd.compares[i]
+            xs = f"{sd.xs[i]:g}" if sd.x_kind != "none" else "—"
+            if c is None:
+                continue
+            rows.append([r.name, xs, ", ".join(c.train_langs),
+                         _pct(c.groups["all"].trained_acc), _pct(c.groups["all"].gain, True),
+                         _pct(c.groups["seen"].gain, True) if "seen" in c.groups else "—",
+                         _pct(c.groups["unseen"].gain, True) if "unseen" in c.groups else "—",
+                         _ratio(c.mti), _pct(c.groups["all"].off_change, True)])
+            if c.mti.reason:
+                doc.reasons.append(f"{r.name} MTI: {c.mti.reason}")
+            run_rows.append({
+                "run": r.name, "path": str(r.path), "model": r.model or "", "X": sd.xs[i]
+                if sd.x_kind != "none" else "", "x_kind": sd.x_kind,
+                "train_langs": " ".join(c.train_langs),
+                **{f"{k}{s}": v for k, e in (
+                    ("accuracy", c.groups["all"].trained_acc), ("gain", c.groups["all"].gain),
+                    ("mti", c.mti), ("off_target_change", c.groups["all"].off_change))
+                   for s, v in (("", e.value), ("_lo", e.lo), ("_hi", e.hi))},
+                "mti_note": c.mti.reason or c.mti.note or "",
+            })
+        doc.table(["run", "X", "training languages", "accuracy %", "gain pp (all)",
+                   "gain pp (seen)", "gain pp (unseen)", "MTI", "off-target Δ pp"], rows,
+                  "Means over evaluation languages, base run = "
+                  f"{sd.base.name if sd.base else '—'}; brackets: {round(100 * ci)}% CIs.",
+                  align_left=3)
+        tables["runs"] = tabdir / "runs.csv"
+        write_csv(run_rows, tables["runs"])
+
+        for k, i in enumerate(shown):
+            c = sd.compares[i]
+            if c is None:
+                continue
+            _lang_table(doc, c, run_label(sd, i))
+        all_rows = []
+        for i, c in enumerate(sd.compares):
+            if c is not None:
+                for row in c.table():
+                    all_rows.append({"X": sd.xs[i] if sd.x_kind != "none" else "", **row})
+        tables["per_language"] = tabdir / "per_language.csv"
+        write_csv(all_rows, tables["per_language"])
+    else:
+        rows, csv_rows = [], []
+        for j, lang in enumerate(langs):
+            a = _stat_estimate(sd, "acc", off, j)
+            o = _stat_estimate(sd, "off", off, j)
+            rows.append([lang_name(lang), lang, _pct(a), _pct(o)])
+            csv_rows.append({"run": sd.runs[0].name, "lang": lang, "language": lang_name(lang),
+                             "accuracy": a.value, "accuracy_lo": a.lo, "accuracy_hi": a.hi,
+                             "off_target": o.value, "off_target_lo": o.lo,
+                             "off_target_hi": o.hi})
+        doc.h(3, "Accuracy and off-target rate")
+        doc.table(["language", "code", "accuracy %", "off-target %"], rows, align_left=2)
+        tables["per_language"] = tabdir / "per_language.csv"
+        write_csv(csv_rows, tables["per_language"])
+
+    if fits:
+        fit_rows, point_rows = [], []
+        for metric, fr in fits.items():
+            for row in fr.summary_rows():
+                fit_rows.append({"fit": metric, **row})
+            for m in fr.models:
+                fit_rows.append({"fit": metric, "metric": fr.metric, "quantity": f"model:{m.model}",
+                                 "value": m.r2, "lo": m.loo_rmse, "hi": m.extrap_error,
+                                 "note": "value=R², lo=LOO RMSE, hi=extrapolation error; "
+                                         + ", ".join(f"{k}={v:.6g}"
+                                                     for k, v in (m.params or {}).items())})
+            for xv, yv, lo, hi, lab in zip(fr.x, fr.y, fr.y_lo, fr.y_hi, fr.labels, strict=True):
+                point_rows.append({"fit": metric, "run": lab, "X": xv, "value": yv, "lo": lo,
+                                   "hi": hi})
+        tables["fits"] = tabdir / "fits.csv"
+        write_csv(fit_rows, tables["fits"])
+        tables["fit_points"] = tabdir / "fit_points.csv"
+        write_csv(point_rows, tables["fit_points"])
+
+    # ---- undefined values, definitions, warnings, files
+    if doc.reasons:
+        doc.h(3, "Undefined values")
+        doc.bullets(sorted(set(doc.reasons)))
+    _definitions(doc, sd, ci)
+    warnings.extend(w for fr in fits.values() for w in fr.warnings)
+    if warnings:
+        doc.h(2, "Warnings", "warnings")
+        doc.bullets(sorted(set(warnings)))
+    doc.h(2, "Files", "files")
+    doc.bullets([f"{p.relative_to(out).as_posix()}" for p in tables.values()]
+                + [f"figures/{name}.png, figures/{name}.svg" for name in figures])
+
+    html_path, md_path = out / "report.html", out / "report.md"
+    html_path.write_text(
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+        f"<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
+        f"<title>{html.escape(title)}</title><style>{CSS}</style></head><body><main>"
+        + "\n".join(doc.html_parts) + "</main></body></html>\n", encoding="utf-8")
+    md_path.write_text("\n".join(doc.md_parts), encoding="utf-8")
+    result = ReportResult(out=out, html=html_path, md=md_path, figures=figures, tables=tables,
+                          warnings=sorted(set(warnings)))
+    if screenshot:
+        result.screenshot = screenshot_html(html_path, out / "report.png")
+    return result
+
+
+def _lang_table(doc: Doc, c: CompareResult, label: str) -> None:
+    doc.h(3, f"{label} vs base")
+    rows = []
+    for r in c.rows:
+        rows.append([r.name + (" (train)" if r.seen else ""), _pct(r.base_acc),
+                     _pct(r.trained_acc), _pct(r.gain, True), _ratio(r.rel_gain),
+                     _pct(r.off_change, True), _ratio(r.mti)])
+        for e in (r.rel_gain, r.mti):
+            if e.reason:
+                doc.reasons.append(f"{label}, {r.name}: {e.reason}")
+    for g in c.groups.values():
+        rows.append([f"mean: {g.group} ({len(g.langs)})", _pct(g.base_acc), _pct(g.trained_acc),
+                     _pct(g.gain, True), _ratio(g.rel_gain), _pct(g.off_change, True),
+                     _ratio(c.mti) if g.group == "unseen" else ""])
+    doc.table(["language", "base acc %", "trained acc %", "gain pp", "relative gain",
+               "off-target Δ pp", "MTI"], rows,
+              f"MTI (aggregate over unseen languages) = {c.mti.fmt(2)}; relative gain of the "
+              f"training languages Δ_seen = "
+              f"{c.groups['seen'].rel_gain.fmt(3) if 'seen' in c.groups else 'n/a'}.")
+
+
+def _definitions(doc: Doc, sd: StudyData, ci: float) -> None:
+    doc.h(2, "Definitions and method", "definitions")
+    items = [
+        ("Accuracy", "mean over problems of the per-problem mean of `correct` over samples "
+                     "(avg@n), macro-averaged over benchmarks; shown in %."),
+        ("Off-target rate", "share of responses whose detected language differs from the "
+                            "prompt's language; responses without identifiable text excluded."),
+        ("MTI (Yang et al. 2025, arXiv 2510.02272, Multilingual Transferability Index)",
+         MTI_FORMULA + f". Gains: {sd.mti_gain}. Undefined (never inf/NaN) when a base accuracy "
+         "is 0, the training-language gain is ≤ 0, or there is no seen/unseen language. The "
+         "formula is reconstructed from the paper's description and reported numbers; its "
+         "equation text was not available to verify (see xling.analysis.transfer)."),
+        ("X", "number of training languages, English included (monolingual = 1, English + one "
+              "parallel language = 2); --x num-parallel-langs counts only added languages."),
+        ("Parallel scaling law", "f(X) = α·X^β fitted by nonlinear least squares (and by "
+                                 "log-log least squares) without the monolingual point."),
+        ("First-Parallel Leap", "v(X_mono + 1) − v(X_mono); also as a ratio to the average "
+                                "later step (v(X_max) − v(X_mono+1)) / (X_max − X_mono − 1)."),
+        ("Monolingual Generalization Gap", "law fitted without the monolingual point, "
+                                           "evaluated at X_mono, minus the measured monolingual "
+                                           "value (> 0: monolingual training underperforms)."),
+        ("Uncertainty", f"{round(100 * ci)}% percentile intervals from {sd.cube.n_boot} paired "
+                        "bootstrap resamples over problems: the same resampled problem ids for "
+                        "the base run, every trained run and every language (ids are parallel); "
+                        f"seed {sd.cube.seed}."),
+    ]
+    doc.raw('<div class="defs"><dl>' + "".join(
+        f"<dt><b>{html.escape(k)}</b></dt><dd>{html.escape(v)}</dd>" for k, v in items)
+        + "</dl></div>", "\n".join(f"- **{k}:** {v}" for k, v in items))
+
+
+# --------------------------------------------------------------------------- screenshots
+
+
+def chromium_binary() -> str | None:
+    for name in CHROMIUM_NAMES:
+        found = shutil.which(name)
+        if found:
+            return found
+    return None
+
+
+def screenshot_html(html_path: str | Path, png_path: str | Path, width: int = 1280,
+                    height: int = 2000, timeout: float = 90.0) -> Path:
+    """Render a local HTML file in headless Chromium and save a PNG screenshot."""
+    exe = chromium_binary()
+    if exe is None:
+        raise XlingError("no Chromium found on PATH (Debian: apt-get install -y chromium)")
+    html_path = Path(html_path).resolve()
+    png_path = Path(png_path).resolve()
+    png_path.parent.mkdir(parents=True, exist_ok=True)
+    if png_path.exists():
+        png_path.unlink()
+    with tempfile.TemporaryDirectory(prefix="xling-chromium-") as profile:
+        cmd = [exe, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+               "--no-first-run", "--disable-background-networking",
+               "--disable-component-update", "--disable-sync", "--hide-scrollbars",
+               f"--user-data-dir={profile}", f"--screenshot={png_path}",
+               f"--window-size={width},{height}", html_path.as_uri()]
+        try:
+            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout,
+                                  check=False)
+        except subprocess.TimeoutExpired:
+            raise XlingError(f"Chromium did not finish within {timeout:.0f} s") from None
+    if not png_path.exists() or png_path.stat().st_size == 0:
+        tail = (proc.stderr or "").strip().splitlines()[-3:]
+        raise XlingError("Chromium wrote no screenshot: " + " | ".join(tail))
+    return png_path

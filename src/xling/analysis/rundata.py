@@ -1,0 +1,326 @@
+"""Read run and study directories into aligned per-problem arrays.
+
+A *run* is the directory `xling eval` writes (docs/run-format.md); the analysis needs its
+`scores.jsonl` and, for trained runs, a `train.json` naming the training languages. A
+*study* is a folder holding a `base/` run and one directory per trained run
+(docs/study-format.md).
+
+Everything downstream works on per-problem arrays: for each benchmark, problems are
+identified by their id, which is the same in every language and every run, so the same
+resampled ids can be used for the base run, the trained runs and all languages at once
+(a paired bootstrap).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from xling.errors import XlingError
+from xling.jsonl import read_jsonl
+from xling.languages import ALL_CODES, get_language, parse_langs
+
+TRAIN_JSON = "train.json"
+STUDY_JSON = "study.json"
+SCORES = "scores.jsonl"
+
+# How the number of training languages X is counted (see fits.py for the paper's usage).
+X_KINDS = ("num-train-langs", "num-parallel-langs")
+
+# Per-problem fields kept for each (benchmark, lang) cell, summed over samples.
+_FIELDS = ("correct", "n", "off", "off_n", "fmt", "noans")
+_F = {name: i for i, name in enumerate(_FIELDS)}
+
+
+def lang_name(code: str) -> str:
+    """English language name from the registry; the code itself for unknown codes."""
+    try:
+        return get_language(code).name
+    except XlingError:
+        return code
+
+
+def lang_order(codes) -> list[str]:
+    order = {c: i for i, c in enumerate(ALL_CODES)}
+    return sorted(set(codes), key=lambda c: (order.get(c, len(order)), c))
+
+
+@dataclass
+class Run:
+    """One evaluated model: per (benchmark, lang, problem id) sums over samples."""
+
+    path: Path
+    name: str
+    model: str | None = None
+    train_langs: tuple[str, ...] | None = None
+    num_parallel_langs: int | None = None
+    num_train_langs: int | None = None
+    # cells[(benchmark, lang)][id] -> [correct, n, off, off_n, fmt, noans] sums over samples
+    cells: dict[tuple[str, str], dict[str, list[float]]] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def benchmarks(self) -> list[str]:
+        return sorted({b for b, _ in self.cells})
+
+    def langs(self, benchmark: str | None = None) -> list[str]:
+        return lang_order(lang for b, lang in self.cells if benchmark in (None, b))
+
+    def x(self, kind: str) -> float:
+        """The run's number of training languages X (kind: see X_KINDS)."""
+        if kind not in X_KINDS:
+            raise XlingError(f"unknown X kind {kind!r}; use one of {', '.join(X_KINDS)}")
+        if self.train_langs is not None:
+            n_train = len(self.train_langs)
+        elif self.num_train_langs is not None:
+            n_train = self.num_train_langs
+        elif self.num_parallel_langs is not None:
+            n_train = self.num_parallel_langs + 1
+        else:
+            raise XlingError(
+                f"{self.path}: no {TRAIN_JSON} with train_langs (or num_train_langs), so the "
+                "number of training languages is unknown; write one (docs/study-format.md) "
+                "or give X explicitly, e.g. --x 1,2,3"
+            )
+        return float(n_train if kind == "num-train-langs" else n_train - 1)
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise XlingError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
+    if not isinstance(data, dict):
+        raise XlingError(f"{path}: expected a JSON object")
+    return data
+
+
+def read_train_json(run_dir: Path) -> dict[str, Any] | None:
+    path = Path(run_dir) / TRAIN_JSON
+    return _read_json(path) if path.exists() else None
+
+
+def load_run(path: str | Path, name: str | None = None) -> Run:
+    """Read a run directory's scores.jsonl (+ metrics.json model name, + train.json)."""
+    path = Path(path)
+    if not path.is_dir():
+        raise XlingError(f"{path}: not a directory (expected a run directory from `xling eval`)")
+    scores = path / SCORES
+    if not scores.exists():
+        raise XlingError(
+            f"{path}: no {SCORES}; the analysis needs per-problem scores "
+            "(run `xling eval`, or `xling score` on a run with generations only)"
+        )
+    run = Run(path=path, name=name or path.name)
+    metrics = path / "metrics.json"
+    if metrics.exists():
+        run.model = _read_json(metrics).get("model")
+
+    # Last record wins for a repeated key (a re-scored run may have appended again).
+    latest: dict[tuple[str, str, str, int], dict[str, Any]] = {}
+    for lineno, rec in enumerate(read_jsonl(scores), start=1):
+        try:
+            key = (str(rec["benchmark"]), str(rec["lang"]), str(rec["id"]), int(rec["sample"]))
+            latest[key] = rec
+        except (KeyError, TypeError, ValueError):
+            raise XlingError(
+                f"{scores}:{lineno}: record lacks benchmark/lang/id/sample"
+            ) from None
+    if not latest:
+        raise XlingError(f"{scores}: no scored records")
+    for (bench, lang, pid, _sample), rec in latest.items():
+        cell = run.cells.setdefault((bench, lang), {})
+        acc = cell.setdefault(pid, [0.0] * len(_FIELDS))
+        acc[_F["correct"]] += float(bool(rec.get("correct")))
+        acc[_F["n"]] += 1.0
+        off = rec.get("off_target")
+        if off is not None:
+            acc[_F["off"]] += float(bool(off))
+            acc[_F["off_n"]] += 1.0
+        acc[_F["fmt"]] += float(bool(rec.get("format_ok")))
+        acc[_F["noans"]] += float(rec.get("pred") is None)
+
+    train = read_train_json(path)
+    if train is not None:
+        _apply_train_json(run, train)
+    return run
+
+
+def _apply_train_json(run: Run, train: dict[str, Any]) -> None:
+    where = run.path / TRAIN_JSON
+    langs = train.get("train_langs")
+    if langs is not None:
+        if isinstance(langs, str):
+            langs = [langs]
+        try:
+            run.train_langs = parse_langs(list(langs))
+        except XlingError as exc:
+            raise XlingError(f"{where}: {exc}") from None
+    for key in ("num_parallel_langs", "num_train_langs"):
+        value = train.get(key)
+        if value is None:
+            continue
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            raise XlingError(f"{where}: {key} must be a non-negative integer, got {value!r}")
+        setattr(run, key, value)
+    if run.train_langs is not None:
+        n = len(run.train_langs)
+        if run.num_parallel_langs is not None and run.num_parallel_langs != n - 1:
+            run.warnings.append(
+                f"{where}: num_parallel_langs={run.num_parallel_langs} but train_langs has {n} "
+                f"language(s) (expected {n - 1} = languages besides the first); using train_langs"
+            )
+        if run.num_train_langs is not None and run.num_train_langs != n:
+            run.warnings.append(
+                f"{where}: num_train_langs={run.num_train_langs} but train_langs has {n}; "
+                "using train_langs"
+            )
+
+
+# --------------------------------------------------------------------------- studies
+
+
+@dataclass
+class Study:
+    path: Path
+    base: Path
+    trained: list[Path]
+    meta: dict[str, Any] = field(default_factory=dict)
+
+
+def is_run_dir(path: Path) -> bool:
+    return path.is_dir() and ((path / SCORES).exists() or (path / "metrics.json").exists())
+
+
+def find_study(path: str | Path) -> Study | None:
+    """A study folder (base/ + trained run dirs with train.json), or None if `path` isn't one."""
+    path = Path(path)
+    if not path.is_dir():
+        return None
+    meta = _read_json(path / STUDY_JSON) if (path / STUDY_JSON).exists() else {}
+    base = path / str(meta.get("base", "base"))
+    if "runs" in meta:
+        trained = [path / str(r) for r in meta["runs"]]
+        missing = [str(t) for t in trained if not t.is_dir()]
+        if missing:
+            raise XlingError(f"{path / STUDY_JSON}: listed run(s) missing: {', '.join(missing)}")
+    else:
+        trained = sorted(
+            (d for d in path.iterdir()
+             if d.is_dir() and d.resolve() != base.resolve() and (d / TRAIN_JSON).exists()),
+            key=lambda d: [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", d.name)],
+        )
+    if not is_run_dir(base):
+        if meta or trained:
+            raise XlingError(
+                f"{path}: looks like a study (trained runs or {STUDY_JSON}) but has no base run "
+                f"at {base} (docs/study-format.md)"
+            )
+        return None
+    if not trained:
+        return None
+    return Study(path=path, base=base, trained=trained, meta=meta)
+
+
+# --------------------------------------------------------------------------- alignment
+
+
+@dataclass
+class BenchArrays:
+    """Per-problem sums for one benchmark, shape (R runs, L langs, n problems) each."""
+
+    ids: list[str]
+    langs: list[str]
+    sums: np.ndarray  # (len(_FIELDS), R, L, n)
+
+    def get(self, name: str) -> np.ndarray:
+        return self.sums[_F[name]]
+
+
+@dataclass
+class Aligned:
+    runs: list[Run]
+    benches: dict[str, BenchArrays]
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def langs(self) -> list[str]:
+        return lang_order(lang for b in self.benches.values() for lang in b.langs)
+
+    def n_problems(self) -> dict[str, int]:
+        return {name: len(b.ids) for name, b in self.benches.items()}
+
+
+def align(runs: list[Run], benchmark: str = "all", langs: list[str] | None = None) -> Aligned:
+    """Put runs on common (benchmark, language, problem id) axes.
+
+    A language is kept for a benchmark only when every run evaluated it; problem ids are the
+    union over runs and languages (a problem missing from one cell is masked there, not
+    dropped everywhere).
+    """
+    if not runs:
+        raise XlingError("no runs given")
+    warnings: list[str] = []
+    common = set(runs[0].benchmarks)
+    for r in runs[1:]:
+        common &= set(r.benchmarks)
+    every = set().union(*(r.benchmarks for r in runs))
+    if benchmark != "all":
+        if benchmark not in common:
+            raise XlingError(
+                f"benchmark {benchmark!r} is not in every run; common benchmarks: "
+                f"{', '.join(sorted(common)) or 'none'}"
+            )
+        common = {benchmark}
+    elif every - common:
+        warnings.append(f"benchmark(s) not in every run, left out: {', '.join(sorted(every - common))}")
+    if not common:
+        raise XlingError("the runs share no benchmark")
+
+    benches: dict[str, BenchArrays] = {}
+    for bench in sorted(common):
+        per_run = [set(r.langs(bench)) for r in runs]
+        keep = set.intersection(*per_run)
+        dropped = set.union(*per_run) - keep
+        if langs is not None:
+            keep &= set(langs)
+        if dropped:
+            warnings.append(
+                f"{bench}: language(s) not evaluated in every run, left out: "
+                f"{', '.join(lang_order(dropped))}"
+            )
+        if not keep:
+            continue
+        lang_list = lang_order(keep)
+        ids: set[str] = set()
+        for r in runs:
+            for lang in lang_list:
+                ids.update(r.cells[(bench, lang)])
+        id_list = sorted(ids, key=_id_key)
+        index = {pid: i for i, pid in enumerate(id_list)}
+        sums = np.zeros((len(_FIELDS), len(runs), len(lang_list), len(id_list)))
+        for ri, r in enumerate(runs):
+            for li, lang in enumerate(lang_list):
+                for pid, vals in r.cells[(bench, lang)].items():
+                    sums[:, ri, li, index[pid]] = vals
+        missing = int((sums[_F["n"]] == 0).sum())
+        if missing:
+            warnings.append(
+                f"{bench}: {missing} (run, language, problem) cell(s) have no score; "
+                "those problems are left out of that cell's averages"
+            )
+        benches[bench] = BenchArrays(ids=id_list, langs=lang_list, sums=sums)
+    if not benches:
+        raise XlingError("no language was evaluated in every run")
+    for r in runs:
+        warnings.extend(r.warnings)
+    return Aligned(runs=runs, benches=benches, warnings=warnings)
+
+
+def _id_key(pid: str) -> tuple[int, int | str]:
+    return (0, int(pid)) if pid.isdigit() else (1, pid)

@@ -1,0 +1,386 @@
+r"""Transfer metrics: per-language gains and the Multilingual Transferability Index (MTI).
+
+Multilingual Transferability Index (Yang et al. 2025, arXiv 2510.02272, "Parallel Scaling
+Law: Unveiling Reasoning Generalization through A Cross-Linguistic Perspective"; introduced
+with the evaluation metrics of the observational study, Section 2, and used for every
+comparison in Sections 3-4).
+
+    Notation. A_base(l), A_RPT(l): accuracy of the model before / after reinforcement
+    post-training on language l. S: the training (seen) languages that were evaluated
+    (English only for monolingual training; English plus the parallel languages for the
+    parallel-training study). U: the evaluated languages not in S (unseen targets).
+
+    Relative gain           Δ(l)   = (A_RPT(l) − A_base(l)) / A_base(l)
+    Training-language gain  Δ_S    = (1/|S|) · Σ_{s∈S} Δ(s)
+    Per-target MTI          MTI(l) = Δ(l) / Δ_S
+    Aggregate MTI           MTI    = (1/|U|) · Σ_{l∈U} MTI(l)  =  mean_{l∈U} Δ(l) / Δ_S
+
+MTI > 1: unseen languages gained more, relative to where they started, than the training
+languages did; MTI < 1: transfer falls short of the training-language gain; MTI < 0: the
+unseen languages got worse. Per-language accuracy is macro-averaged over benchmarks (equal
+weight per benchmark, as `overall` in metrics.json) before the gains are taken.
+
+Provenance (read before citing numbers): the formula above is reconstructed from the paper's
+description of MTI ("the relative gain in reasoning accuracy for unseen languages compared to
+the training set", MTI > 1 = better relative transfer) and its reported values (base models
+≈ 1.95 vs instruct ≈ 1.23; English-only training ≈ 1.16 vs one parallel language ≈ 2.50).
+The paper's equation text could not be retrieved while this was written, so the exact
+equation number and details such as whether the gain is relative (default here) or absolute
+are unverified; `mti_gain="absolute"` (CLI `--mti-gain absolute`) computes the absolute
+variant Δ(l) = A_RPT(l) − A_base(l) for comparison.
+
+Undefined cases are reported as such, with the reason, never as inf/NaN: Δ(l) needs
+A_base(l) > 0; MTI needs Δ_S > 0 (a ratio against a zero or negative training-language gain
+does not measure transfer); the aggregate needs at least one seen and one unseen language.
+An unseen language whose Δ(l) is undefined is left out of the aggregate and named in a note.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from xling.analysis.bootstrap import Cube, Estimate, compute_cube, summarize
+from xling.analysis.rundata import align, lang_name, lang_order, load_run
+from xling.errors import XlingError
+from xling.languages import parse_langs
+
+GAIN_KINDS = ("relative", "absolute")
+MTI_FORMULA = (
+    "MTI = mean_{l∈unseen} Δ(l) / Δ_S,  Δ(l) = (A_trained(l) − A_base(l)) / A_base(l),  "
+    "Δ_S = mean_{s∈seen} Δ(s)"
+)
+
+
+# --------------------------------------------------------------------------- array level
+
+
+def gains(base: np.ndarray, trained: np.ndarray, kind: str = "relative") -> np.ndarray:
+    """Δ per language (last axis); NaN where undefined (relative gain with base ≤ 0)."""
+    if kind not in GAIN_KINDS:
+        raise XlingError(f"unknown gain kind {kind!r}; use one of {', '.join(GAIN_KINDS)}")
+    diff = trained - base
+    if kind == "absolute":
+        return diff
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = diff / base
+    return np.where(base > 0, out, np.nan)
+
+
+def mti_arrays(base: np.ndarray, trained: np.ndarray, seen: np.ndarray, kind: str = "relative",
+               use: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """Vectorized MTI. base, trained: (..., L) accuracies; seen: bool (L,).
+
+    use: bool (L,) of unseen languages that enter the aggregate (default: all unseen).
+    Returns gain (..., L), gain_seen (...), mti_lang (..., L), mti (...); NaN = undefined.
+    """
+    seen = np.asarray(seen, dtype=bool)
+    unseen = ~seen if use is None else np.asarray(use, dtype=bool)
+    g = gains(base, trained, kind)
+    nan = np.full(g.shape[:-1], np.nan)
+    g_seen = g[..., seen].mean(axis=-1) if seen.any() else nan
+    ok = g_seen > 0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mti_lang = np.where(ok[..., None], g / g_seen[..., None], np.nan)
+        mean_u = g[..., unseen].mean(axis=-1) if unseen.any() else nan
+        mti = np.where(ok, mean_u / g_seen, np.nan)
+    return {"gain": g, "gain_seen": g_seen, "mti_lang": mti_lang, "mti": mti}
+
+
+# --------------------------------------------------------------------------- results
+
+
+@dataclass
+class LangRow:
+    lang: str
+    name: str
+    seen: bool
+    base_acc: Estimate
+    trained_acc: Estimate
+    gain: Estimate  # absolute accuracy gain (fraction; ×100 = percentage points)
+    rel_gain: Estimate  # relative gain Δ(l)
+    base_off: Estimate
+    trained_off: Estimate
+    off_change: Estimate  # off-target rate change (fraction)
+    mti: Estimate  # per-target MTI(l)
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"lang": self.lang, "name": self.name, "seen": self.seen}
+        for key in ("base_acc", "trained_acc", "gain", "rel_gain", "base_off", "trained_off",
+                    "off_change", "mti"):
+            out[key] = getattr(self, key).to_dict()
+        return out
+
+
+@dataclass
+class GroupRow:
+    group: str  # "seen" | "unseen" | "all"
+    langs: list[str]
+    base_acc: Estimate
+    trained_acc: Estimate
+    gain: Estimate
+    rel_gain: Estimate
+    off_change: Estimate
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"group": self.group, "langs": self.langs}
+        for key in ("base_acc", "trained_acc", "gain", "rel_gain", "off_change"):
+            out[key] = getattr(self, key).to_dict()
+        return out
+
+
+@dataclass
+class CompareResult:
+    base: str
+    trained: str
+    train_langs: list[str]
+    seen: list[str]  # training languages that were evaluated
+    unseen: list[str]
+    benchmark: str
+    n_problems: dict[str, int]
+    n_boot: int
+    seed: int
+    ci: float
+    mti_gain: str
+    rows: list[LangRow]
+    groups: dict[str, GroupRow]
+    mti: Estimate
+    warnings: list[str] = field(default_factory=list)
+
+    def row(self, lang: str) -> LangRow:
+        for r in self.rows:
+            if r.lang == lang:
+                return r
+        raise KeyError(lang)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "base": self.base, "trained": self.trained, "train_langs": self.train_langs,
+            "seen": self.seen, "unseen": self.unseen, "benchmark": self.benchmark,
+            "n_problems": self.n_problems, "n_boot": self.n_boot, "seed": self.seed,
+            "ci": self.ci, "mti_gain": self.mti_gain, "mti_formula": MTI_FORMULA,
+            "mti": self.mti.to_dict(),
+            "groups": {k: g.to_dict() for k, g in self.groups.items()},
+            "languages": [r.to_dict() for r in self.rows],
+            "warnings": self.warnings,
+        }
+
+    def table(self) -> list[dict[str, Any]]:
+        """Flat rows (one per language, plus group rows) for CSV."""
+        out = []
+
+        def cols(prefix: str, e: Estimate) -> dict[str, Any]:
+            return {prefix: e.value, f"{prefix}_lo": e.lo, f"{prefix}_hi": e.hi,
+                    f"{prefix}_note": e.reason or ""}
+
+        for r in self.rows:
+            row: dict[str, Any] = {"base_run": self.base, "trained_run": self.trained,
+                                   "lang": r.lang, "language": r.name,
+                                   "seen": int(r.seen)}
+            for key in ("base_acc", "trained_acc", "gain", "rel_gain", "base_off",
+                        "trained_off", "off_change", "mti"):
+                row.update(cols(key, getattr(r, key)))
+            out.append(row)
+        for g in self.groups.values():
+            row = {"base_run": self.base, "trained_run": self.trained, "lang": g.group,
+                   "language": f"mean of {g.group} ({len(g.langs)})", "seen": ""}
+            for key in ("base_acc", "trained_acc", "gain", "rel_gain", "off_change"):
+                row.update(cols(key, getattr(g, key)))
+            row.update(cols("mti", self.mti if g.group == "unseen" else Estimate(None, reason="")))
+            out.append(row)
+        return out
+
+
+def write_csv(rows: list[dict[str, Any]], path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    keys: list[str] = []
+    for r in rows:
+        keys.extend(k for k in r if k not in keys)
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        w = csv.DictWriter(fh, fieldnames=keys)
+        w.writeheader()
+        for r in rows:
+            w.writerow({k: ("" if r.get(k) is None else r.get(k)) for k in keys})
+
+
+# --------------------------------------------------------------------------- computation
+
+
+def _mean_over(a: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    if not mask.any():
+        return np.full(a.shape[:-1], np.nan)
+    return a[..., mask].mean(axis=-1)
+
+
+def _nanmean_over(a: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    if not mask.any():
+        return np.full(a.shape[:-1], np.nan)
+    sub = a[..., mask]
+    ok = np.isfinite(sub)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(ok.any(axis=-1), np.where(ok, sub, 0).sum(-1) / ok.sum(-1), np.nan)
+
+
+def compare_from_cube(cube: Cube, base_idx: int, trained_idx: int, train_langs, *,
+                      ci: float = 0.95, mti_gain: str = "relative", benchmark: str = "all",
+                      warnings: list[str] | None = None) -> CompareResult:
+    """Gains and MTI of run `trained_idx` against run `base_idx` of a bootstrap cube."""
+    train_langs = list(parse_langs(list(train_langs)))
+    langs = cube.langs
+    L = len(langs)
+    seen = np.array([lang in train_langs for lang in langs], dtype=bool)
+    warnings = list(warnings or [])
+    not_evaluated = [t for t in train_langs if t not in langs]
+    if not_evaluated:
+        warnings.append(f"training language(s) not evaluated: {', '.join(not_evaluated)}")
+
+    acc_b, acc_t = cube.acc[:, base_idx], cube.acc[:, trained_idx]
+    off_b, off_t = cube.off[:, base_idx], cube.off[:, trained_idx]
+    g_abs = acc_t - acc_b
+    g_rel = gains(acc_b, acc_t, "relative")
+    off_ch = off_t - off_b
+
+    g_point = gains(acc_b[0], acc_t[0], mti_gain)
+    use = ~seen & np.isfinite(g_point)
+    excluded = [langs[i] for i in range(L) if not seen[i] and not np.isfinite(g_point[i])]
+    m = mti_arrays(acc_b, acc_t, seen, mti_gain, use=use)
+    reps = slice(1, None)
+
+    # Reasons for the training-language gain (the MTI denominator).
+    g_seen_point = float(m["gain_seen"][0])
+    if not seen.any():
+        seen_reason = (f"none of the training languages ({', '.join(train_langs)}) was "
+                       "evaluated, so there is no training-language gain to compare with")
+    elif not np.isfinite(g_seen_point):
+        zero = [langs[i] for i in range(L) if seen[i] and not acc_b[0, i] > 0]
+        seen_reason = (f"base accuracy is 0 in training language(s) {', '.join(zero)}: the "
+                       "training-language relative gain is undefined")
+    elif g_seen_point <= 0:
+        seen_reason = (f"training-language {mti_gain} gain is {g_seen_point:+.3f} (≤ 0): "
+                       "MTI is a ratio against it and is undefined")
+    else:
+        seen_reason = None
+    ci_cause = "the training-language gain is ≤ 0 or a base accuracy is 0"
+
+    rows = []
+    for i, lang in enumerate(langs):
+        base_zero = not acc_b[0, i] > 0
+        rel_reason = "base accuracy is 0, so the relative gain is undefined" if base_zero else None
+        lang_reason = None
+        if mti_gain == "relative" and base_zero:
+            lang_reason = rel_reason
+        elif seen_reason:
+            lang_reason = seen_reason
+        rows.append(LangRow(
+            lang=lang, name=lang_name(lang), seen=bool(seen[i]),
+            base_acc=summarize(acc_b[0, i], acc_b[reps, i], ci),
+            trained_acc=summarize(acc_t[0, i], acc_t[reps, i], ci),
+            gain=summarize(g_abs[0, i], g_abs[reps, i], ci),
+            rel_gain=summarize(g_rel[0, i], g_rel[reps, i], ci, undefined=rel_reason,
+                               ci_cause="base accuracy is 0"),
+            base_off=summarize(off_b[0, i], off_b[reps, i], ci,
+                               undefined=None if np.isfinite(off_b[0, i]) else
+                               "no response with an identifiable language"),
+            trained_off=summarize(off_t[0, i], off_t[reps, i], ci,
+                                  undefined=None if np.isfinite(off_t[0, i]) else
+                                  "no response with an identifiable language"),
+            off_change=summarize(off_ch[0, i], off_ch[reps, i], ci,
+                                 undefined=None if np.isfinite(off_ch[0, i]) else
+                                 "off-target rate unavailable in one of the runs"),
+            mti=summarize(m["mti_lang"][0, i], m["mti_lang"][reps, i], ci,
+                          undefined=lang_reason, ci_cause=ci_cause),
+        ))
+
+    groups = {}
+    for name, mask in (("seen", seen), ("unseen", ~seen), ("all", np.ones(L, dtype=bool))):
+        if not mask.any():
+            continue
+        rel = _mean_over(g_rel, mask if name != "unseen" else use)
+        rel_reason = None
+        if not np.isfinite(rel[0]):
+            rel_reason = ("base accuracy is 0 in: " + ", ".join(
+                langs[i] for i in range(L) if mask[i] and not acc_b[0, i] > 0))
+        note = None
+        if name == "unseen" and excluded:
+            note = f"relative gain leaves out {', '.join(excluded)} (base accuracy 0)"
+        gsum = _mean_over(g_abs, mask)
+        offm = _nanmean_over(off_ch, mask)
+        groups[name] = GroupRow(
+            group=name, langs=[langs[i] for i in range(L) if mask[i]],
+            base_acc=summarize(_mean_over(acc_b, mask)[0], _mean_over(acc_b, mask)[reps], ci),
+            trained_acc=summarize(_mean_over(acc_t, mask)[0], _mean_over(acc_t, mask)[reps], ci),
+            gain=summarize(gsum[0], gsum[reps], ci),
+            rel_gain=summarize(rel[0], rel[reps], ci, undefined=rel_reason,
+                               ci_cause="a base accuracy is 0", note=note),
+            off_change=summarize(offm[0], offm[reps], ci,
+                                 undefined=None if np.isfinite(offm[0]) else
+                                 "off-target rate unavailable"),
+        )
+
+    if seen_reason:
+        mti_reason = seen_reason
+    elif not (~seen).any():
+        mti_reason = ("every evaluated language is a training language: there is no unseen "
+                      "language to measure transfer to")
+    elif not use.any():
+        mti_reason = "base accuracy is 0 in every unseen language: no relative gain is defined"
+    else:
+        mti_reason = None
+    note = f"leaves out {', '.join(excluded)} (base accuracy 0)" if excluded else None
+    mti = summarize(m["mti"][0], m["mti"][reps], ci, undefined=mti_reason, ci_cause=ci_cause,
+                    note=note)
+    return CompareResult(
+        base=cube.run_names[base_idx], trained=cube.run_names[trained_idx],
+        train_langs=train_langs, seen=[lang for lang, s in zip(langs, seen, strict=True) if s],
+        unseen=[lang for lang, s in zip(langs, seen, strict=True) if not s],
+        benchmark=benchmark, n_problems=cube.n_problems, n_boot=cube.n_boot, seed=cube.seed,
+        ci=ci, mti_gain=mti_gain, rows=rows, groups=groups, mti=mti, warnings=warnings,
+    )
+
+
+def resolve_train_langs(run, override) -> list[str]:
+    if override:
+        return list(parse_langs(override))
+    if run.train_langs:
+        return list(run.train_langs)
+    raise XlingError(
+        f"{run.path}: training languages unknown; pass --train-langs en,… or add a train.json "
+        '({"train_langs": ["en", …]}) to the run directory'
+    )
+
+
+def compare(base_path: str | Path, trained_path: str | Path, train_langs=None, *,
+            benchmark: str = "all", n_boot: int = 10_000, seed: int = 0, ci: float = 0.95,
+            mti_gain: str = "relative", langs=None) -> CompareResult:
+    """Compare a trained run with its base run (paired bootstrap over problems)."""
+    if not 0 < ci < 1:
+        raise XlingError(f"--ci must be between 0 and 1, got {ci}")
+    if mti_gain not in GAIN_KINDS:
+        raise XlingError(f"--mti-gain must be one of {', '.join(GAIN_KINDS)}")
+    base = load_run(base_path)
+    trained = load_run(trained_path)
+    if base.name == trained.name:
+        base.name, trained.name = f"{base.name} (base)", f"{trained.name} (trained)"
+    seen = resolve_train_langs(trained, train_langs)
+    lang_filter = list(parse_langs(langs)) if langs else None
+    aligned = align([base, trained], benchmark=benchmark, langs=lang_filter)
+    cube = compute_cube(aligned, n_boot=n_boot, seed=seed)
+    return compare_from_cube(cube, 0, 1, seen, ci=ci, mti_gain=mti_gain, benchmark=benchmark,
+                             warnings=aligned.warnings)
+
+
+def dump_json(data: Any, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, ensure_ascii=False, indent=2, allow_nan=False) + "\n",
+                    encoding="utf-8")
+
+
+__all__ = [
+    "GAIN_KINDS", "MTI_FORMULA", "CompareResult", "GroupRow", "LangRow", "compare",
+    "compare_from_cube", "dump_json", "gains", "lang_order", "mti_arrays", "write_csv",
+]

@@ -1,0 +1,44 @@
+"""The one interface every generation backend implements: `generate(requests, params)`."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class GenerationParams:
+    temperature: float = 0.0  # 0 means greedy decoding
+    top_p: float = 1.0
+    max_new_tokens: int = 1024
+    n: int = 1  # samples per prompt
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class Request:
+    """One prompt as chat messages ({"role": ..., "content": ...}); backends apply templates."""
+
+    messages: tuple[dict[str, str], ...]
+
+
+@dataclass(frozen=True)
+class Output:
+    text: str
+    finish_reason: str | None = None  # "stop" | "length" | None when unknown
+    n_tokens: int | None = None
+
+
+class Backend(Protocol):
+    name: str
+
+    def generate(
+        self, requests: Sequence[Request], params: GenerationParams
+    ) -> list[list[Output]]:
+        """Return, for each request in order, exactly `params.n` outputs."""
+        ...
+
+    def close(self) -> None:
+        """Release models, pools and connections."""
+        ...

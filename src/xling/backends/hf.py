@@ -1,0 +1,231 @@
+"""`hf`: in-process generation with transformers, for any causal LM (local path or hub id).
+
+Batched, left-padded generation; the model's chat template when it has one; deterministic
+sampling for a given seed (the same call returns the same outputs). bf16 on CUDA, float32 on
+CPU. Slow next to vLLM, but needs nothing beyond transformers and runs anywhere.
+"""
+
+from __future__ import annotations
+
+import gc
+import hashlib
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from xling.backends.base import GenerationParams, Output, Request
+from xling.errors import XlingError
+
+
+class ModelLoadError(XlingError):
+    pass
+
+
+def render_prompt(tokenizer: Any, messages: Sequence[Mapping[str, str]]) -> tuple[str, bool]:
+    """Messages -> prompt text, and whether the chat template made it.
+
+    With a chat template the text already holds any BOS the template wants, so encode it with
+    `add_special_tokens=False`; plain concatenation (no template) should add them.
+    """
+    if getattr(tokenizer, "chat_template", None):
+        text = tokenizer.apply_chat_template(
+            [dict(m) for m in messages], tokenize=False, add_generation_prompt=True
+        )
+        return text, True
+    return "\n\n".join(m["content"] for m in messages), False
+
+
+def encode_prompt(tokenizer: Any, messages: Sequence[Mapping[str, str]]) -> list[int]:
+    text, templated = render_prompt(tokenizer, messages)
+    return list(tokenizer(text, add_special_tokens=not templated)["input_ids"])
+
+
+def derive_seed(*parts: int) -> int:
+    """A stable 63-bit seed from integers (the same parts always give the same seed)."""
+    digest = hashlib.sha256(":".join(str(p) for p in parts).encode()).digest()
+    return int.from_bytes(digest[:8], "little") & ((1 << 63) - 1)
+
+
+def _resolve_dtype(dtype: Any, device: str) -> Any:
+    import torch
+
+    if dtype is None or dtype == "auto":
+        if device.startswith("cuda") and torch.cuda.is_bf16_supported():
+            return torch.bfloat16
+        return torch.float32
+    if isinstance(dtype, torch.dtype):
+        return dtype
+    names = {"bf16": "bfloat16", "fp16": "float16", "half": "float16", "fp32": "float32"}
+    resolved = getattr(torch, names.get(str(dtype), str(dtype)), None)
+    if not isinstance(resolved, torch.dtype):
+        raise XlingError(f"unknown dtype {dtype!r}; use auto, bfloat16, float16 or float32")
+    return resolved
+
+
+def _dtype_kwarg() -> str:
+    """transformers renamed `torch_dtype` to `dtype` in 4.56."""
+    import transformers
+    from packaging.version import Version
+
+    return "dtype" if Version(transformers.__version__) >= Version("4.56") else "torch_dtype"
+
+
+class HFBackend:
+    """transformers `generate` over batches of at most `batch_size` sequences (prompts x n)."""
+
+    name = "hf"
+
+    def __init__(
+        self,
+        model: str,
+        *,
+        device: str | None = None,
+        dtype: str | None = None,
+        batch_size: int = 8,
+        trust_remote_code: bool = False,
+        revision: str | None = None,
+    ) -> None:
+        import torch
+        from transformers import AutoModelForCausalLM, AutoTokenizer, GenerationConfig
+
+        if batch_size < 1:
+            raise XlingError(f"batch_size must be at least 1, got {batch_size}")
+        self.model_name = str(model)
+        self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        self.dtype = _resolve_dtype(dtype, self.device)
+        self.batch_size = batch_size
+        load = {"trust_remote_code": trust_remote_code, "revision": revision}
+        try:
+            self.tokenizer = AutoTokenizer.from_pretrained(self.model_name, **load)
+            self.model = AutoModelForCausalLM.from_pretrained(
+                self.model_name, **load, **{_dtype_kwarg(): self.dtype}
+            )
+        except (OSError, ValueError) as exc:
+            raise ModelLoadError(
+                f"cannot load model {self.model_name!r} with transformers: {exc}"
+            ) from exc
+        self.model.to(self.device).eval()
+
+        tok = self.tokenizer
+        gen = self.model.generation_config
+        eos: set[int] = set()
+        for ids in (gen.eos_token_id, tok.eos_token_id):
+            if ids is not None:
+                eos.update([ids] if isinstance(ids, int) else ids)
+        if not eos:
+            raise ModelLoadError(f"model {self.model_name!r} defines no end-of-sequence token")
+        self.eos_ids = frozenset(eos)
+        if tok.pad_token_id is None:
+            if tok.eos_token is not None:
+                tok.pad_token = tok.eos_token
+            else:
+                tok.pad_token_id = min(self.eos_ids)
+        self.pad_id = int(tok.pad_token_id)
+        # Start from a clean generation config: only the special-token ids survive, so a
+        # checkpoint's sampling defaults (top_k, repetition_penalty, ...) never leak into
+        # results that `GenerationParams` alone should determine.
+        self.model.generation_config = GenerationConfig(
+            eos_token_id=sorted(self.eos_ids),
+            pad_token_id=self.pad_id,
+            bos_token_id=gen.bos_token_id,
+        )
+
+    # ------------------------------------------------------------------ generation
+
+    def generate(self, requests: Sequence[Request], params: GenerationParams) -> list[list[Output]]:
+        if self.model is None:
+            raise XlingError("the hf backend is closed")
+        if params.n < 1:
+            raise XlingError(f"n must be at least 1, got {params.n}")
+        if not requests:
+            return []
+        greedy = params.temperature <= 0
+        encoded = [encode_prompt(self.tokenizer, r.messages) for r in requests]
+        # Longest first: similar lengths share a batch (less padding) and an out-of-memory
+        # error shows up on the first batch rather than the last.
+        order = sorted(range(len(encoded)), key=lambda i: (-len(encoded[i]), i))
+        per_call = 1 if greedy else min(params.n, self.batch_size)
+        prompts_per_batch = max(1, self.batch_size // per_call)
+
+        results: list[list[Output]] = [[] for _ in requests]
+        for batch_no, start in enumerate(range(0, len(order), prompts_per_batch)):
+            idx = order[start : start + prompts_per_batch]
+            wanted = 1 if greedy else params.n
+            call_no = 0
+            while wanted > 0:
+                k = min(per_call, wanted)
+                outs = self._generate_batch(
+                    [encoded[i] for i in idx],
+                    params,
+                    k,
+                    seed=derive_seed(params.seed, batch_no, call_no),
+                )
+                for j, i in enumerate(idx):
+                    results[i].extend(outs[j * k : (j + 1) * k])
+                wanted -= k
+                call_no += 1
+        if greedy:
+            results = [r * params.n for r in results]
+        return results
+
+    def _generate_batch(
+        self, prompts: list[list[int]], params: GenerationParams, k: int, seed: int
+    ) -> list[Output]:
+        """Generate k samples for each prompt; rows come back grouped by prompt."""
+        import torch
+        from transformers import GenerationConfig
+
+        width = max(len(p) for p in prompts)
+        input_ids = torch.full((len(prompts), width), self.pad_id, dtype=torch.long)
+        attention = torch.zeros((len(prompts), width), dtype=torch.long)
+        for row, ids in enumerate(prompts):
+            if ids:
+                input_ids[row, width - len(ids) :] = torch.tensor(ids, dtype=torch.long)
+                attention[row, width - len(ids) :] = 1
+
+        sampling = params.temperature > 0
+        config = GenerationConfig(
+            max_new_tokens=params.max_new_tokens,
+            do_sample=sampling,
+            num_return_sequences=k,
+            eos_token_id=sorted(self.eos_ids),
+            pad_token_id=self.pad_id,
+            **(
+                {"temperature": params.temperature, "top_p": params.top_p, "top_k": 0}
+                if sampling
+                else {}
+            ),
+        )
+        devices = [self.device] if self.device.startswith("cuda") else []
+        with torch.random.fork_rng(devices=devices), torch.inference_mode():
+            torch.manual_seed(seed)
+            out = self.model.generate(
+                input_ids=input_ids.to(self.device),
+                attention_mask=attention.to(self.device),
+                generation_config=config,
+            )
+        new = out[:, width:].tolist()
+        return [self._to_output(tokens, params.max_new_tokens) for tokens in new]
+
+    def _to_output(self, tokens: list[int], max_new_tokens: int) -> Output:
+        stop = next((i for i, t in enumerate(tokens) if t in self.eos_ids), None)
+        if stop is None:
+            body, n_tokens, reason = tokens, len(tokens), "length"
+        else:
+            body, n_tokens, reason = tokens[:stop], stop + 1, "stop"
+        text = self.tokenizer.decode(
+            body, skip_special_tokens=True, clean_up_tokenization_spaces=False
+        )
+        return Output(text=text, finish_reason=reason, n_tokens=n_tokens)
+
+    def close(self) -> None:
+        if getattr(self, "model", None) is None:
+            return
+        self.model = None
+        gc.collect()
+        try:
+            import torch
+
+            if torch.cuda.is_available():
+                torch.cuda.empty_cache()
+        except ImportError:  # pragma: no cover
+            pass

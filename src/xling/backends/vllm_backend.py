@@ -1,0 +1,118 @@
+"""`vllm`: in-process generation with `vllm.LLM` (install with `pip install 'xling[vllm]'`).
+
+Prompts are rendered with the model's chat template exactly as the `hf` backend renders them
+and passed as token ids, so both backends see the same prompt tokens.
+"""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from xling.backends.base import GenerationParams, Output, Request
+from xling.backends.hf import derive_seed, encode_prompt
+from xling.errors import XlingError
+
+
+class VLLMNotInstalledError(XlingError):
+    pass
+
+
+def _import_vllm() -> Any:
+    try:
+        import vllm
+    except ImportError as exc:
+        raise VLLMNotInstalledError(
+            f"vllm is not installed: pip install 'xling[vllm]' ({exc})"
+        ) from None
+    return vllm
+
+
+class VLLMBackend:
+    name = "vllm"
+
+    def __init__(
+        self,
+        model: str,
+        *,
+        dtype: str = "auto",
+        seed: int = 0,
+        tensor_parallel_size: int = 1,
+        gpu_memory_utilization: float = 0.9,
+        max_model_len: int | None = None,
+        enforce_eager: bool = False,
+        trust_remote_code: bool = False,
+        engine_options: Mapping[str, Any] | None = None,
+    ) -> None:
+        vllm = _import_vllm()
+        self._vllm = vllm
+        self.model_name = str(model)
+        options: dict[str, Any] = {
+            "model": self.model_name,
+            "dtype": dtype,
+            "seed": seed,
+            "tensor_parallel_size": tensor_parallel_size,
+            "gpu_memory_utilization": gpu_memory_utilization,
+            "enforce_eager": enforce_eager,
+            "trust_remote_code": trust_remote_code,
+        }
+        if max_model_len is not None:
+            options["max_model_len"] = max_model_len
+        options.update(engine_options or {})
+        self.llm: Any = vllm.LLM(**options)
+        self.tokenizer = self.llm.get_tokenizer()
+
+    def generate(self, requests: Sequence[Request], params: GenerationParams) -> list[list[Output]]:
+        if self.llm is None:
+            raise XlingError("the vllm backend is closed")
+        if params.n < 1:
+            raise XlingError(f"n must be at least 1, got {params.n}")
+        if not requests:
+            return []
+        greedy = params.temperature <= 0
+        k = 1 if greedy else params.n
+        prompts = [
+            {"prompt_token_ids": encode_prompt(self.tokenizer, r.messages)} for r in requests
+        ]
+        # One seed per prompt, so prompts do not share a random stream.
+        sampling = [
+            self._vllm.SamplingParams(
+                n=k,
+                temperature=max(params.temperature, 0.0),
+                top_p=params.top_p if not greedy else 1.0,
+                max_tokens=params.max_new_tokens,
+                seed=derive_seed(params.seed, i) & 0x7FFFFFFF,
+            )
+            for i in range(len(requests))
+        ]
+        results = self.llm.generate(prompts, sampling, use_tqdm=False)
+        outputs: list[list[Output]] = []
+        for result in results:
+            samples = [
+                Output(
+                    text=c.text,
+                    finish_reason=c.finish_reason
+                    if c.finish_reason in ("stop", "length")
+                    else (None if c.finish_reason is None else str(c.finish_reason)),
+                    n_tokens=len(c.token_ids),
+                )
+                for c in sorted(result.outputs, key=lambda c: c.index)
+            ]
+            outputs.append(samples * params.n if greedy else samples)
+        if len(outputs) != len(requests) or any(len(o) != params.n for o in outputs):
+            raise XlingError("vllm returned a different number of outputs than requested")
+        return outputs
+
+    def close(self) -> None:
+        if getattr(self, "llm", None) is None:
+            return
+        self.llm = None
+        gc.collect()
+        try:
+            import torch
+
+            if torch.cuda.is_available():
+                torch.cuda.empty_cache()
+        except ImportError:  # pragma: no cover
+            pass

@@ -1,0 +1,81 @@
+"""Frozen config dataclasses: defaults < TOML file < command-line flags.
+
+Every run writes its resolved config next to its results (`config.json`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+from xling.errors import XlingError
+
+C = TypeVar("C")
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    model: str = ""
+    bench: str = "mgsm"  # loader kind: mgsm | jsonl | hf
+    data: str = ""  # folder, file, hub id or save_to_disk folder
+    bench_name: str | None = None  # name used in records; defaults to the loader kind
+    langs: str = "all"
+    question_field: str = "question"
+    answer_field: str = "answer"
+    id_field: str | None = None
+    lang_field: str | None = None
+    split: str = "test"
+    hf_config: str | None = None  # datasets config name; "{lang}" is replaced per language
+    limit: int | None = None  # first N problems per language (same ids everywhere)
+    skip_bad: bool = False
+    backend: str = "hf"
+    n: int = 1
+    temperature: float = 0.0
+    top_p: float = 1.0
+    max_new_tokens: int = 1024
+    seed: int = 0
+    batch_size: int = 8
+    system_prompt: str | None = None
+    base_url: str = "http://127.0.0.1:8000/v1"  # openai backend
+    concurrency: int = 16  # openai backend
+    dtype: str = "auto"  # hf backend: auto | bfloat16 | float16 | float32
+    score_workers: int = 2
+    score_timeout: float = 5.0
+    out: str = "runs/eval"
+
+    def generation_identity(self) -> dict[str, Any]:
+        """Fields that change what is generated: a resumed run must agree on all of them."""
+        keys = ("model", "system_prompt", "n", "temperature", "top_p", "max_new_tokens", "seed")
+        return {k: getattr(self, k) for k in keys}
+
+
+def config_fields(cls: type) -> dict[str, dataclasses.Field[Any]]:
+    return {f.name: f for f in dataclasses.fields(cls)}
+
+
+def load_config(cls: type[C], toml_path: Path | None = None, **overrides: Any) -> C:
+    """Build `cls` from defaults, then a TOML file, then non-None overrides."""
+    values: dict[str, Any] = {}
+    known = config_fields(cls)
+    if toml_path is not None:
+        if not toml_path.exists():
+            raise XlingError(f"config file not found: {toml_path}")
+        try:
+            data = tomllib.loads(toml_path.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise XlingError(f"{toml_path}: invalid TOML ({exc})") from None
+        unknown = sorted(set(data) - set(known))
+        if unknown:
+            raise XlingError(
+                f"{toml_path}: unknown option(s) {', '.join(unknown)}; known: {', '.join(known)}"
+            )
+        values.update(data)
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    return cls(**values)
+
+
+def to_json_dict(config: Any) -> dict[str, Any]:
+    return dataclasses.asdict(config)

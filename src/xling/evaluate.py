@@ -1,0 +1,249 @@
+"""The evaluation pipeline: benchmark -> prompts -> generations -> scores -> metrics.
+
+Each stage appends to its own file in the run directory and skips what is already
+there, so rerunning the same command after a crash (even SIGKILL) continues where it
+stopped and regenerates nothing.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from xling.backends import get_backend
+from xling.backends.base import GenerationParams
+from xling.benchmarks import BenchmarkSpec, FieldMap, LoadReport, load_problems
+from xling.config import EvalConfig, to_json_dict
+from xling.errors import XlingError
+from xling.jsonl import AppendLog, read_jsonl, write_json_atomic
+from xling.languages import get_language, parse_langs
+from xling.metrics import aggregate, write_csv
+from xling.progress import make_progress
+from xling.prompts import build_request, user_message
+from xling.records import Generation, Problem, from_dict, to_dict
+from xling.scoring import score_many
+
+GENERATIONS = "generations.jsonl"
+SCORES = "scores.jsonl"
+
+
+def benchmark_spec(cfg: EvalConfig) -> BenchmarkSpec:
+    return BenchmarkSpec(
+        kind=cfg.bench,
+        path=cfg.data,
+        name=cfg.bench_name,
+        fields=FieldMap(
+            question=cfg.question_field,
+            answer=cfg.answer_field,
+            id=cfg.id_field,
+            lang=cfg.lang_field,
+        ),
+        split=cfg.split,
+        config=cfg.hf_config,
+    )
+
+
+def prepare_run_dir(cfg: EvalConfig) -> Path:
+    """Create the run directory, refusing to mix generation settings in one run."""
+    out = Path(cfg.out)
+    out.mkdir(parents=True, exist_ok=True)
+    config_path = out / "config.json"
+    if config_path.exists() and (out / GENERATIONS).exists():
+        previous = json.loads(config_path.read_text(encoding="utf-8"))
+        changed = {
+            k: (previous.get(k), v)
+            for k, v in cfg.generation_identity().items()
+            if previous.get(k) != v
+        }
+        if changed:
+            diff = "; ".join(f"{k}: {a!r} -> {b!r}" for k, (a, b) in changed.items())
+            raise XlingError(
+                f"{out} already holds generations made with other settings ({diff}). "
+                "Use another --out, or delete that directory to start over."
+            )
+    write_json_atomic(config_path, to_json_dict(cfg))
+    return out
+
+
+def run_eval(cfg: EvalConfig, console: Console | None = None) -> dict[str, Any]:
+    console = console or Console()
+    langs = parse_langs(cfg.langs)
+    out = prepare_run_dir(cfg)
+    report = LoadReport()
+    problems = load_problems(
+        benchmark_spec(cfg), langs, skip_bad=cfg.skip_bad, limit=cfg.limit, report=report
+    )
+    if report.skipped:
+        console.print(f"[yellow]skipped {len(report.skipped)} malformed row(s) (--skip-bad):")
+        for message in report.skipped[:10]:
+            console.print(f"  [yellow]{message}")
+    if not problems:
+        raise XlingError("the benchmark yielded no problems for the requested languages")
+    console.print(
+        f"[bold]{len(problems)}[/] problems × {cfg.n} sample(s) in {len(langs)} language(s) → {out}"
+    )
+    generate_stage(cfg, problems, out, console)
+    score_stage(out, workers=cfg.score_workers, timeout_s=cfg.score_timeout, console=console)
+    metrics = metrics_stage(out, model=cfg.model)
+    print_metrics(metrics, console)
+    return metrics
+
+
+def generate_stage(
+    cfg: EvalConfig, problems: Sequence[Problem], out: Path, console: Console
+) -> int:
+    """Generate what is missing. Returns the number of new generations written."""
+    log = AppendLog(out / GENERATIONS)
+    if log.repaired_bytes:
+        console.print(f"[yellow]{GENERATIONS}: dropped a partial last line left by a crash")
+    # Chunks are a fixed partition of the whole problem list and each gets its own seed,
+    # so a resumed run samples exactly what an uninterrupted one would have.
+    chunk_size = cfg.batch_size if cfg.backend == "hf" else max(cfg.batch_size, cfg.concurrency)
+    chunks = [problems[i : i + chunk_size] for i in range(0, len(problems), chunk_size)]
+    missing = [
+        (index, chunk)
+        for index, chunk in enumerate(chunks)
+        if any((p.benchmark, p.lang, p.id, s) not in log for p in chunk for s in range(cfg.n))
+    ]
+    if not missing:
+        console.print(f"generations: all {len(log)} already in {GENERATIONS}")
+        return 0
+    backend = get_backend(cfg.backend, cfg.model, **backend_options(cfg))
+    written = 0
+    try:
+        with make_progress(console) as progress:
+            task = progress.add_task("generating", total=sum(len(c) for _, c in missing))
+            for index, chunk in missing:
+                params = GenerationParams(
+                    temperature=cfg.temperature,
+                    top_p=cfg.top_p,
+                    max_new_tokens=cfg.max_new_tokens,
+                    n=cfg.n,
+                    seed=cfg.seed * 1_000_003 + index,
+                )
+                requests = [build_request(p, cfg.system_prompt) for p in chunk]
+                outputs = backend.generate(requests, params)
+                records = [
+                    to_dict(
+                        Generation(
+                            benchmark=p.benchmark,
+                            lang=p.lang,
+                            id=p.id,
+                            sample=s,
+                            question=p.question,
+                            answer=p.answer,
+                            prompt=user_message(p),
+                            output=o.text,
+                            finish_reason=o.finish_reason,
+                            n_output_tokens=o.n_tokens,
+                        )
+                    )
+                    for p, samples in zip(chunk, outputs, strict=True)
+                    for s, o in enumerate(samples)
+                ]
+                written += log.append(records)
+                progress.advance(task, len(chunk))
+    finally:
+        backend.close()
+    return written
+
+
+def backend_options(cfg: EvalConfig) -> dict[str, Any]:
+    if cfg.backend == "hf":
+        return {"batch_size": cfg.batch_size, "dtype": cfg.dtype}
+    if cfg.backend == "openai":
+        return {"base_url": cfg.base_url, "concurrency": cfg.concurrency}
+    return {}
+
+
+def score_stage(
+    out: Path, *, workers: int, timeout_s: float, console: Console, rescore: bool = False
+) -> int:
+    """Score generations that have no score yet (all of them with `rescore`)."""
+    gen_path = out / GENERATIONS
+    if not gen_path.exists():
+        raise XlingError(f"{gen_path} not found: run `xling eval` first")
+    # A re-score builds a fresh file beside the old one and swaps it in when complete,
+    # so an interrupted re-score never leaves the run with a half-empty scores file.
+    target = out / ("scores.rescore.jsonl" if rescore else SCORES)
+    log = AppendLog(target)
+    todo = [g for g in (from_dict(Generation, r) for r in read_jsonl(gen_path)) if g.key not in log]
+    if todo:
+        batch: list[dict[str, Any]] = []
+        with make_progress(console) as progress:
+            task = progress.add_task("scoring", total=len(todo))
+            for score in score_many(todo, workers=workers, timeout_s=timeout_s):
+                batch.append(to_dict(score))
+                progress.advance(task)
+                if len(batch) >= 64:
+                    log.append(batch)
+                    batch = []
+            log.append(batch)
+    if rescore:
+        target.replace(out / SCORES)
+    return len(todo)
+
+
+def metrics_stage(out: Path, *, model: str = "") -> dict[str, Any]:
+    scores = list(read_jsonl(out / SCORES))
+    if not scores:
+        raise XlingError(f"{out / SCORES} holds no scores")
+    metrics = {"model": model, **aggregate(scores)}
+    write_json_atomic(out / "metrics.json", metrics)
+    write_csv(metrics, out / "metrics.csv")
+    return metrics
+
+
+def _pct(value: float | None) -> str:
+    return "—" if value is None else f"{100 * value:.1f}"
+
+
+def print_metrics(metrics: dict[str, Any], console: Console) -> None:
+    for bench, data in metrics["benchmarks"].items():
+        first = next(iter(data["langs"].values()))
+        pass_keys = [k for k in first if k.startswith("pass@") and k != "pass@1"]
+        table = Table(title=f"{bench} — {metrics.get('model', '')}", title_justify="left")
+        for column in (
+            "language",
+            "problems",
+            "samples",
+            "accuracy %",
+            "off-target %",
+            "format %",
+            *(f"{k} %" for k in pass_keys),
+        ):
+            table.add_column(column, justify="left" if column == "language" else "right")
+        for lang, cell in data["langs"].items():
+            name = f"{get_language(lang).name} ({lang})"
+            table.add_row(
+                name,
+                str(cell["n_problems"]),
+                str(cell["n_samples"]),
+                _pct(cell["accuracy"]),
+                _pct(cell["off_target_rate"]),
+                _pct(cell["format_rate"]),
+                *(_pct(cell.get(k)) for k in pass_keys),
+            )
+        macro = data["macro"]
+        table.add_row(
+            "[bold]macro average",
+            "",
+            "",
+            _pct(macro["accuracy"]),
+            _pct(macro["off_target_rate"]),
+            _pct(macro["format_rate"]),
+            *("" for _ in pass_keys),
+        )
+        console.print(table)
+
+
+def load_config_json(run_dir: Path) -> dict[str, Any]:
+    path = run_dir / "config.json"
+    if not path.exists():
+        raise XlingError(f"{run_dir} is not a run directory (no config.json)")
+    return json.loads(path.read_text(encoding="utf-8"))

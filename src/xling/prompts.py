@@ -1,0 +1,20 @@
+"""Problem -> chat request. The instruction comes from the language registry."""
+
+from __future__ import annotations
+
+from xling.backends.base import Request
+from xling.languages import get_language
+from xling.records import Problem
+
+
+def user_message(problem: Problem) -> str:
+    """The question followed by the localized step-by-step / \\boxed{} instruction."""
+    return f"{problem.question.strip()}\n\n{get_language(problem.lang).instruction}"
+
+
+def build_request(problem: Problem, system_prompt: str | None = None) -> Request:
+    messages: list[dict[str, str]] = []
+    if system_prompt:
+        messages.append({"role": "system", "content": system_prompt})
+    messages.append({"role": "user", "content": user_message(problem)})
+    return Request(messages=tuple(messages))

@@ -1,0 +1,76 @@
+"""Typed records that flow between the pipeline stages, and their JSONL form.
+
+benchmark -> Problem -> (prompt) -> Generation -> Score -> metrics
+Every record carries the same key (benchmark, lang, id, sample) so each stage can resume.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from typing import Any, TypeVar
+
+Key = tuple[str, str, str, int]
+R = TypeVar("R")
+
+
+@dataclass(frozen=True)
+class Problem:
+    benchmark: str
+    id: str  # the same problem has the same id in every language
+    lang: str
+    question: str
+    answer: str
+
+
+@dataclass(frozen=True)
+class Generation:
+    benchmark: str
+    lang: str
+    id: str
+    sample: int
+    question: str
+    answer: str  # gold, kept here so `xling score` needs only the run directory
+    prompt: str  # the user message as sent (before any chat template)
+    output: str
+    finish_reason: str | None = None
+    n_output_tokens: int | None = None
+
+    @property
+    def key(self) -> Key:
+        return (self.benchmark, self.lang, self.id, self.sample)
+
+
+@dataclass(frozen=True)
+class Score:
+    benchmark: str
+    lang: str
+    id: str
+    sample: int
+    gold: str
+    pred: str | None  # the extracted final answer, normalized; None when none was found
+    correct: bool
+    status: str  # "ok" | "no_answer" | "timeout" | "error"
+    boxed: bool  # the final answer was given in \boxed{}
+    think_ok: bool | None  # None when the response uses no <think> block
+    format_ok: bool
+    detected_lang: str | None  # registry code, or None when no language could be identified
+    lang_confidence: float
+    off_target: bool | None  # None when the response has no text to identify
+    detail: str = ""
+
+    @property
+    def key(self) -> Key:
+        return (self.benchmark, self.lang, self.id, self.sample)
+
+
+def to_dict(record: Any) -> dict[str, Any]:
+    return asdict(record)
+
+
+def from_dict(cls: type[R], data: dict[str, Any]) -> R:
+    names = {f.name for f in fields(cls)}  # type: ignore[arg-type]
+    return cls(**{k: v for k, v in data.items() if k in names})
+
+
+def key_of(data: dict[str, Any]) -> Key:
+    return (data["benchmark"], data["lang"], str(data["id"]), int(data["sample"]))

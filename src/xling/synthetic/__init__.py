@@ -1,0 +1,47 @@
+"""A synthetic parallel math benchmark for a tiny "model organism" LM.
+
+Seeded structured problems (problems.py: a few dozen types of multi-step integer
+arithmetic word problems) are rendered by per-language templates (langs/<code>.py) in all
+registry languages, each with a worked solution ending in \\boxed{answer}. Train and test
+never share an underlying (type, parameters) problem.
+"""
+
+from xling.synthetic.corpus import (
+    TranslationPair,
+    build_benchmark,
+    iter_records,
+    pretraining_texts,
+    translation_pairs,
+)
+from xling.synthetic.problems import (
+    PROBLEM_TYPES,
+    SPLITS,
+    Step,
+    StructuredProblem,
+    SyntheticError,
+    generate_problems,
+    iter_problems,
+    split_of,
+)
+from xling.synthetic.render import check_templates, lang_data, render
+from xling.synthetic.vocab import TemplateError
+
+__all__ = [
+    "PROBLEM_TYPES",
+    "SPLITS",
+    "Step",
+    "StructuredProblem",
+    "SyntheticError",
+    "TemplateError",
+    "TranslationPair",
+    "build_benchmark",
+    "check_templates",
+    "generate_problems",
+    "iter_problems",
+    "iter_records",
+    "lang_data",
+    "pretraining_texts",
+    "render",
+    "split_of",
+    "translation_pairs",
+]

@@ -1,0 +1,1 @@
+"""Per-language template data for the synthetic benchmark: one module per registry code."""

@@ -1,0 +1,107 @@
+"""Render a StructuredProblem as (question, worked solution) in one language."""
+
+from __future__ import annotations
+
+import importlib
+import string
+from functools import cache
+from typing import Any
+
+from xling.languages import get_language
+from xling.synthetic.problems import N_ITEMS, N_NAMES, PROBLEM_TYPES, StructuredProblem
+from xling.synthetic.vocab import LangData, Noun, TemplateError, TypeTemplates
+
+
+@cache
+def lang_data(code: str) -> LangData:
+    """The template data of a registry language; a clear error when it has none."""
+    code = get_language(code).code
+    try:
+        module = importlib.import_module(f"xling.synthetic.langs.{code}")
+    except ModuleNotFoundError as exc:
+        if exc.name != f"xling.synthetic.langs.{code}":
+            raise
+        raise TemplateError(
+            f"no synthetic-benchmark templates for language {code!r}: add "
+            f"src/xling/synthetic/langs/{code}.py (see langs/en.py for the layout)"
+        ) from None
+    data: LangData = module.DATA
+    if data.code != code:
+        raise TemplateError(f"langs/{code}.py declares code {data.code!r}")
+    if len(data.names) != N_NAMES or len(data.items) != N_ITEMS:
+        raise TemplateError(f"langs/{code}.py needs {N_NAMES} names and {N_ITEMS} items")
+    if not data.answer.endswith("{boxed}"):
+        raise TemplateError(f"langs/{code}.py: the answer line must end with {{boxed}}")
+    return data
+
+
+def _templates(data: LangData, type_name: str, n_steps: int) -> TypeTemplates:
+    try:
+        tpl = data.templates[type_name]
+    except KeyError:
+        raise TemplateError(
+            f"langs/{data.code}.py has no templates for problem type {type_name!r}") from None
+    if len(tpl.s) != n_steps:
+        raise TemplateError(
+            f"langs/{data.code}.py, {type_name}: {len(tpl.s)} step templates for {n_steps} steps")
+    return tpl
+
+
+class _Formatter(string.Formatter):
+    """str.format with the template conventions of xling.synthetic.vocab."""
+
+    def __init__(self, data: LangData, nouns: dict[str, Noun], digits: str | None) -> None:
+        self.data = data
+        self.nouns = nouns
+        self.table = None if digits is None else str.maketrans("0123456789", digits)
+
+    def num(self, value: int) -> str:
+        text = str(value)
+        return text if self.table is None else text.translate(self.table)
+
+    def format_field(self, value: Any, format_spec: str) -> str:
+        if isinstance(value, int) and not isinstance(value, bool):
+            text = self.num(value)
+            if not format_spec:
+                return text
+            try:
+                noun = self.nouns[format_spec]
+            except KeyError:
+                raise TemplateError(
+                    f"langs/{self.data.code}.py: no noun {format_spec!r} to count with"
+                ) from None
+            return self.data.count(value, text, noun)
+        return format(value, format_spec)
+
+
+def render(problem: StructuredProblem, lang: str, *, native_digits: bool | None = None
+           ) -> tuple[str, str]:
+    """(question, worked solution) in `lang`; the solution's last line ends in
+    \\boxed{answer}. `native_digits` overrides the language module's default."""
+    data = lang_data(lang)
+    use_native = data.native_digits if native_digits is None else native_digits
+    digits = get_language(data.code).digits if use_native else None
+    tpl = _templates(data, problem.type, len(problem.steps))
+    nouns: dict[str, Noun] = dict(data.nouns)
+    for slot, index in problem.vocab.items():
+        nouns[slot] = (data.items if slot.startswith("item") else data.names)[index]
+    fmt = _Formatter(data, nouns, digits)
+    context: dict[str, Any] = {**nouns, **problem.params}
+    try:
+        question = fmt.format(tpl.q, **context)
+        lines = [fmt.format(s, E=st.render(fmt.num), **context)
+                 for s, st in zip(tpl.s, problem.steps, strict=True)]
+    except (KeyError, AttributeError, IndexError, ValueError) as exc:
+        raise TemplateError(f"langs/{data.code}.py, {problem.type}: {exc!r}") from None
+    boxed = "\\boxed{" + fmt.num(problem.answer) + "}"
+    lines.append(data.answer.format(boxed=boxed))
+    return question, "\n".join(lines)
+
+
+def check_templates(code: str) -> None:
+    """Raise TemplateError unless `code` has templates for every problem type."""
+    data = lang_data(code)
+    missing = sorted(set(PROBLEM_TYPES) - set(data.templates))
+    extra = sorted(set(data.templates) - set(PROBLEM_TYPES))
+    if missing or extra:
+        raise TemplateError(f"langs/{code}.py: missing types {missing}, unknown types {extra}")

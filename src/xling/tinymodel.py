@@ -1,0 +1,222 @@
+"""A tiny random-weight Qwen2 model with a locally trained tokenizer, for tests and smoke runs.
+
+`build_tiny_model(dir)` writes a directory that loads through the real path
+(`AutoModelForCausalLM.from_pretrained` / `AutoTokenizer.from_pretrained`), in a few seconds,
+with no network: a byte-level BPE tokenizer trained in-process on strings from the language
+registry (so all of its scripts tokenize reasonably and every text round-trips), a
+Qwen/ChatML chat template, and a ~1 MB Qwen2 model. The same seed gives the same files.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from xling.languages import LANGUAGES
+
+ENDOFTEXT = "<|endoftext|>"
+IM_START = "<|im_start|>"
+IM_END = "<|im_end|>"
+SPECIAL_TOKENS = (ENDOFTEXT, IM_START, IM_END)
+
+# Qwen2.5-style ChatML, minus the default system prompt.
+CHAT_TEMPLATE = (
+    "{%- for message in messages %}"
+    "{{- '<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>' + '\\n' }}"
+    "{%- endfor %}"
+    "{%- if add_generation_prompt %}{{- '<|im_start|>assistant\\n' }}{%- endif %}"
+)
+
+# Bump when anything below changes what gets written: `ensure_tiny_model` keys its cache on it.
+_FORMAT_VERSION = 1
+
+_MATH_SNIPPETS = (
+    r"\boxed{42}",
+    r"\boxed{3.5}",
+    r"\boxed{-7}",
+    r"\frac{1}{2}",
+    r"\frac{a}{b}",
+    r"\sqrt{2}",
+    r"\sqrt{x^2 + y^2}",
+    r"x^2 + 2x + 1 = 0",
+    r"\cdot",
+    r"\times",
+    r"\div",
+    r"\pm",
+    r"\leq",
+    r"\geq",
+    r"\neq",
+    r"\pi r^2",
+    r"\left( \frac{3}{4} \right)",
+    r"$5 + 3 = 8$",
+    r"\$12.50",
+    "12 + 7 = 19",
+    "100 - 45 = 55",
+    "6 * 7 = 42",
+    "81 / 9 = 9",
+    "3,5",
+    "5.600",
+    "1,000,000",
+    "50%",
+    "2^10 = 1024",
+    "(a + b)(a - b)",
+    "<think>",
+    "</think>",
+    "Step 1:",
+    "Step 2:",
+    "Therefore",
+    "So the answer is",
+    "Let x be",
+    "total",
+    "each",
+    "per day",
+    "dollars",
+)
+
+_ENGLISH = (
+    "Janet has 16 eggs. She eats three for breakfast every morning and bakes muffins with four. "
+    "She sells the remainder at the market for $2 per egg. How much money does she make every "
+    "day? A robe takes 2 bolts of blue fiber and half that much white fiber. How many bolts in "
+    "total does it take? The answer is the number of apples left after giving half away."
+)
+
+
+def _corpus() -> list[str]:
+    """Training text: every registry string, digits, math and a little English prose."""
+    lines: list[str] = [_ENGLISH, *_MATH_SNIPPETS]
+    for lang in LANGUAGES.values():
+        lines += [lang.instruction, lang.name, lang.native_name, *lang.answer_words]
+        lines.append(" ".join(lang.digits))
+        lines.append(lang.digits)
+        lines += [f"{w}: \\boxed{{{lang.digits[4]}{lang.digits[2]}}}" for w in lang.answer_words]
+    # Repeat so frequent pieces merge into whole words; the order is fixed, so is the result.
+    return lines * 3
+
+
+# Qwen2's pre-tokenizer split. transformers 5 rebuilds a qwen2 checkpoint's tokenizer pipeline
+# (NFC, this split, byte-level) around the saved vocab and merges, so training with exactly that
+# pipeline makes the saved tokenizer.json and the loaded tokenizer agree on every version.
+_QWEN2_SPLIT = (
+    r"""(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*"""
+    r"""|\s*[\r\n]+|\s+(?!\S)|\s+"""
+)
+
+
+def _train_tokenizer(vocab_size: int):
+    from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
+
+    tok = Tokenizer(models.BPE())
+    tok.normalizer = normalizers.NFC()
+    tok.pre_tokenizer = pre_tokenizers.Sequence(
+        [
+            pre_tokenizers.Split(Regex(_QWEN2_SPLIT), behavior="isolated", invert=False),
+            pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False),
+        ]
+    )
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size,
+        min_frequency=2,
+        special_tokens=list(SPECIAL_TOKENS),
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),  # every byte: nothing is <unk>
+        show_progress=False,
+    )
+    tok.train_from_iterator(_corpus(), trainer=trainer)
+    return tok
+
+
+def build_tiny_model(
+    out_dir: Path | str,
+    seed: int = 0,
+    *,
+    vocab_size: int = 2048,  # an upper bound: the small corpus yields about 1.1k tokens
+    hidden_size: int = 64,
+    num_layers: int = 2,
+    num_heads: int = 4,
+    num_kv_heads: int = 2,
+    intermediate_size: int = 128,
+    max_position_embeddings: int = 2048,
+) -> Path:
+    """Write a tiny random Qwen2 model + tokenizer to `out_dir` (created) and return it."""
+    import torch
+    from transformers import (
+        GenerationConfig,
+        PreTrainedTokenizerFast,
+        Qwen2Config,
+        Qwen2ForCausalLM,
+    )
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=_train_tokenizer(vocab_size),
+        eos_token=IM_END,  # as in Qwen2.5-Instruct: a chat turn ends the generation
+        pad_token=ENDOFTEXT,
+        additional_special_tokens=[IM_START],
+        clean_up_tokenization_spaces=False,  # keep decode(encode(x)) == x
+        model_max_length=max_position_embeddings,
+        padding_side="left",
+    )
+    tokenizer.chat_template = CHAT_TEMPLATE
+    ids = {t: tokenizer.convert_tokens_to_ids(t) for t in SPECIAL_TOKENS}
+
+    config = Qwen2Config(
+        vocab_size=len(tokenizer),
+        hidden_size=hidden_size,
+        intermediate_size=intermediate_size,
+        num_hidden_layers=num_layers,
+        num_attention_heads=num_heads,
+        num_key_value_heads=num_kv_heads,
+        max_position_embeddings=max_position_embeddings,
+        tie_word_embeddings=False,  # tied, a random model greedily repeats its last token
+        bos_token_id=ids[ENDOFTEXT],
+        eos_token_id=ids[IM_END],
+        pad_token_id=ids[ENDOFTEXT],
+    )
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = Qwen2ForCausalLM(config)
+    model.generation_config = GenerationConfig(
+        bos_token_id=ids[ENDOFTEXT],
+        eos_token_id=[ids[IM_END], ids[ENDOFTEXT]],
+        pad_token_id=ids[ENDOFTEXT],
+    )
+    model.to(torch.float32).save_pretrained(out, safe_serialization=True)
+    tokenizer.save_pretrained(out)
+    return out
+
+
+def _cache_key(seed: int) -> str:
+    import tokenizers
+    import transformers
+
+    blob = json.dumps(
+        [_FORMAT_VERSION, seed, transformers.__version__, tokenizers.__version__], sort_keys=True
+    )
+    return hashlib.sha256(blob.encode()).hexdigest()[:12]
+
+
+def ensure_tiny_model(cache_dir: Path | str, seed: int = 0) -> Path:
+    """Build the tiny model once under `cache_dir` and reuse it on later calls."""
+    cache = Path(cache_dir)
+    target = cache / f"tiny-qwen2-{_cache_key(seed)}"
+    if (target / ".complete").exists():
+        return target
+    cache.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=".tiny-build-", dir=cache))
+    try:
+        build_tiny_model(staging, seed=seed)
+        (staging / ".complete").write_text("ok\n")
+        try:
+            os.replace(staging, target)  # atomic; fails if another process won the race
+        except OSError:
+            if not (target / ".complete").exists():
+                raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return target

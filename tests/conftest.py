@@ -1,0 +1,24 @@
+"""Shared test helpers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+
+def shared_data(name: str) -> Path:
+    """Path of shared/data/<name> beside the repository checkout; skips the test when the
+    shared data is not there (e.g. a clone without shared/)."""
+    path = Path(__file__).resolve().parents[2] / "shared" / "data" / name
+    if not path.exists():
+        pytest.skip(f"shared data {name!r} not found at {path}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny random Qwen2 model + trained tokenizer (xling.tinymodel), built once per session."""
+    from xling.tinymodel import build_tiny_model
+
+    return build_tiny_model(tmp_path_factory.mktemp("tiny-model"), seed=0)

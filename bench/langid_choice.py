@@ -40,7 +40,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from xling.langid import detect_language, sample_windows, strip_for_lid  # noqa: E402
+from xling.langid import N_WINDOWS, detect_language, sample_windows, strip_for_lid  # noqa: E402
 from xling.languages import ALL_CODES, LANGUAGES  # noqa: E402
 
 DEFAULT_DATA = ROOT.parent / "shared" / "data"
@@ -303,7 +303,7 @@ def sampling_table(data: Path) -> None:
     the vote over every piece of the whole stripped s1.1 output (lingua high)."""
     score = make_lingua(True, False)
     texts = [strip_for_lid(r) for _, r in s1_responses(data)]
-    width = MAX_CHARS // 8
+    width = MAX_CHARS // N_WINDOWS
     whole = [
         vote(score, sample_windows(t, len(t), n_windows=max(len(t) // width, 1)))[0] for t in texts
     ]

@@ -116,8 +116,10 @@ def test_too_few_points():
 
 def test_csv_input_with_and_without_intervals(tmp_path):
     p = tmp_path / "paper.csv"
-    rows = ["X,value,lo,hi"] + [f"{x:g},{v:.6f},{v - 0.2:.6f},{v + 0.2:.6f}" for x, v in
-                                zip(X, np.r_[1.16, 2.00 * X[1:] ** 0.29], strict=True)]
+    rows = ["X,value,lo,hi"] + [
+        f"{x:g},{v:.6f},{v - 0.2:.6f},{v + 0.2:.6f}"
+        for x, v in zip(X, np.r_[1.16, 2.00 * X[1:] ** 0.29], strict=True)
+    ]
     p.write_text("\n".join(rows) + "\n")
     fr = fit_csv(p, n_boot=300, seed=1)
     assert fr.alpha.value == pytest.approx(2.0, rel=1e-4)
@@ -128,21 +130,26 @@ def test_csv_input_with_and_without_intervals(tmp_path):
 
     q = tmp_path / "plain.csv"
     rng = np.random.default_rng(3)
-    q.write_text("x,Value,label\n" + "".join(
-        f"{x:g},{2 * x**0.29 + rng.normal(0, 0.02):.5f},run{x:g}\n" for x in X[1:]))
+    q.write_text(
+        "x,Value,label\n"
+        + "".join(f"{x:g},{2 * x**0.29 + rng.normal(0, 0.02):.5f},run{x:g}\n" for x in X[1:])
+    )
     fr = fit_csv(q, n_boot=200)
     assert fr.beta.value == pytest.approx(0.29, abs=0.05)
     assert "residual" in fr.ci_method and fr.labels[0] == "run2"
     assert fr.leap.value is None  # no monolingual point given
 
 
-@pytest.mark.parametrize(("text", "match"), [
-    ("X,foo\n1,2\n", "needs columns X and value"),
-    ("X,value\n1,abc\n", "not a number"),
-    ("X,value,lo,hi\n1,2,3,4\n", "lo ≤ value ≤ hi"),
-    ("X,value,lo,hi\n1,2,1,\n", "both lo and hi"),
-    ("X,value\n", "no data rows"),
-])
+@pytest.mark.parametrize(
+    ("text", "match"),
+    [
+        ("X,foo\n1,2\n", "needs columns X and value"),
+        ("X,value\n1,abc\n", "not a number"),
+        ("X,value,lo,hi\n1,2,3,4\n", "lo ≤ value ≤ hi"),
+        ("X,value,lo,hi\n1,2,1,\n", "both lo and hi"),
+        ("X,value\n", "no data rows"),
+    ],
+)
 def test_bad_csv_is_reported_with_line(tmp_path, text, match):
     p = tmp_path / "bad.csv"
     p.write_text(text)
@@ -152,9 +159,13 @@ def test_bad_csv_is_reported_with_line(tmp_path, text, match):
 
 @pytest.fixture(scope="module")
 def small_study(tmp_path_factory):
-    return make_study(tmp_path_factory.mktemp("study") / "study", xs=(1, 2, 3, 4, 5),
-                      n_problems=150, seed=1, base={"en": 0.6, "es": 0.5, "ru": 0.45,
-                                                    "sw": 0.2, "ja": 0.4})
+    return make_study(
+        tmp_path_factory.mktemp("study") / "study",
+        xs=(1, 2, 3, 4, 5),
+        n_problems=150,
+        seed=1,
+        base={"en": 0.6, "es": 0.5, "ru": 0.45, "sw": 0.2, "ja": 0.4},
+    )
 
 
 def test_fit_from_study_runs(small_study):
@@ -180,9 +191,21 @@ def test_fit_cli(small_study, tmp_path):
 
     register(app)
     runner = CliRunner(env={"COLUMNS": "200"})
-    res = runner.invoke(app, ["fit", str(small_study), "--metric", "accuracy", "--n-boot", "100",
-                              "--json", str(tmp_path / "fit.json"),
-                              "--plot", str(tmp_path / "fit.png")])
+    res = runner.invoke(
+        app,
+        [
+            "fit",
+            str(small_study),
+            "--metric",
+            "accuracy",
+            "--n-boot",
+            "100",
+            "--json",
+            str(tmp_path / "fit.json"),
+            "--plot",
+            str(tmp_path / "fit.png"),
+        ],
+    )
     assert res.exit_code == 0, res.output
     assert "Monolingual Generalization Gap" in res.output and "First-Parallel Leap" in res.output
     assert json.loads((tmp_path / "fit.json").read_text())["metric"] == "Accuracy"

@@ -6,6 +6,7 @@ import json
 import re
 import unicodedata
 from collections import Counter
+from dataclasses import replace
 
 import pytest
 
@@ -53,7 +54,8 @@ def _evaluate(expr: str) -> int:
 
 def _problems() -> list:
     return generate_problems(2 * N_TYPES, seed=11) + generate_problems(
-        N_TYPES, seed=5, split="train")
+        N_TYPES, seed=5, split="train"
+    )
 
 
 def test_every_language_has_templates_for_every_type() -> None:
@@ -77,7 +79,8 @@ def test_generation_is_deterministic_per_seed() -> None:
     assert [p.params for p in a] != [p.params for p in generate_problems(50, seed=8)]
     assert generate_problems(12, seed=7) == a[:12]  # a shorter run is a prefix
     assert list(iter_records("test", 20, 7, ["en", "ja"])) == list(
-        iter_records("test", 20, 7, ["en", "ja"]))
+        iter_records("test", 20, 7, ["en", "ja"])
+    )
 
 
 def test_pinned_problems_stay_stable() -> None:
@@ -100,8 +103,7 @@ def test_every_problem_type_appears() -> None:
 
 
 def test_splits_never_share_an_underlying_problem() -> None:
-    train = {p.key for seed in range(3) for p in generate_problems(600, seed=seed,
-                                                                    split="train")}
+    train = {p.key for seed in range(3) for p in generate_problems(600, seed=seed, split="train")}
     test = {p.key for seed in range(3) for p in generate_problems(300, seed=seed)}
     assert not train & test
     assert all(split_of(k) == "train" for k in train)
@@ -125,8 +127,7 @@ def test_bad_arguments_are_clear_errors() -> None:
 
 @pytest.mark.parametrize("native", [False, True])
 @pytest.mark.parametrize("code", ALL_CODES)
-def test_solutions_show_correct_arithmetic_and_end_in_boxed_answer(code: str,
-                                                                    native: bool) -> None:
+def test_solutions_show_correct_arithmetic_and_end_in_boxed_answer(code: str, native: bool) -> None:
     for problem in _problems():
         question, solution = render(problem, code, native_digits=native)
         ascii_solution = solution.translate(DIGITS)
@@ -200,8 +201,17 @@ def test_russian_counts_agree_with_numbers() -> None:
     count = lang_data("ru").count
     apple = lang_data("ru").items[0]
     assert [count(n, str(n), apple) for n in (1, 2, 5, 11, 12, 21, 22, 25, 111, 104)] == [
-        "1 яблоко", "2 яблока", "5 яблок", "11 яблок", "12 яблок", "21 яблоко",
-        "22 яблока", "25 яблок", "111 яблок", "104 яблока"]
+        "1 яблоко",
+        "2 яблока",
+        "5 яблок",
+        "11 яблок",
+        "12 яблок",
+        "21 яблоко",
+        "22 яблока",
+        "25 яблок",
+        "111 яблок",
+        "104 яблока",
+    ]
 
 
 def test_gendered_verbs_follow_the_name() -> None:
@@ -213,8 +223,6 @@ def test_gendered_verbs_follow_the_name() -> None:
 
 
 def _with_name(problem, index: int):
-    from dataclasses import replace
-
     return replace(problem, vocab={**problem.vocab, "name": index})
 
 
@@ -222,9 +230,16 @@ def _with_name(problem, index: int):
 
 
 def test_language_without_templates_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
-    fake = Language(code="hi", name="Hindi", native_name="हिन्दी", script="Deva",
-                    digits="०१२३४५६७८९", instruction=r"… \boxed{} …", answer_words=("उत्तर",),
-                    lingua_name="HINDI")
+    fake = Language(
+        code="hi",
+        name="Hindi",
+        native_name="हिन्दी",
+        script="Deva",
+        digits="०१२३४५६७८९",
+        instruction=r"… \boxed{} …",
+        answer_words=("उत्तर",),
+        lingua_name="HINDI",
+    )
     monkeypatch.setitem(languages.LANGUAGES, "hi", fake)
     lang_data.cache_clear()
     try:
@@ -244,8 +259,10 @@ def test_build_benchmark_writes_the_jsonl_layout(tmp_path) -> None:
     for split, n in (("train", N_TYPES), ("test", 10)):
         files = sorted(p.name for p in (tmp_path / split).iterdir())
         assert files == ["synth_bn.jsonl", "synth_en.jsonl", "synth_ja.jsonl"]
-        rows = [json.loads(line) for line in
-                (tmp_path / split / "synth_ja.jsonl").read_text("utf-8").splitlines()]
+        rows = [
+            json.loads(line)
+            for line in (tmp_path / split / "synth_ja.jsonl").read_text("utf-8").splitlines()
+        ]
         assert len(rows) == n
         for row in rows:
             assert {"id", "question", "answer", "solution", "type"} <= set(row)
@@ -264,8 +281,12 @@ def test_pretraining_texts_follow_the_weights() -> None:
     assert 20 < thai < 90
     assert not any(re.search(r"[\u0400-\u04ff]", t) for t in texts)
     test_keys = {p.key for p in generate_problems(200, seed=3)}
-    train_keys = {p.key for p, _ in zip(iter_problems(seed=3, split="train", dedupe=False),
-                                        range(200), strict=False)}
+    train_keys = {
+        p.key
+        for p, _ in zip(
+            iter_problems(seed=3, split="train", dedupe=False), range(200), strict=False
+        )
+    }
     assert not test_keys & train_keys
 
 

@@ -29,8 +29,9 @@ def counts(k: int, n: int = 10) -> np.ndarray:
     return np.arange(n) < k
 
 
-def cmp(base: dict, trained: dict, seen, n_boot: int = 0, off_b=None, off_t=None,
-        kind: str = "relative"):
+def cmp(
+    base: dict, trained: dict, seen, n_boot: int = 0, off_b=None, off_t=None, kind: str = "relative"
+):
     b = memory_run("base", {k: counts(v) for k, v in base.items()}, off=off_b)
     t = memory_run("trained", {k: counts(v) for k, v in trained.items()}, off=off_t)
     cube = compute_cube(align([b, t]), n_boot=n_boot, seed=0)
@@ -102,8 +103,7 @@ def test_base_accuracy_zero_in_unseen_language_is_undefined_and_excluded():
 
 @pytest.mark.parametrize("trained_en", [5, 4])  # zero gain, negative gain
 def test_non_positive_training_gain_makes_mti_undefined(trained_en):
-    r = cmp({"en": 5, "es": 4, "sw": 2}, {"en": trained_en, "es": 6, "sw": 4}, ["en"],
-            n_boot=200)
+    r = cmp({"en": 5, "es": 4, "sw": 2}, {"en": trained_en, "es": 6, "sw": 4}, ["en"], n_boot=200)
     assert r.mti.value is None
     assert "≤ 0" in r.mti.reason and "training-language" in r.mti.reason
     assert all(row.mti.value is None for row in r.rows)
@@ -143,9 +143,13 @@ def test_off_target_change_by_group():
     n = 10
     off_b = {"en": np.arange(n) < 1, "es": np.arange(n) < 5, "sw": np.arange(n) < 8}
     off_t = {"en": np.arange(n) < 0, "es": np.arange(n) < 2, "sw": np.arange(n) < 4}
-    r = cmp({"en": 5, "es": 4, "sw": 2}, {"en": 6, "es": 6, "sw": 4}, ["en"],
-            off_b={k: v[:, None] for k, v in off_b.items()},
-            off_t={k: v[:, None] for k, v in off_t.items()})
+    r = cmp(
+        {"en": 5, "es": 4, "sw": 2},
+        {"en": 6, "es": 6, "sw": 4},
+        ["en"],
+        off_b={k: v[:, None] for k, v in off_b.items()},
+        off_t={k: v[:, None] for k, v in off_t.items()},
+    )
     assert r.row("es").off_change.value == pytest.approx(-0.3)
     assert r.groups["seen"].off_change.value == pytest.approx(-0.1)
     assert r.groups["unseen"].off_change.value == pytest.approx((-0.3 - 0.4) / 2)
@@ -203,11 +207,15 @@ def test_ci_coverage_on_synthetic_data():
 def test_compare_from_run_directories_and_cli(tmp_path):
     rng = np.random.default_rng(0)
     z = rng.standard_normal(80)
-    base = write_run(tmp_path / "base", run_records({"en": 0.5, "es": 0.4, "sw": 0.2},
-                                                    n_problems=80, z=z, rng=rng, n_samples=2))
-    trained = write_run(tmp_path / "trained",
-                        run_records({"en": 0.7, "es": 0.6, "sw": 0.4}, n_problems=80, z=z,
-                                    rng=rng, n_samples=2), train_langs=["en"])
+    base = write_run(
+        tmp_path / "base",
+        run_records({"en": 0.5, "es": 0.4, "sw": 0.2}, n_problems=80, z=z, rng=rng, n_samples=2),
+    )
+    trained = write_run(
+        tmp_path / "trained",
+        run_records({"en": 0.7, "es": 0.6, "sw": 0.4}, n_problems=80, z=z, rng=rng, n_samples=2),
+        train_langs=["en"],
+    )
     run = load_run(trained)
     assert run.train_langs == ("en",) and run.x("num-train-langs") == 1.0
     assert run.x("num-parallel-langs") == 0.0
@@ -226,8 +234,20 @@ def test_compare_from_run_directories_and_cli(tmp_path):
     register(app)
     runner = CliRunner(env={"COLUMNS": "200"})
     out = tmp_path / "cmp.json"
-    res = runner.invoke(app, ["compare", str(base), str(trained), "--n-boot", "200",
-                              "--json", str(out), "--csv", str(tmp_path / "cmp.csv")])
+    res = runner.invoke(
+        app,
+        [
+            "compare",
+            str(base),
+            str(trained),
+            "--n-boot",
+            "200",
+            "--json",
+            str(out),
+            "--csv",
+            str(tmp_path / "cmp.csv"),
+        ],
+    )
     assert res.exit_code == 0, res.output
     assert "MTI" in res.output and "Swahili" in res.output
     data = json.loads(out.read_text())

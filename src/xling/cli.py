@@ -126,6 +126,20 @@ def score_command(
     console.print(f"re-scored {n} generation(s) in [bold]{run}[/]")
 
 
+@app.command("demo")
+def demo_command(
+    out: Annotated[Path, Opt(help="Where the demo writes its benchmark, model and runs.")] = Path(
+        "runs/demo"
+    ),
+    n_test: Annotated[int, Opt(help="Synthetic test problems per language.")] = 5,
+) -> None:
+    """Offline demo: evaluate the bundled tiny model on the synthetic parallel benchmark."""
+    from xling.demo import run_demo
+
+    run_demo(out, n_test=n_test, console=console)
+    console.print(f"demo results in [bold]{out}[/]")
+
+
 @app.command("version")
 def version_command() -> None:
     """Print the xling version."""

@@ -63,7 +63,7 @@ if TYPE_CHECKING:
 MIN_LETTERS = 3
 # Texts are scored in pieces of max_chars // N_WINDOWS characters; texts longer than
 # max_chars by N_WINDOWS such pieces spread evenly from head to tail.
-N_WINDOWS = 8
+N_WINDOWS = 16
 # lingua's accuracy mode, see the module docstring for the figures behind the choice.
 HIGH_ACCURACY = True
 # Preload every model when the detector is built (see the module docstring).

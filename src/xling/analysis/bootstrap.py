@@ -56,8 +56,14 @@ class Estimate:
             lo, hi = hi, lo
         return Estimate(s(self.value), lo, hi, self.reason, self.note)
 
-    def fmt(self, digits: int = 2, scale: float = 1.0, sign: bool = False, ci: bool = True,
-            unit: str = "") -> str:
+    def fmt(
+        self,
+        digits: int = 2,
+        scale: float = 1.0,
+        sign: bool = False,
+        ci: bool = True,
+        unit: str = "",
+    ) -> str:
         if self.value is None:
             return "undefined"
         f = f"{{:{'+' if sign else ''}.{digits}f}}"
@@ -72,9 +78,14 @@ def _finite(x: float | None) -> bool:
     return x is not None and math.isfinite(x)
 
 
-def summarize(point: float, reps: np.ndarray | None, ci: float = 0.95,
-              undefined: str | None = None, ci_cause: str | None = None,
-              note: str | None = None) -> Estimate:
+def summarize(
+    point: float,
+    reps: np.ndarray | None,
+    ci: float = 0.95,
+    undefined: str | None = None,
+    ci_cause: str | None = None,
+    note: str | None = None,
+) -> Estimate:
     """Point estimate + percentile CI from bootstrap replicates.
 
     `undefined` (or a non-finite point) makes the whole estimate undefined with that reason.
@@ -93,8 +104,11 @@ def summarize(point: float, reps: np.ndarray | None, ci: float = 0.95,
     bad = 1.0 - ok.mean()
     if bad > tail:
         cause = ci_cause or "the value is undefined"
-        return Estimate(point, reason=f"CI unbounded: {cause} in {100 * bad:.1f}% of bootstrap "
-                                      f"resamples", note=note)
+        return Estimate(
+            point,
+            reason=f"CI unbounded: {cause} in {100 * bad:.1f}% of bootstrap resamples",
+            note=note,
+        )
     lo, hi = np.percentile(reps[ok], [100 * tail, 100 * (1 - tail)])
     if bad > 0:
         extra = f"{int((~ok).sum())} undefined resample(s) dropped"
@@ -102,7 +116,9 @@ def summarize(point: float, reps: np.ndarray | None, ci: float = 0.95,
     return Estimate(point, float(lo), float(hi), note=note)
 
 
-def percentile_ci(reps: np.ndarray, ci: float = 0.95, axis: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def percentile_ci(
+    reps: np.ndarray, ci: float = 0.95, axis: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
     tail = 100 * (1.0 - ci) / 2.0
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
@@ -165,26 +181,33 @@ def _ratio(num: np.ndarray, den: np.ndarray) -> np.ndarray:
 
 
 def _bench_stats(arr, weights: np.ndarray) -> dict[str, np.ndarray]:
-    """Resampled per-(run, lang) statistics of one benchmark; weights (B, n)."""
+    """Resampled per-(run, lang) statistics of one benchmark; weights (B, n).
+
+    All weighted sums come from one matrix product W @ M, M = per-problem columns
+    [present | correct | format | no-answer (per-problem means) | off-target | identified].
+    """
     sums = arr.sums
     n = sums[_F["n"]]
-    present = (n > 0).astype(np.float64)
     shape = n.shape[:2]
     flat = shape[0] * shape[1]
-
-    def per_problem_mean(name: str) -> np.ndarray:
-        with np.errstate(invalid="ignore", divide="ignore"):
-            p = np.where(n > 0, sums[_F[name]] / np.where(n > 0, n, 1), 0.0)
-        return p.reshape(flat, -1).T  # (n_problems, R*L)
-
-    den = weights @ present.reshape(flat, -1).T
-    out = {}
-    for key, name in (("acc", "correct"), ("fmt", "fmt"), ("noans", "noans")):
-        out[key] = _ratio(weights @ per_problem_mean(name), den)
-    off_num = weights @ sums[_F["off"]].reshape(flat, -1).T
-    off_den = weights @ sums[_F["off_n"]].reshape(flat, -1).T
-    out["off"] = _ratio(off_num, off_den)
+    ok = n > 0
+    safe_n = np.where(ok, n, 1.0)
+    cols = [ok.astype(np.float64)]
+    for name in ("correct", "fmt", "noans"):
+        cols.append(np.where(ok, sums[_F[name]] / safe_n, 0.0))
+    cols.append(sums[_F["off"]])
+    cols.append(sums[_F["off_n"]])
+    M = np.concatenate([c.reshape(flat, -1) for c in cols], axis=0).T  # (n, 6·R·L)
+    S = weights @ M
     b = weights.shape[0]
+    parts = S.reshape(b, len(cols), flat)
+    den = parts[:, 0]
+    out = {
+        "acc": _ratio(parts[:, 1], den),
+        "fmt": _ratio(parts[:, 2], den),
+        "noans": _ratio(parts[:, 3], den),
+        "off": _ratio(parts[:, 4], parts[:, 5]),
+    }
     return {k: v.reshape(b, *shape) for k, v in out.items()}
 
 
@@ -236,4 +259,3 @@ def compute_cube(aligned: Aligned, n_boot: int = 2000, seed: int = DEFAULT_SEED)
         bench_langs={b: list(a.langs) for b, a in aligned.benches.items()},
         **arrays,
     )
-

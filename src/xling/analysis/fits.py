@@ -99,8 +99,9 @@ def r_squared(y: np.ndarray, yhat: np.ndarray) -> float:
     return 1.0 - ss_res / ss_tot
 
 
-def fit_power_nls(x: np.ndarray, y: np.ndarray, sigma: np.ndarray | None = None
-                  ) -> tuple[float, float] | None:
+def fit_power_nls(
+    x: np.ndarray, y: np.ndarray, sigma: np.ndarray | None = None
+) -> tuple[float, float] | None:
     """Nonlinear least squares y ≈ α·X^β; None if it does not converge."""
     x = np.asarray(x, float)
     y = np.asarray(y, float)
@@ -113,8 +114,7 @@ def fit_power_nls(x: np.ndarray, y: np.ndarray, sigma: np.ndarray | None = None
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", OptimizeWarning)
             warnings.simplefilter("ignore", RuntimeWarning)
-            p, _ = curve_fit(power_law, x, y, p0=(float(a0), float(b0)), sigma=sigma,
-                             maxfev=4000)
+            p, _ = curve_fit(power_law, x, y, p0=(float(a0), float(b0)), sigma=sigma, maxfev=4000)
     except (RuntimeError, ValueError):
         return None
     if not np.all(np.isfinite(p)):
@@ -145,8 +145,12 @@ def fit_saturating(x: np.ndarray, y: np.ndarray) -> tuple[float, float, float] |
     sse = [_sat_linear(x, y, b)[2] for b in grid]
     k = int(np.argmin(sse))
     lo, hi = grid[max(k - 1, 0)], grid[min(k + 1, len(grid) - 1)]
-    res = minimize_scalar(lambda b: _sat_linear(x, y, b)[2], bounds=(lo, hi), method="bounded",
-                          options={"xatol": 1e-6})
+    res = minimize_scalar(
+        lambda b: _sat_linear(x, y, b)[2],
+        bounds=(lo, hi),
+        method="bounded",
+        options={"xatol": 1e-6},
+    )
     b = float(res.x) if res.success and res.fun <= sse[k] else float(grid[k])
     a, c, _ = _sat_linear(x, y, b)
     if not all(map(math.isfinite, (a, c, b))):
@@ -173,23 +177,28 @@ class ModelFit:
 
 def _predictor(model: str):
     if model == "saturating":
+
         def fit(x, y):
             p = fit_saturating(x, y)
             return None if p is None else (lambda t, p=p: saturating(t, *p))
     elif model == "loglog":
+
         def fit(x, y):
             a, b = fit_loglog(x, y)
             ok = np.isfinite(a) and np.isfinite(b)
             return (lambda t, a=float(a), b=float(b): power_law(t, a, b)) if ok else None
     else:
+
         def fit(x, y):
             p = fit_power_nls(x, y)
             return None if p is None else (lambda t, p=p: power_law(t, *p))
+
     return fit
 
 
-def _held_out(x: np.ndarray, y: np.ndarray, model: str, min_points: int
-              ) -> tuple[float | None, float | None, str | None]:
+def _held_out(
+    x: np.ndarray, y: np.ndarray, model: str, min_points: int
+) -> tuple[float | None, float | None, str | None]:
     fit = _predictor(model)
     ux = np.unique(x)
     loo = None
@@ -210,8 +219,9 @@ def _held_out(x: np.ndarray, y: np.ndarray, model: str, min_points: int
         f = fit(x[keep], y[keep])
         if f is not None:
             extrap = float(np.mean(f(x[~keep])) - np.mean(y[~keep]))
-    reason = None if loo is not None else (
-        f"held-out error needs ≥ {min_points + 1} distinct X values")
+    reason = (
+        None if loo is not None else (f"held-out error needs ≥ {min_points + 1} distinct X values")
+    )
     return loo, extrap, reason
 
 
@@ -219,29 +229,59 @@ def compare_models(x: np.ndarray, y: np.ndarray) -> tuple[list[ModelFit], str | 
     """Power law (NLS, log-log) vs saturating; returns fits, the better model, and why."""
     out = []
     p = fit_power_nls(x, y)
-    loo, ext, why = _held_out(x, y, "power", 2)
-    out.append(ModelFit("power (nonlinear LS)", "α·X^β",
-                        None if p is None else {"alpha": p[0], "beta": p[1]},
-                        None if p is None else r_squared(y, power_law(x, *p)), loo, ext,
-                        None if p is not None else "did not converge" if len(np.unique(x)) > 1
-                        else "needs ≥ 2 distinct X values"))
+    loo, ext, _why = _held_out(x, y, "power", 2)
+    out.append(
+        ModelFit(
+            "power (nonlinear LS)",
+            "α·X^β",
+            None if p is None else {"alpha": p[0], "beta": p[1]},
+            None if p is None else r_squared(y, power_law(x, *p)),
+            loo,
+            ext,
+            None
+            if p is not None
+            else "did not converge"
+            if len(np.unique(x)) > 1
+            else "needs ≥ 2 distinct X values",
+        )
+    )
     a, b = fit_loglog(x, y)
     ok = bool(np.isfinite(a) and np.isfinite(b))
     loo_l, ext_l, _ = _held_out(x, y, "loglog", 2) if ok else (None, None, None)
-    out.append(ModelFit("power (log-log LS)", "α·X^β",
-                        {"alpha": float(a), "beta": float(b)} if ok else None,
-                        r_squared(y, power_law(x, a, b)) if ok else None, loo_l, ext_l,
-                        None if ok else "needs all values > 0 and ≥ 2 distinct X values"))
+    out.append(
+        ModelFit(
+            "power (log-log LS)",
+            "α·X^β",
+            {"alpha": float(a), "beta": float(b)} if ok else None,
+            r_squared(y, power_law(x, a, b)) if ok else None,
+            loo_l,
+            ext_l,
+            None if ok else "needs all values > 0 and ≥ 2 distinct X values",
+        )
+    )
     s = fit_saturating(x, y)
     loo_s, ext_s, why_s = _held_out(x, y, "saturating", 3)
-    out.append(ModelFit("saturating", "a − c·X^(−b)",
-                        None if s is None else {"a": s[0], "c": s[1], "b": s[2]},
-                        None if s is None else r_squared(y, saturating(x, *s)), loo_s, ext_s,
-                        why_s if s is not None else "needs ≥ 3 distinct X values to fit"))
+    out.append(
+        ModelFit(
+            "saturating",
+            "a − c·X^(−b)",
+            None if s is None else {"a": s[0], "c": s[1], "b": s[2]},
+            None if s is None else r_squared(y, saturating(x, *s)),
+            loo_s,
+            ext_s,
+            why_s if s is not None else "needs ≥ 3 distinct X values to fit",
+        )
+    )
     if loo is None or loo_s is None:
-        return out, ("power" if loo is not None else None), (
-            "saturating model " + (why_s or "failed") if loo is not None
-            else "too few points for a held-out comparison")
+        return (
+            out,
+            ("power" if loo is not None else None),
+            (
+                "saturating model " + (why_s or "failed")
+                if loo is not None
+                else "too few points for a held-out comparison"
+            ),
+        )
     better = "power" if loo <= loo_s else "saturating"
     return out, better, (f"leave-one-out RMSE {loo:.4g} (power) vs {loo_s:.4g} (saturating)")
 
@@ -296,11 +336,30 @@ class FitReport:
 
     def summary_rows(self) -> list[dict[str, Any]]:
         rows = []
-        for key in ("alpha", "beta", "r2", "alpha_loglog", "beta_loglog", "leap", "leap_ratio",
-                    "avg_later_step", "gap", "gap_predicted", "gap_measured"):
+        for key in (
+            "alpha",
+            "beta",
+            "r2",
+            "alpha_loglog",
+            "beta_loglog",
+            "leap",
+            "leap_ratio",
+            "avg_later_step",
+            "gap",
+            "gap_predicted",
+            "gap_measured",
+        ):
             e: Estimate = getattr(self, key)
-            rows.append({"metric": self.metric, "quantity": key, "value": e.value, "lo": e.lo,
-                         "hi": e.hi, "note": e.reason or e.note or ""})
+            rows.append(
+                {
+                    "metric": self.metric,
+                    "quantity": key,
+                    "value": e.value,
+                    "lo": e.lo,
+                    "hi": e.hi,
+                    "note": e.reason or e.note or "",
+                }
+            )
         return rows
 
 
@@ -321,10 +380,24 @@ def _fit_reps(fx: np.ndarray, fy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return alpha, beta
 
 
-def analyze(x, y, reps: np.ndarray | None = None, *, metric: str = "value", unit: str = "",
-            x_kind: str = "num-train-langs", mono_x: float | None = None,
-            include_mono: bool = False, ci: float = 0.95, n_boot: int = 0, seed: int = 0,
-            ci_method: str = "none", labels=None, y_lo=None, y_hi=None) -> FitReport:
+def analyze(
+    x,
+    y,
+    reps: np.ndarray | None = None,
+    *,
+    metric: str = "value",
+    unit: str = "",
+    x_kind: str = "num-train-langs",
+    mono_x: float | None = None,
+    include_mono: bool = False,
+    ci: float = 0.95,
+    n_boot: int = 0,
+    seed: int = 0,
+    ci_method: str = "none",
+    labels=None,
+    y_lo=None,
+    y_hi=None,
+) -> FitReport:
     """Fit, compare, leap and gap for points (x, y); reps: (B, n) bootstrap replicates of y."""
     x = np.asarray(x, dtype=float)
     y = np.asarray(y, dtype=float)
@@ -336,8 +409,10 @@ def analyze(x, y, reps: np.ndarray | None = None, *, metric: str = "value", unit
     if mono_x is None:
         mono_x = MONO_X.get(x_kind)
     if np.any((x < 0) | ((x == 0) & (x != mono_x))):
-        raise XlingError("X must be > 0 for a power law (count X as the number of training "
-                         "languages: monolingual = 1)")
+        raise XlingError(
+            "X must be > 0 for a power law (count X as the number of training "
+            "languages: monolingual = 1)"
+        )
     warn: list[str] = []
     has_mono = mono_x is not None and bool(np.any(x == mono_x))
     fit_mask = np.ones(n, dtype=bool) if (include_mono or not has_mono) else (x != mono_x)
@@ -364,8 +439,9 @@ def analyze(x, y, reps: np.ndarray | None = None, *, metric: str = "value", unit
         with np.errstate(invalid="ignore", over="ignore"):
             pred = ra[:, None] * np.power(fx[None, :], rb[:, None])
         ss_res = ((reps[:, fit_mask] - pred) ** 2).sum(axis=1)
-        ss_tot = ((reps[:, fit_mask] - reps[:, fit_mask].mean(axis=1, keepdims=True)) ** 2
-                  ).sum(axis=1)
+        ss_tot = ((reps[:, fit_mask] - reps[:, fit_mask].mean(axis=1, keepdims=True)) ** 2).sum(
+            axis=1
+        )
         with np.errstate(invalid="ignore", divide="ignore"):
             rr2 = np.where(ss_tot > 0, 1 - ss_res / ss_tot, np.nan)
         la, lb = fit_loglog(fx, reps[:, fit_mask])
@@ -377,9 +453,15 @@ def analyze(x, y, reps: np.ndarray | None = None, *, metric: str = "value", unit
     fail = "the fit did not converge"
     alpha = summarize(a_pt, ra, ci, ci_cause=fail)
     beta = summarize(b_pt, rb, ci, ci_cause=fail)
-    r2 = summarize(r2_pt if r2_pt is not None else float("nan"), rr2, ci,
-                   undefined=None if r2_pt is not None and math.isfinite(r2_pt) else
-                   "all fitted values are equal", ci_cause="values are all equal")
+    r2 = summarize(
+        r2_pt if r2_pt is not None else float("nan"),
+        rr2,
+        ci,
+        undefined=None
+        if r2_pt is not None and math.isfinite(r2_pt)
+        else "all fitted values are equal",
+        ci_cause="values are all equal",
+    )
     alpha_ll = summarize(float(pa), la, ci, undefined=loglog_reason, ci_cause="a value ≤ 0")
     beta_ll = summarize(float(pb), lb, ci, undefined=loglog_reason, ci_cause="a value ≤ 0")
 
@@ -389,8 +471,11 @@ def analyze(x, y, reps: np.ndarray | None = None, *, metric: str = "value", unit
     first = None if mono_x is None else mono_x + 1
     leap_reason = None
     if not has_mono:
-        leap_reason = f"no monolingual point (X = {mono_x:g}) among the inputs" \
-            if mono_x is not None else "the monolingual X is unknown"
+        leap_reason = (
+            f"no monolingual point (X = {mono_x:g}) among the inputs"
+            if mono_x is not None
+            else "the monolingual X is unknown"
+        )
     elif first not in means:
         leap_reason = f"no point with one parallel language (X = {first:g})"
     if leap_reason:
@@ -401,8 +486,9 @@ def analyze(x, y, reps: np.ndarray | None = None, *, metric: str = "value", unit
         leap = summarize(lv[0], None if reps is None else lv[1:], ci)
         later = [v for v in means if v > first]
         if not later:
-            step = ratio = Estimate(None, reason=f"no point beyond X = {first:g} to define the "
-                                                 "average later step")
+            step = ratio = Estimate(
+                None, reason=f"no point beyond X = {first:g} to define the average later step"
+            )
         else:
             last = max(later)
             sv = (means[last] - means[first]) / (last - first)
@@ -410,26 +496,33 @@ def analyze(x, y, reps: np.ndarray | None = None, *, metric: str = "value", unit
             with np.errstate(divide="ignore", invalid="ignore"):
                 rv = np.where(sv > 0, lv / sv, np.nan)
             ratio = summarize(
-                rv[0], None if reps is None else rv[1:], ci,
-                undefined=None if sv[0] > 0 else
-                f"the average later step is {sv[0]:+.3g} (≤ 0): the ratio is undefined",
-                ci_cause="the average later step is ≤ 0")
+                rv[0],
+                None if reps is None else rv[1:],
+                ci,
+                undefined=None
+                if sv[0] > 0
+                else f"the average later step is {sv[0]:+.3g} (≤ 0): the ratio is undefined",
+                ci_cause="the average later step is ≤ 0",
+            )
 
     # Gap: law fitted without the monolingual point, evaluated at X_mono.
     gap_reason = None
     if not has_mono:
         gap_reason = leap_reason
     elif mono_x <= 0:
-        gap_reason = ("a power law α·X^β is 0 at X = 0, so it cannot predict the monolingual "
-                      "point in num-parallel-langs mode; use --x num-train-langs (monolingual "
-                      "X = 1)")
+        gap_reason = (
+            "a power law α·X^β is 0 at X = 0, so it cannot predict the monolingual "
+            "point in num-parallel-langs mode; use --x num-train-langs (monolingual "
+            "X = 1)"
+        )
     if gap_reason:
         gap = gp = gm = Estimate(None, reason=gap_reason)
     else:
         gmask = (x != mono_x) & (x > 0)
         if len(np.unique(x[gmask])) < 2:
-            gap = gp = gm = Estimate(None, reason="the gap needs ≥ 2 distinct X values besides "
-                                                  "the monolingual point")
+            gap = gp = gm = Estimate(
+                None, reason="the gap needs ≥ 2 distinct X values besides the monolingual point"
+            )
         else:
             if include_mono:
                 p = fit_power_nls(x[gmask], y[gmask])
@@ -437,8 +530,7 @@ def analyze(x, y, reps: np.ndarray | None = None, *, metric: str = "value", unit
                 gra, grb = (None, None) if reps is None else _fit_reps(x[gmask], reps[:, gmask])
             else:
                 ga, gb, gra, grb = a_pt, b_pt, ra, rb
-            pred_all = np.concatenate([[ga * mono_x**gb],
-                                       [] if gra is None else gra * mono_x**grb])
+            pred_all = np.concatenate([[ga * mono_x**gb], [] if gra is None else gra * mono_x**grb])
             meas_all = means[mono_x]
             gv = pred_all - meas_all
             r = None if reps is None else slice(1, None)
@@ -449,8 +541,7 @@ def analyze(x, y, reps: np.ndarray | None = None, *, metric: str = "value", unit
     # CI band of the fitted law (for plots).
     lo_x = min(float(fx.min()), mono_x if (mono_x and mono_x > 0) else float(fx.min()))
     grid = np.linspace(lo_x, float(x.max()), 60)
-    band: dict[str, list[float]] = {"x": grid.tolist(),
-                                    "fit": power_law(grid, a_pt, b_pt).tolist()}
+    band: dict[str, list[float]] = {"x": grid.tolist(), "fit": power_law(grid, a_pt, b_pt).tolist()}
     if ra is not None:
         with np.errstate(invalid="ignore", over="ignore"):
             curves = ra[:, None] * np.power(grid[None, :], rb[:, None])
@@ -465,15 +556,37 @@ def analyze(x, y, reps: np.ndarray | None = None, *, metric: str = "value", unit
         y_lo = [float(v) for v in plo]
         y_hi = [float(v) for v in phi]
     return FitReport(
-        metric=metric, unit=unit, x_kind=x_kind, mono_x=mono_x, x=x.tolist(), y=y.tolist(),
+        metric=metric,
+        unit=unit,
+        x_kind=x_kind,
+        mono_x=mono_x,
+        x=x.tolist(),
+        y=y.tolist(),
         y_lo=list(y_lo) if y_lo is not None else [None] * n,
         y_hi=list(y_hi) if y_hi is not None else [None] * n,
         labels=list(labels) if labels is not None else [f"X={v:g}" for v in x],
-        fit_x=fx.tolist(), include_mono=include_mono, alpha=alpha, beta=beta, r2=r2,
-        alpha_loglog=alpha_ll, beta_loglog=beta_ll, models=models, better=better,
-        better_reason=why, leap=leap, leap_ratio=ratio, avg_later_step=step, gap=gap,
-        gap_predicted=gp, gap_measured=gm, ci=ci, n_boot=0 if reps is None else len(reps),
-        seed=seed, ci_method=ci_method, band=band, warnings=warn,
+        fit_x=fx.tolist(),
+        include_mono=include_mono,
+        alpha=alpha,
+        beta=beta,
+        r2=r2,
+        alpha_loglog=alpha_ll,
+        beta_loglog=beta_ll,
+        models=models,
+        better=better,
+        better_reason=why,
+        leap=leap,
+        leap_ratio=ratio,
+        avg_later_step=step,
+        gap=gap,
+        gap_predicted=gp,
+        gap_measured=gm,
+        ci=ci,
+        n_boot=0 if reps is None else len(reps),
+        seed=seed,
+        ci_method=ci_method,
+        band=band,
+        warnings=warn,
     )
 
 
@@ -502,11 +615,13 @@ def read_points_csv(path: str | Path) -> CsvPoints:
         xcol = cols.get("x")
         ycol = cols.get("value") or cols.get("y")
         if xcol is None or ycol is None:
-            raise XlingError(f"{path}: needs columns X and value (got "
-                             f"{', '.join(reader.fieldnames)})")
+            raise XlingError(
+                f"{path}: needs columns X and value (got {', '.join(reader.fieldnames)})"
+            )
         locol, hicol, labcol = cols.get("lo"), cols.get("hi"), cols.get("label")
         xs, ys, los, his, labels = [], [], [], [], []
         for lineno, row in enumerate(reader, start=2):
+
             def num(col, required=True, row=row, lineno=lineno):
                 raw = (row.get(col) or "").strip() if col else ""
                 if not raw:
@@ -538,13 +653,18 @@ def read_points_csv(path: str | Path) -> CsvPoints:
     have = [v is not None for v in los]
     if any(have) and not all(have):
         raise XlingError(f"{path}: lo/hi given for some rows only; give them for all or none")
-    return CsvPoints(np.array(xs), np.array(ys),
-                     np.array(los, float) if all(have) else None,
-                     np.array(his, float) if all(have) else None, labels)
+    return CsvPoints(
+        np.array(xs),
+        np.array(ys),
+        np.array(los, float) if all(have) else None,
+        np.array(his, float) if all(have) else None,
+        labels,
+    )
 
 
-def csv_replicates(pts: CsvPoints, n_boot: int, seed: int, mono_x: float | None,
-                   ci_in: float = 0.95) -> tuple[np.ndarray | None, str]:
+def csv_replicates(
+    pts: CsvPoints, n_boot: int, seed: int, mono_x: float | None, ci_in: float = 0.95
+) -> tuple[np.ndarray | None, str]:
     """Bootstrap replicates for CSV points: parametric from lo/hi, else residual."""
     rng = np.random.default_rng(seed)
     if n_boot <= 0:
@@ -553,9 +673,13 @@ def csv_replicates(pts: CsvPoints, n_boot: int, seed: int, mono_x: float | None,
         z = norm.ppf(1 - (1 - ci_in) / 2)
         sd = (pts.hi - pts.lo) / (2 * z)
         return pts.y + rng.standard_normal((n_boot, len(pts.y))) * sd, (
-            "parametric: normal draws with sd = (hi − lo)/(2·1.96)")
-    fit_mask = pts.x != mono_x if mono_x is not None and np.any(pts.x == mono_x) else \
-        np.ones(len(pts.x), bool)
+            "parametric: normal draws with sd = (hi − lo)/(2·1.96)"
+        )
+    fit_mask = (
+        pts.x != mono_x
+        if mono_x is not None and np.any(pts.x == mono_x)
+        else np.ones(len(pts.x), bool)
+    )
     fx, fy = pts.x[fit_mask], pts.y[fit_mask]
     p = fit_power_nls(fx, fy)
     if p is None or len(fx) < 3:
@@ -567,16 +691,36 @@ def csv_replicates(pts: CsvPoints, n_boot: int, seed: int, mono_x: float | None,
     return base + draws, "residual bootstrap around the power-law fit"
 
 
-def fit_csv(path: str | Path, *, metric: str | None = None, unit: str = "",
-            x_kind: str = "num-train-langs", mono_x: float | None = None,
-            include_mono: bool = False, n_boot: int = 1000, seed: int = 0,
-            ci: float = 0.95) -> FitReport:
+def fit_csv(
+    path: str | Path,
+    *,
+    metric: str | None = None,
+    unit: str = "",
+    x_kind: str = "num-train-langs",
+    mono_x: float | None = None,
+    include_mono: bool = False,
+    n_boot: int = 1000,
+    seed: int = 0,
+    ci: float = 0.95,
+) -> FitReport:
     pts = read_points_csv(path)
     if mono_x is None:
         mono_x = MONO_X.get(x_kind)
     reps, method = csv_replicates(pts, n_boot, seed, mono_x)
-    return analyze(pts.x, pts.y, reps, metric=metric or Path(path).stem, unit=unit,
-                   x_kind=x_kind, mono_x=mono_x, include_mono=include_mono, ci=ci,
-                   n_boot=n_boot, seed=seed, ci_method=method, labels=pts.labels,
-                   y_lo=None if pts.lo is None else pts.lo.tolist(),
-                   y_hi=None if pts.hi is None else pts.hi.tolist())
+    return analyze(
+        pts.x,
+        pts.y,
+        reps,
+        metric=metric or Path(path).stem,
+        unit=unit,
+        x_kind=x_kind,
+        mono_x=mono_x,
+        include_mono=include_mono,
+        ci=ci,
+        n_boot=n_boot,
+        seed=seed,
+        ci_method=method,
+        labels=pts.labels,
+        y_lo=None if pts.lo is None else pts.lo.tolist(),
+        y_hi=None if pts.hi is None else pts.hi.tolist(),
+    )

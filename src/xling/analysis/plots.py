@@ -14,23 +14,28 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from matplotlib.colors import Normalize  # noqa: E402
-from matplotlib.patches import Patch  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.colors import Normalize
+from matplotlib.patches import Patch
 
-from xling.analysis.bootstrap import Estimate  # noqa: E402
-from xling.analysis.fits import FitReport  # noqa: E402
-from xling.analysis.rundata import lang_name  # noqa: E402
+from xling.analysis.bootstrap import Estimate
+from xling.analysis.fits import FitReport
+from xling.analysis.rundata import lang_name
 
 # Okabe & Ito (2008) colour-blind-safe palette.
 OKABE_ITO = {
-    "black": "#000000", "orange": "#E69F00", "sky": "#56B4E9", "green": "#009E73",
-    "yellow": "#F0E442", "blue": "#0072B2", "vermillion": "#D55E00", "purple": "#CC79A7",
+    "black": "#000000",
+    "orange": "#E69F00",
+    "sky": "#56B4E9",
+    "green": "#009E73",
+    "yellow": "#F0E442",
+    "blue": "#0072B2",
+    "vermillion": "#D55E00",
+    "purple": "#CC79A7",
 }
 BASE_COLOR = "#9A9A9A"
-SERIES_COLORS = [OKABE_ITO[k] for k in ("blue", "orange", "green", "vermillion", "purple",
-                                        "sky")]
+SERIES_COLORS = [OKABE_ITO[k] for k in ("blue", "orange", "green", "vermillion", "purple", "sky")]
 SEEN_HATCH = "///"
 
 STYLE = {
@@ -86,9 +91,19 @@ def _errs(values: Sequence[Estimate], scale: float) -> tuple[np.ndarray, np.ndar
     return v, np.vstack([np.maximum(lo, 0), np.maximum(hi, 0)])
 
 
-def language_bars(langs: Sequence[str], series: Sequence[Series], *, ylabel: str, title: str,
-                  scale: float = 100.0, ref_line: float | None = None, ref_label: str = "",
-                  note: str = "", ylim0: bool = True, undefined_label: str = "n/a"):
+def language_bars(
+    langs: Sequence[str],
+    series: Sequence[Series],
+    *,
+    ylabel: str,
+    title: str,
+    scale: float = 100.0,
+    ref_line: float | None = None,
+    ref_label: str = "",
+    note: str = "",
+    ylim0: bool = True,
+    undefined_label: str = "n/a",
+):
     """Grouped bars per language with CI whiskers; seen languages hatched."""
     with plt.rc_context(STYLE):
         n = len(langs)
@@ -103,24 +118,56 @@ def language_bars(langs: Sequence[str], series: Sequence[Series], *, ylabel: str
             pos = x + (j - (k - 1) / 2) * width
             hatches = [SEEN_HATCH if lang in s.seen else "" for lang in langs]
             any_seen |= any(hatches)
-            bars = ax.bar(pos, np.nan_to_num(v), width * 0.92, color=s.color, label=s.label,
-                          edgecolor="white", linewidth=0.6, zorder=2)
+            bars = ax.bar(
+                pos,
+                np.nan_to_num(v),
+                width * 0.92,
+                color=s.color,
+                label=s.label,
+                edgecolor="white",
+                linewidth=0.6,
+                zorder=2,
+            )
             for b, h in zip(bars, hatches, strict=True):
                 if h:
                     b.set_hatch(h)
                     b.set_edgecolor("white")
             ok = np.isfinite(v)
-            ax.errorbar(pos[ok], v[ok], yerr=err[:, ok], fmt="none", ecolor="#222222",
-                        elinewidth=1.0, capsize=2.5, capthick=1.0, zorder=3)
+            ax.errorbar(
+                pos[ok],
+                v[ok],
+                yerr=err[:, ok],
+                fmt="none",
+                ecolor="#222222",
+                elinewidth=1.0,
+                capsize=2.5,
+                capthick=1.0,
+                zorder=3,
+            )
             for p, val in zip(pos, v, strict=True):
                 if not np.isfinite(val):
-                    ax.text(p, 0, undefined_label, ha="center", va="bottom", fontsize=8,
-                            color="#555555", rotation=90, zorder=4)
+                    ax.text(
+                        p,
+                        0,
+                        undefined_label,
+                        ha="center",
+                        va="bottom",
+                        fontsize=8,
+                        color="#555555",
+                        rotation=90,
+                        zorder=4,
+                    )
             if np.isfinite(v).any():
                 ymax = max(ymax, float(np.nanmax(v + err[1])))
         if ref_line is not None:
-            ax.axhline(ref_line, color="#333333", linestyle="--", linewidth=1.1, zorder=1,
-                       label=ref_label or None)
+            ax.axhline(
+                ref_line,
+                color="#333333",
+                linestyle="--",
+                linewidth=1.1,
+                zorder=1,
+                label=ref_label or None,
+            )
         ax.axhline(0, color="#333333", linewidth=0.8, zorder=1)
         ax.set_xticks(x)
         ax.set_xticklabels([lang_name(c) for c in langs], rotation=30, ha="right")
@@ -136,8 +183,16 @@ def language_bars(langs: Sequence[str], series: Sequence[Series], *, ylabel: str
             labels.append("training (seen) language")
         ncol = min(len(handles), 4 if max(map(len, labels)) > 24 else 6)
         rows = -(-len(handles) // ncol)
-        ax.legend(handles, labels, loc="lower left", bbox_to_anchor=(0.0, 1.0), ncol=ncol,
-                  borderaxespad=0.3, handlelength=1.6, columnspacing=1.4)
+        ax.legend(
+            handles,
+            labels,
+            loc="lower left",
+            bbox_to_anchor=(0.0, 1.0),
+            ncol=ncol,
+            borderaxespad=0.3,
+            handlelength=1.6,
+            columnspacing=1.4,
+        )
         ax.set_title(title, loc="left", pad=10 + 19 * rows)
         if note:
             fig.text(0.01, -0.02, note, fontsize=9, color="#555555", ha="left", va="top")
@@ -145,8 +200,9 @@ def language_bars(langs: Sequence[str], series: Sequence[Series], *, ylabel: str
         return fig
 
 
-def scaling_plot(fr: FitReport, *, ylabel: str, title: str, color: str = OKABE_ITO["blue"],
-                 digits: int = 2):
+def scaling_plot(
+    fr: FitReport, *, ylabel: str, title: str, color: str = OKABE_ITO["blue"], digits: int = 2
+):
     """Values vs X with the power-law fit, its CI band, the saturating alternative, and the
     First-Parallel Leap and Monolingual Generalization Gap annotated."""
     with plt.rc_context(STYLE):
@@ -173,51 +229,116 @@ def scaling_plot(fr: FitReport, *, ylabel: str, title: str, color: str = OKABE_I
         ylim = (ymin - 2.2 * pad, ymax + 2.2 * pad)
 
         if "lo" in band:
-            ax.fill_between(gx, band["lo"], band["hi"], color=color, alpha=0.16, linewidth=0,
-                            label=f"{round(100 * fr.ci)}% CI of the fit", zorder=1)
+            ax.fill_between(
+                gx,
+                band["lo"],
+                band["hi"],
+                color=color,
+                alpha=0.16,
+                linewidth=0,
+                label=f"{round(100 * fr.ci)}% CI of the fit",
+                zorder=1,
+            )
         a, b = fr.alpha.value, fr.beta.value
         r2 = fr.r2.value
         r2_txt = f", R² = {r2:.2f}" if r2 is not None else ""
-        ax.plot(gx[in_fit], fit_curve[in_fit], color=color, linewidth=2.2,
-                label=f"power law ${a:.{digits}f}\\,X^{{{b:.2f}}}${r2_txt}", zorder=3)
+        ax.plot(
+            gx[in_fit],
+            fit_curve[in_fit],
+            color=color,
+            linewidth=2.2,
+            label=f"power law ${a:.{digits}f}\\,X^{{{b:.2f}}}${r2_txt}",
+            zorder=3,
+        )
         if (~in_fit).any():
-            ax.plot(gx[~in_fit | (gx == gx[in_fit][0])], fit_curve[~in_fit | (gx == gx[in_fit][0])],
-                    color=color, linewidth=1.6, linestyle=":", zorder=3)
+            ax.plot(
+                gx[~in_fit | (gx == gx[in_fit][0])],
+                fit_curve[~in_fit | (gx == gx[in_fit][0])],
+                color=color,
+                linewidth=1.6,
+                linestyle=":",
+                zorder=3,
+            )
         if "saturating" in band:
             m = fr.models[2].params or {}
             sat = np.array(band["saturating"])
-            ax.plot(gx[in_fit], np.clip(sat[in_fit], *ylim), color=OKABE_ITO["orange"],
-                    linewidth=1.5, linestyle="--", zorder=2,
-                    label=f"saturating $a - c\\,X^{{-b}}$ (b = {m.get('b', float('nan')):.2f})")
+            ax.plot(
+                gx[in_fit],
+                np.clip(sat[in_fit], *ylim),
+                color=OKABE_ITO["orange"],
+                linewidth=1.5,
+                linestyle="--",
+                zorder=2,
+                label=f"saturating $a - c\\,X^{{-b}}$ (b = {m.get('b', float('nan')):.2f})",
+            )
         mono = (x == fr.mono_x) if fr.mono_x is not None else np.zeros(len(x), bool)
         has_err = np.isfinite(lo) & np.isfinite(hi)
         for sel, mk, col, lab in (
             (~mono, "o", color, "measured"),
-            (mono, "D", OKABE_ITO["vermillion"],
-             "monolingual (not in fit)" if not fr.include_mono else "monolingual"),
+            (
+                mono,
+                "D",
+                OKABE_ITO["vermillion"],
+                "monolingual (not in fit)" if not fr.include_mono else "monolingual",
+            ),
         ):
             if not sel.any():
                 continue
-            e = np.vstack([np.where(has_err[sel], y[sel] - lo[sel], 0),
-                           np.where(has_err[sel], hi[sel] - y[sel], 0)])
-            ax.errorbar(x[sel], y[sel], yerr=np.maximum(e, 0), fmt=mk, color=col,
-                        markersize=7, markeredgecolor="white", markeredgewidth=0.8,
-                        elinewidth=1.1, capsize=3, zorder=5, label=lab)
+            e = np.vstack(
+                [
+                    np.where(has_err[sel], y[sel] - lo[sel], 0),
+                    np.where(has_err[sel], hi[sel] - y[sel], 0),
+                ]
+            )
+            ax.errorbar(
+                x[sel],
+                y[sel],
+                yerr=np.maximum(e, 0),
+                fmt=mk,
+                color=col,
+                markersize=7,
+                markeredgecolor="white",
+                markeredgewidth=0.8,
+                elinewidth=1.1,
+                capsize=3,
+                zorder=5,
+                label=lab,
+            )
         info = []
         # First-Parallel Leap: arrow between the monolingual and one-parallel means.
         if fr.leap.defined and fr.mono_x is not None:
             x0, x1 = fr.mono_x, fr.mono_x + 1
             y0 = float(np.mean(y[x == x0]))
             y1 = float(np.mean(y[x == x1]))
-            ax.annotate("", xy=(x1, y1), xytext=(x0, y0),
-                        arrowprops={"arrowstyle": "-|>", "color": "#333333", "lw": 1.5,
-                                    "shrinkA": 7, "shrinkB": 7}, zorder=6)
-            ax.text((x0 + x1) / 2 + 0.08, (y0 + y1) / 2, "leap", fontsize=9.5, ha="left",
-                    va="top", color="#333333", zorder=7)
-            ratio = (f", ×{fr.leap_ratio.value:.1f} avg. later step"
-                     if fr.leap_ratio.defined else "")
-            ci = (f" [{fr.leap.lo:+.{digits}f}, {fr.leap.hi:+.{digits}f}]"
-                  if fr.leap.lo is not None else "")
+            ax.annotate(
+                "",
+                xy=(x1, y1),
+                xytext=(x0, y0),
+                arrowprops={
+                    "arrowstyle": "-|>",
+                    "color": "#333333",
+                    "lw": 1.5,
+                    "shrinkA": 7,
+                    "shrinkB": 7,
+                },
+                zorder=6,
+            )
+            ax.text(
+                (x0 + x1) / 2 + 0.08,
+                (y0 + y1) / 2,
+                "leap",
+                fontsize=9.5,
+                ha="left",
+                va="top",
+                color="#333333",
+                zorder=7,
+            )
+            ratio = f", ×{fr.leap_ratio.value:.1f} avg. later step" if fr.leap_ratio.defined else ""
+            ci = (
+                f" [{fr.leap.lo:+.{digits}f}, {fr.leap.hi:+.{digits}f}]"
+                if fr.leap.lo is not None
+                else ""
+            )
             info.append(f"First-Parallel Leap: {fr.leap.value:+.{digits}f}{ci}{ratio}")
         # Monolingual Generalization Gap: bracket from the prediction to the measurement.
         if fr.gap.defined and fr.mono_x is not None:
@@ -227,26 +348,55 @@ def scaling_plot(fr: FitReport, *, ylabel: str, title: str, color: str = OKABE_I
             ax.plot([xm, xm], [meas, pred], color=vm, linewidth=1.6, zorder=6)
             for yy in (meas, pred):
                 ax.plot([xm - 0.06, xm + 0.06], [yy, yy], color=vm, linewidth=1.6, zorder=6)
-            ax.plot([fr.mono_x], [pred], marker="o", markersize=7, markerfacecolor="white",
-                    markeredgecolor=color, markeredgewidth=1.6, zorder=6, linestyle="none",
-                    label="law at monolingual X")
-            ax.text(xm - 0.1, (pred + meas) / 2, "gap", fontsize=9.5, ha="right",
-                    va="center", color=vm, zorder=7)
-            ci = (f" [{fr.gap.lo:+.{digits}f}, {fr.gap.hi:+.{digits}f}]"
-                  if fr.gap.lo is not None else "")
+            ax.plot(
+                [fr.mono_x],
+                [pred],
+                marker="o",
+                markersize=7,
+                markerfacecolor="white",
+                markeredgecolor=color,
+                markeredgewidth=1.6,
+                zorder=6,
+                linestyle="none",
+                label="law at monolingual X",
+            )
+            ax.text(
+                xm - 0.1,
+                (pred + meas) / 2,
+                "gap",
+                fontsize=9.5,
+                ha="right",
+                va="center",
+                color=vm,
+                zorder=7,
+            )
+            ci = (
+                f" [{fr.gap.lo:+.{digits}f}, {fr.gap.hi:+.{digits}f}]"
+                if fr.gap.lo is not None
+                else ""
+            )
             info.append(f"Monolingual Generalization Gap: {fr.gap.value:+.{digits}f}{ci}")
         rising = bool(b is not None and b >= 0)
         if info:
-            ax.text(0.02, 0.98 if rising else 0.02, "\n".join(info), transform=ax.transAxes,
-                    fontsize=9, ha="left", va="top" if rising else "bottom", zorder=8,
-                    bbox={"boxstyle": "round,pad=0.35", "fc": "white", "ec": "#CCCCCC",
-                          "alpha": 0.92})
+            ax.text(
+                0.02,
+                0.98 if rising else 0.02,
+                "\n".join(info),
+                transform=ax.transAxes,
+                fontsize=9,
+                ha="left",
+                va="top" if rising else "bottom",
+                zorder=8,
+                bbox={"boxstyle": "round,pad=0.35", "fc": "white", "ec": "#CCCCCC", "alpha": 0.92},
+            )
         left = min(float(x.min()), fr.mono_x if fr.mono_x is not None else float(x.min()))
         ax.set_xlim(left - (0.75 if fr.gap.defined else 0.5), float(x.max()) + 0.5)
         ax.set_ylim(*ylim)
         ax.set_xticks(np.unique(x))
-        xlabel = {"num-train-langs": "X = number of training languages (English + parallel)",
-                  "num-parallel-langs": "X = number of parallel languages added to English"}
+        xlabel = {
+            "num-train-langs": "X = number of training languages (English + parallel)",
+            "num-parallel-langs": "X = number of parallel languages added to English",
+        }
         ax.set_xlabel(xlabel.get(fr.x_kind, "X"))
         ax.set_ylabel(ylabel)
         ax.set_title(title, loc="left")
@@ -255,9 +405,17 @@ def scaling_plot(fr: FitReport, *, ylabel: str, title: str, color: str = OKABE_I
         return fig
 
 
-def heatmap(values: np.ndarray, rows: Sequence[str], langs: Sequence[str],
-            seen: np.ndarray, *, title: str, cbar_label: str, center: float = 1.0,
-            digits: int = 1):
+def heatmap(
+    values: np.ndarray,
+    rows: Sequence[str],
+    langs: Sequence[str],
+    seen: np.ndarray,
+    *,
+    title: str,
+    cbar_label: str,
+    center: float = 1.0,
+    digits: int = 1,
+):
     """Runs × languages matrix (e.g. per-language MTI), diverging around `center`.
 
     NaN cells (undefined) are grey with "n/a"; seen (training) cells are hatched.
@@ -266,29 +424,41 @@ def heatmap(values: np.ndarray, rows: Sequence[str], langs: Sequence[str],
         R, L = values.shape
         fig, ax = plt.subplots(figsize=(max(8.5, 0.85 * L + 3), 0.55 * R + 2.2))
         finite = values[np.isfinite(values)]
-        if finite.size:
-            # Symmetric around the centre so equal distances get equal colour strength;
-            # robust to a few extreme cells.
-            d = float(np.percentile(np.abs(finite - center), 97))
-        else:
-            d = 1.0
+        # Symmetric around the centre so equal distances get equal colour strength; robust
+        # to a few extreme cells.
+        d = float(np.percentile(np.abs(finite - center), 97)) if finite.size else 1.0
         d = d or 1.0
         norm = Normalize(vmin=center - d, vmax=center + d)
-        cmap = plt.get_cmap("PuOr").copy()
-        cmap.set_bad("#E0E0E0")
+        cmap = plt.get_cmap("PuOr").with_extremes(bad="#E0E0E0")
         im = ax.imshow(np.ma.masked_invalid(values), cmap=cmap, norm=norm, aspect="auto")
         for i in range(R):
             for j in range(L):
                 v = values[i, j]
                 if seen[i, j]:
-                    ax.add_patch(plt.Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False,
-                                               hatch="//", edgecolor="#555555", linewidth=0))
+                    ax.add_patch(
+                        plt.Rectangle(
+                            (j - 0.5, i - 0.5),
+                            1,
+                            1,
+                            fill=False,
+                            hatch="//",
+                            edgecolor="#555555",
+                            linewidth=0,
+                        )
+                    )
                 txt = "n/a" if not np.isfinite(v) else f"{v:.{digits}f}"
                 rgba = cmap(norm(v)) if np.isfinite(v) else (0.88, 0.88, 0.88, 1)
                 lum = 0.299 * rgba[0] + 0.587 * rgba[1] + 0.114 * rgba[2]
-                ax.text(j, i, txt, ha="center", va="center", fontsize=9,
-                        color="white" if lum < 0.5 else "#111111",
-                        fontweight="bold" if seen[i, j] else "normal")
+                ax.text(
+                    j,
+                    i,
+                    txt,
+                    ha="center",
+                    va="center",
+                    fontsize=9,
+                    color="white" if lum < 0.5 else "#111111",
+                    fontweight="bold" if seen[i, j] else "normal",
+                )
         ax.set_xticks(range(L))
         ax.set_xticklabels([lang_name(c) for c in langs], rotation=30, ha="right")
         ax.set_yticks(range(R))

@@ -82,6 +82,7 @@ class Doc:
 
     def cards(self, items: list[tuple[str, str, str]]) -> None:
         """Key numbers: (title, value, caption); 'X^b' in a value becomes a superscript."""
+
         def value_html(v: str) -> str:
             if "^" in v:
                 head, _, exp = v.partition("^")
@@ -116,8 +117,9 @@ class Doc:
     def figrow_end(self) -> None:
         self.html_parts.append("</div>")
 
-    def table(self, header: list[str], rows: list[list[str]], caption: str = "",
-              align_left: int = 1) -> None:
+    def table(
+        self, header: list[str], rows: list[list[str]], caption: str = "", align_left: int = 1
+    ) -> None:
         th = "".join(f"<th>{html.escape(h)}</th>" for h in header)
         body = []
         for r in rows:
@@ -132,14 +134,16 @@ class Doc:
         cap = f"<caption>{html.escape(caption)}</caption>" if caption else ""
         self.html_parts.append(
             f'<div class="tablewrap"><table>{cap}<thead><tr>{th}</tr></thead><tbody>'
-            + "".join(body) + "</tbody></table></div>"
+            + "".join(body)
+            + "</tbody></table></div>"
         )
         md = []
         if caption:
             md.append(f"*{caption}*\n")
         md.append("| " + " | ".join(header) + " |")
-        md.append("|" + "|".join(":---" if i < align_left else "---:"
-                                 for i in range(len(header))) + "|")
+        md.append(
+            "|" + "|".join(":---" if i < align_left else "---:" for i in range(len(header))) + "|"
+        )
         for r in rows:
             md.append("| " + " | ".join(c.replace("|", "\\|") for c in r) + " |")
         self.md_parts.append("\n".join(md) + "\n")
@@ -147,8 +151,9 @@ class Doc:
     def bullets(self, items: list[str]) -> None:
         if not items:
             return
-        self.html_parts.append("<ul>" + "".join(f"<li>{html.escape(i)}</li>" for i in items)
-                               + "</ul>")
+        self.html_parts.append(
+            "<ul>" + "".join(f"<li>{html.escape(i)}</li>" for i in items) + "</ul>"
+        )
         self.md_parts.append("\n".join(f"- {i}" for i in items) + "\n")
 
 
@@ -234,8 +239,9 @@ def run_label(sd: StudyData, i: int) -> str:
 
 def _stat_estimate(sd: StudyData, field_name: str, run_index: int, lang_index: int) -> Estimate:
     arr = sd.cube.field(field_name)[:, run_index, lang_index]
-    return summarize(arr[0], arr[1:], sd.ci,
-                     undefined=None if np.isfinite(arr[0]) else "nothing to average")
+    return summarize(
+        arr[0], arr[1:], sd.ci, undefined=None if np.isfinite(arr[0]) else "nothing to average"
+    )
 
 
 # --------------------------------------------------------------------------- report
@@ -252,36 +258,76 @@ class ReportResult:
     warnings: list[str] = field(default_factory=list)
 
 
-def build_report(path: str | Path, out: str | Path = "report", *, base: str | Path | None = None,
-                 train_langs=None, x: str = "num-train-langs", benchmark: str = "all",
-                 n_boot: int = 2000, seed: int = 0, ci: float = 0.95,
-                 mti_gain: str = "relative", title: str | None = None,
-                 screenshot: bool = False) -> ReportResult:
+def build_report(
+    path: str | Path,
+    out: str | Path = "report",
+    *,
+    base: str | Path | None = None,
+    train_langs=None,
+    x: str = "num-train-langs",
+    benchmark: str = "all",
+    n_boot: int = 2000,
+    seed: int = 0,
+    ci: float = 0.95,
+    mti_gain: str = "relative",
+    title: str | None = None,
+    screenshot: bool = False,
+) -> ReportResult:
     path = Path(path)
     out = Path(out)
     study = find_study(path)
     if study is None and not (path / "scores.jsonl").exists():
-        raise XlingError(f"{path}: neither a study folder (base/ + trained runs with "
-                         "train.json, docs/study-format.md) nor a run directory")
+        raise XlingError(
+            f"{path}: neither a study folder (base/ + trained runs with "
+            "train.json, docs/study-format.md) nor a run directory"
+        )
     if study is not None:
         mode = "study"
-        sd = load_study([path], base, x=x, train_langs=train_langs, benchmark=benchmark,
-                        n_boot=n_boot, seed=seed, ci=ci, mti_gain=mti_gain)
+        sd = load_study(
+            [path],
+            base,
+            x=x,
+            train_langs=train_langs,
+            benchmark=benchmark,
+            n_boot=n_boot,
+            seed=seed,
+            ci=ci,
+            mti_gain=mti_gain,
+        )
     else:
         mode = "compare" if base is not None else "single"
         try:
-            sd = load_study([path], base, x=x, train_langs=train_langs, benchmark=benchmark,
-                            n_boot=n_boot, seed=seed, ci=ci, mti_gain=mti_gain)
+            sd = load_study(
+                [path],
+                base,
+                x=x,
+                train_langs=train_langs,
+                benchmark=benchmark,
+                n_boot=n_boot,
+                seed=seed,
+                ci=ci,
+                mti_gain=mti_gain,
+            )
         except XlingError as exc:
             if "number of training languages is unknown" not in str(exc):
                 raise
-            sd = load_study([path], base, x="0", train_langs=train_langs,
-                            benchmark=benchmark, n_boot=n_boot, seed=seed, ci=ci,
-                            mti_gain=mti_gain)
+            sd = load_study(
+                [path],
+                base,
+                x="0",
+                train_langs=train_langs,
+                benchmark=benchmark,
+                n_boot=n_boot,
+                seed=seed,
+                ci=ci,
+                mti_gain=mti_gain,
+            )
             sd.x_kind = "none"
         if mode == "compare" and sd.compares[0] is None:
-            raise XlingError(f"{path}: training languages unknown; pass --train-langs or add "
-                             "train.json to the run directory")
+            raise XlingError(
+                f"{path}: training languages unknown; pass --train-langs or add "
+                "train.json to the run directory"
+            )
     out.mkdir(parents=True, exist_ok=True)
     figdir, tabdir = out / "figures", out / "tables"
     doc = Doc(out=out)
@@ -299,14 +345,23 @@ def build_report(path: str | Path, out: str | Path = "report", *, base: str | Pa
                 warnings.append(f"{metric} scaling fit skipped: {exc}")
 
     # ---- header
-    title = title or {"study": "Parallel scaling study", "compare": "Transfer report",
-                      "single": "Evaluation report"}[mode]
+    title = (
+        title
+        or {
+            "study": "Parallel scaling study",
+            "compare": "Transfer report",
+            "single": "Evaluation report",
+        }[mode]
+    )
     doc.h(1, f"xling — {title}")
     stamp = _dt.datetime.now().strftime("%Y-%m-%d %H:%M")
     problems = ", ".join(f"{b}: {n}" for b, n in sd.cube.n_problems.items())
-    doc.p(f"Input {path} · generated {stamp} by xling {__version__} · problems per benchmark "
-          f"({problems}) · {sd.cube.n_boot} paired bootstrap resamples, seed {sd.cube.seed}, "
-          f"{round(100 * ci)}% CIs", cls="sub")
+    doc.p(
+        f"Input {path} · generated {stamp} by xling {__version__} · problems per benchmark "
+        f"({problems}) · {sd.cube.n_boot} paired bootstrap resamples, seed {sd.cube.seed}, "
+        f"{round(100 * ci)}% CIs",
+        cls="sub",
+    )
 
     compares = [c for c in sd.compares if c is not None]
     off = sd.offset
@@ -320,37 +375,73 @@ def build_report(path: str | Path, out: str | Path = "report", *, base: str | Pa
             if fr is None:
                 continue
             d = 2
-            cards.append((name, f"{fr.alpha.value:.{d}f}·X^{fr.beta.value:.2f}",
-                          f"β {fr.beta.fmt(2)} · R² {fr.r2.fmt(2)} · better fit: "
-                          f"{fr.better or 'n/a'}"))
+            cards.append(
+                (
+                    name,
+                    f"{fr.alpha.value:.{d}f}·X^{fr.beta.value:.2f}",
+                    f"β {fr.beta.fmt(2)} · R² {fr.r2.fmt(2)} · better fit: {fr.better or 'n/a'}",
+                )
+            )
             u = _diff_unit(fr.unit)
             leap_cap = _ci_text(fr.leap, sign=True)
-            leap_cap += (f" · ×{fr.leap_ratio.value:.1f} the average later step"
-                         if fr.leap_ratio.defined else f" · ratio: {fr.leap_ratio.reason}")
-            cards.append((f"First-Parallel Leap ({fr.metric})",
-                          fr.leap.fmt(2, sign=True, ci=False) + u,
-                          leap_cap if fr.leap.defined else str(fr.leap.reason)))
-            cards.append((f"Monolingual Generalization Gap ({fr.metric})",
-                          fr.gap.fmt(2, sign=True, ci=False) + u,
-                          f"law predicts {fr.gap_predicted.fmt(2, ci=False)}, measured "
-                          f"{fr.gap_measured.fmt(2, ci=False)} · {_ci_text(fr.gap, sign=True)}"
-                          if fr.gap.defined else str(fr.gap.reason)))
+            leap_cap += (
+                f" · ×{fr.leap_ratio.value:.1f} the average later step"
+                if fr.leap_ratio.defined
+                else f" · ratio: {fr.leap_ratio.reason}"
+            )
+            cards.append(
+                (
+                    f"First-Parallel Leap ({fr.metric})",
+                    fr.leap.fmt(2, sign=True, ci=False) + u,
+                    leap_cap if fr.leap.defined else str(fr.leap.reason),
+                )
+            )
+            cards.append(
+                (
+                    f"Monolingual Generalization Gap ({fr.metric})",
+                    fr.gap.fmt(2, sign=True, ci=False) + u,
+                    f"law predicts {fr.gap_predicted.fmt(2, ci=False)}, measured "
+                    f"{fr.gap_measured.fmt(2, ci=False)} · {_ci_text(fr.gap, sign=True)}"
+                    if fr.gap.defined
+                    else str(fr.gap.reason),
+                )
+            )
     elif mode == "compare":
         c = compares[0]
-        cards.append(("MTI", _ratio(c.mti), c.mti.reason or
-                      f"unseen vs seen ({', '.join(c.seen)}) relative gain"))
+        cards.append(
+            (
+                "MTI",
+                _ratio(c.mti),
+                c.mti.reason or f"unseen vs seen ({', '.join(c.seen)}) relative gain",
+            )
+        )
         for g in ("seen", "unseen"):
             if g in c.groups:
-                cards.append((f"Accuracy gain, {g}", _pct(c.groups[g].gain, True) + " pp",
-                              f"mean over {len(c.groups[g].langs)} language(s)"))
+                cards.append(
+                    (
+                        f"Accuracy gain, {g}",
+                        _pct(c.groups[g].gain, True) + " pp",
+                        f"mean over {len(c.groups[g].langs)} language(s)",
+                    )
+                )
         if "all" in c.groups:
-            cards.append(("Off-target change", _pct(c.groups["all"].off_change, True) + " pp",
-                          "mean over languages"))
+            cards.append(
+                (
+                    "Off-target change",
+                    _pct(c.groups["all"].off_change, True) + " pp",
+                    "mean over languages",
+                )
+            )
     else:
         acc = sd.cube.acc[:, 0]
         mean = np.nanmean(acc, axis=-1)
-        cards.append(("Mean accuracy", _pct(summarize(mean[0], mean[1:], ci)) + " %",
-                      f"macro over {len(langs)} language(s)"))
+        cards.append(
+            (
+                "Mean accuracy",
+                _pct(summarize(mean[0], mean[1:], ci)) + " %",
+                f"macro over {len(langs)} language(s)",
+            )
+        )
     if cards:
         doc.cards(cards)
 
@@ -367,42 +458,71 @@ def build_report(path: str | Path, out: str | Path = "report", *, base: str | Pa
                 continue
             fig = plots.scaling_plot(fr, ylabel=ylabel, title=f"{stitle} vs X", digits=digits)
             figures[f"{metric}_vs_x"] = plots.save(fig, figdir, f"{metric}_vs_x")
-            doc.figure(figures[f"{metric}_vs_x"],
-                       f"{stitle} vs number of training languages X, with the power-law fit "
-                       f"(without the monolingual point), its {round(100 * ci)}% bootstrap band, "
-                       "the saturating alternative, the First-Parallel Leap and the "
-                       "Monolingual Generalization Gap.", wide=False)
+            doc.figure(
+                figures[f"{metric}_vs_x"],
+                f"{stitle} vs number of training languages X, with the power-law fit "
+                f"(without the monolingual point), its {round(100 * ci)}% bootstrap band, "
+                "the saturating alternative, the First-Parallel Leap and the "
+                "Monolingual Generalization Gap.",
+                wide=False,
+            )
         doc.figrow_end()
         rows = []
         for fr in fits.values():
             for m in fr.models:
                 params = ", ".join(f"{k}={v:.4g}" for k, v in (m.params or {}).items())
-                rows.append([fr.metric, m.model, params or f"— ({m.reason})",
-                             "—" if m.r2 is None else f"{m.r2:.3f}",
-                             "—" if m.loo_rmse is None else f"{m.loo_rmse:.3g}",
-                             "—" if m.extrap_error is None else f"{m.extrap_error:+.3g}"])
-        doc.table(["metric", "model", "parameters", "R²", "LOO RMSE", "extrapolation error"],
-                  rows, "Fits over X (monolingual point excluded). LOO RMSE: leave-one-X-out "
-                        "prediction error; extrapolation error: largest X predicted from the "
-                        "rest. The model with the lower LOO RMSE fits better.", align_left=3)
+                rows.append(
+                    [
+                        fr.metric,
+                        m.model,
+                        params or f"— ({m.reason})",
+                        "—" if m.r2 is None else f"{m.r2:.3f}",
+                        "—" if m.loo_rmse is None else f"{m.loo_rmse:.3g}",
+                        "—" if m.extrap_error is None else f"{m.extrap_error:+.3g}",
+                    ]
+                )
+        doc.table(
+            ["metric", "model", "parameters", "R²", "LOO RMSE", "extrapolation error"],
+            rows,
+            "Fits over X (monolingual point excluded). LOO RMSE: leave-one-X-out "
+            "prediction error; extrapolation error: largest X predicted from the "
+            "rest. The model with the lower LOO RMSE fits better.",
+            align_left=3,
+        )
         rows = []
         for fr in fits.values():
             u = _diff_unit(fr.unit)
-            rows.append([fr.metric, f"{fr.alpha.fmt(2)}", f"{fr.beta.fmt(3)}",
-                         f"{fr.r2.fmt(2)}", fr.leap.fmt(2, sign=True) + u,
-                         fr.leap_ratio.fmt(1) if fr.leap_ratio.defined else "undefined",
-                         fr.gap.fmt(2, sign=True) + u, fr.better or "—"])
-            names = {"alpha": "α", "beta": "β", "r2": "R²", "leap": "leap",
-                     "leap_ratio": "leap ÷ later step", "gap": "gap"}
+            rows.append(
+                [
+                    fr.metric,
+                    f"{fr.alpha.fmt(2)}",
+                    f"{fr.beta.fmt(3)}",
+                    f"{fr.r2.fmt(2)}",
+                    fr.leap.fmt(2, sign=True) + u,
+                    fr.leap_ratio.fmt(1) if fr.leap_ratio.defined else "undefined",
+                    fr.gap.fmt(2, sign=True) + u,
+                    fr.better or "—",
+                ]
+            )
+            names = {
+                "alpha": "α",
+                "beta": "β",
+                "r2": "R²",
+                "leap": "leap",
+                "leap_ratio": "leap ÷ later step",
+                "gap": "gap",
+            }
             for key, label in names.items():
                 e = getattr(fr, key)
                 if e.reason:
                     doc.reasons.append(f"{fr.metric} {label}: {e.reason}")
-        doc.table(["metric", "α", "β", "R²", "leap", "leap ÷ later step", "gap", "better"],
-                  rows,
-                  f"Power law f(X) = α·X^β by nonlinear least squares (without the monolingual "
-                  f"point); leap = First-Parallel Leap, gap = Monolingual Generalization Gap; "
-                  f"{round(100 * ci)}% CIs from {sd.cube.n_boot} paired bootstrap refits.")
+        doc.table(
+            ["metric", "α", "β", "R²", "leap", "leap ÷ later step", "gap", "better"],
+            rows,
+            f"Power law f(X) = α·X^β by nonlinear least squares (without the monolingual "
+            f"point); leap = First-Parallel Leap, gap = Monolingual Generalization Gap; "
+            f"{round(100 * ci)}% CIs from {sd.cube.n_boot} paired bootstrap refits.",
+        )
 
     # ---- per-language figures
     doc.h(2, "Per-language results", "languages")
@@ -410,74 +530,142 @@ def build_report(path: str | Path, out: str | Path = "report", *, base: str | Pa
     shown = pick_runs(sd.xs, mono_x) if sd.runs else []
     acc_series, off_series = [], []
     if sd.base is not None:
-        acc_series.append(plots.Series("base", [_stat_estimate(sd, "acc", 0, j)
-                                                for j in range(len(langs))], plots.BASE_COLOR))
-        off_series.append(plots.Series("base", [_stat_estimate(sd, "off", 0, j)
-                                                for j in range(len(langs))], plots.BASE_COLOR))
+        acc_series.append(
+            plots.Series(
+                "base",
+                [_stat_estimate(sd, "acc", 0, j) for j in range(len(langs))],
+                plots.BASE_COLOR,
+            )
+        )
+        off_series.append(
+            plots.Series(
+                "base",
+                [_stat_estimate(sd, "off", 0, j) for j in range(len(langs))],
+                plots.BASE_COLOR,
+            )
+        )
     for k, i in enumerate(shown):
         color = plots.SERIES_COLORS[k % len(plots.SERIES_COLORS)]
         seen = sd.seen(i) or ()
         lab = run_label(sd, i)
-        acc_series.append(plots.Series(lab, [_stat_estimate(sd, "acc", off + i, j)
-                                             for j in range(len(langs))], color, seen))
-        off_series.append(plots.Series(lab, [_stat_estimate(sd, "off", off + i, j)
-                                             for j in range(len(langs))], color, seen))
-    subset_note = ("" if len(shown) == len(sd.runs) else
-                   f"Showing {len(shown)} of {len(sd.runs)} trained runs "
-                   "(monolingual, one parallel language, largest X); tables/ has all.")
-    fig = plots.language_bars(langs, acc_series, ylabel="Accuracy (%)",
-                              title="Accuracy by language", note=subset_note)
+        acc_series.append(
+            plots.Series(
+                lab, [_stat_estimate(sd, "acc", off + i, j) for j in range(len(langs))], color, seen
+            )
+        )
+        off_series.append(
+            plots.Series(
+                lab, [_stat_estimate(sd, "off", off + i, j) for j in range(len(langs))], color, seen
+            )
+        )
+    subset_note = (
+        ""
+        if len(shown) == len(sd.runs)
+        else f"Showing {len(shown)} of {len(sd.runs)} trained runs "
+        "(monolingual, one parallel language, largest X); tables/ has all."
+    )
+    fig = plots.language_bars(
+        langs, acc_series, ylabel="Accuracy (%)", title="Accuracy by language", note=subset_note
+    )
     figures["accuracy_by_language"] = plots.save(fig, figdir, "accuracy_by_language")
-    doc.figure(figures["accuracy_by_language"],
-               f"Accuracy by language with {round(100 * ci)}% paired-bootstrap CIs; hatched "
-               "bars are training (seen) languages of that run.")
-    fig = plots.language_bars(langs, off_series,
-                              ylabel="Off-target responses (%)",
-                              title="Off-target rate by language (response not in the "
-                                    "prompt's language)", note=subset_note)
+    doc.figure(
+        figures["accuracy_by_language"],
+        f"Accuracy by language with {round(100 * ci)}% paired-bootstrap CIs; hatched "
+        "bars are training (seen) languages of that run.",
+    )
+    fig = plots.language_bars(
+        langs,
+        off_series,
+        ylabel="Off-target responses (%)",
+        title="Off-target rate by language (response not in the prompt's language)",
+        note=subset_note,
+    )
     figures["off_target_by_language"] = plots.save(fig, figdir, "off_target_by_language")
-    doc.figure(figures["off_target_by_language"],
-               "Share of responses whose detected language differs from the prompt's "
-               "(responses with no identifiable language excluded), with CIs.")
+    doc.figure(
+        figures["off_target_by_language"],
+        "Share of responses whose detected language differs from the prompt's "
+        "(responses with no identifiable language excluded), with CIs.",
+    )
     if compares:
         mti_series = []
         for k, i in enumerate(shown):
             c = sd.compares[i]
             if c is None:
                 continue
-            mti_series.append(plots.Series(run_label(sd, i), [r.mti for r in c.rows],
-                                           plots.SERIES_COLORS[k % len(plots.SERIES_COLORS)],
-                                           c.train_langs))
-        fig = plots.language_bars(langs, mti_series, scale=1.0,
-                                  ylabel="MTI(l) = Δ(l) / Δ_seen",
-                                  title="Transferability (MTI) by target language",
-                                  ref_line=1.0, ref_label="MTI = 1 (same relative gain as "
-                                                           "training languages)",
-                                  note=subset_note, ylim0=False)
+            mti_series.append(
+                plots.Series(
+                    run_label(sd, i),
+                    [r.mti for r in c.rows],
+                    plots.SERIES_COLORS[k % len(plots.SERIES_COLORS)],
+                    c.train_langs,
+                )
+            )
+        fig = plots.language_bars(
+            langs,
+            mti_series,
+            scale=1.0,
+            ylabel="MTI(l) = Δ(l) / Δ_seen",
+            title="Transferability (MTI) by target language",
+            ref_line=1.0,
+            ref_label="MTI = 1 (same relative gain as training languages)",
+            note=subset_note,
+            ylim0=False,
+        )
         figures["mti_by_language"] = plots.save(fig, figdir, "mti_by_language")
-        doc.figure(figures["mti_by_language"],
-                   "Per-target-language MTI: the language's relative accuracy gain divided by "
-                   "the mean relative gain of the training languages (hatched = seen; "
-                   "n/a = undefined).")
+        doc.figure(
+            figures["mti_by_language"],
+            "Per-target-language MTI: the language's relative accuracy gain divided by "
+            "the mean relative gain of the training languages (hatched = seen; "
+            "n/a = undefined).",
+        )
     if mode == "study" and len(compares) >= 2:
         idx = [i for i, c in enumerate(sd.compares) if c is not None]
-        vals = np.array([[np.nan if r.mti.value is None else r.mti.value
-                          for r in sd.compares[i].rows] for i in idx])
+        vals = np.array(
+            [
+                [np.nan if r.mti.value is None else r.mti.value for r in sd.compares[i].rows]
+                for i in idx
+            ]
+        )
         seen = np.array([[r.seen for r in sd.compares[i].rows] for i in idx])
-        fig = plots.heatmap(vals, [run_label(sd, i) for i in idx], langs, seen,
-                            title="Per-language MTI across runs",
-                            cbar_label="MTI(l) (1 = training-language gain)", digits=2)
+        fig = plots.heatmap(
+            vals,
+            [run_label(sd, i) for i in idx],
+            langs,
+            seen,
+            title="Per-language MTI across runs",
+            cbar_label="MTI(l) (1 = training-language gain)",
+            digits=2,
+        )
         figures["mti_heatmap"] = plots.save(fig, figdir, "mti_heatmap")
-        doc.figure(figures["mti_heatmap"], "Per-language MTI for every trained run (rows by X); "
-                                           "hatched bold cells are training languages.")
-        gains = np.array([[np.nan if r.gain.value is None else 100 * r.gain.value
-                           for r in sd.compares[i].rows] for i in idx])
-        fig = plots.heatmap(gains, [run_label(sd, i) for i in idx], langs, seen,
-                            title="Accuracy gain over the base model (percentage points)",
-                            cbar_label="accuracy gain (pp)", center=0.0, digits=1)
+        doc.figure(
+            figures["mti_heatmap"],
+            "Per-language MTI for every trained run (rows by X); "
+            "hatched bold cells are training languages.",
+        )
+        gains = np.array(
+            [
+                [
+                    np.nan if r.gain.value is None else 100 * r.gain.value
+                    for r in sd.compares[i].rows
+                ]
+                for i in idx
+            ]
+        )
+        fig = plots.heatmap(
+            gains,
+            [run_label(sd, i) for i in idx],
+            langs,
+            seen,
+            title="Accuracy gain over the base model (percentage points)",
+            cbar_label="accuracy gain (pp)",
+            center=0.0,
+            digits=1,
+        )
         figures["gain_heatmap"] = plots.save(fig, figdir, "gain_heatmap")
-        doc.figure(figures["gain_heatmap"], "Accuracy gain over the base model for every "
-                                            "trained run and language.")
+        doc.figure(
+            figures["gain_heatmap"],
+            "Accuracy gain over the base model for every trained run and language.",
+        )
 
     # ---- tables
     if compares:
@@ -489,32 +677,63 @@ def build_report(path: str | Path, out: str | Path = "report", *, base: str | Pa
             xs = f"{sd.xs[i]:g}" if sd.x_kind != "none" else "—"
             if c is None:
                 continue
-            rows.append([r.name, xs, ", ".join(c.train_langs),
-                         _pct(c.groups["all"].trained_acc), _pct(c.groups["all"].gain, True),
-                         _pct(c.groups["seen"].gain, True) if "seen" in c.groups else "—",
-                         _pct(c.groups["unseen"].gain, True) if "unseen" in c.groups else "—",
-                         _ratio(c.mti), _pct(c.groups["all"].off_change, True)])
+            rows.append(
+                [
+                    r.name,
+                    xs,
+                    ", ".join(c.train_langs),
+                    _pct(c.groups["all"].trained_acc),
+                    _pct(c.groups["all"].gain, True),
+                    _pct(c.groups["seen"].gain, True) if "seen" in c.groups else "—",
+                    _pct(c.groups["unseen"].gain, True) if "unseen" in c.groups else "—",
+                    _ratio(c.mti),
+                    _pct(c.groups["all"].off_change, True),
+                ]
+            )
             if c.mti.reason:
                 doc.reasons.append(f"{r.name} MTI: {c.mti.reason}")
-            run_rows.append({
-                "run": r.name, "path": str(r.path), "model": r.model or "", "X": sd.xs[i]
-                if sd.x_kind != "none" else "", "x_kind": sd.x_kind,
-                "train_langs": " ".join(c.train_langs),
-                **{f"{k}{s}": v for k, e in (
-                    ("accuracy", c.groups["all"].trained_acc), ("gain", c.groups["all"].gain),
-                    ("mti", c.mti), ("off_target_change", c.groups["all"].off_change))
-                   for s, v in (("", e.value), ("_lo", e.lo), ("_hi", e.hi))},
-                "mti_note": c.mti.reason or c.mti.note or "",
-            })
-        doc.table(["run", "X", "training languages", "accuracy %", "gain pp (all)",
-                   "gain pp (seen)", "gain pp (unseen)", "MTI", "off-target Δ pp"], rows,
-                  "Means over evaluation languages, base run = "
-                  f"{sd.base.name if sd.base else '—'}; brackets: {round(100 * ci)}% CIs.",
-                  align_left=3)
+            run_rows.append(
+                {
+                    "run": r.name,
+                    "path": str(r.path),
+                    "model": r.model or "",
+                    "X": sd.xs[i] if sd.x_kind != "none" else "",
+                    "x_kind": sd.x_kind,
+                    "train_langs": " ".join(c.train_langs),
+                    **{
+                        f"{k}{s}": v
+                        for k, e in (
+                            ("accuracy", c.groups["all"].trained_acc),
+                            ("gain", c.groups["all"].gain),
+                            ("mti", c.mti),
+                            ("off_target_change", c.groups["all"].off_change),
+                        )
+                        for s, v in (("", e.value), ("_lo", e.lo), ("_hi", e.hi))
+                    },
+                    "mti_note": c.mti.reason or c.mti.note or "",
+                }
+            )
+        doc.table(
+            [
+                "run",
+                "X",
+                "training languages",
+                "accuracy %",
+                "gain pp (all)",
+                "gain pp (seen)",
+                "gain pp (unseen)",
+                "MTI",
+                "off-target Δ pp",
+            ],
+            rows,
+            "Means over evaluation languages, base run = "
+            f"{sd.base.name if sd.base else '—'}; brackets: {round(100 * ci)}% CIs.",
+            align_left=3,
+        )
         tables["runs"] = tabdir / "runs.csv"
         write_csv(run_rows, tables["runs"])
 
-        for k, i in enumerate(shown):
+        for i in shown:
             c = sd.compares[i]
             if c is None:
                 continue
@@ -532,10 +751,19 @@ def build_report(path: str | Path, out: str | Path = "report", *, base: str | Pa
             a = _stat_estimate(sd, "acc", off, j)
             o = _stat_estimate(sd, "off", off, j)
             rows.append([lang_name(lang), lang, _pct(a), _pct(o)])
-            csv_rows.append({"run": sd.runs[0].name, "lang": lang, "language": lang_name(lang),
-                             "accuracy": a.value, "accuracy_lo": a.lo, "accuracy_hi": a.hi,
-                             "off_target": o.value, "off_target_lo": o.lo,
-                             "off_target_hi": o.hi})
+            csv_rows.append(
+                {
+                    "run": sd.runs[0].name,
+                    "lang": lang,
+                    "language": lang_name(lang),
+                    "accuracy": a.value,
+                    "accuracy_lo": a.lo,
+                    "accuracy_hi": a.hi,
+                    "off_target": o.value,
+                    "off_target_lo": o.lo,
+                    "off_target_hi": o.hi,
+                }
+            )
         doc.h(3, "Accuracy and off-target rate")
         doc.table(["language", "code", "accuracy %", "off-target %"], rows, align_left=2)
         tables["per_language"] = tabdir / "per_language.csv"
@@ -547,14 +775,22 @@ def build_report(path: str | Path, out: str | Path = "report", *, base: str | Pa
             for row in fr.summary_rows():
                 fit_rows.append({"fit": metric, **row})
             for m in fr.models:
-                fit_rows.append({"fit": metric, "metric": fr.metric, "quantity": f"model:{m.model}",
-                                 "value": m.r2, "lo": m.loo_rmse, "hi": m.extrap_error,
-                                 "note": "value=R², lo=LOO RMSE, hi=extrapolation error; "
-                                         + ", ".join(f"{k}={v:.6g}"
-                                                     for k, v in (m.params or {}).items())})
+                fit_rows.append(
+                    {
+                        "fit": metric,
+                        "metric": fr.metric,
+                        "quantity": f"model:{m.model}",
+                        "value": m.r2,
+                        "lo": m.loo_rmse,
+                        "hi": m.extrap_error,
+                        "note": "value=R², lo=LOO RMSE, hi=extrapolation error; "
+                        + ", ".join(f"{k}={v:.6g}" for k, v in (m.params or {}).items()),
+                    }
+                )
             for xv, yv, lo, hi, lab in zip(fr.x, fr.y, fr.y_lo, fr.y_hi, fr.labels, strict=True):
-                point_rows.append({"fit": metric, "run": lab, "X": xv, "value": yv, "lo": lo,
-                                   "hi": hi})
+                point_rows.append(
+                    {"fit": metric, "run": lab, "X": xv, "value": yv, "lo": lo, "hi": hi}
+                )
         tables["fits"] = tabdir / "fits.csv"
         write_csv(fit_rows, tables["fits"])
         tables["fit_points"] = tabdir / "fit_points.csv"
@@ -570,18 +806,29 @@ def build_report(path: str | Path, out: str | Path = "report", *, base: str | Pa
         doc.h(2, "Warnings", "warnings")
         doc.bullets(sorted(set(warnings)))
     doc.h(2, "Files", "files")
-    doc.bullets([f"{p.relative_to(out).as_posix()}" for p in tables.values()]
-                + [f"figures/{name}.png, figures/{name}.svg" for name in figures])
+    doc.bullets(
+        [f"{p.relative_to(out).as_posix()}" for p in tables.values()]
+        + [f"figures/{name}.png, figures/{name}.svg" for name in figures]
+    )
 
     html_path, md_path = out / "report.html", out / "report.md"
     html_path.write_text(
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-        f"<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        f'<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>{html.escape(title)}</title><style>{CSS}</style></head><body><main>"
-        + "\n".join(doc.html_parts) + "</main></body></html>\n", encoding="utf-8")
+        + "\n".join(doc.html_parts)
+        + "</main></body></html>\n",
+        encoding="utf-8",
+    )
     md_path.write_text("\n".join(doc.md_parts), encoding="utf-8")
-    result = ReportResult(out=out, html=html_path, md=md_path, figures=figures, tables=tables,
-                          warnings=sorted(set(warnings)))
+    result = ReportResult(
+        out=out,
+        html=html_path,
+        md=md_path,
+        figures=figures,
+        tables=tables,
+        warnings=sorted(set(warnings)),
+    )
     if screenshot:
         result.screenshot = screenshot_html(html_path, out / "report.png")
     return result
@@ -591,52 +838,104 @@ def _lang_table(doc: Doc, c: CompareResult, label: str) -> None:
     doc.h(3, f"{label} vs base")
     rows = []
     for r in c.rows:
-        rows.append([r.name + (" (train)" if r.seen else ""), _pct(r.base_acc),
-                     _pct(r.trained_acc), _pct(r.gain, True), _ratio(r.rel_gain),
-                     _pct(r.off_change, True), _ratio(r.mti)])
+        rows.append(
+            [
+                r.name + (" (train)" if r.seen else ""),
+                _pct(r.base_acc),
+                _pct(r.trained_acc),
+                _pct(r.gain, True),
+                _ratio(r.rel_gain),
+                _pct(r.off_change, True),
+                _ratio(r.mti),
+            ]
+        )
         for e in (r.rel_gain, r.mti):
             if e.reason:
                 doc.reasons.append(f"{label}, {r.name}: {e.reason}")
     for g in c.groups.values():
-        rows.append([f"mean: {g.group} ({len(g.langs)})", _pct(g.base_acc), _pct(g.trained_acc),
-                     _pct(g.gain, True), _ratio(g.rel_gain), _pct(g.off_change, True),
-                     _ratio(c.mti) if g.group == "unseen" else ""])
-    doc.table(["language", "base acc %", "trained acc %", "gain pp", "relative gain",
-               "off-target Δ pp", "MTI"], rows,
-              f"MTI (aggregate over unseen languages) = {c.mti.fmt(2)}; relative gain of the "
-              f"training languages Δ_seen = "
-              f"{c.groups['seen'].rel_gain.fmt(3) if 'seen' in c.groups else 'n/a'}.")
+        rows.append(
+            [
+                f"mean: {g.group} ({len(g.langs)})",
+                _pct(g.base_acc),
+                _pct(g.trained_acc),
+                _pct(g.gain, True),
+                _ratio(g.rel_gain),
+                _pct(g.off_change, True),
+                _ratio(c.mti) if g.group == "unseen" else "",
+            ]
+        )
+    doc.table(
+        [
+            "language",
+            "base acc %",
+            "trained acc %",
+            "gain pp",
+            "relative gain",
+            "off-target Δ pp",
+            "MTI",
+        ],
+        rows,
+        f"MTI (aggregate over unseen languages) = {c.mti.fmt(2)}; relative gain of the "
+        f"training languages Δ_seen = "
+        f"{c.groups['seen'].rel_gain.fmt(3) if 'seen' in c.groups else 'n/a'}.",
+    )
 
 
 def _definitions(doc: Doc, sd: StudyData, ci: float) -> None:
     doc.h(2, "Definitions and method", "definitions")
     items = [
-        ("Accuracy", "mean over problems of the per-problem mean of `correct` over samples "
-                     "(avg@n), macro-averaged over benchmarks; shown in %."),
-        ("Off-target rate", "share of responses whose detected language differs from the "
-                            "prompt's language; responses without identifiable text excluded."),
-        ("MTI (Yang et al. 2025, arXiv 2510.02272, Multilingual Transferability Index)",
-         MTI_FORMULA + f". Gains: {sd.mti_gain}. Undefined (never inf/NaN) when a base accuracy "
-         "is 0, the training-language gain is ≤ 0, or there is no seen/unseen language. The "
-         "formula is reconstructed from the paper's description and reported numbers; its "
-         "equation text was not available to verify (see xling.analysis.transfer)."),
-        ("X", "number of training languages, English included (monolingual = 1, English + one "
-              "parallel language = 2); --x num-parallel-langs counts only added languages."),
-        ("Parallel scaling law", "f(X) = α·X^β fitted by nonlinear least squares (and by "
-                                 "log-log least squares) without the monolingual point."),
-        ("First-Parallel Leap", "v(X_mono + 1) − v(X_mono); also as a ratio to the average "
-                                "later step (v(X_max) − v(X_mono+1)) / (X_max − X_mono − 1)."),
-        ("Monolingual Generalization Gap", "law fitted without the monolingual point, "
-                                           "evaluated at X_mono, minus the measured monolingual "
-                                           "value (> 0: monolingual training underperforms)."),
-        ("Uncertainty", f"{round(100 * ci)}% percentile intervals from {sd.cube.n_boot} paired "
-                        "bootstrap resamples over problems: the same resampled problem ids for "
-                        "the base run, every trained run and every language (ids are parallel); "
-                        f"seed {sd.cube.seed}."),
+        (
+            "Accuracy",
+            "mean over problems of the per-problem mean of `correct` over samples "
+            "(avg@n), macro-averaged over benchmarks; shown in %.",
+        ),
+        (
+            "Off-target rate",
+            "share of responses whose detected language differs from the "
+            "prompt's language; responses without identifiable text excluded.",
+        ),
+        (
+            "MTI (Yang et al. 2025, arXiv 2510.02272, Multilingual Transferability Index)",
+            MTI_FORMULA + f". Gains: {sd.mti_gain}. Undefined (never inf/NaN) when a base accuracy "
+            "is 0, the training-language gain is ≤ 0, or there is no seen/unseen language. The "
+            "formula is reconstructed from the paper's description and reported numbers; its "
+            "equation text was not available to verify (see xling.analysis.transfer).",
+        ),
+        (
+            "X",
+            "number of training languages, English included (monolingual = 1, English + one "
+            "parallel language = 2); --x num-parallel-langs counts only added languages.",
+        ),
+        (
+            "Parallel scaling law",
+            "f(X) = α·X^β fitted by nonlinear least squares (and by "
+            "log-log least squares) without the monolingual point.",
+        ),
+        (
+            "First-Parallel Leap",
+            "v(X_mono + 1) − v(X_mono); also as a ratio to the average "
+            "later step (v(X_max) − v(X_mono+1)) / (X_max − X_mono − 1).",
+        ),
+        (
+            "Monolingual Generalization Gap",
+            "law fitted without the monolingual point, "
+            "evaluated at X_mono, minus the measured monolingual "
+            "value (> 0: monolingual training underperforms).",
+        ),
+        (
+            "Uncertainty",
+            f"{round(100 * ci)}% percentile intervals from {sd.cube.n_boot} paired "
+            "bootstrap resamples over problems: the same resampled problem ids for "
+            "the base run, every trained run and every language (ids are parallel); "
+            f"seed {sd.cube.seed}.",
+        ),
     ]
-    doc.raw('<div class="defs"><dl>' + "".join(
-        f"<dt><b>{html.escape(k)}</b></dt><dd>{html.escape(v)}</dd>" for k, v in items)
-        + "</dl></div>", "\n".join(f"- **{k}:** {v}" for k, v in items))
+    doc.raw(
+        '<div class="defs"><dl>'
+        + "".join(f"<dt><b>{html.escape(k)}</b></dt><dd>{html.escape(v)}</dd>" for k, v in items)
+        + "</dl></div>",
+        "\n".join(f"- **{k}:** {v}" for k, v in items),
+    )
 
 
 # --------------------------------------------------------------------------- screenshots
@@ -650,8 +949,13 @@ def chromium_binary() -> str | None:
     return None
 
 
-def screenshot_html(html_path: str | Path, png_path: str | Path, width: int = 1280,
-                    height: int = 2000, timeout: float = 90.0) -> Path:
+def screenshot_html(
+    html_path: str | Path,
+    png_path: str | Path,
+    width: int = 1280,
+    height: int = 2000,
+    timeout: float = 90.0,
+) -> Path:
     """Render a local HTML file in headless Chromium and save a PNG screenshot."""
     exe = chromium_binary()
     if exe is None:
@@ -662,14 +966,24 @@ def screenshot_html(html_path: str | Path, png_path: str | Path, width: int = 12
     if png_path.exists():
         png_path.unlink()
     with tempfile.TemporaryDirectory(prefix="xling-chromium-") as profile:
-        cmd = [exe, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-               "--no-first-run", "--disable-background-networking",
-               "--disable-component-update", "--disable-sync", "--hide-scrollbars",
-               f"--user-data-dir={profile}", f"--screenshot={png_path}",
-               f"--window-size={width},{height}", html_path.as_uri()]
+        cmd = [
+            exe,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--hide-scrollbars",
+            f"--user-data-dir={profile}",
+            f"--screenshot={png_path}",
+            f"--window-size={width},{height}",
+            html_path.as_uri(),
+        ]
         try:
-            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout,
-                                  check=False)
+            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
         except subprocess.TimeoutExpired:
             raise XlingError(f"Chromium did not finish within {timeout:.0f} s") from None
     if not png_path.exists() or png_path.stat().st_size == 0:

@@ -128,9 +128,7 @@ def load_run(path: str | Path, name: str | None = None) -> Run:
             key = (str(rec["benchmark"]), str(rec["lang"]), str(rec["id"]), int(rec["sample"]))
             latest[key] = rec
         except (KeyError, TypeError, ValueError):
-            raise XlingError(
-                f"{scores}:{lineno}: record lacks benchmark/lang/id/sample"
-            ) from None
+            raise XlingError(f"{scores}:{lineno}: record lacks benchmark/lang/id/sample") from None
     if not latest:
         raise XlingError(f"{scores}: no scored records")
     for (bench, lang, pid, _sample), rec in latest.items():
@@ -211,8 +209,11 @@ def find_study(path: str | Path) -> Study | None:
             raise XlingError(f"{path / STUDY_JSON}: listed run(s) missing: {', '.join(missing)}")
     else:
         trained = sorted(
-            (d for d in path.iterdir()
-             if d.is_dir() and d.resolve() != base.resolve() and (d / TRAIN_JSON).exists()),
+            (
+                d
+                for d in path.iterdir()
+                if d.is_dir() and d.resolve() != base.resolve() and (d / TRAIN_JSON).exists()
+            ),
             key=lambda d: [int(t) if t.isdigit() else t for t in re.split(r"(\d+)", d.name)],
         )
     if not is_run_dir(base):
@@ -278,7 +279,8 @@ def align(runs: list[Run], benchmark: str = "all", langs: list[str] | None = Non
             )
         common = {benchmark}
     elif every - common:
-        warnings.append(f"benchmark(s) not in every run, left out: {', '.join(sorted(every - common))}")
+        left_out = ", ".join(sorted(every - common))
+        warnings.append(f"benchmark(s) not in every run, left out: {left_out}")
     if not common:
         raise XlingError("the runs share no benchmark")
 

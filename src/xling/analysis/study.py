@@ -34,8 +34,12 @@ METRICS: dict[str, tuple[str, str, bool]] = {
     "format_rate": ("Format-compliance rate", "%", False),
     "no_answer_rate": ("No-answer rate", "%", False),
 }
-_FIELD = {"accuracy": "acc", "off_target_rate": "off", "format_rate": "fmt",
-          "no_answer_rate": "noans"}
+_FIELD = {
+    "accuracy": "acc",
+    "off_target_rate": "off",
+    "format_rate": "fmt",
+    "no_answer_rate": "noans",
+}
 
 
 @dataclass
@@ -89,10 +93,19 @@ def _unique_names(runs: list[Run]) -> None:
             r.name = f"{r.path.parent.name}/{r.path.name}"
 
 
-def load_study(paths: list[str | Path], base: str | Path | None = None, *,
-               x: str = "num-train-langs", train_langs=None, benchmark: str = "all",
-               n_boot: int = 1000, seed: int = 0, ci: float = 0.95,
-               mti_gain: str = "relative", langs=None) -> StudyData:
+def load_study(
+    paths: list[str | Path],
+    base: str | Path | None = None,
+    *,
+    x: str = "num-train-langs",
+    train_langs=None,
+    benchmark: str = "all",
+    n_boot: int = 1000,
+    seed: int = 0,
+    ci: float = 0.95,
+    mti_gain: str = "relative",
+    langs=None,
+) -> StudyData:
     """Load trained runs (or one study folder) and their base into one bootstrap cube."""
     if mti_gain not in GAIN_KINDS:
         raise XlingError(f"--mti-gain must be one of {', '.join(GAIN_KINDS)}")
@@ -126,11 +139,22 @@ def load_study(paths: list[str | Path], base: str | Path | None = None, *,
         if base_run is None or not seen:
             compares.append(None)
             continue
-        compares.append(compare_from_cube(cube, 0, off + i, seen, ci=ci, mti_gain=mti_gain,
-                                          benchmark=benchmark))
-    return StudyData(base=base_run, runs=runs, xs=xs, x_kind=x_kind, cube=cube,
-                     compares=compares, ci=ci, mti_gain=mti_gain, benchmark=benchmark,
-                     path=study_path, warnings=list(aligned.warnings))
+        compares.append(
+            compare_from_cube(cube, 0, off + i, seen, ci=ci, mti_gain=mti_gain, benchmark=benchmark)
+        )
+    return StudyData(
+        base=base_run,
+        runs=runs,
+        xs=xs,
+        x_kind=x_kind,
+        cube=cube,
+        compares=compares,
+        ci=ci,
+        mti_gain=mti_gain,
+        benchmark=benchmark,
+        path=study_path,
+        warnings=list(aligned.warnings),
+    )
 
 
 def _lang_mask(sd: StudyData, i: int, spec: str) -> np.ndarray:
@@ -150,8 +174,9 @@ def _lang_mask(sd: StudyData, i: int, spec: str) -> np.ndarray:
     return np.array([lang in codes for lang in langs])
 
 
-def metric_values(sd: StudyData, metric: str, metric_langs: str = "all"
-                  ) -> tuple[np.ndarray, list[str]]:
+def metric_values(
+    sd: StudyData, metric: str, metric_langs: str = "all"
+) -> tuple[np.ndarray, list[str]]:
     """(1 + B, R) values of `metric` for every trained run (row 0 = full data).
 
     Rates and accuracies are in percent (mean over the selected languages); MTI is a ratio.
@@ -160,8 +185,10 @@ def metric_values(sd: StudyData, metric: str, metric_langs: str = "all"
     if metric not in METRICS:
         raise XlingError(f"unknown metric {metric!r}; use one of {', '.join(METRICS)}")
     if METRICS[metric][2] and sd.base is None:
-        raise XlingError(f"metric {metric!r} compares with the base run: pass --base "
-                         "(or give a study folder with base/)")
+        raise XlingError(
+            f"metric {metric!r} compares with the base run: pass --base "
+            "(or give a study folder with base/)"
+        )
     cube, off = sd.cube, sd.offset
     B1 = cube.acc.shape[0]
     out = np.full((B1, len(sd.runs)), np.nan)
@@ -171,8 +198,9 @@ def metric_values(sd: StudyData, metric: str, metric_langs: str = "all"
         if metric == "mti":
             seen = sd.seen(i)
             if seen is None:
-                raise XlingError(f"{r.path}: training languages unknown; add train.json or "
-                                 "pass --train-langs")
+                raise XlingError(
+                    f"{r.path}: training languages unknown; add train.json or pass --train-langs"
+                )
             cmp = sd.compares[i]
             if cmp is not None and not cmp.mti.defined:
                 problems.append(f"{r.name}: MTI undefined ({cmp.mti.reason})")
@@ -180,8 +208,9 @@ def metric_values(sd: StudyData, metric: str, metric_langs: str = "all"
             seen_mask = np.array([lang in seen for lang in cube.langs])
             g0 = gains(cube.acc[0, 0], cube.acc[0, off + i], sd.mti_gain)
             use = ~seen_mask & np.isfinite(g0)
-            out[:, i] = mti_arrays(cube.acc[:, 0], cube.acc[:, off + i], seen_mask,
-                                   sd.mti_gain, use=use)["mti"]
+            out[:, i] = mti_arrays(
+                cube.acc[:, 0], cube.acc[:, off + i], seen_mask, sd.mti_gain, use=use
+            )["mti"]
         elif metric == "gain":
             d = cube.acc[:, off + i][:, mask] - cube.acc[:, 0][:, mask]
             out[:, i] = 100 * d.mean(axis=-1)
@@ -195,8 +224,14 @@ def metric_values(sd: StudyData, metric: str, metric_langs: str = "all"
     return out, problems
 
 
-def fit_study(sd: StudyData, metric: str = "mti", *, metric_langs: str = "all",
-              include_mono: bool = False, mono_x: float | None = None) -> FitReport:
+def fit_study(
+    sd: StudyData,
+    metric: str = "mti",
+    *,
+    metric_langs: str = "all",
+    include_mono: bool = False,
+    mono_x: float | None = None,
+) -> FitReport:
     values, problems = metric_values(sd, metric, metric_langs)
     keep = np.isfinite(values[0])
     if not keep.all():
@@ -209,10 +244,17 @@ def fit_study(sd: StudyData, metric: str = "mti", *, metric_langs: str = "all",
     if mono_x is None:
         mono_x = MONO_X.get(sd.x_kind, 1.0 if sd.x_kind == "explicit" else None)
     report = analyze(
-        sd.xs[keep], values[0, keep], _drop_bad_rows(reps), metric=label, unit=unit,
-        x_kind=sd.x_kind, mono_x=mono_x, include_mono=include_mono, ci=sd.ci,
-        seed=sd.cube.seed, ci_method="paired bootstrap over problems (same ids in every run "
-                                     "and language)",
+        sd.xs[keep],
+        values[0, keep],
+        _drop_bad_rows(reps),
+        metric=label,
+        unit=unit,
+        x_kind=sd.x_kind,
+        mono_x=mono_x,
+        include_mono=include_mono,
+        ci=sd.ci,
+        seed=sd.cube.seed,
+        ci_method="paired bootstrap over problems (same ids in every run and language)",
         labels=[r.name for r, k in zip(sd.runs, keep, strict=True) if k],
     )
     report.warnings.extend(problems)

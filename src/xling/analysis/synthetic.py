@@ -20,30 +20,44 @@ from scipy.stats import norm
 
 from xling.analysis.rundata import Run
 from xling.jsonl import write_json_atomic
+from xling.languages import get_language
 from xling.metrics import aggregate
 
+PIVOT = "en"  # the language every training set starts from
 PARALLEL_ORDER = ("es", "ru", "de", "fr", "bn", "th", "zh")  # the paper's parallel languages
+# Base-model off-target rates by the registry's resource level (low-resource prompts are
+# answered in English more often).
+BASE_OFF_BY_RESOURCE = {"high": 0.12, "mid": 0.15, "low": 0.30}
 EVAL_LANGS = ("en", "es", "ru", "de", "fr", "bn", "th", "zh", "sw", "te", "ja")
 
 
-def draw_correct(acc: np.ndarray, z: np.ndarray, rng: np.random.Generator, rho: float = 0.5,
-                 n_samples: int = 1) -> np.ndarray:
+def draw_correct(
+    acc: np.ndarray, z: np.ndarray, rng: np.random.Generator, rho: float = 0.5, n_samples: int = 1
+) -> np.ndarray:
     """Bernoulli(acc) outcomes sharing the per-problem latent z. acc: (..., n) or scalar.
 
     Returns bool array of shape (..., n, n_samples).
     """
     acc = np.clip(np.asarray(acc, dtype=float), 1e-9, 1 - 1e-9)
     thr = norm.ppf(acc)
-    shape = np.broadcast_shapes(np.shape(thr), z.shape) + (n_samples,)
+    shape = (*np.broadcast_shapes(np.shape(thr), z.shape), n_samples)
     e = rng.standard_normal(shape)
     latent = np.sqrt(rho) * z[..., None] + np.sqrt(1 - rho) * e
     return latent < np.asarray(thr)[..., None]
 
 
-def run_records(acc: Mapping[str, float], off: Mapping[str, float] | float = 0.05, *,
-                n_problems: int = 100, n_samples: int = 1, benchmark: str = "synth",
-                z: np.ndarray | None = None, rng: np.random.Generator | None = None,
-                rho: float = 0.5, id_offset: int = 0):
+def run_records(
+    acc: Mapping[str, float],
+    off: Mapping[str, float] | float = 0.05,
+    *,
+    n_problems: int = 100,
+    n_samples: int = 1,
+    benchmark: str = "synth",
+    z: np.ndarray | None = None,
+    rng: np.random.Generator | None = None,
+    rho: float = 0.5,
+    id_offset: int = 0,
+):
     """Score records (run-format `Score` dicts) for one benchmark with the given accuracies."""
     rng = rng or np.random.default_rng(0)
     if z is None:
@@ -56,16 +70,27 @@ def run_records(acc: Mapping[str, float], off: Mapping[str, float] | float = 0.0
             for s in range(n_samples):
                 ok = bool(c[i, s])
                 yield {
-                    "benchmark": benchmark, "lang": lang, "id": str(i + id_offset),
-                    "sample": s, "gold": "1", "pred": "1" if ok else "0", "correct": ok,
-                    "status": "ok", "boxed": True, "think_ok": None, "format_ok": True,
-                    "detected_lang": lang, "lang_confidence": 0.99,
-                    "off_target": bool(o[i, s]), "detail": "",
+                    "benchmark": benchmark,
+                    "lang": lang,
+                    "id": str(i + id_offset),
+                    "sample": s,
+                    "gold": "1",
+                    "pred": "1" if ok else "0",
+                    "correct": ok,
+                    "status": "ok",
+                    "boxed": True,
+                    "think_ok": None,
+                    "format_ok": True,
+                    "detected_lang": lang,
+                    "lang_confidence": 0.99,
+                    "off_target": bool(o[i, s]),
+                    "detail": "",
                 }
 
 
-def write_run(path: str | Path, records, *, model: str = "synthetic",
-              train_langs: Sequence[str] | None = None) -> Path:
+def write_run(
+    path: str | Path, records, *, model: str = "synthetic", train_langs: Sequence[str] | None = None
+) -> Path:
     """Write scores.jsonl, metrics.json (via xling.metrics) and optionally train.json."""
     path = Path(path)
     path.mkdir(parents=True, exist_ok=True)
@@ -77,18 +102,25 @@ def write_run(path: str | Path, records, *, model: str = "synthetic",
     metrics = {"model": model, **metrics}
     write_json_atomic(path / "metrics.json", metrics)
     if train_langs is not None:
-        write_json_atomic(path / "train.json", {
-            "train_langs": list(train_langs), "num_parallel_langs": len(train_langs) - 1,
-        })
+        write_json_atomic(
+            path / "train.json",
+            {
+                "train_langs": list(train_langs),
+                "num_parallel_langs": len(train_langs) - 1,
+            },
+        )
     return path
 
 
-def memory_run(name: str, correct: Mapping[str, np.ndarray], benchmark: str = "synth",
-               off: Mapping[str, np.ndarray] | None = None,
-               train_langs: Sequence[str] | None = None) -> Run:
+def memory_run(
+    name: str,
+    correct: Mapping[str, np.ndarray],
+    benchmark: str = "synth",
+    off: Mapping[str, np.ndarray] | None = None,
+    train_langs: Sequence[str] | None = None,
+) -> Run:
     """A Run held in memory: correct[lang] is a (n_problems, n_samples) bool array."""
-    run = Run(path=Path(name), name=name,
-              train_langs=tuple(train_langs) if train_langs else None)
+    run = Run(path=Path(name), name=name, train_langs=tuple(train_langs) if train_langs else None)
     for lang, c in correct.items():
         c = np.asarray(c)
         if c.ndim == 1:
@@ -97,15 +129,25 @@ def memory_run(name: str, correct: Mapping[str, np.ndarray], benchmark: str = "s
         cell = {}
         for i in range(c.shape[0]):
             k = c.shape[1]
-            cell[str(i)] = [float(c[i].sum()), float(k), float(o[i].sum()), float(k),
-                            float(k), float(k - c[i].sum())]
+            cell[str(i)] = [
+                float(c[i].sum()),
+                float(k),
+                float(o[i].sum()),
+                float(k),
+                float(k),
+                float(k - c[i].sum()),
+            ]
         run.cells[(benchmark, lang)] = cell
     return run
 
 
-def study_accuracies(base: Mapping[str, float], train_langs: Sequence[str], mti: float,
-                     mean_acc: float | None = None, seen_gain: float = 0.20
-                     ) -> dict[str, float]:
+def study_accuracies(
+    base: Mapping[str, float],
+    train_langs: Sequence[str],
+    mti: float,
+    mean_acc: float | None = None,
+    seen_gain: float = 0.20,
+) -> dict[str, float]:
     """Trained accuracies whose relative gains give the requested MTI exactly.
 
     Seen languages gain s relative, unseen ones mti·s, where s is `seen_gain` or, when
@@ -122,14 +164,35 @@ def study_accuracies(base: Mapping[str, float], train_langs: Sequence[str], mti:
     return out
 
 
-DEMO_BASE = {"en": 0.66, "es": 0.50, "ru": 0.47, "de": 0.48, "fr": 0.50, "bn": 0.28,
-             "th": 0.33, "zh": 0.52, "sw": 0.16, "te": 0.18, "ja": 0.42}
+DEMO_BASE = {
+    "en": 0.66,
+    "es": 0.50,
+    "ru": 0.47,
+    "de": 0.48,
+    "fr": 0.50,
+    "bn": 0.28,
+    "th": 0.33,
+    "zh": 0.52,
+    "sw": 0.16,
+    "te": 0.18,
+    "ja": 0.42,
+}
 
 
-def make_study(path: str | Path, *, xs: Sequence[int] = (1, 2, 3, 4, 5, 6, 7, 8),
-               n_problems: int = 500, seed: int = 0, base: Mapping[str, float] | None = None,
-               mti_law=(2.00, 0.29), mono_mti: float = 1.16, acc_law=(0.5698, 0.02),
-               mono_acc: float = 0.5424, n_samples: int = 1, rho: float = 0.5) -> Path:
+def make_study(
+    path: str | Path,
+    *,
+    xs: Sequence[int] = (1, 2, 3, 4, 5, 6, 7, 8),
+    n_problems: int = 500,
+    seed: int = 0,
+    base: Mapping[str, float] | None = None,
+    mti_law=(2.00, 0.29),
+    mono_mti: float = 1.16,
+    acc_law=(0.5698, 0.02),
+    mono_acc: float = 0.5424,
+    n_samples: int = 1,
+    rho: float = 0.5,
+) -> Path:
     """A study folder (docs/study-format.md): base/ plus X<k>/ runs with train.json.
 
     Run X<k> trains on English plus the first k−1 parallel languages (X = number of training
@@ -141,26 +204,44 @@ def make_study(path: str | Path, *, xs: Sequence[int] = (1, 2, 3, 4, 5, 6, 7, 8)
     rng = np.random.default_rng(seed)
     base = dict(base or DEMO_BASE)
     z = rng.standard_normal(n_problems)
-    off_base = {lang: (0.02 if lang == "en" else 0.30 if lang in ("sw", "te", "bn") else 0.12)
-                for lang in base}
-    write_run(path / "base", run_records(base, off_base, n_problems=n_problems, z=z, rng=rng,
-                                         n_samples=n_samples, rho=rho), model="synthetic-base")
+    off_base = {
+        lang: 0.02 if lang == PIVOT else BASE_OFF_BY_RESOURCE[get_language(lang).resource]
+        for lang in base
+    }
+    write_run(
+        path / "base",
+        run_records(
+            base, off_base, n_problems=n_problems, z=z, rng=rng, n_samples=n_samples, rho=rho
+        ),
+        model="synthetic-base",
+    )
     for k in xs:
-        train = ("en", *PARALLEL_ORDER[: k - 1])
+        train = (PIVOT, *PARALLEL_ORDER[: k - 1])
         mti = mono_mti if k == 1 else mti_law[0] * k ** mti_law[1]
         mean = mono_acc if k == 1 else acc_law[0] * k ** acc_law[1]
         acc = study_accuracies(base, train, mti, mean_acc=mean)
-        off = {lang: (0.01 if lang in train else off_base[lang] * (0.8 if k == 1 else 0.4 / k))
-               for lang in base}
-        write_run(path / f"X{k}", run_records(acc, off, n_problems=n_problems, z=z, rng=rng,
-                                              n_samples=n_samples, rho=rho),
-                  model=f"synthetic-X{k}", train_langs=train)
+        off = {
+            lang: (0.01 if lang in train else off_base[lang] * (0.8 if k == 1 else 0.4 / k))
+            for lang in base
+        }
+        write_run(
+            path / f"X{k}",
+            run_records(
+                acc, off, n_problems=n_problems, z=z, rng=rng, n_samples=n_samples, rho=rho
+            ),
+            model=f"synthetic-X{k}",
+            train_langs=train,
+        )
     return path
 
 
-def aligned_from_arrays(correct: np.ndarray, langs: Sequence[str],
-                        names: Sequence[str] | None = None, benchmark: str = "synth",
-                        off: np.ndarray | None = None):
+def aligned_from_arrays(
+    correct: np.ndarray,
+    langs: Sequence[str],
+    names: Sequence[str] | None = None,
+    benchmark: str = "synth",
+    off: np.ndarray | None = None,
+):
     """An `Aligned` set straight from arrays (no files, no dicts): correct (R, L, n[, k]).
 
     For benchmarks and simulations; `off` has the same shape (default: never off-target).

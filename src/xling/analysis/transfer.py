@@ -72,8 +72,13 @@ def gains(base: np.ndarray, trained: np.ndarray, kind: str = "relative") -> np.n
     return np.where(base > 0, out, np.nan)
 
 
-def mti_arrays(base: np.ndarray, trained: np.ndarray, seen: np.ndarray, kind: str = "relative",
-               use: np.ndarray | None = None) -> dict[str, np.ndarray]:
+def mti_arrays(
+    base: np.ndarray,
+    trained: np.ndarray,
+    seen: np.ndarray,
+    kind: str = "relative",
+    use: np.ndarray | None = None,
+) -> dict[str, np.ndarray]:
     """Vectorized MTI. base, trained: (..., L) accuracies; seen: bool (L,).
 
     use: bool (L,) of unseen languages that enter the aggregate (default: all unseen).
@@ -111,8 +116,16 @@ class LangRow:
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"lang": self.lang, "name": self.name, "seen": self.seen}
-        for key in ("base_acc", "trained_acc", "gain", "rel_gain", "base_off", "trained_off",
-                    "off_change", "mti"):
+        for key in (
+            "base_acc",
+            "trained_acc",
+            "gain",
+            "rel_gain",
+            "base_off",
+            "trained_off",
+            "off_change",
+            "mti",
+        ):
             out[key] = getattr(self, key).to_dict()
         return out
 
@@ -160,10 +173,18 @@ class CompareResult:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "base": self.base, "trained": self.trained, "train_langs": self.train_langs,
-            "seen": self.seen, "unseen": self.unseen, "benchmark": self.benchmark,
-            "n_problems": self.n_problems, "n_boot": self.n_boot, "seed": self.seed,
-            "ci": self.ci, "mti_gain": self.mti_gain, "mti_formula": MTI_FORMULA,
+            "base": self.base,
+            "trained": self.trained,
+            "train_langs": self.train_langs,
+            "seen": self.seen,
+            "unseen": self.unseen,
+            "benchmark": self.benchmark,
+            "n_problems": self.n_problems,
+            "n_boot": self.n_boot,
+            "seed": self.seed,
+            "ci": self.ci,
+            "mti_gain": self.mti_gain,
+            "mti_formula": MTI_FORMULA,
             "mti": self.mti.to_dict(),
             "groups": {k: g.to_dict() for k, g in self.groups.items()},
             "languages": [r.to_dict() for r in self.rows],
@@ -175,20 +196,41 @@ class CompareResult:
         out = []
 
         def cols(prefix: str, e: Estimate) -> dict[str, Any]:
-            return {prefix: e.value, f"{prefix}_lo": e.lo, f"{prefix}_hi": e.hi,
-                    f"{prefix}_note": e.reason or ""}
+            return {
+                prefix: e.value,
+                f"{prefix}_lo": e.lo,
+                f"{prefix}_hi": e.hi,
+                f"{prefix}_note": e.reason or "",
+            }
 
         for r in self.rows:
-            row: dict[str, Any] = {"base_run": self.base, "trained_run": self.trained,
-                                   "lang": r.lang, "language": r.name,
-                                   "seen": int(r.seen)}
-            for key in ("base_acc", "trained_acc", "gain", "rel_gain", "base_off",
-                        "trained_off", "off_change", "mti"):
+            row: dict[str, Any] = {
+                "base_run": self.base,
+                "trained_run": self.trained,
+                "lang": r.lang,
+                "language": r.name,
+                "seen": int(r.seen),
+            }
+            for key in (
+                "base_acc",
+                "trained_acc",
+                "gain",
+                "rel_gain",
+                "base_off",
+                "trained_off",
+                "off_change",
+                "mti",
+            ):
                 row.update(cols(key, getattr(r, key)))
             out.append(row)
         for g in self.groups.values():
-            row = {"base_run": self.base, "trained_run": self.trained, "lang": g.group,
-                   "language": f"mean of {g.group} ({len(g.langs)})", "seen": ""}
+            row = {
+                "base_run": self.base,
+                "trained_run": self.trained,
+                "lang": g.group,
+                "language": f"mean of {g.group} ({len(g.langs)})",
+                "seen": "",
+            }
             for key in ("base_acc", "trained_acc", "gain", "rel_gain", "off_change"):
                 row.update(cols(key, getattr(g, key)))
             row.update(cols("mti", self.mti if g.group == "unseen" else Estimate(None, reason="")))
@@ -226,9 +268,17 @@ def _nanmean_over(a: np.ndarray, mask: np.ndarray) -> np.ndarray:
         return np.where(ok.any(axis=-1), np.where(ok, sub, 0).sum(-1) / ok.sum(-1), np.nan)
 
 
-def compare_from_cube(cube: Cube, base_idx: int, trained_idx: int, train_langs, *,
-                      ci: float = 0.95, mti_gain: str = "relative", benchmark: str = "all",
-                      warnings: list[str] | None = None) -> CompareResult:
+def compare_from_cube(
+    cube: Cube,
+    base_idx: int,
+    trained_idx: int,
+    train_langs,
+    *,
+    ci: float = 0.95,
+    mti_gain: str = "relative",
+    benchmark: str = "all",
+    warnings: list[str] | None = None,
+) -> CompareResult:
     """Gains and MTI of run `trained_idx` against run `base_idx` of a bootstrap cube."""
     train_langs = list(parse_langs(list(train_langs)))
     langs = cube.langs
@@ -254,15 +304,21 @@ def compare_from_cube(cube: Cube, base_idx: int, trained_idx: int, train_langs, 
     # Reasons for the training-language gain (the MTI denominator).
     g_seen_point = float(m["gain_seen"][0])
     if not seen.any():
-        seen_reason = (f"none of the training languages ({', '.join(train_langs)}) was "
-                       "evaluated, so there is no training-language gain to compare with")
+        seen_reason = (
+            f"none of the training languages ({', '.join(train_langs)}) was "
+            "evaluated, so there is no training-language gain to compare with"
+        )
     elif not np.isfinite(g_seen_point):
         zero = [langs[i] for i in range(L) if seen[i] and not acc_b[0, i] > 0]
-        seen_reason = (f"base accuracy is 0 in training language(s) {', '.join(zero)}: the "
-                       "training-language relative gain is undefined")
+        seen_reason = (
+            f"base accuracy is 0 in training language(s) {', '.join(zero)}: the "
+            "training-language relative gain is undefined"
+        )
     elif g_seen_point <= 0:
-        seen_reason = (f"training-language {mti_gain} gain is {g_seen_point:+.3f} (≤ 0): "
-                       "MTI is a ratio against it and is undefined")
+        seen_reason = (
+            f"training-language {mti_gain} gain is {g_seen_point:+.3f} (≤ 0): "
+            "MTI is a ratio against it and is undefined"
+        )
     else:
         seen_reason = None
     ci_cause = "the training-language gain is ≤ 0 or a base accuracy is 0"
@@ -276,25 +332,54 @@ def compare_from_cube(cube: Cube, base_idx: int, trained_idx: int, train_langs, 
             lang_reason = rel_reason
         elif seen_reason:
             lang_reason = seen_reason
-        rows.append(LangRow(
-            lang=lang, name=lang_name(lang), seen=bool(seen[i]),
-            base_acc=summarize(acc_b[0, i], acc_b[reps, i], ci),
-            trained_acc=summarize(acc_t[0, i], acc_t[reps, i], ci),
-            gain=summarize(g_abs[0, i], g_abs[reps, i], ci),
-            rel_gain=summarize(g_rel[0, i], g_rel[reps, i], ci, undefined=rel_reason,
-                               ci_cause="base accuracy is 0"),
-            base_off=summarize(off_b[0, i], off_b[reps, i], ci,
-                               undefined=None if np.isfinite(off_b[0, i]) else
-                               "no response with an identifiable language"),
-            trained_off=summarize(off_t[0, i], off_t[reps, i], ci,
-                                  undefined=None if np.isfinite(off_t[0, i]) else
-                                  "no response with an identifiable language"),
-            off_change=summarize(off_ch[0, i], off_ch[reps, i], ci,
-                                 undefined=None if np.isfinite(off_ch[0, i]) else
-                                 "off-target rate unavailable in one of the runs"),
-            mti=summarize(m["mti_lang"][0, i], m["mti_lang"][reps, i], ci,
-                          undefined=lang_reason, ci_cause=ci_cause),
-        ))
+        rows.append(
+            LangRow(
+                lang=lang,
+                name=lang_name(lang),
+                seen=bool(seen[i]),
+                base_acc=summarize(acc_b[0, i], acc_b[reps, i], ci),
+                trained_acc=summarize(acc_t[0, i], acc_t[reps, i], ci),
+                gain=summarize(g_abs[0, i], g_abs[reps, i], ci),
+                rel_gain=summarize(
+                    g_rel[0, i],
+                    g_rel[reps, i],
+                    ci,
+                    undefined=rel_reason,
+                    ci_cause="base accuracy is 0",
+                ),
+                base_off=summarize(
+                    off_b[0, i],
+                    off_b[reps, i],
+                    ci,
+                    undefined=None
+                    if np.isfinite(off_b[0, i])
+                    else "no response with an identifiable language",
+                ),
+                trained_off=summarize(
+                    off_t[0, i],
+                    off_t[reps, i],
+                    ci,
+                    undefined=None
+                    if np.isfinite(off_t[0, i])
+                    else "no response with an identifiable language",
+                ),
+                off_change=summarize(
+                    off_ch[0, i],
+                    off_ch[reps, i],
+                    ci,
+                    undefined=None
+                    if np.isfinite(off_ch[0, i])
+                    else "off-target rate unavailable in one of the runs",
+                ),
+                mti=summarize(
+                    m["mti_lang"][0, i],
+                    m["mti_lang"][reps, i],
+                    ci,
+                    undefined=lang_reason,
+                    ci_cause=ci_cause,
+                ),
+            )
+        )
 
     groups = {}
     for name, mask in (("seen", seen), ("unseen", ~seen), ("all", np.ones(L, dtype=bool))):
@@ -303,43 +388,71 @@ def compare_from_cube(cube: Cube, base_idx: int, trained_idx: int, train_langs, 
         rel = _mean_over(g_rel, mask if name != "unseen" else use)
         rel_reason = None
         if not np.isfinite(rel[0]):
-            rel_reason = ("base accuracy is 0 in: " + ", ".join(
-                langs[i] for i in range(L) if mask[i] and not acc_b[0, i] > 0))
+            rel_reason = "base accuracy is 0 in: " + ", ".join(
+                langs[i] for i in range(L) if mask[i] and not acc_b[0, i] > 0
+            )
         note = None
         if name == "unseen" and excluded:
             note = f"relative gain leaves out {', '.join(excluded)} (base accuracy 0)"
         gsum = _mean_over(g_abs, mask)
         offm = _nanmean_over(off_ch, mask)
         groups[name] = GroupRow(
-            group=name, langs=[langs[i] for i in range(L) if mask[i]],
+            group=name,
+            langs=[langs[i] for i in range(L) if mask[i]],
             base_acc=summarize(_mean_over(acc_b, mask)[0], _mean_over(acc_b, mask)[reps], ci),
             trained_acc=summarize(_mean_over(acc_t, mask)[0], _mean_over(acc_t, mask)[reps], ci),
             gain=summarize(gsum[0], gsum[reps], ci),
-            rel_gain=summarize(rel[0], rel[reps], ci, undefined=rel_reason,
-                               ci_cause="a base accuracy is 0", note=note),
-            off_change=summarize(offm[0], offm[reps], ci,
-                                 undefined=None if np.isfinite(offm[0]) else
-                                 "off-target rate unavailable"),
+            rel_gain=summarize(
+                rel[0],
+                rel[reps],
+                ci,
+                undefined=rel_reason,
+                ci_cause="a base accuracy is 0",
+                note=note,
+            ),
+            off_change=summarize(
+                offm[0],
+                offm[reps],
+                ci,
+                undefined=None if np.isfinite(offm[0]) else "off-target rate unavailable",
+            ),
         )
 
     if seen_reason:
         mti_reason = seen_reason
     elif not (~seen).any():
-        mti_reason = ("every evaluated language is a training language: there is no unseen "
-                      "language to measure transfer to")
+        mti_reason = (
+            "every evaluated language is a training language: there is no unseen "
+            "language to measure transfer to"
+        )
     elif not use.any():
         mti_reason = "base accuracy is 0 in every unseen language: no relative gain is defined"
     else:
         mti_reason = None
-    note = f"leaves out {', '.join(excluded)} (base accuracy 0)" if excluded else None
-    mti = summarize(m["mti"][0], m["mti"][reps], ci, undefined=mti_reason, ci_cause=ci_cause,
-                    note=note)
+    note = (
+        f"leaves out {', '.join(excluded)} (base accuracy 0)"
+        if excluded and not mti_reason
+        else None
+    )
+    mti = summarize(
+        m["mti"][0], m["mti"][reps], ci, undefined=mti_reason, ci_cause=ci_cause, note=note
+    )
     return CompareResult(
-        base=cube.run_names[base_idx], trained=cube.run_names[trained_idx],
-        train_langs=train_langs, seen=[lang for lang, s in zip(langs, seen, strict=True) if s],
+        base=cube.run_names[base_idx],
+        trained=cube.run_names[trained_idx],
+        train_langs=train_langs,
+        seen=[lang for lang, s in zip(langs, seen, strict=True) if s],
         unseen=[lang for lang, s in zip(langs, seen, strict=True) if not s],
-        benchmark=benchmark, n_problems=cube.n_problems, n_boot=cube.n_boot, seed=cube.seed,
-        ci=ci, mti_gain=mti_gain, rows=rows, groups=groups, mti=mti, warnings=warnings,
+        benchmark=benchmark,
+        n_problems=cube.n_problems,
+        n_boot=cube.n_boot,
+        seed=cube.seed,
+        ci=ci,
+        mti_gain=mti_gain,
+        rows=rows,
+        groups=groups,
+        mti=mti,
+        warnings=warnings,
     )
 
 
@@ -354,9 +467,18 @@ def resolve_train_langs(run, override) -> list[str]:
     )
 
 
-def compare(base_path: str | Path, trained_path: str | Path, train_langs=None, *,
-            benchmark: str = "all", n_boot: int = 10_000, seed: int = 0, ci: float = 0.95,
-            mti_gain: str = "relative", langs=None) -> CompareResult:
+def compare(
+    base_path: str | Path,
+    trained_path: str | Path,
+    train_langs=None,
+    *,
+    benchmark: str = "all",
+    n_boot: int = 10_000,
+    seed: int = 0,
+    ci: float = 0.95,
+    mti_gain: str = "relative",
+    langs=None,
+) -> CompareResult:
     """Compare a trained run with its base run (paired bootstrap over problems)."""
     if not 0 < ci < 1:
         raise XlingError(f"--ci must be between 0 and 1, got {ci}")
@@ -370,17 +492,29 @@ def compare(base_path: str | Path, trained_path: str | Path, train_langs=None, *
     lang_filter = list(parse_langs(langs)) if langs else None
     aligned = align([base, trained], benchmark=benchmark, langs=lang_filter)
     cube = compute_cube(aligned, n_boot=n_boot, seed=seed)
-    return compare_from_cube(cube, 0, 1, seen, ci=ci, mti_gain=mti_gain, benchmark=benchmark,
-                             warnings=aligned.warnings)
+    return compare_from_cube(
+        cube, 0, 1, seen, ci=ci, mti_gain=mti_gain, benchmark=benchmark, warnings=aligned.warnings
+    )
 
 
 def dump_json(data: Any, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(data, ensure_ascii=False, indent=2, allow_nan=False) + "\n",
-                    encoding="utf-8")
+    path.write_text(
+        json.dumps(data, ensure_ascii=False, indent=2, allow_nan=False) + "\n", encoding="utf-8"
+    )
 
 
 __all__ = [
-    "GAIN_KINDS", "MTI_FORMULA", "CompareResult", "GroupRow", "LangRow", "compare",
-    "compare_from_cube", "dump_json", "gains", "lang_order", "mti_arrays", "write_csv",
+    "GAIN_KINDS",
+    "MTI_FORMULA",
+    "CompareResult",
+    "GroupRow",
+    "LangRow",
+    "compare",
+    "compare_from_cube",
+    "dump_json",
+    "gains",
+    "lang_order",
+    "mti_arrays",
+    "write_csv",
 ]

@@ -40,10 +40,12 @@ def _templates(data: LangData, type_name: str, n_steps: int) -> TypeTemplates:
         tpl = data.templates[type_name]
     except KeyError:
         raise TemplateError(
-            f"langs/{data.code}.py has no templates for problem type {type_name!r}") from None
+            f"langs/{data.code}.py has no templates for problem type {type_name!r}"
+        ) from None
     if len(tpl.s) != n_steps:
         raise TemplateError(
-            f"langs/{data.code}.py, {type_name}: {len(tpl.s)} step templates for {n_steps} steps")
+            f"langs/{data.code}.py, {type_name}: {len(tpl.s)} step templates for {n_steps} steps"
+        )
     return tpl
 
 
@@ -74,8 +76,9 @@ class _Formatter(string.Formatter):
         return format(value, format_spec)
 
 
-def render(problem: StructuredProblem, lang: str, *, native_digits: bool | None = None
-           ) -> tuple[str, str]:
+def render(
+    problem: StructuredProblem, lang: str, *, native_digits: bool | None = None
+) -> tuple[str, str]:
     """(question, worked solution) in `lang`; the solution's last line ends in
     \\boxed{answer}. `native_digits` overrides the language module's default."""
     data = lang_data(lang)
@@ -89,8 +92,10 @@ def render(problem: StructuredProblem, lang: str, *, native_digits: bool | None 
     context: dict[str, Any] = {**nouns, **problem.params}
     try:
         question = fmt.format(tpl.q, **context)
-        lines = [fmt.format(s, E=st.render(fmt.num), **context)
-                 for s, st in zip(tpl.s, problem.steps, strict=True)]
+        lines = [
+            fmt.format(s, E=st.render(fmt.num), **context)
+            for s, st in zip(tpl.s, problem.steps, strict=True)
+        ]
     except (KeyError, AttributeError, IndexError, ValueError) as exc:
         raise TemplateError(f"langs/{data.code}.py, {problem.type}: {exc!r}") from None
     boxed = "\\boxed{" + fmt.num(problem.answer) + "}"

@@ -6,8 +6,8 @@ A template is a `str.format` string rendered with:
   with the noun bound to `item` ("5 apples", "5 яблок", "แอปเปิล 5 ลูก", "5個"), by the
   language's `count` function (each language module documents what its count yields);
 * nouns: `{item}` is the noun's base form, `{item.pl}` (any form name) one of its forms;
-  `{name:kauft|kauft}`-style alternatives pick by the noun's grammatical gender, in the
-  order masculine|feminine|neuter (`{name:купил|купила}`, `{item:uno|una}`);
+  `{name:a|b}` / `{item:a|b|c}` alternatives pick by the noun's grammatical gender, in
+  the order masculine|feminine|neuter (`{name:కొన్నాడు|కొన్నది}`, `{item:uno|una}`);
 * in solution steps, `{E}` is the step's arithmetic, e.g. "3 × 4 = 12".
 
 Templates never contain literal digits, so native-digit rendering stays consistent.
@@ -44,12 +44,6 @@ class Noun:
             return self._forms[form]
         except KeyError:
             raise AttributeError(f"noun {self._forms['sg']!r} has no form {form!r}") from None
-
-    def form(self, name: str) -> str:
-        return getattr(self, name)
-
-    def has(self, name: str) -> bool:
-        return name in self._forms
 
     def __str__(self) -> str:
         return self._forms["sg"]
@@ -93,7 +87,7 @@ class LangData:
     templates: Mapping[str, TypeTemplates] = field(default_factory=dict)
 
 
-def T(q: str, *steps: str) -> TypeTemplates:  # noqa: N802 - reads like data
+def T(q: str, *steps: str) -> TypeTemplates:  # a capital T reads like data in the tables
     return TypeTemplates(q=q, s=tuple(steps))
 
 
@@ -101,7 +95,7 @@ def T(q: str, *steps: str) -> TypeTemplates:  # noqa: N802 - reads like data
 
 
 def count_sg_pl(value: int, digits: str, noun: Noun) -> str:
-    """"1 apple", "5 apples" (en, es, fr, de, te)."""
+    """ "1 apple", "5 apples" (en, es, fr, de, te)."""
     return f"{digits} {noun.sg if value == 1 else noun.pl}"
 
 

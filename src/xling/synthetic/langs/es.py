@@ -93,8 +93,7 @@ DATA = LangData(
             "El nuevo precio es de {E} euros.",
         ),
         "hours_to_minutes": T(
-            "Un viaje en tren dura {h:hour} y {m:minute}. "
-            "¿Cuántos minutos dura el viaje en total?",
+            "Un viaje en tren dura {h:hour} y {m:minute}. ¿Cuántos minutos dura el viaje en total?",
             "{h:hour} son {E} minutos.",
             "En total, el viaje dura {E} minutos.",
         ),

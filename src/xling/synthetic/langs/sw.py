@@ -209,8 +209,7 @@ DATA = LangData(
             "Faida ni shilingi {E}.",
         ),
         "weeks_to_days": T(
-            "Likizo inachukua wiki {w} na siku {days}. Likizo hiyo inachukua siku ngapi kwa "
-            "jumla?",
+            "Likizo inachukua wiki {w} na siku {days}. Likizo hiyo inachukua siku ngapi kwa jumla?",
             "Wiki {w} ni sawa na siku {E}.",
             "Kwa jumla, likizo inachukua siku {E}.",
         ),

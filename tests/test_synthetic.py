@@ -273,6 +273,22 @@ def test_build_benchmark_writes_the_jsonl_layout(tmp_path) -> None:
     assert not train_ids & test_ids
 
 
+def test_written_benchmark_loads_with_the_jsonl_loader(tmp_path) -> None:
+    benchmarks = pytest.importorskip("xling.benchmarks")
+    build_benchmark(tmp_path, n_train=0, n_test=12, seed=1)
+    spec = benchmarks.BenchmarkSpec(
+        kind="jsonl",
+        path=str(tmp_path / "test"),
+        name="synth",
+        fields=benchmarks.FieldMap(id="id"),
+    )
+    problems = benchmarks.load_problems(spec, "all")
+    assert len(problems) == 12 * len(ALL_CODES)
+    by_lang = {code: [(p.id, p.answer) for p in problems if p.lang == code] for code in ALL_CODES}
+    assert all(rows == by_lang["en"] for rows in by_lang.values())
+    assert by_lang["en"] == [(p.id, str(p.answer)) for p in generate_problems(12, seed=1)]
+
+
 def test_pretraining_texts_follow_the_weights() -> None:
     texts = list(pretraining_texts(200, 3, {"en": 3.0, "th": 1.0, "ru": 0.0}))
     assert texts == list(pretraining_texts(200, 3, {"en": 3.0, "th": 1.0, "ru": 0.0}))

@@ -14,7 +14,9 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 from xling.languages import LANGUAGES
 
@@ -106,7 +108,7 @@ _QWEN2_SPLIT = (
 )
 
 
-def _train_tokenizer(vocab_size: int):
+def _train_tokenizer(vocab_size: int, corpus: Iterable[str] | None = None):
     from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
 
     tok = Tokenizer(models.BPE())
@@ -125,8 +127,28 @@ def _train_tokenizer(vocab_size: int):
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),  # every byte: nothing is <unk>
         show_progress=False,
     )
-    tok.train_from_iterator(_corpus(), trainer=trainer)
+    tok.train_from_iterator(_corpus() if corpus is None else corpus, trainer=trainer)
     return tok
+
+
+def make_chat_tokenizer(
+    vocab_size: int, *, model_max_length: int, corpus: Iterable[str] | None = None
+) -> Any:
+    """A byte-level BPE tokenizer trained on `corpus` (default: registry strings), wrapped
+    as a `PreTrainedTokenizerFast` with the ChatML special tokens and chat template."""
+    from transformers import PreTrainedTokenizerFast
+
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=_train_tokenizer(vocab_size, corpus),
+        eos_token=IM_END,  # as in Qwen2.5-Instruct: a chat turn ends the generation
+        pad_token=ENDOFTEXT,
+        additional_special_tokens=[IM_START],
+        clean_up_tokenization_spaces=False,  # keep decode(encode(x)) == x
+        model_max_length=model_max_length,
+        padding_side="left",
+    )
+    tokenizer.chat_template = CHAT_TEMPLATE
+    return tokenizer
 
 
 def build_tiny_model(
@@ -143,26 +165,12 @@ def build_tiny_model(
 ) -> Path:
     """Write a tiny random Qwen2 model + tokenizer to `out_dir` (created) and return it."""
     import torch
-    from transformers import (
-        GenerationConfig,
-        PreTrainedTokenizerFast,
-        Qwen2Config,
-        Qwen2ForCausalLM,
-    )
+    from transformers import GenerationConfig, Qwen2Config, Qwen2ForCausalLM
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
 
-    tokenizer = PreTrainedTokenizerFast(
-        tokenizer_object=_train_tokenizer(vocab_size),
-        eos_token=IM_END,  # as in Qwen2.5-Instruct: a chat turn ends the generation
-        pad_token=ENDOFTEXT,
-        additional_special_tokens=[IM_START],
-        clean_up_tokenization_spaces=False,  # keep decode(encode(x)) == x
-        model_max_length=max_position_embeddings,
-        padding_side="left",
-    )
-    tokenizer.chat_template = CHAT_TEMPLATE
+    tokenizer = make_chat_tokenizer(vocab_size, model_max_length=max_position_embeddings)
     ids = {t: tokenizer.convert_tokens_to_ids(t) for t in SPECIAL_TOKENS}
 
     config = Qwen2Config(

@@ -66,12 +66,18 @@ class Estimate:
     ) -> str:
         if self.value is None:
             return "undefined"
-        f = f"{{:{'+' if sign else ''}.{digits}f}}"
-        text = f.format(self.value * scale) + unit
+        text = fmt_num(self.value * scale, digits, sign) + unit
         if ci and self.lo is not None and self.hi is not None:
-            g = f"{{:.{digits}f}}"
-            text += f" [{g.format(self.lo * scale)}, {g.format(self.hi * scale)}]"
+            lo, hi = fmt_num(self.lo * scale, digits), fmt_num(self.hi * scale, digits)
+            text += f" [{lo}, {hi}]"
         return text
+
+
+def fmt_num(v: float, digits: int = 2, sign: bool = False) -> str:
+    """Fixed-point text without a negative zero ("-0.00")."""
+    if abs(v) < 0.5 * 10**-digits:
+        v = 0.0
+    return f"{v:{'+' if sign else ''}.{digits}f}"
 
 
 def _finite(x: float | None) -> bool:

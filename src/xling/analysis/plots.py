@@ -19,7 +19,7 @@ import numpy as np
 from matplotlib.colors import Normalize
 from matplotlib.patches import Patch
 
-from xling.analysis.bootstrap import Estimate
+from xling.analysis.bootstrap import Estimate, fmt_num
 from xling.analysis.fits import FitReport
 from xling.analysis.rundata import lang_name
 
@@ -335,7 +335,7 @@ def scaling_plot(
             )
             ratio = f", ×{fr.leap_ratio.value:.1f} avg. later step" if fr.leap_ratio.defined else ""
             ci = (
-                f" [{fr.leap.lo:+.{digits}f}, {fr.leap.hi:+.{digits}f}]"
+                f" [{fmt_num(fr.leap.lo, digits, True)}, {fmt_num(fr.leap.hi, digits, True)}]"
                 if fr.leap.lo is not None
                 else ""
             )
@@ -371,7 +371,7 @@ def scaling_plot(
                 zorder=7,
             )
             ci = (
-                f" [{fr.gap.lo:+.{digits}f}, {fr.gap.hi:+.{digits}f}]"
+                f" [{fmt_num(fr.gap.lo, digits, True)}, {fmt_num(fr.gap.hi, digits, True)}]"
                 if fr.gap.lo is not None
                 else ""
             )

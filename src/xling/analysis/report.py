@@ -24,7 +24,7 @@ import numpy as np
 
 from xling import __version__
 from xling.analysis import plots
-from xling.analysis.bootstrap import Estimate, summarize
+from xling.analysis.bootstrap import Estimate, fmt_num, summarize
 from xling.analysis.fits import FitReport
 from xling.analysis.rundata import find_study, lang_name
 from xling.analysis.study import StudyData, fit_study, load_study
@@ -53,8 +53,7 @@ def _diff_unit(unit: str) -> str:
 def _ci_text(e: Estimate, digits: int = 2, sign: bool = False) -> str:
     if e.lo is None or e.hi is None:
         return "CI n/a" + (f" ({e.reason})" if e.reason else "")
-    f = f"{{:{'+' if sign else ''}.{digits}f}}"
-    return f"CI [{f.format(e.lo)}, {f.format(e.hi)}]"
+    return f"CI [{fmt_num(e.lo, digits, sign)}, {fmt_num(e.hi, digits, sign)}]"
 
 
 @dataclass
@@ -886,7 +885,7 @@ def _definitions(doc: Doc, sd: StudyData, ci: float) -> None:
     items = [
         (
             "Accuracy",
-            "mean over problems of the per-problem mean of `correct` over samples "
+            "mean over problems of the per-problem share of correct samples "
             "(avg@n), macro-averaged over benchmarks; shown in %.",
         ),
         (

@@ -10,7 +10,10 @@ length-weighted vote over its pieces, exactly as detect_language does:
 - snippets: the first 40 characters of each question;
 - s1:       the 660 real s1.1 outputs (assistant part only). Their `language` is the
             prompt's language and the reasoning often drifts (into English, Chinese), so
-            agreement there is not accuracy; it shows how methods differ on messy output.
+            agreement there is not accuracy; it shows how methods differ on messy output;
+- mixed:    synthetic drifting traces, 12 parallel MGSM questions shuffled, a clear
+            (>= 2:1) majority in a language L and the rest in English, 50 per L: is the
+            majority found (mixed_traces)?
 
 Every method is restricted to the registry's languages (lingua and py3langid natively; the
 fastText and CLD2 predictions are filtered to registry codes and renormalized), so the
@@ -40,6 +43,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
+from xling.benchmarks import BenchmarkSpec, load_problems  # noqa: E402
 from xling.langid import N_WINDOWS, detect_language, sample_windows, strip_for_lid  # noqa: E402
 from xling.languages import ALL_CODES, LANGUAGES  # noqa: E402
 
@@ -55,6 +59,7 @@ METHODS = (
 )
 SNIPPET_CHARS = 40
 MAX_CHARS = 2000
+MIXED_KS = (2, 3, 4, 8, 9, 10)  # questions in L of 12: a clear (>= 2:1) majority
 
 # A method maps a text to confidences over registry codes ({} when it cannot tell).
 Scorer = Callable[[str], dict[str, float]]
@@ -65,14 +70,9 @@ Prediction = tuple[str | None, float]
 
 
 def mgsm_questions(data: Path) -> list[tuple[str, str]]:
-    """(lang, question) for every MGSM line; the answer is the text after the last tab."""
-    rows = []
-    for code in ALL_CODES:
-        path = data / "mgsm" / f"mgsm_{code}.tsv"
-        for line in path.read_text(encoding="utf-8").splitlines():
-            if line.strip():
-                rows.append((code, line.rsplit("\t", 1)[0]))
-    return rows
+    """(lang, question) for every MGSM problem in every registry language."""
+    problems = load_problems(BenchmarkSpec("mgsm", str(data / "mgsm")), ALL_CODES)
+    return [(p.lang, p.question) for p in problems]
 
 
 def s1_responses(data: Path) -> list[tuple[str, str]]:
@@ -88,17 +88,47 @@ def s1_responses(data: Path) -> list[tuple[str, str]]:
     return rows
 
 
-def datasets(data: Path) -> dict[str, list[tuple[str, list[str]]]]:
-    """Every text as the pieces detect_language scores: (lang, pieces)."""
+def mixed_traces(
+    data: Path, ks: tuple[int, ...], n_traces: int, n_parts: int = 12
+) -> list[tuple[str, str, str]]:
+    """Synthetic drifting traces, (L, truth, stripped text): for every language L but
+    English, n_traces shuffles of n_parts parallel MGSM questions, k (drawn from ks) in L
+    and the rest in English. The truth is the majority by questions, i.e. by content."""
+    import random
+
+    rng = random.Random(0)
+    by_lang: dict[str, list[str]] = defaultdict(list)
+    for lang, question in mgsm_questions(data):
+        by_lang[lang].append(strip_for_lid(question))
+    traces = []
+    for lang in ALL_CODES:
+        if lang == "en":
+            continue
+        for _ in range(n_traces):
+            k = rng.choice(ks)
+            ids = rng.sample(range(len(by_lang[lang])), n_parts)
+            parts = [by_lang[lang][i] for i in ids[:k]] + [by_lang["en"][i] for i in ids[k:]]
+            rng.shuffle(parts)
+            traces.append((lang, lang if 2 * k > n_parts else "en", " ".join(parts)))
+    return traces
+
+
+def datasets(data: Path) -> dict[str, list[tuple[str, str, list[str]]]]:
+    """Every text as (column, truth, the pieces detect_language scores)."""
     questions = mgsm_questions(data)
-    return {
-        name: [(lang, sample_windows(strip_for_lid(text), MAX_CHARS)) for lang, text in rows]
+    sets = {
+        name: [(lang, lang, sample_windows(strip_for_lid(text), MAX_CHARS)) for lang, text in rows]
         for name, rows in (
             ("mgsm", questions),
             ("snippets", [(lang, q[:SNIPPET_CHARS]) for lang, q in questions]),
             ("s1", s1_responses(data)),
         )
     }
+    sets["mixed"] = [
+        (lang, truth, sample_windows(text, MAX_CHARS))
+        for lang, truth, text in mixed_traces(data, MIXED_KS, n_traces=50)
+    ]
+    return sets
 
 
 def vote(score: Scorer, pieces: list[str]) -> Prediction:
@@ -218,17 +248,17 @@ def measure(method: str, data: Path) -> dict[str, object]:
     # Warm-up: one question per language, so lazy loading is paid here and not in timings.
     t0 = time.perf_counter()
     for lang in ALL_CODES:
-        vote(score, next(pieces for code, pieces in sets["mgsm"] if code == lang))
+        vote(score, next(pieces for code, _, pieces in sets["mgsm"] if code == lang))
     warmup_s = time.perf_counter() - t0
     report: dict[str, object] = {"method": method, "build_s": build_s, "warmup_s": warmup_s}
     for name, rows in sets.items():
         t0 = time.perf_counter()
-        preds = [vote(score, pieces) for _, pieces in rows]
+        preds = [vote(score, pieces) for _, _, pieces in rows]
         elapsed = time.perf_counter() - t0
         hits: dict[str, list[int]] = defaultdict(lambda: [0, 0])
-        for (lang, _), (pred, _) in zip(rows, preds, strict=True):
-            hits[lang][0] += pred == lang
-            hits[lang][1] += 1
+        for (column, truth, _), (pred, _) in zip(rows, preds, strict=True):
+            hits[column][0] += pred == truth
+            hits[column][1] += 1
         report[name] = {lang: ok / n for lang, (ok, n) in hits.items()}
         report[f"{name}_per_s"] = len(rows) / elapsed
         report[f"{name}_preds"] = [pred for pred, _ in preds]
@@ -241,53 +271,29 @@ def measure(method: str, data: Path) -> dict[str, object]:
 # --- lingua on mixed and long texts ---------------------------------------------------------
 
 
-def mixed_table(data: Path, n_traces: int = 100, n_parts: int = 12) -> None:
-    """Synthetic drifting traces: n_parts parallel MGSM questions, k in language L and the
-    rest in English, shuffled; the truth is the majority by questions, i.e. by content.
-    One lingua call on the whole text or on detect_language's sample, against
-    detect_language itself (a vote over the sample's pieces)."""
-    import random
-
+def mixed_table(data: Path, n_traces: int = 100) -> None:
+    """On synthetic drifting traces (mixed_traces): one lingua call on the whole text or on
+    detect_language's sample, against detect_language itself (the vote over the pieces)."""
     score = make_lingua(True, False)
-    by_lang: dict[str, list[str]] = defaultdict(list)
-    for lang, question in mgsm_questions(data):
-        by_lang[lang].append(strip_for_lid(question))
     splits = {"7:5": (5, 7), "8:4": (4, 8), ">=9:3": (2, 3, 9, 10)}
+    hows = ("one call", "one call, sample", "detect_language")
     rows = []
     for split, ks in splits.items():
-        rng = random.Random(0)
-        hits: Counter[str] = Counter()
-        worst: dict[str, tuple[float, str]] = {}
-        for lang in ALL_CODES:
-            if lang == "en":
-                continue
-            pair: Counter[str] = Counter()
-            for _ in range(n_traces):
-                k = rng.choice(ks)
-                ids = rng.sample(range(len(by_lang[lang])), n_parts)
-                parts = [by_lang[lang][i] for i in ids[:k]] + [by_lang["en"][i] for i in ids[k:]]
-                rng.shuffle(parts)
-                text = " ".join(parts)
-                truth = lang if 2 * k > n_parts else "en"
-                sample = " ".join(sample_windows(text, MAX_CHARS))
-                pair["one call"] += vote(score, [text])[0] == truth
-                pair["one call, sample"] += vote(score, [sample])[0] == truth
-                pair["detect_language"] += detect_language(text).lang == truth
-            hits.update(pair)
-            for how, n in pair.items():
-                if how not in worst or n < worst[how][0] * n_traces:
-                    worst[how] = (n / n_traces, lang)
-        n_all = n_traces * (len(ALL_CODES) - 1)
-        rows.append(
-            [split]
-            + [
-                f"{100 * hits[how] / n_all:.1f} (worst {worst[how][1]} {100 * worst[how][0]:.0f})"
-                for how in ("one call", "one call, sample", "detect_language")
-            ]
-        )
+        hits: dict[str, Counter[str]] = {how: Counter() for how in hows}
+        for lang, truth, text in mixed_traces(data, ks, n_traces):
+            sample = " ".join(sample_windows(text, MAX_CHARS))
+            hits["one call"][lang] += vote(score, [text])[0] == truth
+            hits["one call, sample"][lang] += vote(score, [sample])[0] == truth
+            hits["detect_language"][lang] += detect_language(text).lang == truth
+        cells = []
+        for how in hows:
+            worst, n_worst = min(hits[how].items(), key=lambda item: item[1])
+            total = sum(hits[how].values()) / (n_traces * len(hits[how]))
+            cells.append(f"{100 * total:.1f} (worst {worst} {100 * n_worst / n_traces:.0f})")
+        rows.append([split, *cells])
     table(
-        f"Synthetic mixed traces ({n_parts} MGSM questions, L and English, {n_traces} per "
-        "language): majority language found %, lingua high",
+        f"Synthetic mixed traces (12 MGSM questions, L and English, {n_traces} per L): "
+        "majority language found %, lingua high",
         [
             "majority:minority",
             "one call, whole text",
@@ -353,10 +359,10 @@ def table(title: str, header: list[str], rows: list[list[str]]) -> None:
 
 
 def accuracy_table(title: str, reports: list[dict], key: str) -> None:
+    codes = [code for code in ALL_CODES if code in reports[0][key]]
     rows = []
     for rep in reports:
-        acc = rep[key]
-        vals = [acc[lang] for lang in ALL_CODES]
+        vals = [rep[key][code] for code in codes]
         rows.append(
             [
                 rep["method"],
@@ -365,7 +371,7 @@ def accuracy_table(title: str, reports: list[dict], key: str) -> None:
                 f"{100 * sum(vals) / len(vals):.1f}",
             ]
         )
-    table(title, ["method", *ALL_CODES, "min", "mean"], rows)
+    table(title, ["method", *codes, "min", "mean"], rows)
 
 
 def main() -> None:
@@ -402,6 +408,12 @@ def main() -> None:
         "(NOT accuracy: reasoning drifts)",
         reports,
         "s1",
+    )
+    accuracy_table(
+        "Synthetic mixed traces (12 MGSM questions, L and English, majority >= 2:1, 50 per L): "
+        "majority found % (mixed_traces)",
+        reports,
+        "mixed",
     )
     table(
         "Speed (texts/s, one core) and memory",

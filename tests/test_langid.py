@@ -5,6 +5,7 @@ from collections import Counter
 import pytest
 from conftest import shared_data
 
+from xling.benchmarks import BenchmarkSpec, load_problems
 from xling.langid import (
     N_WINDOWS,
     LangGuess,
@@ -215,10 +216,10 @@ def test_mixed_text_is_judged_by_its_majority() -> None:
     english = TEXTS["en"][2] + " "
     bengali = TEXTS["bn"][2] + " "
     german = TEXTS["de"][2] + " "
-    # Pieces of about 250 characters vote, so the majority must be clear at that scale.
+    # Pieces of about 125 characters vote, so the majority must be clear at that scale.
     assert detect_language(bengali * 4 + english).lang == "bn"
     assert detect_language(english * 5 + bengali).lang == "en"
-    # lingua alone, on a whole German/English mix, calls it German; the vote does not.
+    # One lingua call on this whole German/English mix says German; the vote does not.
     guess = detect_language(german * 2 + english * 12 + german * 2)
     assert guess.lang == "en"
     assert 0.5 < guess.confidence < 0.95  # a mixed text is not surely English
@@ -246,13 +247,8 @@ def test_detector_covers_exactly_the_registry_and_is_built_once() -> None:
 
 
 def _mgsm_questions() -> list[tuple[str, str]]:
-    folder = shared_data("mgsm")
-    rows = []
-    for lang in ALL_CODES:
-        for line in (folder / f"mgsm_{lang}.tsv").read_text(encoding="utf-8").splitlines():
-            if line.strip():
-                rows.append((lang, line.rsplit("\t", 1)[0]))
-    return rows
+    problems = load_problems(BenchmarkSpec("mgsm", str(shared_data("mgsm"))), "all")
+    return [(p.lang, p.question) for p in problems]
 
 
 def _accuracy(rows: list[tuple[str, str]]) -> dict[str, float]:

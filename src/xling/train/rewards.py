@@ -1,0 +1,359 @@
+"""GRPO rewards: accuracy, format and language consistency, scored exactly as evaluation scores.
+
+Every reward is a plain function ``(completions, **columns) -> list[float]`` as TRL calls it:
+`completions` are strings, or chat messages (``[{"role": "assistant", "content": ...}]``)
+when the prompts are conversational; the dataset's `lang` and `answer` columns arrive as
+keyword lists. The three rewards share one `RolloutScorer`, which runs
+`xling.scoring.score_generation` (the evaluation scorer: same extraction, equivalence and
+language identification) for each completion in a persistent pebble process pool under the
+same hard per-item timeout as `xling eval`. A completion that makes sympy run forever is
+killed after `timeout_s`, scored wrong, and training goes on. The scorer scores a batch once
+and the three rewards read the same `Score`s.
+
+* accuracy: 1 when the extracted final answer equals the gold answer, else 0.
+* format:   1 when the final answer is in ``\\boxed{}`` (after the reasoning block, if any) and
+  the ``<think>`` block is well formed when present; with ``require_think`` (templates that
+  reason in a think block) the block must be present too.
+* language: 1 when the response's identified language is the prompt's language; 0 when it is
+  another language or none can be identified (empty, pure math).
+
+Defaults follow arXiv 2510.02272: 0.8 accuracy + 0.1 format + 0.1 language.
+"""
+
+from __future__ import annotations
+
+import atexit
+import functools
+import multiprocessing
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import TimeoutError as FutureTimeout
+from concurrent.futures.process import BrokenProcessPool
+from typing import Any
+
+from xling.errors import XlingError
+from xling.records import Generation, Score
+from xling.scoring import DEFAULT_TIMEOUT_S, _warm_worker, failed_score, score_generation
+
+DEFAULT_REWARDS = "accuracy=0.8,format=0.1,language=0.1"
+# Message keys under which chat parsers put a reasoning trace apart from the answer.
+_REASONING_KEYS = ("reasoning_content", "reasoning", "thinking")
+
+LogMetric = Callable[[str, float], None]
+
+
+class RewardConfigError(XlingError):
+    pass
+
+
+# ------------------------------------------------------------------------ completions
+
+
+def _content_text(content: Any) -> str:
+    if content is None:
+        return ""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, Sequence):  # multimodal content blocks: keep the text parts
+        return "".join(
+            str(block.get("text", "")) if isinstance(block, Mapping) else str(block)
+            for block in content
+        )
+    return str(content)
+
+
+def completion_text(completion: Any) -> str:
+    """The text of one completion in any of TRL's shapes: a string, a message, or a list of
+    messages (conversational). A reasoning trace that a chat parser split off is put back
+    as ``<think>…</think>`` in front of the answer, so scoring sees what the model wrote."""
+    if completion is None:
+        return ""
+    if isinstance(completion, str):
+        return completion
+    messages = [completion] if isinstance(completion, Mapping) else list(completion)
+    parts: list[str] = []
+    for message in messages:
+        if not isinstance(message, Mapping):
+            parts.append(str(message))
+            continue
+        if message.get("role", "assistant") != "assistant":
+            continue
+        reasoning = next((message[k] for k in _REASONING_KEYS if message.get(k)), None)
+        if reasoning:
+            parts.append(f"<think>{_content_text(reasoning)}</think>")
+        parts.append(_content_text(message.get("content")))
+    return "".join(parts)
+
+
+# ------------------------------------------------------------------------ the scorer
+
+
+def _mp_context() -> Any:
+    # forkserver: workers are forked from a small clean server process, never from the
+    # trainer itself, which holds CUDA/NCCL threads (forking a multi-threaded process can
+    # deadlock the child). Pebble re-creates a killed (timed-out) worker the same way.
+    methods = multiprocessing.get_all_start_methods()
+    return multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
+
+
+class RolloutScorer:
+    """Scores rollouts with the evaluation scorer in a persistent process pool.
+
+    One per trainer process. `score` remembers the last batch, so the three rewards of one
+    GRPO batch (TRL passes them the same `completions` list) score it only once.
+    """
+
+    def __init__(self, *, workers: int = 2, timeout_s: float = DEFAULT_TIMEOUT_S) -> None:
+        if workers < 1:
+            raise RewardConfigError(f"score workers must be at least 1, got {workers}")
+        if timeout_s <= 0:
+            raise RewardConfigError(f"score timeout must be positive, got {timeout_s}")
+        self.workers = workers
+        self.timeout_s = timeout_s
+        self._pool: Any = None
+        self._lock = threading.Lock()
+        self._last_key: Any = None
+        self._last_batch: Any = None  # the last `completions` object, kept alive (see score)
+        self._last_scores: list[Score] = []
+        self.n_scored = 0
+        self.n_timeouts = 0
+        self.seconds = 0.0  # wall time spent scoring, for benchmarks
+
+    def _ensure_pool(self) -> Any:
+        if self._pool is None:
+            from pebble import ProcessPool
+
+            self._pool = ProcessPool(
+                max_workers=self.workers, initializer=_warm_worker, context=_mp_context()
+            )
+        return self._pool
+
+    def start(self) -> RolloutScorer:
+        """Start the workers now (otherwise on the first batch)."""
+        self._ensure_pool()
+        return self
+
+    def score(
+        self, completions: Sequence[Any], langs: Sequence[str], answers: Sequence[Any]
+    ) -> tuple[list[Score], bool]:
+        """(scores, new_batch). Scores are memoized on the batch's content; `new_batch` is
+        False when called again with the very same `completions` object, as TRL does for
+        each reward of one batch (the reference is kept, so its id cannot be reused)."""
+        if len(langs) != len(completions) or len(answers) != len(completions):
+            raise RewardConfigError(
+                f"{len(completions)} completions but {len(langs)} langs and {len(answers)} answers"
+            )
+        texts = [completion_text(c) for c in completions]
+        key = (tuple(texts), tuple(langs), tuple(str(a) for a in answers))
+        with self._lock:
+            new_batch = completions is not self._last_batch
+            self._last_batch = completions
+            if key == self._last_key:
+                return self._last_scores, new_batch
+            started = time.perf_counter()
+            gens = [
+                Generation(
+                    benchmark="train", lang=str(lang), id=str(i), sample=0, question="",
+                    answer=str(answer), prompt="", output=text,
+                )
+                for i, (text, lang, answer) in enumerate(zip(texts, langs, answers, strict=True))
+            ]
+            scores = self._score_all(gens)
+            self.seconds += time.perf_counter() - started
+            self.n_scored += len(scores)
+            self._last_key, self._last_scores = key, scores
+            return scores, new_batch
+
+    def _score_all(self, gens: list[Generation]) -> list[Score]:
+        pool = self._ensure_pool()
+        futures = [
+            pool.schedule(score_generation, args=(g,), timeout=self.timeout_s) for g in gens
+        ]
+        scores: list[Score] = []
+        for gen, future in zip(gens, futures, strict=True):
+            try:
+                scores.append(future.result())
+            except FutureTimeout:
+                self.n_timeouts += 1
+                scores.append(failed_score(gen, "timeout", f"scoring exceeded {self.timeout_s:g}s"))
+            except BrokenProcessPool as exc:
+                self.close()
+                raise XlingError(f"reward scoring workers could not run: {exc}") from exc
+            except Exception as exc:  # a scorer bug costs one rollout's reward, not the run
+                scores.append(failed_score(gen, "error", f"{type(exc).__name__}: {exc}"))
+        return scores
+
+    def close(self) -> None:
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.stop()
+            pool.join(timeout=10)
+
+    def __enter__(self) -> RolloutScorer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+_DEFAULT: RolloutScorer | None = None
+
+
+def default_scorer() -> RolloutScorer:
+    """A process-wide scorer for rewards called without one (scripts, tests)."""
+    global _DEFAULT
+    if _DEFAULT is None:
+        _DEFAULT = RolloutScorer()
+        atexit.register(_DEFAULT.close)
+    return _DEFAULT
+
+
+def log_rollout_metrics(scores: Sequence[Score], log_metric: LogMetric) -> None:
+    """Per-batch rollout statistics beside TRL's per-reward means."""
+    n = len(scores)
+    if not n:
+        return
+    identified = [s.off_target for s in scores if s.off_target is not None]
+    if identified:  # the evaluation's definition: over responses whose language is known
+        log_metric("off_target_rate", sum(identified) / len(identified))
+    log_metric("rollouts/unidentified_rate", 1 - len(identified) / n)
+    log_metric("rollouts/accuracy", sum(s.correct for s in scores) / n)
+    log_metric("rollouts/format_rate", sum(s.format_ok for s in scores) / n)
+    log_metric("rollouts/no_answer_rate", sum(s.pred is None for s in scores) / n)
+    log_metric("rollouts/timeout_rate", sum(s.status == "timeout" for s in scores) / n)
+    totals, hits = Counter(s.lang for s in scores), Counter(s.lang for s in scores if s.correct)
+    for lang in sorted(totals):
+        log_metric(f"rollouts/accuracy_{lang}", hits[lang] / totals[lang])
+
+
+def _scores_for(
+    completions: Sequence[Any],
+    lang: Sequence[str] | None,
+    answer: Sequence[Any] | None,
+    scorer: RolloutScorer | None,
+    log_metric: LogMetric | None,
+) -> list[Score]:
+    if lang is None or answer is None:
+        missing = [name for name, col in (("lang", lang), ("answer", answer)) if col is None]
+        raise RewardConfigError(
+            f"reward needs the dataset column(s) {', '.join(missing)} (one per prompt); build "
+            "the training set with `xling data parallel`"
+        )
+    scores, new_batch = (scorer or default_scorer()).score(completions, lang, answer)
+    if new_batch and log_metric is not None:
+        log_rollout_metrics(scores, log_metric)
+    return scores
+
+
+# ------------------------------------------------------------------------ the rewards
+
+
+def accuracy_reward(
+    completions: Sequence[Any],
+    lang: Sequence[str] | None = None,
+    answer: Sequence[Any] | None = None,
+    *,
+    scorer: RolloutScorer | None = None,
+    log_metric: LogMetric | None = None,
+    **_: Any,
+) -> list[float]:
+    """1.0 when the final answer is correct (evaluation's extraction and equivalence)."""
+    scores = _scores_for(completions, lang, answer, scorer, log_metric)
+    return [1.0 if s.correct else 0.0 for s in scores]
+
+
+def format_reward(
+    completions: Sequence[Any],
+    lang: Sequence[str] | None = None,
+    answer: Sequence[Any] | None = None,
+    *,
+    require_think: bool = False,
+    scorer: RolloutScorer | None = None,
+    log_metric: LogMetric | None = None,
+    **_: Any,
+) -> list[float]:
+    """1.0 when the final answer is in \\boxed{} and any <think> block is well formed
+    (required to be there with `require_think`)."""
+    scores = _scores_for(completions, lang, answer, scorer, log_metric)
+    if require_think:
+        return [1.0 if s.boxed and s.think_ok is True else 0.0 for s in scores]
+    return [1.0 if s.format_ok else 0.0 for s in scores]
+
+
+def language_reward(
+    completions: Sequence[Any],
+    lang: Sequence[str] | None = None,
+    answer: Sequence[Any] | None = None,
+    *,
+    scorer: RolloutScorer | None = None,
+    log_metric: LogMetric | None = None,
+    **_: Any,
+) -> list[float]:
+    """1.0 when the response is identified as the prompt's language."""
+    scores = _scores_for(completions, lang, answer, scorer, log_metric)
+    return [1.0 if s.detected_lang is not None and s.detected_lang == s.lang else 0.0
+            for s in scores]
+
+
+RewardFunc = Callable[..., list[float]]
+REWARDS: dict[str, RewardFunc] = {
+    "accuracy": accuracy_reward,
+    "format": format_reward,
+    "language": language_reward,
+}
+
+
+def parse_reward_spec(spec: str) -> list[tuple[str, float]]:
+    """'accuracy=0.8,format=0.1,language=0.1' -> [(name, weight), ...]; a bare name weighs 1."""
+    pairs: list[tuple[str, float]] = []
+    for part in (p.strip() for p in spec.split(",")):
+        if not part:
+            continue
+        name, sep, weight_text = part.partition("=")
+        name = name.strip().lower()
+        if name not in REWARDS:
+            raise RewardConfigError(
+                f"unknown reward {name!r} in {spec!r}; known rewards: {', '.join(REWARDS)}"
+            )
+        try:
+            weight = float(weight_text) if sep else 1.0
+        except ValueError:
+            raise RewardConfigError(
+                f"reward weight of {name!r} is not a number: {weight_text!r}"
+            ) from None
+        if weight < 0:
+            raise RewardConfigError(f"reward weight of {name!r} must be >= 0, got {weight}")
+        if any(name == n for n, _ in pairs):
+            raise RewardConfigError(f"reward {name!r} is listed twice in {spec!r}")
+        pairs.append((name, weight))
+    if not pairs:
+        raise RewardConfigError(f"no rewards in {spec!r}; e.g. {DEFAULT_REWARDS}")
+    return pairs
+
+
+def build_reward_funcs(
+    spec: str, scorer: RolloutScorer, *, require_think: bool = False
+) -> tuple[list[RewardFunc], list[float]]:
+    """The reward functions (bound to `scorer`) and their weights, for GRPOTrainer.
+
+    They are `functools.partial`s of the plain functions, so TRL names them after the
+    functions (`rewards/accuracy_reward/mean`, …) and they stay picklable.
+    """
+    funcs: list[RewardFunc] = []
+    weights: list[float] = []
+    for name, weight in parse_reward_spec(spec):
+        func = REWARDS[name]
+        extra = {"require_think": require_think} if func is format_reward else {}
+        funcs.append(functools.partial(func, scorer=scorer, **extra))
+        weights.append(weight)
+    return funcs, weights
+
+
+def template_uses_think(tokenizer: Any) -> bool:
+    """Whether the chat template reasons in a <think> block (Qwen3, DeepSeek-R1 style)."""
+    template = getattr(tokenizer, "chat_template", None)
+    if isinstance(template, Mapping):
+        template = " ".join(str(t) for t in template.values())
+    return isinstance(template, str) and "<think>" in template

@@ -36,8 +36,13 @@ def main() -> None:
     rows = [json.loads(line) for line in args.traces.read_text(encoding="utf-8").splitlines()]
     gens = [
         Generation(
-            benchmark="mgsm", lang=r["language"], id=f"{r['source']}-{r['mgsm_index']}",
-            sample=rep, question=r["prompt"], answer=str(r["gold_answer"]), prompt=r["prompt"],
+            benchmark="mgsm",
+            lang=r["language"],
+            id=f"{r['source']}-{r['mgsm_index']}",
+            sample=rep,
+            question=r["prompt"],
+            answer=str(r["gold_answer"]),
+            prompt=r["prompt"],
             output=r["output"],
         )
         for rep in range(args.repeat)

@@ -64,11 +64,17 @@ def test_real_mgsm_limit_keeps_the_same_ids() -> None:
 def test_mgsm_fixture_splits_on_last_tab_and_keeps_answer_text() -> None:
     problems = load_problems(BenchmarkSpec("mgsm", str(BENCH / "mgsm")), ["en", "es"])
     assert [(p.lang, p.id) for p in problems] == [
-        ("en", "0"), ("en", "1"), ("en", "2"), ("es", "0"), ("es", "1"), ("es", "2"),
+        ("en", "0"),
+        ("en", "1"),
+        ("en", "2"),
+        ("es", "0"),
+        ("es", "1"),
+        ("es", "2"),
     ]
     second = problems[1]
-    assert second == Problem("mgsm", "1", "en", "A shelf holds 1,234 books.\tOne tab in text",
-                             "1,234")
+    assert second == Problem(
+        "mgsm", "1", "en", "A shelf holds 1,234 books.\tOne tab in text", "1,234"
+    )
     assert problems[4].answer == "1,234"
 
 
@@ -125,8 +131,9 @@ def test_mgsm_skip_bad_counts_and_keeps_line_ids(tmp_path: Path) -> None:
     assert by_lang["en"] == ["0", "2", "4"]  # ids stay line indexes: still parallel with es
     assert by_lang["es"] == ["0", "1", "2", "3", "4"]
     # limit takes the first N ids of the first language and the same ids elsewhere
-    limited = load_problems(BenchmarkSpec("mgsm", str(tmp_path)), ["en", "es"],
-                            skip_bad=True, limit=2)
+    limited = load_problems(
+        BenchmarkSpec("mgsm", str(tmp_path)), ["en", "es"], skip_bad=True, limit=2
+    )
     assert ids_by_lang(limited) == {"en": ["0", "2"], "es": ["0", "2"]}
 
 
@@ -160,13 +167,17 @@ def test_duplicate_id_within_a_language(tmp_path: Path) -> None:
 
 def test_jsonl_single_file_with_lang_and_id_fields() -> None:
     spec = BenchmarkSpec(
-        "jsonl", str(BENCH / "single.jsonl"),
+        "jsonl",
+        str(BENCH / "single.jsonl"),
         fields=FieldMap(question="problem", answer="solution", id="uid", lang="lang"),
     )
     problems = load_problems(spec, ["en", "es"])
     assert [(p.lang, p.id, p.answer) for p in problems] == [
-        ("en", "p1", "5"), ("en", "p2", "3.5"), ("en", "p3", "100"),  # "EN" counts as en
-        ("es", "p1", "5"), ("es", "p2", "3,5"),
+        ("en", "p1", "5"),
+        ("en", "p2", "3.5"),
+        ("en", "p3", "100"),  # "EN" counts as en
+        ("es", "p1", "5"),
+        ("es", "p2", "3,5"),
     ]
     assert {p.benchmark for p in problems} == {"single"}
     assert problems[3].question == "¿Cuánto es 2 + 3?"
@@ -176,17 +187,21 @@ def test_jsonl_single_file_with_lang_and_id_fields() -> None:
 
 def test_jsonl_lang_field_without_ids_counts_position_per_language() -> None:
     spec = BenchmarkSpec(
-        "jsonl", str(BENCH / "single.jsonl"),
+        "jsonl",
+        str(BENCH / "single.jsonl"),
         fields=FieldMap(question="problem", answer="solution", lang="lang"),
     )
     assert ids_by_lang(load_problems(spec, ["en", "es", "fr"])) == {
-        "en": ["0", "1", "2"], "es": ["0", "1"], "fr": ["0"],
+        "en": ["0", "1", "2"],
+        "es": ["0", "1"],
+        "fr": ["0"],
     }
 
 
 def test_jsonl_lang_field_missing_language_lists_present() -> None:
     spec = BenchmarkSpec(
-        "jsonl", str(BENCH / "single.jsonl"),
+        "jsonl",
+        str(BENCH / "single.jsonl"),
         fields=FieldMap(question="problem", answer="solution", lang="lang"),
     )
     with pytest.raises(XlingError, match=r"no rows with lang=de; languages present: en, es, fr"):
@@ -194,11 +209,15 @@ def test_jsonl_lang_field_missing_language_lists_present() -> None:
 
 
 def test_jsonl_single_language_file(tmp_path: Path) -> None:
-    path = write(tmp_path / "aime.jsonl",
-                 '{"question": "Q0", "answer": 204}\n\n{"question": "Q1", "answer": "073"}\n')
+    path = write(
+        tmp_path / "aime.jsonl",
+        '{"question": "Q0", "answer": 204}\n\n{"question": "Q1", "answer": "073"}\n',
+    )
     problems = load_problems(BenchmarkSpec("jsonl", str(path)), "en")
-    assert problems == [Problem("aime", "0", "en", "Q0", "204"),
-                        Problem("aime", "1", "en", "Q1", "073")]
+    assert problems == [
+        Problem("aime", "0", "en", "Q0", "204"),
+        Problem("aime", "1", "en", "Q1", "073"),
+    ]
     with pytest.raises(XlingError, match=r"single language \(en\).*cannot load es"):
         load_problems(BenchmarkSpec("jsonl", str(path)), ["en", "es"])
     spanish = load_problems(BenchmarkSpec("jsonl", str(path), name="aime-es", lang="es"), "es")
@@ -211,8 +230,12 @@ def test_jsonl_per_language_variants() -> None:
     spec = BenchmarkSpec("jsonl", str(BENCH / "variants"), name="tiny")
     problems = load_problems(spec, ["de", "en"])
     assert [(p.lang, p.id, p.answer) for p in problems] == [
-        ("de", "0", "2"), ("de", "1", "2"), ("de", "2", "5"),
-        ("en", "0", "2"), ("en", "1", "2"), ("en", "2", "5"),
+        ("de", "0", "2"),
+        ("de", "1", "2"),
+        ("de", "2", "5"),
+        ("en", "0", "2"),
+        ("en", "1", "2"),
+        ("en", "2", "5"),
     ]
     assert {p.benchmark for p in problems} == {"tiny"}
     assert problems[0].question == "Was ist 1 + 1?"
@@ -266,11 +289,13 @@ def test_jsonl_malformed_rows_report_file_and_line(
 
 
 def test_jsonl_missing_id_and_lang_fields(tmp_path: Path) -> None:
-    path = write(tmp_path / "b.jsonl",
-                 '{"id": 1, "lang": "en", "question": "Q", "answer": "1"}\n'
-                 '{"lang": "en", "question": "Q", "answer": "1"}\n'
-                 '{"id": 3, "question": "Q", "answer": "1"}\n'
-                 '{"id": 4, "lang": 5, "question": "Q", "answer": "1"}\n')
+    path = write(
+        tmp_path / "b.jsonl",
+        '{"id": 1, "lang": "en", "question": "Q", "answer": "1"}\n'
+        '{"lang": "en", "question": "Q", "answer": "1"}\n'
+        '{"id": 3, "question": "Q", "answer": "1"}\n'
+        '{"id": 4, "lang": 5, "question": "Q", "answer": "1"}\n',
+    )
     spec = BenchmarkSpec("jsonl", str(path), fields=FieldMap(id="id", lang="lang"))
     report = LoadReport()
     problems = load_problems(spec, "en", skip_bad=True, report=report)
@@ -311,8 +336,10 @@ def test_hf_save_to_disk_with_lang_column(tmp_path: Path, hf_cache: Path) -> Non
     spec = BenchmarkSpec("hf", str(folder), name="toy", fields=HF_FIELDS)
     problems = load_problems(spec, ["sw", "en"])
     assert [(p.benchmark, p.lang, p.id, p.answer) for p in problems] == [
-        ("toy", "sw", "a", "4"), ("toy", "sw", "b", "6"),
-        ("toy", "en", "a", "4"), ("toy", "en", "b", "6"),
+        ("toy", "sw", "a", "4"),
+        ("toy", "sw", "b", "6"),
+        ("toy", "en", "a", "4"),
+        ("toy", "en", "b", "6"),
     ]
     assert load_problems(spec, ["sw", "en"], limit=1) == [problems[0], problems[2]]
 
@@ -323,8 +350,10 @@ def test_hf_save_to_disk_dataset_dict_split(tmp_path: Path, hf_cache: Path) -> N
     folder = tmp_path / "dd"
     en_rows = [{"question": r["problem"], "answer": str(r["target"])} for r in ROWS[:2]]
     datasets.DatasetDict(
-        {"test": datasets.Dataset.from_list(en_rows),
-         "train": datasets.Dataset.from_list(en_rows[:1])}
+        {
+            "test": datasets.Dataset.from_list(en_rows),
+            "train": datasets.Dataset.from_list(en_rows[:1]),
+        }
     ).save_to_disk(str(folder))
     assert len(load_problems(BenchmarkSpec("hf", str(folder)), "en")) == 2
     train = load_problems(BenchmarkSpec("hf", str(folder), split="train"), "en")
@@ -350,8 +379,12 @@ def test_hf_malformed_row_names_dataset_and_row(tmp_path: Path, hf_cache: Path) 
     import datasets
 
     folder = tmp_path / "ds"
-    rows = [{"question": "Q0", "answer": "1"}, {"question": "Q1", "answer": None},
-            {"question": "", "answer": "3"}, {"question": "Q3", "answer": "4"}]
+    rows = [
+        {"question": "Q0", "answer": "1"},
+        {"question": "Q1", "answer": None},
+        {"question": "", "answer": "3"},
+        {"question": "Q3", "answer": "4"},
+    ]
     datasets.Dataset.from_list(rows).save_to_disk(str(folder))
     spec = BenchmarkSpec("hf", str(folder))
     with pytest.raises(BadRowError) as err:
@@ -368,7 +401,10 @@ def test_hf_local_json_through_load_dataset(tmp_path: Path, hf_cache: Path) -> N
     spec = BenchmarkSpec("hf", str(path), fields=HF_FIELDS)
     problems = load_problems(spec, ["en", "sw"])
     assert [(p.benchmark, p.lang, p.id) for p in problems] == [
-        ("gsm", "en", "a"), ("gsm", "en", "b"), ("gsm", "sw", "a"), ("gsm", "sw", "b"),
+        ("gsm", "en", "a"),
+        ("gsm", "en", "b"),
+        ("gsm", "sw", "a"),
+        ("gsm", "sw", "b"),
     ]
     assert hf_cache.exists()  # really went through load_dataset's cache
 
@@ -386,8 +422,11 @@ def test_hf_per_language_files_via_path_template(tmp_path: Path, hf_cache: Path)
     for lang in ("en", "sw"):
         rows = [r for r in ROWS if r["language"] == lang]
         write(tmp_path / f"bench_{lang}.jsonl", "".join(json.dumps(r) + "\n" for r in rows))
-    spec = BenchmarkSpec("hf", str(tmp_path / "bench_{lang}.jsonl"),
-                         fields=FieldMap(question="problem", answer="target"))
+    spec = BenchmarkSpec(
+        "hf",
+        str(tmp_path / "bench_{lang}.jsonl"),
+        fields=FieldMap(question="problem", answer="target"),
+    )
     problems = load_problems(spec, ["en", "sw"])
     assert {p.benchmark for p in problems} == {"bench"}
     assert ids_by_lang(problems) == {"en": ["0", "1"], "sw": ["0", "1"]}
@@ -402,14 +441,22 @@ def test_hf_per_language_configs(tmp_path: Path, hf_cache: Path) -> None:
     for lang in ("en", "sw"):
         rows = [r for r in ROWS if r["language"] == lang]
         write(repo / "data" / f"{lang}.jsonl", "".join(json.dumps(r) + "\n" for r in rows))
-        configs.append(f"- config_name: {lang}\n  data_files:\n"
-                       f"  - split: test\n    path: data/{lang}.jsonl\n")
+        configs.append(
+            f"- config_name: {lang}\n  data_files:\n  - split: test\n    path: data/{lang}.jsonl\n"
+        )
     write(repo / "README.md", "---\nconfigs:\n" + "".join(configs) + "---\n")
-    spec = BenchmarkSpec("hf", str(repo), config="{lang}",
-                         fields=FieldMap(question="problem", answer="target", id="pid"))
+    spec = BenchmarkSpec(
+        "hf",
+        str(repo),
+        config="{lang}",
+        fields=FieldMap(question="problem", answer="target", id="pid"),
+    )
     problems = load_problems(spec, ["sw", "en"])
     assert [(p.benchmark, p.lang, p.id) for p in problems] == [
-        ("mbench", "sw", "a"), ("mbench", "sw", "b"), ("mbench", "en", "a"), ("mbench", "en", "b"),
+        ("mbench", "sw", "a"),
+        ("mbench", "sw", "b"),
+        ("mbench", "en", "a"),
+        ("mbench", "en", "b"),
     ]
     with pytest.raises(XlingError) as err:
         load_problems(spec, ["en", "th"])

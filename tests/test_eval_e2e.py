@@ -25,8 +25,10 @@ def mgsm_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("mgsm")
     for lang in ALL_CODES:
         rows = iter_records("test", N_PER_LANG, seed=3, langs=[lang])
-        lines = [f"{r['question'].replace(chr(9), ' ').replace(chr(10), ' ')}\t{r['answer']}"
-                 for r in rows]
+        lines = [
+            f"{r['question'].replace(chr(9), ' ').replace(chr(10), ' ')}\t{r['answer']}"
+            for r in rows
+        ]
         (folder / f"mgsm_{lang}.tsv").write_text("\n".join(lines) + "\n", encoding="utf-8")
     return folder
 
@@ -34,7 +36,10 @@ def mgsm_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def xling(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
     proc = subprocess.run(
         [sys.executable, "-m", "xling.cli", *args],
-        capture_output=True, text=True, timeout=600, env={**os.environ, "COLUMNS": "200"},
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "COLUMNS": "200"},
     )
     if check and proc.returncode != 0:
         raise AssertionError(f"xling {' '.join(args)} failed:\n{proc.stdout}\n{proc.stderr}")
@@ -43,8 +48,22 @@ def xling(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
 
 def eval_args(model: Path, data: Path, out: Path, *extra: str) -> list[str]:
     return [
-        "eval", "--model", str(model), "--bench", "mgsm", "--data", str(data), "--langs", "all",
-        "--max-new-tokens", "12", "--batch-size", "2", "--out", str(out), *extra,
+        "eval",
+        "--model",
+        str(model),
+        "--bench",
+        "mgsm",
+        "--data",
+        str(data),
+        "--langs",
+        "all",
+        "--max-new-tokens",
+        "12",
+        "--batch-size",
+        "2",
+        "--out",
+        str(out),
+        *extra,
     ]
 
 
@@ -52,13 +71,13 @@ def lines(path: Path) -> list[str]:
     return path.read_text(encoding="utf-8").splitlines()
 
 
-def test_eval_all_languages_writes_the_run(tiny_model_dir: Path, mgsm_dir: Path,
-                                           tmp_path: Path) -> None:
+def test_eval_all_languages_writes_the_run(
+    tiny_model_dir: Path, mgsm_dir: Path, tmp_path: Path
+) -> None:
     out = tmp_path / "run"
     proc = xling(*eval_args(tiny_model_dir, mgsm_dir, out, "--n", "2", "--temperature", "0.8"))
     assert "macro average" in proc.stdout and "Bengali (bn)" in proc.stdout
-    for name in ("config.json", "generations.jsonl", "scores.jsonl", "metrics.json",
-                 "metrics.csv"):
+    for name in ("config.json", "generations.jsonl", "scores.jsonl", "metrics.json", "metrics.csv"):
         assert (out / name).exists(), name
     config = json.loads((out / "config.json").read_text())
     assert config["n"] == 2 and config["model"] == str(tiny_model_dir)
@@ -83,14 +102,16 @@ def test_eval_all_languages_writes_the_run(tiny_model_dir: Path, mgsm_dir: Path,
     assert proc.returncode == 2 and "other settings" in proc.stderr
 
 
-def test_resume_after_sigkill_gives_the_same_metrics(tiny_model_dir: Path, mgsm_dir: Path,
-                                                     tmp_path: Path) -> None:
+def test_resume_after_sigkill_gives_the_same_metrics(
+    tiny_model_dir: Path, mgsm_dir: Path, tmp_path: Path
+) -> None:
     reference, killed = tmp_path / "reference", tmp_path / "killed"
     xling(*eval_args(tiny_model_dir, mgsm_dir, reference))
 
     proc = subprocess.Popen(
         [sys.executable, "-m", "xling.cli", *eval_args(tiny_model_dir, mgsm_dir, killed)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     gen_path = killed / "generations.jsonl"
     deadline = time.monotonic() + 300
@@ -134,16 +155,17 @@ def test_malformed_rows_fail_with_file_and_line(tiny_model_dir: Path, tmp_path: 
     assert proc.returncode == 2
     assert "mgsm_en.tsv:2" in proc.stderr and "Traceback" not in proc.stderr
 
-    proc = xling(*eval_args(tiny_model_dir, data, tmp_path / "r2", "--langs", "en",
-                            "--skip-bad"))
+    proc = xling(*eval_args(tiny_model_dir, data, tmp_path / "r2", "--langs", "en", "--skip-bad"))
     assert "skipped 1 malformed row" in proc.stdout
 
 
 def test_unknown_language_and_missing_data(tiny_model_dir: Path, tmp_path: Path) -> None:
-    proc = xling(*eval_args(tiny_model_dir, tmp_path, tmp_path / "r", "--langs", "en,xx"),
-                 check=False)
+    proc = xling(
+        *eval_args(tiny_model_dir, tmp_path, tmp_path / "r", "--langs", "en,xx"), check=False
+    )
     assert proc.returncode == 2 and "unknown language code 'xx'" in proc.stderr
     assert "en, es, ru" in proc.stderr
-    proc = xling(*eval_args(tiny_model_dir, tmp_path / "nope", tmp_path / "r", "--langs", "en"),
-                 check=False)
+    proc = xling(
+        *eval_args(tiny_model_dir, tmp_path / "nope", tmp_path / "r", "--langs", "en"), check=False
+    )
     assert proc.returncode == 2 and "nope" in proc.stderr

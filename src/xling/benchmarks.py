@@ -125,8 +125,9 @@ def _per_lang_files(
     files = {lang: folder / f"{prefix}_{lang}{suffix}" for lang in langs}
     missing = [p.name for p in files.values() if not p.is_file()]
     if missing:
-        present = sorted(p.name[len(prefix) + 1 : -len(suffix)]
-                         for p in folder.glob(f"{prefix}_*{suffix}"))
+        present = sorted(
+            p.name[len(prefix) + 1 : -len(suffix)] for p in folder.glob(f"{prefix}_*{suffix}")
+        )
         raise XlingError(
             f"{folder}: missing {', '.join(missing)}; languages present: "
             f"{', '.join(present) or f'none (no {prefix}_<lang>{suffix} files)'}"
@@ -279,9 +280,7 @@ def _open_hf(path_str: str, config: str | None, split: str) -> tuple[Any, str]:
             loaded = datasets.load_from_disk(str(path))
             if isinstance(loaded, datasets.DatasetDict):
                 if split not in loaded:
-                    raise XlingError(
-                        f"{path}: no split {split!r}; splits: {', '.join(loaded)}"
-                    )
+                    raise XlingError(f"{path}: no split {split!r}; splits: {', '.join(loaded)}")
                 loaded = loaded[split]
             return loaded, label
         if path.is_file():
@@ -313,8 +312,10 @@ def _load_hf(spec: BenchmarkSpec, langs: tuple[str, ...]) -> Iterator[RawRow]:
     if per_lang:
         sources = [
             (
-                (spec.path.replace("{lang}", lang),
-                 spec.config.replace("{lang}", lang) if spec.config else None),
+                (
+                    spec.path.replace("{lang}", lang),
+                    spec.config.replace("{lang}", lang) if spec.config else None,
+                ),
                 (lang,),
                 lang,
             )
@@ -365,9 +366,7 @@ def load_problems(
     """
     loader = LOADERS.get(spec.kind)
     if loader is None:
-        raise XlingError(
-            f"unknown benchmark kind {spec.kind!r}; known kinds: {', '.join(LOADERS)}"
-        )
+        raise XlingError(f"unknown benchmark kind {spec.kind!r}; known kinds: {', '.join(LOADERS)}")
     codes = parse_langs(langs)
     if limit is not None and limit < 0:
         raise XlingError(f"limit must be >= 0, got {limit}")
@@ -405,9 +404,7 @@ def load_problems(
     empty = [code for code, problems in by_lang.items() if not problems]
     if empty:
         why = " (every row was malformed)" if skipped else ""
-        raise XlingError(
-            f"{spec.benchmark} ({spec.path}): no problems for {', '.join(empty)}{why}"
-        )
+        raise XlingError(f"{spec.benchmark} ({spec.path}): no problems for {', '.join(empty)}{why}")
 
     if limit is not None:
         keep = {p.id for p in by_lang[codes[0]][:limit]}

@@ -155,6 +155,7 @@ def _register_optional_commands() -> None:
         return
     register_analysis(app)
     from xling.organism import register as register_organism
+
     register_organism(app)
 
 

@@ -27,13 +27,21 @@ def synthetic_benchmark(folder: Path, *, n_test: int, n_train: int = 0, seed: in
     return test_dir
 
 
-def run_demo(out: Path, *, n_test: int = 5, max_new_tokens: int = 48,
-             console: Console | None = None) -> dict[str, Any]:
+def run_demo(
+    out: Path, *, n_test: int = 5, max_new_tokens: int = 48, console: Console | None = None
+) -> dict[str, Any]:
     console = console or Console()
     data = synthetic_benchmark(out / "bench", n_test=n_test)
     model = ensure_tiny_model(out / "models")
     cfg = EvalConfig(
-        model=str(model), bench="jsonl", data=str(data), bench_name=SYNTH_NAME, id_field="id",
-        langs="all", max_new_tokens=max_new_tokens, batch_size=8, out=str(out / "eval-base"),
+        model=str(model),
+        bench="jsonl",
+        data=str(data),
+        bench_name=SYNTH_NAME,
+        id_field="id",
+        langs="all",
+        max_new_tokens=max_new_tokens,
+        batch_size=8,
+        out=str(out / "eval-base"),
     )
     return run_eval(cfg, console)

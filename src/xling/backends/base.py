@@ -33,9 +33,7 @@ class Output:
 class Backend(Protocol):
     name: str
 
-    def generate(
-        self, requests: Sequence[Request], params: GenerationParams
-    ) -> list[list[Output]]:
+    def generate(self, requests: Sequence[Request], params: GenerationParams) -> list[list[Output]]:
         """Return, for each request in order, exactly `params.n` outputs."""
         ...
 

@@ -154,6 +154,8 @@ def _register_optional_commands() -> None:
     except ImportError:
         return
     register_analysis(app)
+    from xling.train.commands import register as register_train
+    register_train(app)
     from xling.organism import register as register_organism
 
     register_organism(app)

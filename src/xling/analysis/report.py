@@ -255,6 +255,7 @@ class ReportResult:
     tables: dict[str, Path]
     screenshot: Path | None = None
     warnings: list[str] = field(default_factory=list)
+    fits: dict[str, FitReport] = field(default_factory=dict)  # "mti" / "accuracy" in a study
 
 
 def build_report(
@@ -827,6 +828,7 @@ def build_report(
         figures=figures,
         tables=tables,
         warnings=sorted(set(warnings)),
+        fits=fits,
     )
     if screenshot:
         result.screenshot = screenshot_html(html_path, out / "report.png")

@@ -105,9 +105,9 @@ def plot_training_curves(records: Sequence[dict[str, Any]], path: Path, title: s
         ax.set_title(name)
         ax.set_xlabel("step")
         ax.grid(alpha=0.3)
-        if len(keys) > 1:
+        if len(keys) > 1 or keys[0] not in patterns:  # name the line unless the title does
             ax.legend(fontsize=7)
-    for ax in list(axes.flat)[len(panels):]:
+    for ax in list(axes.flat)[len(panels) :]:
         ax.axis("off")
     if title:
         fig.suptitle(title)

@@ -46,8 +46,10 @@ def has_module(name: str) -> bool:
 
 def require_module(name: str, why: str, install: str) -> None:
     if not has_module(name):
-        raise MissingDependencyError(f"{why} needs the `{name}` package, which is not installed; "
-                                     f"install it with `{install}` or {_WITHOUT[name]}")
+        raise MissingDependencyError(
+            f"{why} needs the `{name}` package, which is not installed; "
+            f"install it with `{install}` or {_WITHOUT[name]}"
+        )
 
 
 _WITHOUT = {
@@ -123,7 +125,7 @@ def training_arguments(cfg: CommonTrainConfig, args_cls: type, **specific: Any) 
         "data_seed": cfg.seed,
         "save_strategy": "steps",
         "save_steps": cfg.save_steps,
-        "save_total_limit": cfg.save_total_limit,
+        "save_total_limit": cfg.save_total_limit or None,  # 0 = keep every checkpoint
         "logging_strategy": "steps",
         "logging_steps": cfg.logging_steps,
         "report_to": report_targets(cfg.report_to),
@@ -162,8 +164,11 @@ def checkpoints(out: Path) -> list[Path]:
     """checkpoint-N folders, oldest first."""
     if not out.is_dir():
         return []
-    found = [(int(m.group(1)), p) for p in out.iterdir()
-             if p.is_dir() and (m := _CHECKPOINT_RE.match(p.name))]
+    found = [
+        (int(m.group(1)), p)
+        for p in out.iterdir()
+        if p.is_dir() and (m := _CHECKPOINT_RE.match(p.name))
+    ]
     return [p for _, p in sorted(found)]
 
 

@@ -52,17 +52,19 @@ class CommonTrainConfig:
     gradient_accumulation_steps: int = _f(1, "Micro-batches per optimizer step.")
     seed: int = _f(0, "Seed for data order, sampling and initialization.")
     save_steps: int = _f(50, "Write a checkpoint every N steps (what --resume continues from).")
-    save_total_limit: int | None = _f(2, "Keep only the newest N checkpoints (none: keep all).")
+    save_total_limit: int = _f(2, "Keep only the newest N checkpoints (0: keep all).")
     logging_steps: int = _f(1, "Log metrics every N steps.")
     precision: str = _f("auto", "auto (bf16 on GPUs that have it, else fp32) | bf16 | fp16 | fp32.")
     model_dtype: str = _f(
-        "float32", "Weights dtype when loading: float32 keeps fp32 master weights under bf16 "
-        "autocast (safe for small learning rates); bfloat16 halves memory."
+        "float32",
+        "Weights dtype when loading: float32 keeps fp32 master weights under bf16 "
+        "autocast (safe for small learning rates); bfloat16 halves memory.",
     )
     gradient_checkpointing: bool = _f(True, "Recompute activations to save memory.")
     deepspeed: str | None = _f(
-        None, "DeepSpeed JSON (e.g. configs/deepspeed/zero2.json); usually given through "
-        "`accelerate launch --config_file configs/accelerate/zero2.yaml` instead."
+        None,
+        "DeepSpeed JSON (e.g. configs/deepspeed/zero2.json); usually given through "
+        "`accelerate launch --config_file configs/accelerate/zero2.yaml` instead.",
     )
     report_to: str = _f("auto", "auto (TensorBoard when installed) | none | tensorboard.")
     trust_remote_code: bool = _f(False, "Allow models that ship their own code.")
@@ -73,8 +75,13 @@ class CommonTrainConfig:
         _check_choice("precision", self.precision, PRECISIONS)
         _check_choice("model_dtype", self.model_dtype, MODEL_DTYPES)
         _check_choice("report_to", self.report_to, REPORT_TO)
-        for name in ("per_device_batch_size", "gradient_accumulation_steps", "save_steps",
-                     "logging_steps", "score_workers"):
+        for name in (
+            "per_device_batch_size",
+            "gradient_accumulation_steps",
+            "save_steps",
+            "logging_steps",
+            "score_workers",
+        ):
             if getattr(self, name) < 1:
                 raise TrainConfigError(f"{name} must be at least 1, got {getattr(self, name)}")
         if self.learning_rate <= 0:
@@ -83,6 +90,8 @@ class CommonTrainConfig:
             raise TrainConfigError(f"warmup_ratio must be in [0, 1), got {self.warmup_ratio}")
         if self.max_steps == 0 or self.max_steps < -1:
             raise TrainConfigError(f"max_steps must be -1 or positive, got {self.max_steps}")
+        if self.save_total_limit < 0:
+            raise TrainConfigError(f"save_total_limit must be >= 0, got {self.save_total_limit}")
         if self.score_timeout <= 0:
             raise TrainConfigError(f"score_timeout must be positive, got {self.score_timeout}")
 
@@ -91,12 +100,14 @@ class CommonTrainConfig:
 class GRPOTrainConfig(CommonTrainConfig):
     out: str = _f("runs/grpo", "Output dir: checkpoints, logs, train.json, final/ model.")
     rewards: str = _f(
-        DEFAULT_REWARDS, "Rewards and weights, name=weight comma-separated "
-        "(accuracy, format, language) [paper: 0.8/0.1/0.1]."
+        DEFAULT_REWARDS,
+        "Rewards and weights, name=weight comma-separated "
+        "(accuracy, format, language) [paper: 0.8/0.1/0.1].",
     )
     think: str = _f(
-        "auto", "Format reward's <think> rule: required | optional | auto (required when the "
-        "chat template uses <think>)."
+        "auto",
+        "Format reward's <think> rule: required | optional | auto (required when the "
+        "chat template uses <think>).",
     )
     num_generations: int = _f(16, "Group size: completions per prompt [paper: 16].")
     per_device_batch_size: int = _f(16, "Rollouts per device per micro-batch.")
@@ -110,7 +121,9 @@ class GRPOTrainConfig(CommonTrainConfig):
     loss_type: str = _f("dapo", "TRL loss aggregation: grpo | dr_grpo | dapo | bnpo | ...")
     scale_rewards: str = _f("group", "Advantage scaling: group | batch | none.")
     use_vllm: bool = _f(False, "Generate rollouts with vLLM (must be installed).")
-    vllm_mode: str = _f("colocate", "colocate (vLLM inside the trainer) | server (`trl vllm-serve`).")
+    vllm_mode: str = _f(
+        "colocate", "colocate (vLLM inside the trainer) | server (`trl vllm-serve`)."
+    )
     vllm_gpu_memory_utilization: float = _f(0.3, "colocate: GPU memory share for vLLM.")
     vllm_tensor_parallel_size: int = _f(1, "colocate: tensor parallel size for vLLM.")
     vllm_max_model_length: int | None = _f(None, "vLLM context (prompt + completion) length.")
@@ -142,8 +155,9 @@ class SFTTrainConfig(CommonTrainConfig):
     gradient_accumulation_steps: int = _f(2, "Micro-batches per optimizer step.")
     max_length: int = _f(2048, "Longest prompt + solution, in tokens (longer ones are cut).")
     source: str = _f(
-        "auto", "Targets: reference (the data's worked solutions) | rejection (correct "
-        "rollouts of the base model) | auto (references where present, else rejection)."
+        "auto",
+        "Targets: reference (the data's worked solutions) | rejection (correct "
+        "rollouts of the base model) | auto (references where present, else rejection).",
     )
     rejection_samples: int = _f(8, "Rejection sampling: samples per problem.")
     rejection_temperature: float = _f(0.7, "Rejection sampling temperature.")
@@ -175,9 +189,22 @@ def help_of(cls: type, name: str) -> str:
 
 # Fields that decide what a run trains on and how: a resumed run must agree on all of them.
 RESUME_IDENTITY = (
-    "model", "data", "system_prompt", "learning_rate", "lr_scheduler", "per_device_batch_size",
-    "gradient_accumulation_steps", "seed", "rewards", "num_generations", "max_completion_length",
-    "temperature", "beta", "loss_type", "source", "max_length",
+    "model",
+    "data",
+    "system_prompt",
+    "learning_rate",
+    "lr_scheduler",
+    "per_device_batch_size",
+    "gradient_accumulation_steps",
+    "seed",
+    "rewards",
+    "num_generations",
+    "max_completion_length",
+    "temperature",
+    "beta",
+    "loss_type",
+    "source",
+    "max_length",
 )
 
 

@@ -35,7 +35,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from xling.benchmarks import BenchmarkSpec, FieldMap, load_problems
+from xling.benchmarks import BenchmarkSpec, load_problems
 from xling.errors import BadRowError, XlingError
 from xling.languages import get_language, parse_langs
 from xling.records import Problem
@@ -126,7 +126,9 @@ def build_parallel(
     by_lang: dict[str, dict[str, Problem]] = {code: {} for code in codes}
     first_order: list[str] = []
     seen: set[str] = set()
+    source_langs: set[str] = set()
     for p in problems:
+        source_langs.add(p.lang)
         if p.lang in by_lang:
             by_lang[p.lang].setdefault(p.id, p)
             if p.id not in seen:
@@ -134,10 +136,9 @@ def build_parallel(
                 first_order.append(p.id)
     absent = [code for code, found in by_lang.items() if not found]
     if absent:
-        present = sorted({p for p in by_lang if by_lang[p]})
         raise ParallelDataError(
             f"the source has no problems in {', '.join(absent)}; languages found: "
-            f"{', '.join(present) or 'none'}"
+            f"{', '.join(sorted(source_langs)) or 'none'}"
         )
     pool = [pid for pid in first_order if all(pid in by_lang[code] for code in codes)]
     if not pool:
@@ -237,8 +238,14 @@ def build_parallel_from_spec(
         "solution_field": solution_field,
     }
     return build_parallel(
-        problems, codes, n, seed=seed, budget=budget, shuffle_ids=shuffle_ids,
-        solutions=solutions, source=source,
+        problems,
+        codes,
+        n,
+        seed=seed,
+        budget=budget,
+        shuffle_ids=shuffle_ids,
+        solutions=solutions,
+        source=source,
     )
 
 

@@ -155,8 +155,14 @@ class RolloutScorer:
             started = time.perf_counter()
             gens = [
                 Generation(
-                    benchmark="train", lang=str(lang), id=str(i), sample=0, question="",
-                    answer=str(answer), prompt="", output=text,
+                    benchmark="train",
+                    lang=str(lang),
+                    id=str(i),
+                    sample=0,
+                    question="",
+                    answer=str(answer),
+                    prompt="",
+                    output=text,
                 )
                 for i, (text, lang, answer) in enumerate(zip(texts, langs, answers, strict=True))
             ]
@@ -168,9 +174,7 @@ class RolloutScorer:
 
     def _score_all(self, gens: list[Generation]) -> list[Score]:
         pool = self._ensure_pool()
-        futures = [
-            pool.schedule(score_generation, args=(g,), timeout=self.timeout_s) for g in gens
-        ]
+        futures = [pool.schedule(score_generation, args=(g,), timeout=self.timeout_s) for g in gens]
         scores: list[Score] = []
         for gen, future in zip(gens, futures, strict=True):
             try:
@@ -293,8 +297,9 @@ def language_reward(
 ) -> list[float]:
     """1.0 when the response is identified as the prompt's language."""
     scores = _scores_for(completions, lang, answer, scorer, log_metric)
-    return [1.0 if s.detected_lang is not None and s.detected_lang == s.lang else 0.0
-            for s in scores]
+    return [
+        1.0 if s.detected_lang is not None and s.detected_lang == s.lang else 0.0 for s in scores
+    ]
 
 
 RewardFunc = Callable[..., list[float]]

@@ -1,0 +1,190 @@
+"""GRPO step time: rollouts per second and seconds per 1,000 rollouts (CPU or GPU).
+
+    .venv/bin/python bench/train_step.py                     # tiny model, CPU smoke figures
+    python bench/train_step.py --model Qwen/Qwen2.5-1.5B-Instruct --num-generations 16 \\
+        --per-device-batch-size 16 --max-completion-length 1024 --steps 5 [--use-vllm]
+    accelerate launch --config_file configs/accelerate/ddp.yaml bench/train_step.py --model …
+
+Trains `--warmup + --steps` real GRPO steps (TRL GRPOTrainer, the composite reward, the same
+code path as `xling train grpo`) on the synthetic parallel benchmark and times each
+optimizer step between the trainer's step-begin and step-end callbacks. Warm-up steps
+(CUDA/vLLM start-up, lazy loading) are excluded. A step's rollouts are
+per-device batch x processes x gradient accumulation (generation, reward scoring, and the
+policy update all happen inside the step). Prints a table and, with --json, writes it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import shutil
+import statistics
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from transformers import TrainerCallback
+
+from xling.benchmarks import BenchmarkSpec, FieldMap
+from xling.synthetic import build_benchmark
+from xling.tinymodel import ensure_tiny_model
+from xling.train.common import is_main_process, world_size
+from xling.train.config import GRPOTrainConfig
+from xling.train.data import build_parallel_from_spec, write_parallel
+from xling.train.grpo import build_grpo_trainer
+from xling.train.rewards import RolloutScorer
+
+
+class StepTimer(TrainerCallback):
+    """Wall time and logged metrics of every optimizer step."""
+
+    def __init__(self, scorer: RolloutScorer) -> None:
+        self.scorer = scorer
+        self.started = 0.0
+        self.seconds: list[float] = []
+        self.scoring: list[float] = []  # reward-scoring seconds within each step
+        self.logs: list[dict[str, Any]] = []
+        self._scored_before = 0.0
+
+    def on_step_begin(self, args, state, control, **kwargs):  # type: ignore[no-untyped-def]
+        self._scored_before = self.scorer.seconds
+        self.started = time.perf_counter()
+
+    def on_step_end(self, args, state, control, **kwargs):  # type: ignore[no-untyped-def]
+        self.seconds.append(time.perf_counter() - self.started)
+        self.scoring.append(self.scorer.seconds - self._scored_before)
+
+    def on_log(self, args, state, control, logs=None, **kwargs):  # type: ignore[no-untyped-def]
+        if logs and "train_runtime" not in logs:
+            self.logs.append(dict(logs))
+
+
+def _device() -> str:
+    import torch
+
+    if torch.cuda.is_available():
+        name = torch.cuda.get_device_name(0)
+        return f"{torch.cuda.device_count()} x {name}" if world_size() > 1 else name
+    return f"CPU ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
+
+
+def _data(work: Path, langs: str, n: int) -> Path:
+    build_benchmark(work / "synth", n_train=n, n_test=1, seed=0, langs=langs.split(","))
+    spec = BenchmarkSpec(
+        "jsonl", str(work / "synth" / "train"), name="synth", fields=FieldMap(id="id")
+    )
+    path = work / "train.jsonl"
+    write_parallel(build_parallel_from_spec(spec, langs, n, seed=0), path)
+    return path
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", help="HF id or path [default: the tiny test model]")
+    parser.add_argument("--data", type=Path, help="training JSONL [default: synthetic]")
+    parser.add_argument("--langs", default="en,es,ru,de", help="synthetic data languages")
+    parser.add_argument("--n", type=int, default=64, help="synthetic problems per language")
+    parser.add_argument("--steps", type=int, default=3, help="timed steps")
+    parser.add_argument("--warmup", type=int, default=1, help="untimed first steps")
+    parser.add_argument("--num-generations", type=int, default=4)
+    parser.add_argument("--per-device-batch-size", type=int, default=8)
+    parser.add_argument("--gradient-accumulation-steps", type=int, default=1)
+    parser.add_argument("--max-completion-length", type=int, default=64)
+    parser.add_argument("--beta", type=float, default=0.04)
+    parser.add_argument("--precision", default="auto")
+    parser.add_argument("--model-dtype", default="float32")
+    parser.add_argument("--gradient-checkpointing", action="store_true")
+    parser.add_argument("--use-vllm", action="store_true")
+    parser.add_argument("--vllm-mode", default="colocate")
+    parser.add_argument("--vllm-gpu-memory-utilization", type=float, default=0.3)
+    parser.add_argument("--score-workers", type=int, default=4)
+    parser.add_argument(
+        "--cpu-threads",
+        type=int,
+        help="torch intra-op threads (CPU runs; 1 avoids OpenMP spin-waits on busy machines)",
+    )
+    parser.add_argument("--json", type=Path, help="also write the figures here")
+    parser.add_argument("--keep", type=Path, help="keep the run directory here")
+    args = parser.parse_args()
+    if args.cpu_threads:
+        import torch
+
+        torch.set_num_threads(args.cpu_threads)
+
+    work = Path(tempfile.mkdtemp(prefix="xling-bench-train-"))
+    try:
+        model = args.model or str(ensure_tiny_model(work / "models"))
+        data = args.data or _data(work, args.langs, args.n)
+        out = args.keep or (work / "run")
+        cfg = GRPOTrainConfig(
+            model=model,
+            data=str(data),
+            out=str(out),
+            max_steps=args.warmup + args.steps,
+            save_steps=10**9,
+            logging_steps=1,
+            report_to="none",
+            num_generations=args.num_generations,
+            per_device_batch_size=args.per_device_batch_size,
+            gradient_accumulation_steps=args.gradient_accumulation_steps,
+            max_completion_length=args.max_completion_length,
+            beta=args.beta,
+            precision=args.precision,
+            model_dtype=args.model_dtype,
+            gradient_checkpointing=args.gradient_checkpointing,
+            use_vllm=args.use_vllm,
+            vllm_mode=args.vllm_mode,
+            vllm_gpu_memory_utilization=args.vllm_gpu_memory_utilization,
+            score_workers=args.score_workers,
+            learning_rate=1e-6,
+            warmup_ratio=0.0,
+        )
+        with RolloutScorer(workers=cfg.score_workers, timeout_s=cfg.score_timeout) as scorer:
+            scorer.start()
+            timer = StepTimer(scorer)
+            trainer = build_grpo_trainer(cfg, scorer, callbacks=[timer])
+            trainer.train()
+        if not is_main_process():
+            return
+        timed = timer.seconds[args.warmup :] or timer.seconds
+        scoring = timer.scoring[args.warmup :] or timer.scoring
+        rollouts = cfg.per_device_batch_size * world_size() * cfg.gradient_accumulation_steps
+        step_s = statistics.mean(timed)
+        lengths = [
+            lg["completions/mean_length"]
+            for lg in timer.logs[args.warmup :]
+            if "completions/mean_length" in lg
+        ] or [float("nan")]
+        tokens = statistics.mean(lengths) * rollouts
+        figures = {
+            "device": _device(),
+            "model": model if args.model else "tiny test model (xling.tinymodel)",
+            "processes": world_size(),
+            "vllm": args.use_vllm,
+            "rollouts_per_step": rollouts,
+            "prompts_per_step": rollouts // cfg.num_generations,
+            "num_generations": cfg.num_generations,
+            "max_completion_length": cfg.max_completion_length,
+            "timed_steps": len(timed),
+            "step_time_s": round(step_s, 4),
+            "step_time_min_s": round(min(timed), 4),
+            "rollouts_per_s": round(rollouts / step_s, 3),
+            "seconds_per_1k_rollouts": round(1000 * step_s / rollouts, 2),
+            "completion_tokens_per_s": round(tokens / step_s, 1),
+            "mean_completion_tokens": round(statistics.mean(lengths), 1),
+            # Per process: each process scores its own share of the step's rollouts.
+            "reward_scoring_share_of_step": round(statistics.mean(scoring) / step_s, 3),
+        }
+        width = max(map(len, figures))
+        for key, value in figures.items():
+            print(f"{key:<{width}}  {value}")
+        if args.json:
+            args.json.write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,308 @@
+"""`xling data parallel`, `xling train grpo` and `xling train sft` (registered on the main app).
+
+The train commands' flags are generated from the config dataclasses (xling.train.config), so
+every field is a flag (`--num-generations`, `--use-vllm/--no-use-vllm`, …) and a TOML key
+(`--config run.toml`), with the field's help text. Flags override the TOML file, which
+overrides the defaults. `xling train <flags>` without a subcommand means `xling train grpo`.
+
+Nothing heavy is imported here: torch/TRL load only when a command runs.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import json
+import tomllib
+import typing
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from typer.core import TyperGroup
+
+from xling.errors import XlingError
+
+console = Console()
+Opt = typer.Option
+
+
+class _DefaultCommandGroup(TyperGroup):
+    """A group that runs its first command when the first word names no command, so that
+    `xling train --model m --data d` is `xling train grpo --model m --data d`."""
+
+    default_command = "grpo"
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        if args and args[0] not in self.commands and args[0] not in ("--help", "-h"):
+            args = [self.default_command, *args]
+        return super().parse_args(ctx, args)
+
+
+data_app = typer.Typer(
+    name="data", help="Build training data.", no_args_is_help=True, rich_markup_mode="rich"
+)
+train_app = typer.Typer(
+    name="train",
+    cls=_DefaultCommandGroup,
+    help="Post-train a model on parallel multilingual data: GRPO (default) or the SFT baseline.",
+    no_args_is_help=True,
+    rich_markup_mode="rich",
+)
+
+
+# ------------------------------------------------------------------------ data parallel
+
+
+@data_app.command("parallel")
+def parallel_command(
+    out: Annotated[Path, Opt(help="Output JSONL (a <name>.meta.json sidecar is written too).")],
+    bench: Annotated[str, Opt(help="Benchmark loader: mgsm | jsonl | hf.")] = "mgsm",
+    data: Annotated[
+        str, Opt(help="Source: MGSM folder, JSONL file or folder, datasets id or folder.")
+    ] = "",
+    bench_name: Annotated[
+        str | None, Opt(help="Benchmark name (and <name>_<lang>.jsonl prefix).")
+    ] = None,
+    langs: Annotated[
+        str | None, Opt(help="Training languages, e.g. en,es,ru (English counts as X = 0).")
+    ] = None,
+    x: Annotated[
+        int | None,
+        Opt("--x", help="Instead of --langs: English + the first X of es,ru,de,fr,bn,th,zh."),
+    ] = None,
+    n: Annotated[
+        int, Opt("--n", help="Problems per language (per-lang) or rows in total (fixed).")
+    ] = 1000,
+    budget: Annotated[
+        str,
+        Opt(help="per-lang: n problems in every language | fixed: n rows split over languages."),
+    ] = "per-lang",
+    shuffle_ids: Annotated[
+        bool,
+        Opt(
+            "--shuffle-ids/--parallel-ids",
+            help="Non-parallel control: every language gets different problems.",
+        ),
+    ] = False,
+    seed: Annotated[int, Opt(help="Seed of the problem selection.")] = 0,
+    question_field: Annotated[str, Opt(help="JSONL/hf: question field.")] = "question",
+    answer_field: Annotated[str, Opt(help="JSONL/hf: answer field.")] = "answer",
+    id_field: Annotated[
+        str | None, Opt(help="JSONL/hf: problem id field (parallel across languages).")
+    ] = None,
+    lang_field: Annotated[str | None, Opt(help="JSONL/hf: language field.")] = None,
+    solution_field: Annotated[
+        str | None, Opt(help="JSONL/hf: worked-solution field, kept for SFT when present.")
+    ] = "solution",
+    split: Annotated[str, Opt(help="hf: dataset split.")] = "train",
+    hf_config: Annotated[
+        str | None, Opt(help="hf: dataset config; '{lang}' is replaced per language.")
+    ] = None,
+    source_lang: Annotated[
+        str | None, Opt(help="Language of a single-language source without a lang field.")
+    ] = None,
+    skip_bad: Annotated[
+        bool, Opt("--skip-bad/--no-skip-bad", help="Skip malformed source rows.")
+    ] = False,
+) -> None:
+    """Build a parallel training set: the same problems in English and X other languages."""
+    from xling.benchmarks import BenchmarkSpec, FieldMap
+    from xling.train.data import build_parallel_from_spec, langs_for_x, meta_path, write_parallel
+
+    if (langs is None) == (x is None):
+        raise XlingError("give exactly one of --langs (e.g. en,es,ru) or --x (e.g. 2)")
+    if bench != "hf" and not data:
+        raise XlingError("--data is required: where the benchmark files are")
+    codes = langs_for_x(x) if x is not None else langs
+    assert codes is not None
+    spec = BenchmarkSpec(
+        kind=bench,
+        path=data,
+        name=bench_name,
+        fields=FieldMap(question=question_field, answer=answer_field, id=id_field, lang=lang_field),
+        split=split,
+        config=hf_config,
+        lang=source_lang,
+    )
+    pset = build_parallel_from_spec(
+        spec,
+        codes,
+        n,
+        seed=seed,
+        budget=budget,
+        shuffle_ids=shuffle_ids,
+        solution_field=solution_field,
+        skip_bad=skip_bad,
+    )
+    write_parallel(pset, out)
+    meta = pset.meta
+    per_lang = ", ".join(f"{k} {v}" for k, v in meta["rows_per_lang"].items())
+    kind = "shuffled-id control" if shuffle_ids else "parallel"
+    console.print(
+        f"{meta['n_rows']} rows ({kind}, budget {budget}, X = {meta['num_parallel_langs']}): "
+        f"{per_lang}; {sum(meta['solutions_per_lang'].values())} with worked solutions"
+    )
+    console.print(f"wrote [bold]{out}[/] and {meta_path(out).name}")
+
+
+# ------------------------------------------------------------------------ train commands
+
+
+def _field_params(cls: type) -> list[inspect.Parameter]:
+    """One keyword parameter per config field, typed and documented for typer; every
+    default is None so that only flags actually given override the TOML file."""
+    hints = typing.get_type_hints(cls)
+    params = []
+    for f in dataclasses.fields(cls):
+        hint = hints[f.name]
+        base = next((a for a in typing.get_args(hint) if a is not type(None)), hint)
+        flag = "--" + f.name.replace("_", "-")
+        decl = f"{flag}/--no-{flag[2:]}" if base is bool else flag
+        default = "none" if f.default is None else f.default
+        help_text = f.metadata.get("help", "")
+        if default != "":  # model/data: no default worth showing
+            help_text += f" [dim]\\[default: {default}][/]"
+        option = typer.Option(decl, help=help_text, show_default=False)
+        params.append(
+            inspect.Parameter(
+                f.name,
+                inspect.Parameter.KEYWORD_ONLY,
+                default=None,
+                annotation=Annotated[base | None, option],  # type: ignore[valid-type]
+            )
+        )
+    return params
+
+
+_CONFIG_PARAM = inspect.Parameter(
+    "config",
+    inspect.Parameter.KEYWORD_ONLY,
+    default=None,
+    annotation=Annotated[
+        Path | None, typer.Option(help="TOML file with any of these options; flags override it.")
+    ],
+)
+_RESUME_PARAM = inspect.Parameter(
+    "resume",
+    inspect.Parameter.KEYWORD_ONLY,
+    default=False,
+    annotation=Annotated[
+        bool,
+        typer.Option(
+            "--resume/--no-resume",
+            help="Continue the run in --out from its newest checkpoint (after a kill, or to "
+            "train further with a larger --max-steps).",
+        ),
+    ],
+)
+
+
+def resolve_config(
+    cls: type, toml_path: Path | None, flags: dict[str, Any], *, resume: bool = False
+) -> Any:
+    """defaults < (with --resume: the run's saved config) < TOML file < flags.
+
+    So `xling train grpo --out runs/x --resume` continues a run with its own settings, and
+    any flag given (say a larger --max-steps) still wins.
+    """
+    from xling.config import load_config
+    from xling.train.common import TRAIN_CONFIG_JSON
+
+    cfg = load_config(cls, toml_path, **flags)
+    if not resume:
+        return cfg
+    saved_path = Path(cfg.out) / TRAIN_CONFIG_JSON
+    if not saved_path.is_file():
+        return cfg
+    try:
+        saved = json.loads(saved_path.read_text(encoding="utf-8")).get("config", {})
+    except (json.JSONDecodeError, AttributeError):
+        raise XlingError(
+            f"{saved_path}: not a training config; remove it or use a new --out"
+        ) from None
+    known = {f.name for f in dataclasses.fields(cls)}
+    values = {k: v for k, v in saved.items() if k in known}
+    if toml_path is not None:  # already validated by load_config above
+        values.update(tomllib.loads(toml_path.read_text(encoding="utf-8")))
+    values.update({k: v for k, v in flags.items() if v is not None})
+    return cls(**values)
+
+
+def _config_command(
+    cls: type, run: Callable[..., Any], extra: list[inspect.Parameter], doc: str
+) -> Callable[..., None]:
+    extra_names = [p.name for p in extra]
+
+    def command(**kwargs: Any) -> None:
+        config_path = kwargs.pop("config", None)
+        options = {name: kwargs.pop(name) for name in extra_names}
+        cfg = resolve_config(cls, config_path, kwargs, resume=bool(options.get("resume")))
+        run(cfg, **options)
+
+    command.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+        [_CONFIG_PARAM, *extra, *_field_params(cls)]
+    )
+    command.__doc__ = doc
+    command.__name__ = f"{cls.__name__}_command"
+    return command
+
+
+def _run_grpo(cfg: Any, *, resume: bool) -> None:
+    from xling.train.grpo import run_grpo
+
+    run_grpo(cfg, resume=resume, console=console)
+
+
+def _run_sft(cfg: Any, *, resume: bool, prepare_only: bool) -> None:
+    from xling.train.sft import run_sft
+
+    run_sft(cfg, resume=resume, prepare_only=prepare_only, console=console)
+
+
+def _register_train_commands() -> None:
+    from xling.train.config import GRPOTrainConfig, SFTTrainConfig
+
+    prepare_only = inspect.Parameter(
+        "prepare_only",
+        inspect.Parameter.KEYWORD_ONLY,
+        default=False,
+        annotation=Annotated[
+            bool,
+            typer.Option(
+                "--prepare-only",
+                help="Only build the SFT targets (rejection sampling), e.g. before a "
+                "multi-GPU `accelerate launch`.",
+            ),
+        ],
+    )
+    train_app.command("grpo")(
+        _config_command(
+            GRPOTrainConfig,
+            _run_grpo,
+            [_RESUME_PARAM],
+            "GRPO (TRL) with the composite reward: 0.8 accuracy + 0.1 format + 0.1 language "
+            "consistency by default. Writes checkpoints, metrics.csv/jsonl, "
+            "training_curves.png, train.json and final/ (loadable by `xling eval`).",
+        )
+    )
+    train_app.command("sft")(
+        _config_command(
+            SFTTrainConfig,
+            _run_sft,
+            [_RESUME_PARAM, prepare_only],
+            "SFT baseline (TRL) on the same data: worked solutions where the data has them, "
+            "else correct rollouts of the base model (rejection sampling).",
+        )
+    )
+
+
+_register_train_commands()
+
+
+def register(app: typer.Typer) -> None:
+    """Add the `data` and `train` command groups to the main `xling` app."""
+    app.add_typer(data_app, name="data")
+    app.add_typer(train_app, name="train")

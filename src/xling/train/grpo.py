@@ -1,0 +1,169 @@
+"""`xling train grpo`: GRPO with TRL's GRPOTrainer and the composite reward.
+
+The RL loop, distribution (accelerate: DDP / DeepSpeed), vLLM rollouts and checkpointing
+are TRL's and transformers'; this module builds the dataset (the evaluation's localized
+prompt for every row), binds the rewards to one `RolloutScorer`, and writes the run's
+`train.json`, logs and final model.
+
+Output directory:
+    checkpoint-N/          resumable checkpoints (`--resume` continues from the newest)
+    final/                 model + tokenizer, loadable by `xling eval --model <out>/final`
+    train.json             train_langs, num_parallel_langs, budget, shuffle_ids, …
+    train_config.json      the resolved config (a resume must agree with it)
+    metrics.jsonl/.csv     per-step logs; training_curves.png; train_summary.json
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from xling.errors import XlingError
+from xling.train.callbacks import MetricsLogger
+from xling.train.common import (
+    FINAL_DIR,
+    check_dependencies,
+    describe_rows,
+    has_chat_template,
+    is_main_process,
+    load_tokenizer,
+    prepare_out_dir,
+    prompt_of,
+    training_arguments,
+    world_size,
+    write_train_json,
+)
+from xling.train.config import GRPOTrainConfig
+from xling.train.data import TrainRow, read_train_meta, read_train_rows
+from xling.train.rewards import RolloutScorer, build_reward_funcs, template_uses_think
+
+
+def grpo_dataset(rows: Sequence[TrainRow], system_prompt: str | None, chat: bool) -> Any:
+    """One row per prompt; `lang` and `answer` reach the rewards as keyword columns."""
+    from datasets import Dataset
+
+    return Dataset.from_list(
+        [
+            {
+                "prompt": prompt_of(r, system_prompt, chat),
+                "lang": r.lang,
+                "answer": r.answer,
+                "id": r.id,
+                "benchmark": r.benchmark,
+            }
+            for r in rows
+        ]
+    )
+
+
+def _check_batch(cfg: GRPOTrainConfig) -> None:
+    rollouts = cfg.per_device_batch_size * world_size() * cfg.gradient_accumulation_steps
+    if rollouts % cfg.num_generations:
+        raise XlingError(
+            f"rollouts per step ({cfg.per_device_batch_size} per device x {world_size()} "
+            f"process(es) x {cfg.gradient_accumulation_steps} accumulation = {rollouts}) must "
+            f"be a multiple of num_generations ({cfg.num_generations}) so that every group "
+            "is complete"
+        )
+
+
+def build_grpo_trainer(
+    cfg: GRPOTrainConfig,
+    scorer: RolloutScorer,
+    *,
+    callbacks: Sequence[Any] = (),
+    rows: Sequence[TrainRow] | None = None,
+) -> Any:
+    """A ready GRPOTrainer for `cfg` (rows default to those of `cfg.data`)."""
+    check_dependencies(cfg, use_vllm=cfg.use_vllm)
+    _check_batch(cfg)
+    from trl import GRPOConfig, GRPOTrainer
+
+    if rows is None:
+        rows = read_train_rows(Path(cfg.data))
+    tokenizer = load_tokenizer(cfg.model, trust_remote_code=cfg.trust_remote_code)
+    chat = has_chat_template(tokenizer)
+    require_think = cfg.think == "required" or (
+        cfg.think == "auto" and template_uses_think(tokenizer)
+    )
+    funcs, weights = build_reward_funcs(cfg.rewards, scorer, require_think=require_think)
+    vllm: dict[str, Any] = {}
+    if cfg.use_vllm:
+        vllm = {
+            "use_vllm": True,
+            "vllm_mode": cfg.vllm_mode,
+            "vllm_gpu_memory_utilization": cfg.vllm_gpu_memory_utilization,
+            "vllm_tensor_parallel_size": cfg.vllm_tensor_parallel_size,
+            "vllm_max_model_length": cfg.vllm_max_model_length,
+            "vllm_server_base_url": cfg.vllm_server_base_url,
+        }
+    args = training_arguments(
+        cfg,
+        GRPOConfig,
+        num_generations=cfg.num_generations,
+        max_completion_length=cfg.max_completion_length,
+        temperature=cfg.temperature,
+        top_p=cfg.top_p,
+        beta=cfg.beta,
+        epsilon=cfg.epsilon,
+        num_iterations=cfg.num_iterations,
+        loss_type=cfg.loss_type,
+        scale_rewards=cfg.scale_rewards,
+        reward_weights=weights,
+        remove_unused_columns=False,  # the rewards need `lang` and `answer`
+        log_completions=cfg.log_completions,
+        **vllm,
+    )
+    return GRPOTrainer(
+        model=cfg.model,
+        reward_funcs=funcs,
+        args=args,
+        train_dataset=grpo_dataset(rows, cfg.system_prompt, chat),
+        processing_class=tokenizer,
+        callbacks=list(callbacks),
+    )
+
+
+def run_grpo(
+    cfg: GRPOTrainConfig, *, resume: bool = False, console: Console | None = None
+) -> dict[str, Any]:
+    """Train, save `final/`, write train.json; returns train.json's content."""
+    console = console or Console()
+    if not cfg.model:
+        raise XlingError("--model is required (a HF hub id or local path)")
+    if not cfg.data:
+        raise XlingError("--data is required: a training JSONL from `xling data parallel`")
+    check_dependencies(cfg, use_vllm=cfg.use_vllm)
+    _check_batch(cfg)
+    rows = read_train_rows(Path(cfg.data))
+    meta = read_train_meta(Path(cfg.data), rows)
+    checkpoint = prepare_out_dir(cfg, "grpo", resume=resume)
+    reward_info = {"rewards": cfg.rewards, "num_generations": cfg.num_generations}
+    write_train_json(cfg, "grpo", meta, status="running", **reward_info)
+    if is_main_process():
+        start = f"resuming from {checkpoint.name}" if checkpoint else "starting"
+        console.print(f"GRPO {start}: {describe_rows(rows)} -> [bold]{cfg.out}[/]")
+    out = Path(cfg.out)
+    logger = MetricsLogger(out, title=f"GRPO {Path(cfg.model).name} on {Path(cfg.data).name}")
+    with RolloutScorer(workers=cfg.score_workers, timeout_s=cfg.score_timeout) as scorer:
+        scorer.start()  # before the model loads: workers come up while weights are read
+        trainer = build_grpo_trainer(cfg, scorer, callbacks=[logger], rows=rows)
+        trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
+        trainer.save_model(str(out / FINAL_DIR))
+        step = trainer.state.global_step
+    info = write_train_json(
+        cfg,
+        "grpo",
+        meta,
+        status="done",
+        global_step=step,
+        **reward_info,
+        config=dataclasses.asdict(cfg),
+    )
+    if is_main_process():
+        console.print(f"GRPO done at step {step}: model in [bold]{out / FINAL_DIR}[/]")
+    return info

@@ -18,6 +18,7 @@ from xling.organism import (
     META_FILE,
     OrganismConfig,
     build_tokenizer,
+    chat_example,
     encode_examples,
     load_organism_config,
     preset_names,
@@ -63,6 +64,18 @@ def digest(path: Path) -> str:
 
 def log_entries(out: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in (out / LOG_FILE).read_text().splitlines()]
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_torch_thread() -> Any:
+    # Models this small gain nothing from intra-op threads, and on a busy 2-core machine
+    # OpenMP threads spinning against each other make each step ~20x slower.
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")
@@ -157,8 +170,6 @@ def test_resume_continues_from_the_checkpoint(micro_run: Path, tmp_path: Path) -
 
 
 def test_training_examples_round_trip_and_match_the_eval_prompt() -> None:
-    from transformers import AutoTokenizer
-
     from xling.backends.hf import render_prompt
     from xling.prompts import build_request
     from xling.records import Problem
@@ -166,7 +177,7 @@ def test_training_examples_round_trip_and_match_the_eval_prompt() -> None:
 
     cfg = micro(lang_weights={code: 1.0 for code in ALL_CODES}, translation_fraction=0.3)
     tok = build_tokenizer(cfg)
-    examples = [e for step in range(4) for e in step_examples(cfg, step)]
+    examples = [e for step in range(12) for e in step_examples(cfg, step)]
     assert {e.lang for e in examples} == set(ALL_CODES)
     assert {e.kind for e in examples} == {"chat", "translate"}
     for ex in examples:
@@ -176,8 +187,6 @@ def test_training_examples_round_trip_and_match_the_eval_prompt() -> None:
     # A chat example's tokens are exactly the eval prompt, then the solution and <|im_end|>.
     for rec in iter_records("test", 1, seed=0, langs=ALL_CODES):
         problem = Problem("synth", rec["id"], rec["lang"], rec["question"], rec["answer"])
-        from xling.organism import chat_example
-
         ex = chat_example(rec["question"], rec["solution"], rec["lang"])
         batch = encode_examples(tok, [ex], seq_len=1000, loss_on="assistant")
         ids, labels = batch["input_ids"][0].tolist(), batch["labels"][0].tolist()
@@ -220,9 +229,13 @@ def test_presets_and_config_errors(tmp_path: Path) -> None:
     assert 2 * _param_count(full) < 20e6
 
     override = tmp_path / "o.toml"
-    override.write_text("steps = 7\n[lang_weights]\nen = 1.0\n")
+    override.write_text("steps = 7\ntranslation_fraction = 0.0\n[lang_weights]\nen = 1.0\n")
     cfg = load_organism_config("cpu-small", override, seed=3)
     assert (cfg.steps, cfg.seed, cfg.lang_weights) == (7, 3, {"en": 1.0})
+    assert cfg.hidden_size == load_organism_config("cpu-small").hidden_size  # from the preset
+    override.write_text("[lang_weights]\nen = 1.0\n")  # leaves nothing to translate into
+    with pytest.raises(XlingError, match="translation_fraction > 0"):
+        load_organism_config("cpu-small", override)
 
     override.write_text("stepz = 7\n")
     with pytest.raises(XlingError, match="unknown option"):

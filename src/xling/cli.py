@@ -128,16 +128,17 @@ def score_command(
 
 @app.command("demo")
 def demo_command(
-    out: Annotated[Path, Opt(help="Where the demo writes its benchmark, model and runs.")] = Path(
-        "runs/demo"
-    ),
-    n_test: Annotated[int, Opt(help="Synthetic test problems per language.")] = 5,
+    out: Annotated[str | None, Opt(help="Where the demo study writes [default: runs/demo].")] = None,
+    full: Annotated[bool, Opt("--full", help="Run the paper-sized organism study instead "
+                                             "(hours on CPU; meant for a GPU).")] = False,
 ) -> None:
-    """Offline demo: evaluate the bundled tiny model on the synthetic parallel benchmark."""
-    from xling.demo import run_demo
+    """The offline demo: the whole parallel-scaling study on the bundled model organism and
+    the synthetic benchmark (X = 0..7, all 11 languages), ending with the headline table."""
+    from xling.study import Study, headline, load_study_config, shipped_study
 
-    run_demo(out, n_test=n_test, console=console)
-    console.print(f"demo results in [bold]{out}[/]")
+    cfg = load_study_config(shipped_study("full" if full else "demo"), out=out)
+    Study(cfg, console).run()
+    headline(cfg, console)
 
 
 @app.command("version")
@@ -146,22 +147,62 @@ def version_command() -> None:
     console.print(__version__)
 
 
-def _register_optional_commands() -> None:
-    # Each later part of the pipeline adds its own commands; a missing optional
-    # dependency must not break `xling eval`.
-    try:
-        from xling.analysis.commands import register as register_analysis
-    except ImportError:
-        return
-    register_analysis(app)
-    from xling.train.commands import register as register_train
-    register_train(app)
-    from xling.organism import register as register_organism
+study_app = typer.Typer(help="The whole parallel-scaling study as one resumable pipeline.",
+                        no_args_is_help=True)
+app.add_typer(study_app, name="study")
 
+StudyFile = Annotated[Path, typer.Argument(help="Study TOML (see studies/*.toml).")]
+StudyOut = Annotated[str | None, Opt(help="Override the study's output folder.")]
+
+
+@study_app.command("run")
+def study_run_command(study: StudyFile, out: StudyOut = None) -> None:
+    """Evaluate the base model, train one model per X, evaluate them, fit the laws, report.
+
+    Every step is cached under the study's folder: rerun after a crash to continue."""
+    from xling.study import Study, headline, load_study_config
+
+    cfg = load_study_config(study, out=out)
+    Study(cfg, console).run()
+    headline(cfg, console)
+
+
+@study_app.command("status")
+def study_status_command(study: StudyFile, out: StudyOut = None) -> None:
+    """Show which steps of a study are done."""
+    from rich.table import Table
+
+    from xling.study import Study, load_study_config
+
+    cfg = load_study_config(study, out=out)
+    table = Table(title=f"study {cfg.name} → {cfg.out}", title_justify="left")
+    for column in ("#", "step", "status", "seconds", "finished"):
+        table.add_column(column)
+    rows = Study(cfg, console).status()
+    for i, (step, marker) in enumerate(rows, start=1):
+        done = marker is not None
+        table.add_row(
+            str(i), step.describe, "[green]done" if done else "[yellow]pending",
+            str(marker["seconds"]) if done else "", marker["finished"] if done else "",
+        )
+    console.print(table)
+    n_done = sum(m is not None for _, m in rows)
+    console.print(f"{n_done}/{len(rows)} steps done")
+
+
+def _register_commands() -> None:
+    # Each part of the pipeline owns its commands. Their modules import heavy libraries
+    # (torch, trl, scipy, matplotlib) only inside command bodies, so startup stays fast.
+    from xling.analysis.commands import register as register_analysis
+    from xling.organism import register as register_organism
+    from xling.train.commands import register as register_train
+
+    register_analysis(app)
+    register_train(app)
     register_organism(app)
 
 
-_register_optional_commands()
+_register_commands()
 
 
 def main() -> None:

@@ -416,11 +416,13 @@ def _write_json_atomic(path: Path, data: Any) -> None:
     os.replace(tmp, path)
 
 
-def _trim_log(path: Path, upto: int) -> None:
-    """Keep the log entries of steps <= upto: a resumed run rewrites what came after."""
+def _trim_log(path: Path, upto: int) -> float:
+    """Keep the log entries of steps <= upto: a resumed run rewrites what came after.
+    Returns the training time logged up to there, so elapsed_s keeps counting on resume."""
     if not path.exists():
-        return
-    kept = []
+        return 0.0
+    kept: list[str] = []
+    elapsed = 0.0
     for line in path.read_text(encoding="utf-8").splitlines():
         try:
             entry = json.loads(line)
@@ -428,10 +430,14 @@ def _trim_log(path: Path, upto: int) -> None:
             continue  # a line cut by a kill
         if entry.get("step", 0) <= upto:
             kept.append(line)
+            elapsed = float(entry.get("elapsed_s", elapsed))
     path.write_text("".join(k + "\n" for k in kept), encoding="utf-8")
+    return elapsed
 
 
-def _save_checkpoint(ckpt_dir: Path, step: int, model: Any, optim: Any, cfg: OrganismConfig):
+def _save_checkpoint(
+    ckpt_dir: Path, step: int, model: Any, optim: Any, cfg: OrganismConfig
+) -> None:
     import torch
 
     ckpt_dir.mkdir(parents=True, exist_ok=True)
@@ -502,6 +508,8 @@ def pretrain(
     from xling.progress import make_progress
 
     console = console or Console()
+    # DataLoader workers fork after the tokenizer ran here; its own threads must stay off.
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     out = Path(out)
     state = _prepare_out(out, cfg, resume)
     out.mkdir(parents=True, exist_ok=True)
@@ -529,7 +537,7 @@ def pretrain(
     n_params = count_params(model)
 
     log_path = out / LOG_FILE
-    _trim_log(log_path, start)
+    time_offset = _trim_log(log_path, start)
     end = cfg.steps if stop_after is None else min(cfg.steps, stop_after)
     loader = torch.utils.data.DataLoader(
         StepBatches(cfg, tokenizer),
@@ -552,7 +560,6 @@ def pretrain(
         )
     else:
         console.print(f"organism: resuming at step {start}/{cfg.steps}")
-    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     with log_path.open("a", encoding="utf-8") as log, make_progress(console) as progress:
         task = progress.add_task("pretrain", total=cfg.steps, completed=start)
         step = start
@@ -584,7 +591,7 @@ def pretrain(
                     "grad_norm": round(float(grad_norm), 4),
                     "tokens_per_s": round(window_tokens / max(elapsed, 1e-9), 1),
                     "truncated": window_trunc,
-                    "elapsed_s": round(time.perf_counter() - t0, 2),
+                    "elapsed_s": round(time_offset + time.perf_counter() - t0, 2),
                 }
                 log.write(json.dumps(entry) + "\n")
                 log.flush()
@@ -599,7 +606,7 @@ def pretrain(
         return PretrainResult(out, step, False, last_loss, n_params)
     if last_loss is None:  # resumed at the very end: nothing logged in this process
         last_loss = _last_logged_loss(log_path)
-    _finish(cfg, out, model, tokenizer, n_params, last_loss, device)
+    _finish(cfg, out, model, tokenizer, n_params, last_loss, device, _logged_elapsed(log_path))
     console.print(f"organism written to [bold]{out}[/] (final loss {last_loss:.4f})")
     del model, optim, step_fn
     if eval_n > 0:
@@ -612,6 +619,11 @@ def pretrain(
             + ", ".join(f"{code} {100 * acc:.1f}%" for code, acc in accuracy.items())
         )
     return PretrainResult(out, step, True, last_loss, n_params)
+
+
+def _logged_elapsed(log_path: Path) -> float | None:
+    lines = log_path.read_text(encoding="utf-8").splitlines()
+    return json.loads(lines[-1]).get("elapsed_s") if lines else None
 
 
 def _last_logged_loss(log_path: Path) -> float | None:
@@ -627,6 +639,7 @@ def _finish(
     n_params: int,
     final_loss: float | None,
     device: str,
+    train_s: float | None,
 ) -> None:
     import tokenizers
     import torch
@@ -651,6 +664,7 @@ def _finish(
             "loss_on": cfg.loss_on,
         },
         "device": device,
+        "train_s": train_s,
         "versions": {
             "torch": torch.__version__,
             "transformers": transformers.__version__,
@@ -764,6 +778,18 @@ def build_bench_command(
         f"wrote [bold]{out}[/]/{{train,test}}/synth_<lang>.jsonl; evaluate with: xling eval "
         f"--model <dir> --bench jsonl --data {out / 'test'} --bench-name synth --id-field id"
     )
+
+
+def bundled_organism() -> Path:
+    """The organism checkpoint shipped with xling (`full` preset, seed 0, trained on an H100;
+    its training log, organism.json and base accuracies sit beside the weights)."""
+    path = Path(__file__).resolve().parent / "data" / "organism"
+    if not (path / "model.safetensors").exists():
+        raise OrganismError(
+            f"the bundled organism is missing at {path}; reinstall xling or rebuild it with "
+            "`xling organism pretrain --preset full --out <dir>` and point base_model at <dir>"
+        )
+    return path
 
 
 def register(app: typer.Typer) -> None:

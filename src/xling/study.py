@@ -68,6 +68,15 @@ class StudyConfig:
         return ("en", *self.parallel_order[:x])
 
 
+def shipped_study(name: str) -> Path:
+    """A study file shipped with xling (src/xling/data/studies/<name>.toml)."""
+    path = Path(__file__).resolve().parent / "data" / "studies" / f"{name}.toml"
+    if not path.exists():
+        known = sorted(p.stem for p in path.parent.glob("*.toml"))
+        raise XlingError(f"no shipped study {name!r}; shipped: {', '.join(known)}")
+    return path
+
+
 def load_study_config(path: Path, **overrides: Any) -> StudyConfig:
     if not path.exists():
         raise XlingError(f"study file not found: {path}")

@@ -128,9 +128,16 @@ def score_command(
 
 @app.command("demo")
 def demo_command(
-    out: Annotated[str | None, Opt(help="Where the demo study writes [default: runs/demo].")] = None,
-    full: Annotated[bool, Opt("--full", help="Run the paper-sized organism study instead "
-                                             "(hours on CPU; meant for a GPU).")] = False,
+    out: Annotated[
+        str | None, Opt(help="Where the demo study writes [default: runs/demo].")
+    ] = None,
+    full: Annotated[
+        bool,
+        Opt(
+            "--full",
+            help="Run the paper-sized organism study instead (hours on CPU; meant for a GPU).",
+        ),
+    ] = False,
 ) -> None:
     """The offline demo: the whole parallel-scaling study on the bundled model organism and
     the synthetic benchmark (X = 0..7, all 11 languages), ending with the headline table."""
@@ -147,8 +154,9 @@ def version_command() -> None:
     console.print(__version__)
 
 
-study_app = typer.Typer(help="The whole parallel-scaling study as one resumable pipeline.",
-                        no_args_is_help=True)
+study_app = typer.Typer(
+    help="The whole parallel-scaling study as one resumable pipeline.", no_args_is_help=True
+)
 app.add_typer(study_app, name="study")
 
 StudyFile = Annotated[Path, typer.Argument(help="Study TOML (see studies/*.toml).")]
@@ -182,8 +190,11 @@ def study_status_command(study: StudyFile, out: StudyOut = None) -> None:
     for i, (step, marker) in enumerate(rows, start=1):
         done = marker is not None
         table.add_row(
-            str(i), step.describe, "[green]done" if done else "[yellow]pending",
-            str(marker["seconds"]) if done else "", marker["finished"] if done else "",
+            str(i),
+            step.describe,
+            "[green]done" if done else "[yellow]pending",
+            str(marker["seconds"]) if done else "",
+            marker["finished"] if done else "",
         )
     console.print(table)
     n_done = sum(m is not None for _, m in rows)

@@ -151,15 +151,29 @@ class Study:
                     name = self.run_name(x, seed)
                     langs = ",".join(cfg.train_langs(x))
                     steps += [
-                        Step(f"data:{name}", f"parallel data {name} ({langs})",
-                             lambda x=x, seed=seed: self._data(x, seed)),
-                        Step(f"train:{method}:{name}", f"{method.upper()} on {name}",
-                             lambda m=method, x=x, seed=seed: self._train(m, x, seed)),
-                        Step(f"eval:{method}:{name}", f"evaluate {method} {name}",
-                             lambda m=method, x=x, seed=seed: self._eval_trained(m, x, seed)),
+                        Step(
+                            f"data:{name}",
+                            f"parallel data {name} ({langs})",
+                            lambda x=x, seed=seed: self._data(x, seed),
+                        ),
+                        Step(
+                            f"train:{method}:{name}",
+                            f"{method.upper()} on {name}",
+                            lambda m=method, x=x, seed=seed: self._train(m, x, seed),
+                        ),
+                        Step(
+                            f"eval:{method}:{name}",
+                            f"evaluate {method} {name}",
+                            lambda m=method, x=x, seed=seed: self._eval_trained(m, x, seed),
+                        ),
                     ]
-            steps.append(Step(f"report:{method}", f"{method} fits and report",
-                              lambda m=method: self._report(m)))
+            steps.append(
+                Step(
+                    f"report:{method}",
+                    f"{method} fits and report",
+                    lambda m=method: self._report(m),
+                )
+            )
         # Data steps are shared by methods: keep the first of each name only.
         unique: dict[str, Step] = {}
         for step in steps:
@@ -186,8 +200,11 @@ class Study:
             self.marker(step.name).parent.mkdir(parents=True, exist_ok=True)
             write_json_atomic(
                 self.marker(step.name),
-                {"step": step.name, "seconds": round(time.time() - started, 1),
-                 "finished": time.strftime("%Y-%m-%d %H:%M:%S")},
+                {
+                    "step": step.name,
+                    "seconds": round(time.time() - started, 1),
+                    "finished": time.strftime("%Y-%m-%d %H:%M:%S"),
+                },
             )
 
     # ------------------------------------------------------------------ step bodies
@@ -196,15 +213,21 @@ class Study:
 
         syn = self.cfg.synthetic
         build_benchmark(
-            self.bench_dir, n_train=int(syn.get("n_train", 1000)),
-            n_test=int(syn.get("n_test", 100)), seed=int(syn.get("seed", 0)),
+            self.bench_dir,
+            n_train=int(syn.get("n_train", 1000)),
+            n_test=int(syn.get("n_test", 100)),
+            seed=int(syn.get("seed", 0)),
         )
 
     def _eval_config(self, model: str, out: Path) -> EvalConfig:
         values: dict[str, Any] = {"langs": "all"}
         if self.cfg.synthetic:
-            values |= {"bench": "jsonl", "data": str(self.bench_dir / "test"),
-                       "bench_name": "synth", "id_field": "id"}
+            values |= {
+                "bench": "jsonl",
+                "data": str(self.bench_dir / "test"),
+                "bench_name": "synth",
+                "id_field": "id",
+            }
         values |= self.cfg.eval
         return EvalConfig(**{**values, "model": model, "out": str(out)})
 
@@ -222,20 +245,32 @@ class Study:
 
         td = dict(self.cfg.train_data)
         if self.cfg.synthetic:
-            td = {"kind": "jsonl", "path": str(self.bench_dir / "train"), "name": "synth",
-                  "id_field": "id"} | td
+            td = {
+                "kind": "jsonl",
+                "path": str(self.bench_dir / "train"),
+                "name": "synth",
+                "id_field": "id",
+            } | td
         spec = BenchmarkSpec(
-            kind=td.get("kind", "mgsm"), path=str(td.get("path", "")), name=td.get("name"),
+            kind=td.get("kind", "mgsm"),
+            path=str(td.get("path", "")),
+            name=td.get("name"),
             fields=FieldMap(
                 question=td.get("question_field", "question"),
                 answer=td.get("answer_field", "answer"),
-                id=td.get("id_field"), lang=td.get("lang_field"),
+                id=td.get("id_field"),
+                lang=td.get("lang_field"),
             ),
-            split=td.get("split", "train"), config=td.get("config"),
+            split=td.get("split", "train"),
+            config=td.get("config"),
         )
         pset = build_parallel_from_spec(
-            spec, self.cfg.train_langs(x), int(td.get("n", 1000)), seed=seed,
-            budget=td.get("budget", "per-lang"), shuffle_ids=bool(td.get("shuffle_ids", False)),
+            spec,
+            self.cfg.train_langs(x),
+            int(td.get("n", 1000)),
+            seed=seed,
+            budget=td.get("budget", "per-lang"),
+            shuffle_ids=bool(td.get("shuffle_ids", False)),
             solution_field=td.get("solution_field", "solution"),
         )
         write_parallel(pset, self._data_path(x, seed))
@@ -251,8 +286,15 @@ class Study:
         cls, runner = (GRPOTrainConfig, run_grpo) if method == "grpo" else (SFTTrainConfig, run_sft)
         overrides = self.cfg.grpo if method == "grpo" else self.cfg.sft
         out = self._train_dir(method, x, seed)
-        cfg = cls(**{**overrides, "model": self.base_model(), "data": str(self._data_path(x, seed)),
-                     "out": str(out), "seed": seed})
+        cfg = cls(
+            **{
+                **overrides,
+                "model": self.base_model(),
+                "data": str(self._data_path(x, seed)),
+                "out": str(out),
+                "seed": seed,
+            }
+        )
         runner(cfg, resume=out.exists(), console=self.console)
 
     def _eval_trained(self, method: str, x: int, seed: int) -> None:
@@ -270,11 +312,14 @@ class Study:
 
         folder = self.out / method
         runs = [self.run_name(x, s) for x in self.cfg.x_values for s in self.cfg.seeds]
-        write_json_atomic(folder / "study.json",
-                          {"name": f"{self.cfg.name} ({method})", "base": "../base", "runs": runs})
+        write_json_atomic(
+            folder / "study.json",
+            {"name": f"{self.cfg.name} ({method})", "base": "../base", "runs": runs},
+        )
         opts = {"n_boot": 2000, "seed": 0} | self.cfg.report
-        result = build_report(folder, self.out / "report" / method,
-                              title=f"{self.cfg.name}: {method.upper()}", **opts)
+        result = build_report(
+            folder, self.out / "report" / method, title=f"{self.cfg.name}: {method.upper()}", **opts
+        )
         summary = {
             metric: {k: getattr(fr, k).to_dict() for k in ("alpha", "beta", "r2", "leap", "gap")}
             for metric, fr in result.fits.items()
@@ -292,15 +337,18 @@ def headline(cfg: StudyConfig, console: Console) -> None:
     for method in cfg.methods:
         folder = out / method
         report_dir = out / "report" / method
-        runs = [(x, folder / (f"X{x}" if len(cfg.seeds) == 1 else f"X{x}-s{cfg.seeds[0]}"))
-                for x in cfg.x_values]
-        table = Table(title=f"{cfg.name} — {method.upper()}: accuracy % by language",
-                      title_justify="left")
+        runs = [
+            (x, folder / (f"X{x}" if len(cfg.seeds) == 1 else f"X{x}-s{cfg.seeds[0]}"))
+            for x in cfg.x_values
+        ]
+        table = Table(
+            title=f"{cfg.name} — {method.upper()}: accuracy % by language", title_justify="left"
+        )
         table.add_column("language")
         table.add_column("base", justify="right")
         metrics = {x: json.loads((d / "metrics.json").read_text()) for x, d in runs}
         for x, _ in runs:
-            table.add_column(f"X={x}", justify="right")
+            table.add_column(f"en+{x}", justify="right")
         for bench, data in base["benchmarks"].items():
             for lang, cell in data["langs"].items():
                 row = [f"{get_language(lang).name}", f"{100 * cell['accuracy']:.1f}"]
@@ -317,8 +365,13 @@ def headline(cfg: StudyConfig, console: Console) -> None:
             for col in ("run", "X", "training languages", "accuracy %", "MTI"):
                 mti.add_column(col)
             for row in csv.DictReader(runs_csv.open(encoding="utf-8")):
-                mti.add_row(row["run"], row["X"], row["train_langs"],
-                            _fmt(row["accuracy"], 100), _ci(row["mti"], row["mti_lo"], row["mti_hi"]))
+                mti.add_row(
+                    row["run"],
+                    row["X"],
+                    row["train_langs"],
+                    _fmt(row["accuracy"], 100),
+                    _ci(row["mti"], row["mti_lo"], row["mti_hi"]),
+                )
             console.print(mti)
         summary_path = report_dir / "summary.json"
         if summary_path.exists():

@@ -1,0 +1,115 @@
+"""The study pipeline on the micro preset: bundled organism, synthetic benchmark, two X values.
+
+One test kills the run with SIGKILL part-way, reruns it, and checks that it finishes with the
+report and that nothing finished before the kill was redone."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from xling.errors import XlingError
+from xling.study import Study, StudyConfig, load_study_config, shipped_study
+
+
+def xling(*args: str) -> subprocess.CompletedProcess[str]:
+    proc = subprocess.run(
+        [sys.executable, "-m", "xling.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        env={**os.environ, "COLUMNS": "200", "OMP_NUM_THREADS": "1"},
+    )
+    assert proc.returncode == 0, f"xling {' '.join(args)} failed:\n{proc.stdout}\n{proc.stderr}"
+    return proc
+
+
+def test_micro_study_resumes_after_kill_and_writes_the_report(tmp_path: Path) -> None:
+    out = tmp_path / "study"
+    study_file = str(shipped_study("micro"))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "xling.cli", "study", "run", study_file, "--out", str(out)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )
+    steps_dir = out / "steps"
+    deadline = time.monotonic() + 600
+    while time.monotonic() < deadline and proc.poll() is None:
+        if steps_dir.exists() and len(list(steps_dir.glob("*.json"))) >= 3:
+            break
+        time.sleep(0.05)
+    assert proc.poll() is None, "the study finished before it could be killed"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    before = {p.name: p.read_text() for p in steps_dir.glob("*.json")}
+    base_generations = (out / "base" / "generations.jsonl").read_bytes()
+    assert "eval_base.json" in before
+
+    status = xling("study", "status", study_file, "--out", str(out)).stdout
+    assert "pending" in status and f"{len(before)}/" in status
+
+    result = xling("study", "run", study_file, "--out", str(out))
+    after = {p.name: p.read_text() for p in steps_dir.glob("*.json")}
+    assert {k: after[k] for k in before} == before  # finished steps were not redone
+    assert (out / "base" / "generations.jsonl").read_bytes() == base_generations
+    expected = {
+        "bench",
+        "eval_base",
+        "data_X0",
+        "train_grpo_X0",
+        "eval_grpo_X0",
+        "data_X1",
+        "train_grpo_X1",
+        "eval_grpo_X1",
+        "report_grpo",
+    }
+    assert {Path(name).stem for name in after} == expected
+
+    report = out / "report" / "grpo"
+    for name in (
+        "report.html",
+        "report.md",
+        "summary.json",
+        "tables/runs.csv",
+        "figures/accuracy_by_language.png",
+    ):
+        assert (report / name).exists(), name
+    train = json.loads((out / "grpo" / "X1" / "train.json").read_text())
+    assert train["train_langs"] == ["en", "es"] and train["num_parallel_langs"] == 1
+    assert "accuracy % by language" in result.stdout and "MTI per X" in result.stdout
+    assert "Bengali" in result.stdout
+
+    status = xling("study", "status", study_file, "--out", str(out)).stdout
+    assert f"{len(expected)}/{len(expected)} steps done" in status
+
+
+def test_study_config_validation(tmp_path: Path) -> None:
+    with pytest.raises(XlingError, match="out of range"):
+        StudyConfig(x_values=(0, 8))
+    with pytest.raises(XlingError, match="unknown method"):
+        StudyConfig(methods=("ppo",))
+    with pytest.raises(XlingError, match="unknown language code 'xx'"):
+        StudyConfig(parallel_order=("es", "xx"))
+    bad = tmp_path / "bad.toml"
+    bad.write_text('name = "x"\nmodel = "m"\n')
+    with pytest.raises(XlingError, match="unknown key"):
+        load_study_config(bad)
+    with pytest.raises(XlingError, match="not found"):
+        load_study_config(tmp_path / "missing.toml")
+
+
+def test_steps_follow_the_grid_and_share_data_between_methods() -> None:
+    cfg = StudyConfig(base_model="m", x_values=(0, 2), methods=("grpo", "sft"), synthetic={"n": 1})
+    names = [s.name for s in Study(cfg).steps()]
+    assert names[:2] == ["bench", "eval:base"]
+    assert names.count("data:X2") == 1
+    assert {"train:grpo:X2", "train:sft:X2", "eval:sft:X0", "report:sft"} <= set(names)
+    assert cfg.train_langs(2) == ("en", "es", "ru")

@@ -281,47 +281,25 @@ def build_report(
             f"{path}: neither a study folder (base/ + trained runs with "
             "train.json, docs/study-format.md) nor a run directory"
         )
+    opts = {
+        "train_langs": train_langs,
+        "benchmark": benchmark,
+        "n_boot": n_boot,
+        "seed": seed,
+        "ci": ci,
+        "mti_gain": mti_gain,
+    }
     if study is not None:
         mode = "study"
-        sd = load_study(
-            [path],
-            base,
-            x=x,
-            train_langs=train_langs,
-            benchmark=benchmark,
-            n_boot=n_boot,
-            seed=seed,
-            ci=ci,
-            mti_gain=mti_gain,
-        )
+        sd = load_study([path], base, x=x, **opts)
     else:
         mode = "compare" if base is not None else "single"
         try:
-            sd = load_study(
-                [path],
-                base,
-                x=x,
-                train_langs=train_langs,
-                benchmark=benchmark,
-                n_boot=n_boot,
-                seed=seed,
-                ci=ci,
-                mti_gain=mti_gain,
-            )
+            sd = load_study([path], base, x=x, **opts)
         except XlingError as exc:
             if "number of training languages is unknown" not in str(exc):
                 raise
-            sd = load_study(
-                [path],
-                base,
-                x="0",
-                train_langs=train_langs,
-                benchmark=benchmark,
-                n_boot=n_boot,
-                seed=seed,
-                ci=ci,
-                mti_gain=mti_gain,
-            )
+            sd = load_study([path], base, x="0", **opts)
             sd.x_kind = "none"
         if mode == "compare" and sd.compares[0] is None:
             raise XlingError(

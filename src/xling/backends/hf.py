@@ -221,11 +221,16 @@ class HFBackend:
         if getattr(self, "model", None) is None:
             return
         self.model = None
-        gc.collect()
-        try:
-            import torch
+        release_accelerator_memory()
 
-            if torch.cuda.is_available():
-                torch.cuda.empty_cache()
-        except ImportError:  # pragma: no cover
-            pass
+
+def release_accelerator_memory() -> None:
+    """Give a dropped model's GPU memory back, so the next stage (training, scoring) has it."""
+    gc.collect()
+    try:
+        import torch
+
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+    except ImportError:  # pragma: no cover
+        pass

@@ -6,12 +6,11 @@ and passed as token ids, so both backends see the same prompt tokens.
 
 from __future__ import annotations
 
-import gc
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from xling.backends.base import GenerationParams, Output, Request
-from xling.backends.hf import derive_seed, encode_prompt
+from xling.backends.hf import derive_seed, encode_prompt, release_accelerator_memory
 from xling.errors import XlingError
 
 
@@ -108,11 +107,4 @@ class VLLMBackend:
         if getattr(self, "llm", None) is None:
             return
         self.llm = None
-        gc.collect()
-        try:
-            import torch
-
-            if torch.cuda.is_available():
-                torch.cuda.empty_cache()
-        except ImportError:  # pragma: no cover
-            pass
+        release_accelerator_memory()

@@ -263,3 +263,31 @@ def has_chat_template(tokenizer: Any) -> bool:
 def describe_rows(rows: Sequence[TrainRow]) -> str:
     langs = list(dict.fromkeys(r.lang for r in rows))
     return f"{len(rows)} rows, {len({r.id for r in rows})} problems, langs {','.join(langs)}"
+
+
+def train_and_save(
+    trainer: Any,
+    cfg: CommonTrainConfig,
+    method: str,
+    meta: dict[str, Any],
+    checkpoint: Path | None,
+    console: Any,
+    **extra: Any,
+) -> dict[str, Any]:
+    """Train (resuming from `checkpoint`), save `final/`, mark train.json done; its content."""
+    out = Path(cfg.out)
+    trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
+    trainer.save_model(str(out / FINAL_DIR))
+    step = trainer.state.global_step
+    info = write_train_json(
+        cfg,
+        method,
+        meta,
+        status="done",
+        global_step=step,
+        **extra,
+        config=dataclasses.asdict(cfg),
+    )
+    if is_main_process():
+        console.print(f"{method.upper()} done at step {step}: model in [bold]{out / FINAL_DIR}[/]")
+    return info

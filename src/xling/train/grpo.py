@@ -15,7 +15,6 @@ Output directory:
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -25,7 +24,6 @@ from rich.console import Console
 from xling.errors import XlingError
 from xling.train.callbacks import MetricsLogger
 from xling.train.common import (
-    FINAL_DIR,
     check_dependencies,
     describe_rows,
     has_chat_template,
@@ -33,6 +31,7 @@ from xling.train.common import (
     load_tokenizer,
     prepare_out_dir,
     prompt_of,
+    train_and_save,
     training_arguments,
     world_size,
     write_train_json,
@@ -152,18 +151,4 @@ def run_grpo(
     with RolloutScorer(workers=cfg.score_workers, timeout_s=cfg.score_timeout) as scorer:
         scorer.start()  # before the model loads: workers come up while weights are read
         trainer = build_grpo_trainer(cfg, scorer, callbacks=[logger], rows=rows)
-        trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
-        trainer.save_model(str(out / FINAL_DIR))
-        step = trainer.state.global_step
-    info = write_train_json(
-        cfg,
-        "grpo",
-        meta,
-        status="done",
-        global_step=step,
-        **reward_info,
-        config=dataclasses.asdict(cfg),
-    )
-    if is_main_process():
-        console.print(f"GRPO done at step {step}: model in [bold]{out / FINAL_DIR}[/]")
-    return info
+        return train_and_save(trainer, cfg, "grpo", meta, checkpoint, console, **reward_info)

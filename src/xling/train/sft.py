@@ -13,7 +13,6 @@ a rerun or `--resume` never samples a problem twice. Loss is on the completion o
 
 from __future__ import annotations
 
-import dataclasses
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
@@ -31,7 +30,6 @@ from xling.records import Generation, Score
 from xling.scoring import score_many
 from xling.train.callbacks import MetricsLogger
 from xling.train.common import (
-    FINAL_DIR,
     check_dependencies,
     describe_rows,
     has_chat_template,
@@ -40,6 +38,7 @@ from xling.train.common import (
     prepare_out_dir,
     prompt_of,
     require_module,
+    train_and_save,
     training_arguments,
     world_size,
     write_train_json,
@@ -249,18 +248,4 @@ def run_sft(
     out = Path(cfg.out)
     logger = MetricsLogger(out, title=f"SFT {Path(cfg.model).name} on {Path(cfg.data).name}")
     trainer = build_sft_trainer(cfg, pairs, callbacks=[logger])
-    trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
-    trainer.save_model(str(out / FINAL_DIR))
-    step = trainer.state.global_step
-    info = write_train_json(
-        cfg,
-        "sft",
-        meta,
-        status="done",
-        global_step=step,
-        **extra,
-        config=dataclasses.asdict(cfg),
-    )
-    if is_main_process():
-        console.print(f"SFT done at step {step}: model in [bold]{out / FINAL_DIR}[/]")
-    return info
+    return train_and_save(trainer, cfg, "sft", meta, checkpoint, console, **extra)

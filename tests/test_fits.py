@@ -108,10 +108,13 @@ def test_power_law_told_from_plateau():
 
 
 def test_too_few_points():
-    with pytest.raises(XlingError, match="≥ 2 distinct X"):
-        analyze(np.array([1.0, 2.0]), np.array([1.0, 2.0]))
-    fr = analyze(np.array([2.0, 3.0]), np.array([1.0, 1.2]))
-    assert fr.models[2].params is None and fr.better in ("power", None)
+    # Two points fix α and β exactly, leaving nothing to judge the law by: refused.
+    for xs in ([1.0, 2.0], [2.0, 3.0], [1.0, 2.0, 3.0]):
+        x = np.array(xs)
+        with pytest.raises(XlingError, match="≥ 3 distinct X"):
+            analyze(x, 2 * x**0.3)
+    fr = analyze(np.array([2.0, 3.0, 4.0]), np.array([1.0, 1.2, 1.3]))
+    assert fr.alpha.value is not None and fr.beta.value is not None
 
 
 def test_csv_input_with_and_without_intervals(tmp_path):

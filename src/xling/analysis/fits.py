@@ -380,6 +380,9 @@ def _fit_reps(fx: np.ndarray, fy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return alpha, beta
 
 
+MIN_FIT_X = 3
+
+
 def analyze(
     x,
     y,
@@ -420,10 +423,11 @@ def analyze(
         fit_mask &= x > 0
         warn.append("points with X ≤ 0 left out of the power-law fit")
     fx, fy = x[fit_mask], y[fit_mask]
-    if len(np.unique(fx)) < 2:
+    if len(np.unique(fx)) < MIN_FIT_X:
+        # Two points fix α and β exactly: such a "law" has no residual to judge it by.
         raise XlingError(
-            f"a power-law fit needs ≥ 2 distinct X values besides the monolingual point; got "
-            f"X = {', '.join(f'{v:g}' for v in np.unique(x))}"
+            f"a power-law fit needs ≥ {MIN_FIT_X} distinct X values (with a defined value) "
+            f"besides the monolingual point; got X = {', '.join(f'{v:g}' for v in np.unique(x))}"
         )
     models, better, why = compare_models(fx, fy)
     main = models[0]

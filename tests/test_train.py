@@ -120,10 +120,11 @@ def test_grpo_two_steps_write_checkpoint_logs_and_model(grpo_run: Path) -> None:
 
 def test_grpo_final_model_loads_in_xling_eval(grpo_run: Path, tmp_path: Path) -> None:
     from xling.config import EvalConfig
-    from xling.demo import synthetic_benchmark
     from xling.evaluate import run_eval
+    from xling.synthetic import build_benchmark
 
-    bench = synthetic_benchmark(tmp_path / "bench", n_test=1)
+    build_benchmark(tmp_path / "bench", n_train=0, n_test=1, seed=0)
+    bench = tmp_path / "bench" / "test"
     cfg = EvalConfig(
         model=str(grpo_run / FINAL_DIR),
         bench="jsonl",

@@ -60,6 +60,14 @@ MTI_FORMULA = (
 # --------------------------------------------------------------------------- array level
 
 
+def _rate(values: np.ndarray, reps: Any, ci: float, missing: str) -> Estimate:
+    """Point value (row 0) and bootstrap replicates of an off-target statistic, undefined
+    with `missing` as the reason when the point value is not a number."""
+    return summarize(
+        values[0], values[reps], ci, undefined=None if np.isfinite(values[0]) else missing
+    )
+
+
 def gains(base: np.ndarray, trained: np.ndarray, kind: str = "relative") -> np.ndarray:
     """Δ per language (last axis); NaN where undefined (relative gain with base ≤ 0)."""
     if kind not in GAIN_KINDS:
@@ -347,29 +355,12 @@ def compare_from_cube(
                     undefined=rel_reason,
                     ci_cause="base accuracy is 0",
                 ),
-                base_off=summarize(
-                    off_b[0, i],
-                    off_b[reps, i],
-                    ci,
-                    undefined=None
-                    if np.isfinite(off_b[0, i])
-                    else "no response with an identifiable language",
+                base_off=_rate(off_b[:, i], reps, ci, "no response with an identifiable language"),
+                trained_off=_rate(
+                    off_t[:, i], reps, ci, "no response with an identifiable language"
                 ),
-                trained_off=summarize(
-                    off_t[0, i],
-                    off_t[reps, i],
-                    ci,
-                    undefined=None
-                    if np.isfinite(off_t[0, i])
-                    else "no response with an identifiable language",
-                ),
-                off_change=summarize(
-                    off_ch[0, i],
-                    off_ch[reps, i],
-                    ci,
-                    undefined=None
-                    if np.isfinite(off_ch[0, i])
-                    else "off-target rate unavailable in one of the runs",
+                off_change=_rate(
+                    off_ch[:, i], reps, ci, "off-target rate unavailable in one of the runs"
                 ),
                 mti=summarize(
                     m["mti_lang"][0, i],

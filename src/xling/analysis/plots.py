@@ -177,6 +177,10 @@ def language_bars(
         if ylim0 and ymax > 0:
             lo, _ = ax.get_ylim()
             ax.set_ylim(min(lo, 0), ymax * 1.08)
+        elif ylim0:
+            # All bars at zero (e.g. no off-target response at all): show a 0-1% axis
+            # instead of matplotlib's symmetric one around zero.
+            ax.set_ylim(0, 1)
         handles, labels = ax.get_legend_handles_labels()
         if any_seen:
             handles.append(Patch(facecolor="white", edgecolor="#444444", hatch=SEEN_HATCH))

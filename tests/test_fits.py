@@ -6,10 +6,8 @@ import json
 
 import numpy as np
 import pytest
-import typer
 from typer.testing import CliRunner
 
-from xling.analysis.commands import register
 from xling.analysis.fits import (
     analyze,
     compare_models,
@@ -21,6 +19,7 @@ from xling.analysis.fits import (
 )
 from xling.analysis.study import fit_study, load_study
 from xling.analysis.synthetic import make_study
+from xling.cli import app
 from xling.errors import XlingError
 
 X = np.arange(1, 9, dtype=float)
@@ -186,13 +185,6 @@ def test_fit_from_study_runs(small_study):
 
 
 def test_fit_cli(small_study, tmp_path):
-    app = typer.Typer()
-
-    @app.callback()
-    def _main() -> None:
-        """test app"""
-
-    register(app)
     runner = CliRunner(env={"COLUMNS": "200"})
     res = runner.invoke(
         app,

@@ -7,12 +7,11 @@ import re
 
 import numpy as np
 import pytest
-import typer
 from typer.testing import CliRunner
 
-from xling.analysis.commands import register
 from xling.analysis.report import build_report, chromium_binary, screenshot_html
 from xling.analysis.synthetic import make_study
+from xling.cli import app
 from xling.errors import XlingError
 
 SMALL_BASE = {"en": 0.62, "es": 0.5, "ru": 0.47, "bn": 0.28, "sw": 0.16, "ja": 0.4}
@@ -82,13 +81,6 @@ def test_compare_and_single_run_reports(study, tmp_path):
 
 
 def test_report_cli(study, tmp_path):
-    app = typer.Typer()
-
-    @app.callback()
-    def _main() -> None:
-        """test app"""
-
-    register(app)
     runner = CliRunner(env={"COLUMNS": "200"})
     res = runner.invoke(
         app,

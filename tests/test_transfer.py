@@ -7,11 +7,9 @@ import math
 
 import numpy as np
 import pytest
-import typer
 from typer.testing import CliRunner
 
 from xling.analysis.bootstrap import Estimate, compute_cube, resample_counts, summarize
-from xling.analysis.commands import register
 from xling.analysis.rundata import align, load_run
 from xling.analysis.synthetic import (
     aligned_from_arrays,
@@ -21,6 +19,7 @@ from xling.analysis.synthetic import (
     write_run,
 )
 from xling.analysis.transfer import compare, compare_from_cube, gains, mti_arrays
+from xling.cli import app
 from xling.errors import XlingError
 
 
@@ -225,13 +224,6 @@ def test_compare_from_run_directories_and_cli(tmp_path):
     r2 = compare(base, trained, "en,es", n_boot=0)
     assert r2.seen == ["en", "es"]
 
-    app = typer.Typer()
-
-    @app.callback()
-    def _main() -> None:
-        """test app"""
-
-    register(app)
     runner = CliRunner(env={"COLUMNS": "200"})
     out = tmp_path / "cmp.json"
     res = runner.invoke(

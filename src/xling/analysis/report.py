@@ -598,12 +598,7 @@ def build_report(
         )
     if mode == "study" and len(compares) >= 2:
         idx = [i for i, c in enumerate(sd.compares) if c is not None]
-        vals = np.array(
-            [
-                [np.nan if r.mti.value is None else r.mti.value for r in sd.compares[i].rows]
-                for i in idx
-            ]
-        )
+        vals = _run_matrix(sd, idx, "mti")
         seen = np.array([[r.seen for r in sd.compares[i].rows] for i in idx])
         fig = plots.heatmap(
             vals,
@@ -620,15 +615,7 @@ def build_report(
             "Per-language MTI for every trained run (rows by X); "
             "hatched bold cells are training languages.",
         )
-        gains = np.array(
-            [
-                [
-                    np.nan if r.gain.value is None else 100 * r.gain.value
-                    for r in sd.compares[i].rows
-                ]
-                for i in idx
-            ]
-        )
+        gains = _run_matrix(sd, idx, "gain", scale=100.0)
         fig = plots.heatmap(
             gains,
             [run_label(sd, i) for i in idx],
@@ -811,6 +798,19 @@ def build_report(
     if screenshot:
         result.screenshot = screenshot_html(html_path, out / "report.png")
     return result
+
+
+def _run_matrix(sd: StudyData, idx: list[int], field_name: str, scale: float = 1.0) -> np.ndarray:
+    """runs × languages values of one per-language estimate; NaN where undefined."""
+    return np.array(
+        [
+            [
+                np.nan if (v := getattr(r, field_name).value) is None else scale * v
+                for r in sd.compares[i].rows
+            ]
+            for i in idx
+        ]
+    )
 
 
 def _lang_table(doc: Doc, c: CompareResult, label: str) -> None:

@@ -108,6 +108,19 @@ def mti_arrays(
 # --------------------------------------------------------------------------- results
 
 
+# The per-language estimates of a LangRow, in the order tables and JSON list them.
+ESTIMATE_FIELDS = (
+    "base_acc",
+    "trained_acc",
+    "gain",
+    "rel_gain",
+    "base_off",
+    "trained_off",
+    "off_change",
+    "mti",
+)
+
+
 @dataclass
 class LangRow:
     lang: str
@@ -124,16 +137,7 @@ class LangRow:
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"lang": self.lang, "name": self.name, "seen": self.seen}
-        for key in (
-            "base_acc",
-            "trained_acc",
-            "gain",
-            "rel_gain",
-            "base_off",
-            "trained_off",
-            "off_change",
-            "mti",
-        ):
+        for key in ESTIMATE_FIELDS:
             out[key] = getattr(self, key).to_dict()
         return out
 
@@ -219,16 +223,7 @@ class CompareResult:
                 "language": r.name,
                 "seen": int(r.seen),
             }
-            for key in (
-                "base_acc",
-                "trained_acc",
-                "gain",
-                "rel_gain",
-                "base_off",
-                "trained_off",
-                "off_change",
-                "mti",
-            ):
+            for key in ESTIMATE_FIELDS:
                 row.update(cols(key, getattr(r, key)))
             out.append(row)
         for g in self.groups.values():

@@ -215,7 +215,7 @@ def _register_commands() -> None:
     # Each part of the pipeline owns its commands. Their modules import heavy libraries
     # (torch, trl, scipy, matplotlib) only inside command bodies, so startup stays fast.
     from xling.analysis.commands import register as register_analysis
-    from xling.organism import register as register_organism
+    from xling.organism.commands import register as register_organism
     from xling.train.commands import register as register_train
 
     register_analysis(app)

@@ -216,7 +216,7 @@ def test_batches_are_seeded_and_follow_the_mixture() -> None:
 
 def test_presets_and_config_errors(tmp_path: Path) -> None:
     assert {"cpu-small", "full", "tiny", "instruct"} <= set(preset_names())
-    study_presets = ("cpu-small", "full", "full-plain", "small", "v1")
+    study_presets = ("cpu-small", "full", "full-7m", "full-7m-plain", "v1")
     for name in preset_names():
         cfg = load_organism_config(name)  # every shipped preset is valid
         if name not in study_presets:

@@ -130,7 +130,7 @@ def test_set_overrides_merge_into_tables_and_keep_the_rest() -> None:
     assert cfg.grpo["learning_rate"] == pytest.approx(3e-4)
     assert cfg.grpo["num_generations"] == 16  # untouched keys of the table survive
     assert cfg.x_values == (0, 1)
-    assert cfg.train_data == {"n": 1000, "budget": "per-lang"}
+    assert cfg.train_data == {"n": 1024, "budget": "per-lang"}
     assert cfg.eval["batch_size"] == 64
     assert cfg.out == "/tmp/elsewhere"
 
@@ -156,3 +156,113 @@ def test_set_reaches_the_cli(tmp_path: Path) -> None:
         "x_values=[0]",
     ).stdout
     assert "GRPO on X0" in status and "X1" not in status
+
+
+ARMS = (
+    {"name": "grpo", "method": "grpo"},
+    {"name": "grpo-shuffled", "method": "grpo", "train_data": {"shuffle_ids": True}},
+    {"name": "grpo-per-lang", "method": "grpo", "train_data": {"budget": "per-lang", "n": 2}},
+    {"name": "sft", "method": "sft"},
+    {"name": "instruct-grpo", "method": "grpo", "base_stage": "instruct", "x_values": [0]},
+)
+
+
+def arms_study(tmp_path: Path | None = None) -> Study:
+    cfg = StudyConfig(
+        base_model="m",
+        out=str(tmp_path or "/tmp/unused"),
+        x_values=(0, 1),
+        synthetic={"n_train": 4},
+        train_data={"n": 4, "budget": "fixed"},
+        arms=ARMS,
+    )
+    return Study(cfg)
+
+
+def test_arms_share_identical_runs_and_name_their_data() -> None:
+    study = arms_study()
+    names = [s.name for s in study.steps()]
+    assert names[:4] == ["bench", "eval:base", "stage:instruct", "eval:base:instruct"]
+    assert names[-1] == "summary"
+    # X0 of the shuffled control is X0 of the parallel arm (one language: nothing to shuffle).
+    assert "train:grpo-shuffled:X0" not in names and "train:grpo-shuffled:X1" in names
+    shuffled_x0 = next(s for s in study.slots() if s.arm.name == "grpo-shuffled" and s.x == 0)
+    assert shuffled_x0.owner == "grpo" and study.run_dir(shuffled_x0).parts[-2:] == ("grpo", "X0")
+    # Other data gets its own files; SFT shares the study's data with GRPO.
+    assert {"data:X0", "data:X1", "data:grpo-shuffled-X1", "data:grpo-per-lang-X0"} <= set(names)
+    assert "data:grpo-shuffled-X0" not in names
+    assert {"train:sft:X0", "train:instruct-grpo:X0", "report:instruct-grpo"} <= set(names)
+    assert "train:instruct-grpo:X1" not in names  # the arm's own x_values
+
+
+def test_steps_for_selects_what_an_arm_needs() -> None:
+    study = arms_study()
+    names = [s.name for s in study.steps_for(["grpo-shuffled"])]
+    assert names == [
+        "bench",
+        "eval:base",
+        "data:X0",
+        "train:grpo:X0",
+        "eval:grpo:X0",
+        "data:grpo-shuffled-X1",
+        "train:grpo-shuffled:X1",
+        "eval:grpo-shuffled:X1",
+        "report:grpo-shuffled",
+    ]
+    staged = [s.name for s in study.steps_for(["instruct-grpo"])]
+    assert staged[:4] == ["bench", "eval:base", "stage:instruct", "eval:base:instruct"]
+    with pytest.raises(XlingError, match="unknown arm"):
+        study.steps_for(["nope"])
+
+
+def test_arm_validation() -> None:
+    def make(*arms: dict) -> StudyConfig:
+        return StudyConfig(base_model="m", arms=arms)
+
+    with pytest.raises(XlingError, match="unique"):
+        make({"name": "a"}, {"name": "a"})
+    with pytest.raises(XlingError, match="unknown method"):
+        make({"name": "a", "method": "ppo"})
+    with pytest.raises(XlingError, match="unknown key"):
+        make({"name": "a", "budget": "fixed"})
+    with pytest.raises(XlingError, match="unknown organism preset"):
+        make({"name": "a", "base_stage": "nope"})
+    with pytest.raises(XlingError, match="agree on stage_options"):
+        make(
+            {"name": "a", "base_stage": "instruct"},
+            {"name": "b", "base_stage": "instruct", "stage_options": {"steps": 1}},
+        )
+    with pytest.raises(XlingError, match="arm name"):
+        make({"name": "../x"})
+    with pytest.raises(XlingError, match="out of range"):
+        make({"name": "a", "x_values": [9]})
+
+
+def test_a_step_run_by_another_process_is_waited_for(tmp_path: Path) -> None:
+    import threading
+
+    from xling.study import Step
+
+    study = arms_study(tmp_path)
+    ran: list[str] = []
+    steps = [Step(name, name, lambda name=name: ran.append(name)) for name in ("a", "b")]
+    study.steps_for = lambda arms: steps  # type: ignore[method-assign]
+    lock = study.marker("a").with_suffix(".lock")
+    lock.parent.mkdir(parents=True)
+    lock.write_text(str(os.getppid()))  # a live process other than this one holds step a
+
+    def other_process_finishes() -> None:
+        time.sleep(0.5)
+        study.marker("a").write_text('{"step": "a"}')
+        lock.unlink()
+
+    threading.Thread(target=other_process_finishes).start()
+    study.run()
+    assert ran == ["b"]  # a was waited for, not run twice
+    assert not list((tmp_path / "steps").glob("*.lock"))
+
+    # A lock whose process is gone (a kill) is taken over.
+    steps.append(Step("c", "c", lambda: ran.append("c")))
+    study.marker("c").with_suffix(".lock").write_text("999999999")
+    study.run()
+    assert ran == ["b", "c"]

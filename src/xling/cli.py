@@ -174,15 +174,28 @@ app.add_typer(study_app, name="study")
 
 
 @study_app.command("run")
-def study_run_command(study: StudyFile, out: StudyOut = None, set_: StudySet = None) -> None:
+def study_run_command(
+    study: StudyFile,
+    out: StudyOut = None,
+    set_: StudySet = None,
+    arms: Annotated[
+        str | None,
+        Opt(
+            help="Only these arms (comma-separated) and the steps they need. Several "
+            "processes may run one study at once, e.g. one per GPU with its own arms; a "
+            "step another process is running is waited for, not repeated."
+        ),
+    ] = None,
+) -> None:
     """Evaluate the base model, train one model per X, evaluate them, fit the laws, report.
 
     Every step is cached under the study's folder: rerun after a crash to continue."""
     from xling.study import Study, headline, load_study_config
 
     cfg = load_study_config(study, set_ or (), out=out)
-    Study(cfg, console).run()
-    headline(cfg, console)
+    chosen = [a.strip() for a in arms.split(",") if a.strip()] if arms else None
+    Study(cfg, console).run(chosen)
+    headline(cfg, console, chosen)
 
 
 @study_app.command("status")

@@ -13,10 +13,12 @@ docs/study-format.md, so `xling report` and `xling fit` work on it directly.
 from __future__ import annotations
 
 import json
+import os
+import re
 import time
 import tomllib
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +32,31 @@ from xling.languages import get_language, parse_langs
 
 METHODS = ("grpo", "sft")
 DEFAULT_ORDER = ("es", "ru", "de", "fr", "bn", "th", "zh")  # the paper's parallel set
+
+
+@dataclass(frozen=True)
+class Arm:
+    """One line of the study: a training method on a kind of data from a base model.
+
+    The default arms are one per method on the study's own training data. Extra arms are
+    the controls: another budget policy, the shuffled-id (non-parallel) data, SFT, or a
+    second base model made by an organism stage (`base_stage`, e.g. "instruct")."""
+
+    name: str  # folder name under <out>/ and <out>/report/
+    method: str = "grpo"
+    train_data: dict[str, Any] = field(default_factory=dict)  # over the study's train_data
+    train: dict[str, Any] = field(default_factory=dict)  # over the study's grpo/sft table
+    base_stage: str | None = None  # organism preset trained on top of base_model first
+    stage_options: dict[str, Any] = field(default_factory=dict)  # over that preset's options
+    x_values: tuple[int, ...] | None = None  # default: the study's
+
+    def __post_init__(self) -> None:
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", self.name or ""):
+            raise XlingError(f"arm name {self.name!r}: use letters, digits, '.', '_' or '-'")
+        if self.method not in METHODS:
+            raise XlingError(
+                f"arm {self.name}: unknown method {self.method!r}; known: {', '.join(METHODS)}"
+            )
 
 
 @dataclass(frozen=True)
@@ -51,13 +78,32 @@ class StudyConfig:
     sft: dict[str, Any] = field(default_factory=dict)  # SFTTrainConfig overrides
     eval: dict[str, Any] = field(default_factory=dict)  # EvalConfig overrides
     report: dict[str, Any] = field(default_factory=dict)  # n_boot, seed, screenshot
+    # Arms ([[arms]] tables: name, method, train_data, train, base_stage, x_values); when
+    # given they replace `methods`. Runs that two arms would train identically are shared.
+    arms: tuple[dict[str, Any], ...] = ()
 
     def __post_init__(self) -> None:
         parse_langs(self.parallel_order)
         unknown = sorted(set(self.methods) - set(METHODS))
         if unknown:
             raise XlingError(f"unknown method(s) {unknown}; known: {', '.join(METHODS)}")
-        too_big = [x for x in self.x_values if not 0 <= x <= len(self.parallel_order)]
+        arms = self.arm_list()
+        names = [a.name for a in arms]
+        if len(set(names)) != len(names):
+            raise XlingError(f"arm names must be unique, got {names}")
+        stages: dict[str, dict[str, Any]] = {}
+        for arm in arms:
+            if arm.base_stage is None:
+                continue
+            from xling.organism.config import preset_path
+
+            preset_path(arm.base_stage)  # an unknown preset fails here, not hours later
+            if stages.setdefault(arm.base_stage, arm.stage_options) != arm.stage_options:
+                raise XlingError(
+                    f"arms using base_stage {arm.base_stage!r} must agree on stage_options"
+                )
+        xs = set(self.x_values).union(*(a.x_values or () for a in arms))
+        too_big = sorted(x for x in xs if not 0 <= x <= len(self.parallel_order))
         if too_big:
             raise XlingError(
                 f"x_values {too_big} out of range: X counts languages added to English and "
@@ -66,6 +112,22 @@ class StudyConfig:
 
     def train_langs(self, x: int) -> tuple[str, ...]:
         return ("en", *self.parallel_order[:x])
+
+    def arm_list(self) -> list[Arm]:
+        if not self.arms:
+            return [Arm(name=m, method=m) for m in self.methods]
+        arms = []
+        for table in self.arms:
+            if not isinstance(table, dict):
+                raise XlingError(f"each [[arms]] entry must be a table, got {table!r}")
+            unknown = sorted(set(table) - {f.name for f in fields(Arm)})
+            if unknown:
+                raise XlingError(f"arm {table.get('name')}: unknown key(s) {', '.join(unknown)}")
+            values = dict(table)
+            if "x_values" in values:
+                values["x_values"] = tuple(values["x_values"])
+            arms.append(Arm(**values))
+        return arms
 
 
 def shipped_study(name: str) -> Path:
@@ -116,7 +178,7 @@ def load_study_config(path: Path, settings: Sequence[str] = (), **overrides: Any
     """The study file, then `settings` (`--set section.key=value`), then non-None overrides."""
     data = _merge(read_toml(path, "study file"), parse_settings(settings))
     reject_unknown(data, StudyConfig, path, noun="key")
-    for key in ("x_values", "parallel_order", "methods", "seeds"):
+    for key in ("x_values", "parallel_order", "methods", "seeds", "arms"):
         if key in data:
             data[key] = tuple(data[key])
     data.update({k: v for k, v in overrides.items() if v is not None})
@@ -136,11 +198,24 @@ class Step:
     run: Callable[[], None]
 
 
+@dataclass(frozen=True)
+class Slot:
+    """Where one trained run of an arm lives: its own, or one an earlier arm trains
+    identically (same method, base, data and settings), which is then shared."""
+
+    arm: Arm
+    owner: str  # the arm whose folders hold the run
+    x: int
+    seed: int
+    data_label: str  # data file name prefix ("" for the study's own training data)
+
+
 class Study:
     def __init__(self, cfg: StudyConfig, console: Console | None = None) -> None:
         self.cfg = cfg
         self.out = Path(cfg.out)
         self.console = console or Console()
+        self.arms = cfg.arm_list()
 
     # ------------------------------------------------------------------ layout
     @property
@@ -150,6 +225,12 @@ class Study:
     @property
     def base_run(self) -> Path:
         return self.out / "base"
+
+    def base_run_of(self, stage: str | None) -> Path:
+        return self.base_run if stage is None else self.out / f"base-{stage}"
+
+    def stage_dir(self, stage: str) -> Path:
+        return self.out / "stages" / stage
 
     def run_name(self, x: int, seed: int) -> str:
         return f"X{x}" if len(self.cfg.seeds) == 1 else f"X{x}-s{seed}"
@@ -166,43 +247,102 @@ class Study:
             raise XlingError("the study file must name base_model (hub id, path or 'organism')")
         return self.cfg.base_model
 
+    def model_of(self, stage: str | None) -> str:
+        return self.base_model() if stage is None else str(self.stage_dir(stage))
+
+    def x_values(self, arm: Arm) -> tuple[int, ...]:
+        return self.cfg.x_values if arm.x_values is None else arm.x_values
+
+    def train_data(self, arm: Arm) -> dict[str, Any]:
+        return {**self.cfg.train_data, **arm.train_data}
+
+    def train_overrides(self, arm: Arm) -> dict[str, Any]:
+        return {**(self.cfg.grpo if arm.method == "grpo" else self.cfg.sft), **arm.train}
+
+    def slots(self) -> list[Slot]:
+        """Every (arm, X, seed) with the arm whose run it uses and its data file's label."""
+
+        def data_identity(arm: Arm, x: int) -> str:
+            data = self.train_data(arm)
+            if x == 0:  # one language: neither the budget nor the id shuffle changes the rows
+                data = {k: v for k, v in data.items() if k not in ("budget", "shuffle_ids")}
+            return json.dumps(data, sort_keys=True)
+
+        labels: dict[str, str] = {}
+        owners: dict[str, str] = {}
+        slots = []
+        for arm in self.arms:
+            for x in self.x_values(arm):
+                identity = data_identity(arm, x)
+                default = self.train_data(arm) == self.cfg.train_data
+                label = labels.setdefault(identity, "" if default else f"{arm.name}-")
+                run_key = json.dumps(
+                    [arm.method, arm.base_stage, identity, self.train_overrides(arm)],
+                    sort_keys=True,
+                )
+                owner = owners.setdefault(run_key, arm.name)
+                slots += [Slot(arm, owner, x, seed, label) for seed in self.cfg.seeds]
+        return slots
+
+    def data_path(self, slot: Slot) -> Path:
+        return self.out / "data" / f"{slot.data_label}{self.run_name(slot.x, slot.seed)}.jsonl"
+
+    def train_dir(self, slot: Slot) -> Path:
+        return self.out / "train" / f"{slot.owner}-{self.run_name(slot.x, slot.seed)}"
+
+    def run_dir(self, slot: Slot) -> Path:
+        return self.out / slot.owner / self.run_name(slot.x, slot.seed)
+
     # ------------------------------------------------------------------ steps
     def steps(self) -> list[Step]:
-        cfg = self.cfg
         steps: list[Step] = []
-        if cfg.synthetic:
+        if self.cfg.synthetic:
             steps.append(Step("bench", "build the synthetic parallel benchmark", self._bench))
-        steps.append(Step("eval:base", "evaluate the base model", self._eval_base))
-        for method in cfg.methods:
-            for x in cfg.x_values:
-                for seed in cfg.seeds:
-                    name = self.run_name(x, seed)
-                    langs = ",".join(cfg.train_langs(x))
-                    steps += [
-                        Step(
-                            f"data:{name}",
-                            f"parallel data {name} ({langs})",
-                            lambda x=x, seed=seed: self._data(x, seed),
-                        ),
-                        Step(
-                            f"train:{method}:{name}",
-                            f"{method.upper()} on {name}",
-                            lambda m=method, x=x, seed=seed: self._train(m, x, seed),
-                        ),
-                        Step(
-                            f"eval:{method}:{name}",
-                            f"evaluate {method} {name}",
-                            lambda m=method, x=x, seed=seed: self._eval_trained(m, x, seed),
-                        ),
-                    ]
+        steps.append(Step("eval:base", "evaluate the base model", lambda: self._eval_base(None)))
+        for stage in dict.fromkeys(a.base_stage for a in self.arms if a.base_stage):
+            steps += [
+                Step(
+                    f"stage:{stage}",
+                    f"train the {stage} base model (organism preset {stage!r})",
+                    lambda stage=stage: self._stage(stage),
+                ),
+                Step(
+                    f"eval:base:{stage}",
+                    f"evaluate the {stage} base model",
+                    lambda stage=stage: self._eval_base(stage),
+                ),
+            ]
+        for arm in self.arms:
+            for slot in (s for s in self.slots() if s.arm is arm and s.owner == arm.name):
+                name = self.run_name(slot.x, slot.seed)
+                langs = ",".join(self.cfg.train_langs(slot.x))
+                steps += [
+                    Step(
+                        f"data:{slot.data_label}{name}",
+                        f"parallel data {slot.data_label}{name} ({langs})",
+                        lambda slot=slot: self._data(slot),
+                    ),
+                    Step(
+                        f"train:{arm.name}:{name}",
+                        f"{arm.method.upper()} {arm.name} on {name}",
+                        lambda slot=slot: self._train(slot),
+                    ),
+                    Step(
+                        f"eval:{arm.name}:{name}",
+                        f"evaluate {arm.name} {name}",
+                        lambda slot=slot: self._eval_trained(slot),
+                    ),
+                ]
             steps.append(
                 Step(
-                    f"report:{method}",
-                    f"{method} fits and report",
-                    lambda m=method: self._report(m),
+                    f"report:{arm.name}",
+                    f"{arm.name} fits and report",
+                    lambda arm=arm: self._report(arm),
                 )
             )
-        # Data steps are shared by methods: keep the first of each name only.
+        if len(self.arms) > 1:
+            steps.append(Step("summary", "compare the arms with the paper", self._summary))
+        # Data steps are shared by arms: keep the first of each name only.
         unique: dict[str, Step] = {}
         for step in steps:
             unique.setdefault(step.name, step)
@@ -215,25 +355,86 @@ class Study:
         path = self.marker(name)
         return json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
 
-    def run(self) -> None:
+    def steps_for(self, arms: Sequence[str] | None) -> list[Step]:
+        """The steps that the named arms need (all steps when None): the shared start,
+        their runs (also those another arm owns), their reports; the summary only for all."""
+        steps = self.steps()
+        if arms is None:
+            return steps
+        unknown = sorted(set(arms) - {a.name for a in self.arms})
+        if unknown:
+            known = ", ".join(a.name for a in self.arms)
+            raise XlingError(f"unknown arm(s) {', '.join(unknown)}; this study has {known}")
+        chosen = [a for a in self.arms if a.name in arms]
+        wanted = {"bench", "eval:base"}
+        for arm in chosen:
+            wanted.add(f"report:{arm.name}")
+            if arm.base_stage:
+                wanted |= {f"stage:{arm.base_stage}", f"eval:base:{arm.base_stage}"}
+            for slot in self.slots():
+                if slot.arm is arm:
+                    name = self.run_name(slot.x, slot.seed)
+                    wanted |= {
+                        f"data:{slot.data_label}{name}",
+                        f"train:{slot.owner}:{name}",
+                        f"eval:{slot.owner}:{name}",
+                    }
+        return [s for s in steps if s.name in wanted]
+
+    def run(self, arms: Sequence[str] | None = None) -> None:
+        """Run every pending step in order (only those `arms` need, when given).
+
+        Several processes may run one study at once (say, one per GPU, each with its own
+        arms): a step being run by another live process is waited for, not run twice."""
         self.out.mkdir(parents=True, exist_ok=True)
         write_json_atomic(self.out / "study.config.json", asdict(self.cfg))
-        steps = self.steps()
+        steps = self.steps_for(arms)
         for index, step in enumerate(steps, start=1):
             if self._read_marker(step.name) is not None:
                 continue
-            self.console.rule(f"[bold]{index}/{len(steps)} {step.describe}")
-            started = time.time()
-            step.run()
-            self.marker(step.name).parent.mkdir(parents=True, exist_ok=True)
-            write_json_atomic(
-                self.marker(step.name),
-                {
-                    "step": step.name,
-                    "seconds": round(time.time() - started, 1),
-                    "finished": time.strftime("%Y-%m-%d %H:%M:%S"),
-                },
-            )
+            if not self._lock(step.name):
+                self.console.print(f"waiting for another process to finish {step.describe}")
+                while self._read_marker(step.name) is None and not self._lock(step.name):
+                    time.sleep(2.0)
+            if self._read_marker(step.name) is not None:  # finished while we looked
+                self.marker(step.name).with_suffix(".lock").unlink(missing_ok=True)
+                continue
+            try:
+                self.console.rule(f"[bold]{index}/{len(steps)} {step.describe}")
+                started = time.time()
+                step.run()
+                write_json_atomic(
+                    self.marker(step.name),
+                    {
+                        "step": step.name,
+                        "seconds": round(time.time() - started, 1),
+                        "finished": time.strftime("%Y-%m-%d %H:%M:%S"),
+                    },
+                )
+            finally:
+                self.marker(step.name).with_suffix(".lock").unlink(missing_ok=True)
+
+    def _lock(self, name: str) -> bool:
+        """Take the step's lock file; False while another live process holds it. A lock
+        left by a dead process (a kill) is taken over."""
+        lock = self.marker(name).with_suffix(".lock")
+        lock.parent.mkdir(parents=True, exist_ok=True)
+        for _ in range(2):
+            try:
+                fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+            except FileExistsError:
+                try:
+                    holder = int(lock.read_text(encoding="utf-8").strip() or 0)
+                except (OSError, ValueError):
+                    holder = 0
+                if holder and holder != os.getpid() and _alive(holder):
+                    return False
+                lock.unlink(missing_ok=True)  # stale: its process is gone
+                continue
+            with os.fdopen(fd, "w") as fh:
+                fh.write(str(os.getpid()))
+            return True
+        return False
 
     # ------------------------------------------------------------------ step bodies
     def _bench(self) -> None:
@@ -259,19 +460,25 @@ class Study:
         values |= self.cfg.eval
         return EvalConfig(**{**values, "model": model, "out": str(out)})
 
-    def _eval_base(self) -> None:
+    def _eval_base(self, stage: str | None) -> None:
         from xling.evaluate import run_eval
 
-        run_eval(self._eval_config(self.base_model(), self.base_run), self.console)
+        run_eval(self._eval_config(self.model_of(stage), self.base_run_of(stage)), self.console)
 
-    def _data_path(self, x: int, seed: int) -> Path:
-        return self.out / "data" / f"{self.run_name(x, seed)}.jsonl"
+    def _stage(self, stage: str) -> None:
+        from xling.organism import load_organism_config, pretrain
 
-    def _data(self, x: int, seed: int) -> None:
+        options = next(a.stage_options for a in self.arms if a.base_stage == stage)
+        cfg = load_organism_config(stage, **{**options, "init": self.base_model()})
+        out = self.stage_dir(stage)
+        resume = (out / "checkpoint").exists()
+        pretrain(cfg, out, resume=resume, console=self.console)
+
+    def _data(self, slot: Slot) -> None:
         from xling.benchmarks import BenchmarkSpec, FieldMap
         from xling.train.data import build_parallel_from_spec, write_parallel
 
-        td = dict(self.cfg.train_data)
+        td = self.train_data(slot.arm)
         if self.cfg.synthetic:
             td = {
                 "kind": "jsonl",
@@ -294,83 +501,106 @@ class Study:
         )
         pset = build_parallel_from_spec(
             spec,
-            self.cfg.train_langs(x),
+            self.cfg.train_langs(slot.x),
             int(td.get("n", 1000)),
-            seed=seed,
+            seed=slot.seed,
             budget=td.get("budget", "per-lang"),
             shuffle_ids=bool(td.get("shuffle_ids", False)),
             solution_field=td.get("solution_field", "solution"),
         )
-        write_parallel(pset, self._data_path(x, seed))
+        write_parallel(pset, self.data_path(slot))
 
-    def _train_dir(self, method: str, x: int, seed: int) -> Path:
-        return self.out / "train" / f"{method}-{self.run_name(x, seed)}"
-
-    def _train(self, method: str, x: int, seed: int) -> None:
+    def _train(self, slot: Slot) -> None:
         from xling.train.config import GRPOTrainConfig, SFTTrainConfig
         from xling.train.grpo import run_grpo
         from xling.train.sft import run_sft
 
-        cls, runner = (GRPOTrainConfig, run_grpo) if method == "grpo" else (SFTTrainConfig, run_sft)
-        overrides = self.cfg.grpo if method == "grpo" else self.cfg.sft
-        out = self._train_dir(method, x, seed)
+        grpo = slot.arm.method == "grpo"
+        cls, runner = (GRPOTrainConfig, run_grpo) if grpo else (SFTTrainConfig, run_sft)
+        out = self.train_dir(slot)
         cfg = cls(
             **{
-                **overrides,
-                "model": self.base_model(),
-                "data": str(self._data_path(x, seed)),
+                **self.train_overrides(slot.arm),
+                "model": self.model_of(slot.arm.base_stage),
+                "data": str(self.data_path(slot)),
                 "out": str(out),
-                "seed": seed,
+                "seed": slot.seed,
             }
         )
         runner(cfg, resume=out.exists(), console=self.console)
 
-    def _eval_trained(self, method: str, x: int, seed: int) -> None:
+    def _eval_trained(self, slot: Slot) -> None:
         from xling.evaluate import run_eval
         from xling.train.common import FINAL_DIR
 
-        train_dir = self._train_dir(method, x, seed)
-        run_dir = self.out / method / self.run_name(x, seed)
+        train_dir = self.train_dir(slot)
+        run_dir = self.run_dir(slot)
         run_eval(self._eval_config(str(train_dir / FINAL_DIR), run_dir), self.console)
         train_info = json.loads((train_dir / "train.json").read_text(encoding="utf-8"))
         write_json_atomic(run_dir / "train.json", train_info)
 
-    def _report(self, method: str) -> None:
+    def _report(self, arm: Arm) -> None:
         from xling.analysis.report import build_report
 
-        folder = self.out / method
-        runs = [self.run_name(x, s) for x in self.cfg.x_values for s in self.cfg.seeds]
+        folder = self.out / arm.name
+        folder.mkdir(parents=True, exist_ok=True)
+        runs = [
+            os.path.relpath(self.run_dir(slot), folder)
+            for slot in self.slots()
+            if slot.arm is arm
+        ]
+        base = os.path.relpath(self.base_run_of(arm.base_stage), folder)
         write_json_atomic(
             folder / "study.json",
-            {"name": f"{self.cfg.name} ({method})", "base": "../base", "runs": runs},
+            {"name": f"{self.cfg.name} ({arm.name})", "base": base, "runs": runs},
         )
         opts = {"n_boot": 2000, "seed": 0} | self.cfg.report
-        result = build_report(
-            folder, self.out / "report" / method, title=f"{self.cfg.name}: {method.upper()}", **opts
-        )
+        title = f"{self.cfg.name}: {arm.name} ({arm.method.upper()})"
+        result = build_report(folder, self.out / "report" / arm.name, title=title, **opts)
         summary = {
             metric: {k: getattr(fr, k).to_dict() for k in ("alpha", "beta", "r2", "leap", "gap")}
             for metric, fr in result.fits.items()
         }
-        write_json_atomic(self.out / "report" / method / "summary.json", summary)
+        write_json_atomic(self.out / "report" / arm.name / "summary.json", summary)
+
+    def _summary(self) -> None:
+        from xling.analysis.paper import write_study_summary
+
+        write_study_summary(self, self.out / "report")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 # ---------------------------------------------------------------------- headline
 
 
-def headline(cfg: StudyConfig, console: Console) -> None:
-    """Per-language accuracy base vs trained, MTI per X, α, β, leap and gap."""
-    out = Path(cfg.out)
-    base = json.loads((out / "base" / "metrics.json").read_text(encoding="utf-8"))
-    for method in cfg.methods:
-        folder = out / method
-        report_dir = out / "report" / method
+def headline(cfg: StudyConfig, console: Console, arms: Sequence[str] | None = None) -> None:
+    """Per arm: per-language accuracy base vs trained, MTI per X, α, β, leap and gap; then
+    the comparison with the paper when the study has several arms (and all were run)."""
+    study = Study(cfg, console)
+    out = study.out
+    for arm in study.arms:
+        if arms is not None and arm.name not in arms:
+            continue
+        base_dir = study.base_run_of(arm.base_stage)
+        base = json.loads((base_dir / "metrics.json").read_text(encoding="utf-8"))
+        report_dir = out / "report" / arm.name
         runs = [
-            (x, folder / (f"X{x}" if len(cfg.seeds) == 1 else f"X{x}-s{cfg.seeds[0]}"))
-            for x in cfg.x_values
+            (slot.x, study.run_dir(slot))
+            for slot in study.slots()
+            if slot.arm is arm and slot.seed == cfg.seeds[0]
         ]
         table = Table(
-            title=f"{cfg.name} — {method.upper()}: accuracy % by language", title_justify="left"
+            title=f"{cfg.name} — {arm.name} ({arm.method.upper()}): accuracy % by language",
+            title_justify="left",
         )
         table.add_column("language")
         table.add_column("base", justify="right")
@@ -408,6 +638,9 @@ def headline(cfg: StudyConfig, console: Console) -> None:
                 parts = [f"{k}={_est(values[k])}" for k in ("alpha", "beta", "leap", "gap")]
                 console.print(f"[bold]{metric} law[/] f(X)=α·X^β: " + ", ".join(parts))
         console.print(f"report: [bold]{report_dir / 'report.html'}[/]")
+    paper_md = out / "report" / "summary.md"
+    if arms is None and len(study.arms) > 1 and paper_md.exists():
+        console.print(paper_md.read_text(encoding="utf-8"))
 
 
 def _fmt(value: str, scale: float = 1.0) -> str:

@@ -324,7 +324,8 @@ class Study:
                     ),
                     Step(
                         f"train:{arm.name}:{name}",
-                        f"{arm.method.upper()} {arm.name} on {name}",
+                        f"{arm.method.upper()}{'' if arm.name == arm.method else ' ' + arm.name}"
+                        f" on {name}",
                         lambda slot=slot: self._train(slot),
                     ),
                     Step(

@@ -26,16 +26,19 @@ runs it under a hard per-item timeout (see `scoring.py`).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from functools import lru_cache
 from itertools import pairwise
+from typing import NamedTuple
 
 from xling.languages import LANGUAGES, native_digit_table
 
 MAX_BOXED_CHARS = 2000  # a longer "answer" is not an answer; refusing it bounds the work
 MAX_SEGMENT_CHARS = 400  # how far past an answer word the answer may sit
+MAX_ANNOUNCEMENTS = 500  # announcements read from the end; a looping trace repeats itself
+_MAX_WORD_CHARS = 64  # longer than any registry word, so a window never cuts one
 
 _BOX_COMMANDS = ("\\boxed", "\\fbox")
 # Chat/turn markers of common templates. s1-style traces switch sections with
@@ -174,16 +177,35 @@ def _words_re(words: Iterable[str], *, end_tail: str | None = None) -> re.Patter
     """Alternation of `words`, longest first, case-insensitive; spaced-script words must not
     touch a letter on either side. With `end_tail`, a word matches only when that pattern
     follows it up to the end of the text."""
+    ordered = sorted(set(words), key=len, reverse=True)
+    spaced = "|".join(re.escape(w) for w in ordered if not _unspaced(w))
+    unspaced = "|".join(re.escape(w) for w in ordered if _unspaced(w))
     alts = []
-    for word in sorted(set(words), key=len, reverse=True):
-        body = re.escape(word)
-        if not _unspaced(word):
-            body = rf"(?<![^\W\d_]|[{_MARKS}]){body}(?![^\W\d_]|[{_MARKS}])"
-        alts.append(body)
+    if spaced:
+        # One boundary check around the whole group: far cheaper than one per word.
+        alts.append(rf"(?<![^\W\d_]|[{_MARKS}])(?:{spaced})(?![^\W\d_]|[{_MARKS}])")
+    if unspaced:
+        alts.append(unspaced)
     if not alts:
         return None
     tail = rf"{end_tail}\Z" if end_tail is not None else ""
     return re.compile(rf"(?:{'|'.join(alts)}){tail}", re.IGNORECASE)
+
+
+def _rfinditer(pattern: re.Pattern[str], text: str) -> Iterator[re.Match[str]]:
+    """`pattern.finditer(text)` from the last match to the first, scanning windows from the
+    end, so the usual case (the answer near the end of a long trace) reads only the end.
+    Matches are at most _MAX_WORD_CHARS long (answer words, not open-ended patterns)."""
+    hi, size = len(text), 4096
+    while hi > 0:
+        lo = max(0, hi - size)
+        window = [
+            m
+            for m in pattern.finditer(text, lo, min(len(text), hi + _MAX_WORD_CHARS))
+            if m.start() < hi
+        ]
+        yield from reversed(window)
+        hi, size = lo, size * 4
 
 
 @dataclass(frozen=True)
@@ -301,8 +323,7 @@ def _explicit(text: str, ctx: _Context, *, plain_words: bool) -> Extraction:
     found = _from_boxes(text, ctx)
     if found is not None:
         return found
-    clean = normalize_text(_MARKER_RE.sub("\n", text))
-    return _from_announcements(clean, ctx, plain_words=plain_words)
+    return _from_announcements(clean_text(text), ctx, plain_words=plain_words)
 
 
 def _from_boxes(text: str, ctx: _Context) -> Extraction | None:
@@ -331,18 +352,7 @@ def _same_quantity_gap(gap: str) -> bool:
 
 def _from_announcements(text: str, ctx: _Context, *, plain_words: bool) -> Extraction:
     """The last announcement that states something wins, whatever its strength."""
-    vocab = _vocab()
-    for match in reversed(list(vocab.announce_re.finditer(text))):
-        word = match.group().lower()
-        is_final = word in vocab.final_words
-        if not (is_final or plain_words):
-            continue
-        after = _announcement_end(text, match)
-        if after is None:
-            continue
-        segment = _segment_after(text, after)
-        if segment is None or _asks(segment):
-            continue
+    for is_final, segment, _ in iter_announcements(text, plain_words=plain_words):
         source = "final_word" if is_final else "answer_word"
         number, ambiguous = _stated_number(segment, ctx, prefer="first")
         if number is not None:
@@ -355,7 +365,41 @@ def _from_announcements(text: str, ctx: _Context, *, plain_words: bool) -> Extra
     return Extraction(None, None)
 
 
-def _announcement_end(text: str, match: re.Match[str]) -> int | None:
+class Announcement(NamedTuple):
+    final: bool  # announced with a final-answer word ("Final Answer", "最终答案")
+    text: str  # what it states: the rest of its line, or the next line after a heading
+    start: int  # where `text` starts in the searched text
+
+
+def iter_announcements(
+    clean: str, *, plain_words: bool = True, value_re: re.Pattern[str] = _VALUE_START_RE
+) -> Iterator[Announcement]:
+    """Every real announcement in `clean` (normalized text, markers removed), last first.
+    `value_re` says what a stated value
+    starts with where nothing else (a colon, a line end) marks the announcement; questions
+    ("Final Answer: 33吗?") are left out."""
+    vocab = _vocab()
+    for n, match in enumerate(_rfinditer(vocab.announce_re, clean)):
+        if n >= MAX_ANNOUNCEMENTS:
+            return
+        is_final = match.group().lower() in vocab.final_words
+        if not (is_final or plain_words):
+            continue
+        after = _announcement_end(clean, match, value_re)
+        if after is None:
+            continue
+        segment = _segment_after(clean, after)
+        if segment is not None and not _asks(segment.text):
+            yield segment._replace(final=is_final)
+
+
+def clean_text(text: str) -> str:
+    """Chat markers removed, digits and punctuation normalized: what announcements are
+    searched in."""
+    return normalize_text(_MARKER_RE.sub("\n", text))
+
+
+def _announcement_end(text: str, match: re.Match[str], value_re: re.Pattern[str]) -> int | None:
     """Where the announced value starts, or None when the word is not announcing anything
     ("To answer this…", "答えを求める"): an announcement is followed by a colon, a line
     end (a heading), a copula ("is", "は", "是") or the value itself."""
@@ -363,21 +407,21 @@ def _announcement_end(text: str, match: re.Match[str]) -> int | None:
     word = match.group()
     pos = match.end()
     if word.lower() in vocab.self_announcing:
-        return pos if _VALUE_START_RE.match(text, pos) else None
+        return pos if value_re.match(text, pos) else None
     while pos < len(text) and text[pos] in _MARKDOWN:
         pos += 1
     if pos >= len(text) or text[pos] == "\n":
         return pos
     if text[pos] in _COLONS or text[pos] in "—–":
         return pos + 1
-    if _VALUE_START_RE.match(text, pos):
+    if value_re.match(text, pos):
         return pos
     copula = vocab.copula_re.match(text, pos)
     if copula is not None:
         rest = copula.end()
         while rest < len(text) and text[rest] in " \t*_,、:":
             rest += 1
-        return rest if _VALUE_START_RE.match(text, rest) else None
+        return rest if value_re.match(text, rest) else None
     return None
 
 
@@ -389,19 +433,23 @@ def _asks(segment: str) -> bool:
     return clause.rstrip().endswith(("?", "？")) or "吗" in clause
 
 
-def _segment_after(text: str, pos: int) -> str | None:
+def _segment_after(text: str, pos: int) -> Announcement | None:
     """What an announcement says: the rest of its line, or the next non-empty line when the
     announcement ends its line (a heading: "**Final Answer**\\n\\nShe earns 18 dollars")."""
     after = text[pos : pos + MAX_SEGMENT_CHARS]
-    lines = [ln for ln in after.split("\n") if ln.strip(" \t*:_#")]
-    return lines[0] if lines else None
+    offset = 0
+    for line in after.split("\n"):
+        if line.strip(" \t*:_#"):
+            return Announcement(False, line, pos + offset)
+        offset += len(line) + 1
+    return None
 
 
 # ------------------------------------------------------------------------ fallbacks
 
 
 def _fallback(text: str, ctx: _Context) -> Extraction:
-    clean = normalize_text(_MARKER_RE.sub("\n", text))
+    clean = clean_text(text)
     tail = clean[-MAX_SEGMENT_CHARS:]
     closing = _closing_sentence(tail)
     if closing is not None:

@@ -156,3 +156,21 @@ def test_set_reaches_the_cli(tmp_path: Path) -> None:
         "x_values=[0]",
     ).stdout
     assert "GRPO on X0" in status and "X1" not in status
+
+
+def test_study_takes_benchmark_presets_for_eval_and_training_data(tmp_path: Path) -> None:
+    cfg = StudyConfig(
+        base_model="organism",
+        out=str(tmp_path / "study"),
+        x_values=(1,),
+        train_data={"bench": "synth", "n": 3},
+        eval={"bench": "aime24", "data": "translations/"},
+    )
+    study = Study(cfg)
+    eval_cfg = study._eval_config("m", tmp_path / "run")
+    # The preset's defaults, under what the study file says ("all" languages).
+    assert (eval_cfg.bench, eval_cfg.n, eval_cfg.max_new_tokens) == ("aime24", 8, 16384)
+    assert eval_cfg.langs == "all"
+    study._data(1, 0)
+    rows = [json.loads(line) for line in study._data_path(1, 0).read_text("utf-8").splitlines()]
+    assert {(r["benchmark"], r["lang"]) for r in rows} == {("synth", "en"), ("synth", "es")}

@@ -233,7 +233,7 @@ def _register_commands() -> None:
     # (torch, trl, scipy, matplotlib) only inside command bodies, so startup stays fast.
     from xling.analysis.commands import register as register_analysis
     from xling.benchmarks.commands import register as register_benchmarks
-    from xling.organism import register as register_organism
+    from xling.organism.commands import register as register_organism
     from xling.train.commands import register as register_train
 
     register_benchmarks(app)

@@ -161,7 +161,7 @@ class Study:
 
     def base_model(self) -> str:
         if self.cfg.base_model == "organism":
-            from xling.organism import bundled_organism
+            from xling.organism.model import bundled_organism
 
             return str(bundled_organism())
         if not self.cfg.base_model:

@@ -23,12 +23,13 @@ from xling.synthetic.problems import (
     iter_problems,
     split_of,
 )
-from xling.synthetic.render import check_templates, lang_data, render
+from xling.synthetic.render import RenderedProblem, check_templates, lang_data, render, render_parts
 from xling.synthetic.vocab import TemplateError
 
 __all__ = [
     "PROBLEM_TYPES",
     "SPLITS",
+    "RenderedProblem",
     "Step",
     "StructuredProblem",
     "SyntheticError",
@@ -42,6 +43,7 @@ __all__ = [
     "lang_data",
     "pretraining_texts",
     "render",
+    "render_parts",
     "split_of",
     "translation_pairs",
 ]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 import string
 from functools import cache
-from typing import Any
+from typing import Any, NamedTuple
 
 from xling.languages import get_language
 from xling.synthetic.problems import N_ITEMS, N_NAMES, PROBLEM_TYPES, StructuredProblem
@@ -76,11 +76,29 @@ class _Formatter(string.Formatter):
         return format(value, format_spec)
 
 
+class RenderedProblem(NamedTuple):
+    question: str
+    steps: tuple[str, ...]  # one line of worked arithmetic per step
+    answer_line: str  # the localized final-answer sentence, ending in \boxed{answer}
+
+    @property
+    def solution(self) -> str:
+        return "\n".join((*self.steps, self.answer_line))
+
+
 def render(
     problem: StructuredProblem, lang: str, *, native_digits: bool | None = None
 ) -> tuple[str, str]:
     """(question, worked solution) in `lang`; the solution's last line ends in
     \\boxed{answer}. `native_digits` overrides the language module's default."""
+    parts = render_parts(problem, lang, native_digits=native_digits)
+    return parts.question, parts.solution
+
+
+def render_parts(
+    problem: StructuredProblem, lang: str, *, native_digits: bool | None = None
+) -> RenderedProblem:
+    """The question, the solution's step lines and its final-answer line, apart."""
     data = lang_data(lang)
     use_native = data.native_digits if native_digits is None else native_digits
     digits = get_language(data.code).digits if use_native else None
@@ -99,8 +117,7 @@ def render(
     except (KeyError, AttributeError, IndexError, ValueError) as exc:
         raise TemplateError(f"langs/{data.code}.py, {problem.type}: {exc!r}") from None
     boxed = "\\boxed{" + fmt.num(problem.answer) + "}"
-    lines.append(data.answer.format(boxed=boxed))
-    return question, "\n".join(lines)
+    return RenderedProblem(question, tuple(lines), data.answer.format(boxed=boxed))
 
 
 def check_templates(code: str) -> None:

@@ -1,0 +1,128 @@
+"""`xling organism …`: pretrain, list presets, build the synthetic benchmark, probe."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from xling.organism.config import DEFAULT_PRESET, load_organism_config, preset_names, preset_path
+from xling.organism.pretrain import pretrain
+from xling.organism.probe import behaviours, quick_eval
+
+Opt = typer.Option
+
+
+def pretrain_command(
+    preset: Annotated[
+        str, Opt(help="A preset shipped with xling (`xling organism presets` lists them).")
+    ] = DEFAULT_PRESET,
+    config: Annotated[Path | None, Opt(help="TOML file overriding any preset options.")] = None,
+    out: Annotated[Path, Opt(help="Output model directory.")] = Path("runs/organism"),
+    steps: Annotated[
+        int | None, Opt("--steps", "--max-steps", help="Optimizer steps \\[default: the preset's].")
+    ] = None,
+    init: Annotated[
+        str | None, Opt(help="Continue from this organism directory (a second stage).")
+    ] = None,
+    device: Annotated[str | None, Opt(help="auto | cpu | cuda \\[default: auto].")] = None,
+    seed: Annotated[int | None, Opt(help="Seed of tokenizer, init and data order.")] = None,
+    resume: Annotated[bool, Opt(help="Continue an interrupted run from its checkpoint.")] = False,
+    eval_n: Annotated[
+        int, Opt(help="Then quick-eval this many test problems per language (0 = skip).")
+    ] = 0,
+) -> None:
+    """Pretrain the organism (tokenizer + Qwen2 model) from a seed into an HF model dir."""
+    cfg = load_organism_config(preset, config, steps=steps, device=device, seed=seed, init=init)
+    pretrain(cfg, out, resume=resume, eval_n=eval_n)
+
+
+def presets_command() -> None:
+    """List the organism presets shipped with xling, with the first line of each."""
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table("preset", "what it is")
+    for name in preset_names():
+        first = preset_path(name).read_text(encoding="utf-8").splitlines()[0]
+        table.add_row(name, first.lstrip("# ").strip())
+    Console().print(table)
+
+
+def quick_eval_command(
+    model: Annotated[Path, Opt(help="Model directory.")],
+    n: Annotated[int, Opt("--n", help="Test problems per language.")] = 50,
+    langs: Annotated[str, Opt(help="'all' or comma-separated codes.")] = "all",
+    batch_size: Annotated[int, Opt(help="Prompts per generation batch.")] = 64,
+) -> None:
+    """Greedy per-language accuracy on synthetic test problems (no off-target rate; use
+    `xling eval` for reported figures)."""
+    from rich.console import Console
+
+    from xling.languages import parse_langs
+
+    accuracy = quick_eval(model, n_per_lang=n, langs=parse_langs(langs), batch_size=batch_size)
+    Console().print(json.dumps({k: round(v, 4) for k, v in accuracy.items()}))
+
+
+def behaviours_command(
+    run: Annotated[Path, typer.Argument(help="An `xling eval` run directory of an organism.")],
+    as_json: Annotated[bool, Opt("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
+    """Split each language's answers by strategy: how often the model works carefully,
+    how often careful and hasty answers are right, and the off-target rate."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from xling.errors import XlingError
+
+    if not (run / "scores.jsonl").is_file():
+        raise XlingError(f"{run} holds no scores.jsonl; run `xling eval` (and `xling score`)")
+    stats = behaviours(run)
+    if as_json:
+        print(json.dumps(stats, indent=1))
+        return
+
+    def pct(value: float | None) -> str:
+        return "—" if value is None else f"{100 * value:.1f}"
+
+    columns = ("accuracy", "careful_share", "accuracy_careful", "accuracy_hasty", "off_target")
+    table = Table("lang", "n", *(c.replace("_", " ") + " %" for c in columns))
+    for lang, row in stats.items():
+        table.add_row(lang, str(row["n"]), *(pct(row[c]) for c in columns))
+    Console().print(table)
+
+
+def build_bench_command(
+    out: Annotated[Path, Opt(help="Folder for <split>/synth_<lang>.jsonl.")],
+    n_train: Annotated[int, Opt(help="Train problems per language.")] = 1000,
+    n_test: Annotated[int, Opt(help="Test problems per language.")] = 250,
+    seed: Annotated[int, Opt(help="Benchmark seed.")] = 0,
+    langs: Annotated[str, Opt(help="'all' or comma-separated codes.")] = "all",
+) -> None:
+    """Write the synthetic parallel benchmark (train/ and test/ folders of JSONL)."""
+    from rich.console import Console
+
+    from xling.synthetic import build_benchmark
+
+    build_benchmark(out, n_train=n_train, n_test=n_test, seed=seed, langs=langs)
+    Console().print(
+        f"wrote [bold]{out}[/]/{{train,test}}/synth_<lang>.jsonl; evaluate with: xling eval "
+        f"--model <dir> --bench jsonl --data {out / 'test'} --bench-name synth --id-field id"
+    )
+
+
+def register(app: typer.Typer) -> None:
+    """Add the `organism` command group to the main `xling` app."""
+    group = typer.Typer(
+        help="The model organism: a tiny LM pretrained English-centric on synthetic math.",
+        no_args_is_help=True,
+    )
+    group.command("pretrain")(pretrain_command)
+    group.command("presets")(presets_command)
+    group.command("build-bench")(build_bench_command)
+    group.command("quick-eval")(quick_eval_command)
+    group.command("behaviours")(behaviours_command)
+    app.add_typer(group, name="organism")

@@ -1,0 +1,224 @@
+"""What determines a pretrained organism: `OrganismConfig`, and the presets shipped with xling.
+
+Presets are TOML files inside the package (`xling/organism/presets/<name>.toml`), so an
+installed wheel can pretrain from them. Any option can be overridden by a user TOML file
+(`--config`) and then by command-line flags.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from xling.config import read_config_file
+from xling.errors import XlingError
+from xling.languages import ALL_CODES, get_language
+
+PRESET_DIR = Path(__file__).resolve().parent / "presets"
+DEFAULT_PRESET = "cpu-small"
+DEFAULT_KEY = "default"  # in a per-language table: the value of every language not listed
+REASONING_MARKERS = ("none", "think")
+STRATEGIES = ("careful", "hasty")
+
+
+class OrganismError(XlingError):
+    pass
+
+
+@dataclass(frozen=True)
+class OrganismConfig:
+    """Everything that determines a pretrained organism (presets: xling/organism/presets)."""
+
+    seed: int = 0
+    # --- which languages: each example is one chat-formatted problem in a language drawn by
+    # `lang_weights` (normalized), or, with probability `translation_fraction`, a request to
+    # translate a `translation_src` problem + solution into another language drawn by weight.
+    lang_weights: dict[str, float] = field(default_factory=lambda: {c: 1.0 for c in ALL_CODES})
+    translation_fraction: float = 0.0
+    translation_src: str = "en"
+    loss_on: str = "assistant"  # "assistant" (completion tokens only) | "all"
+    # --- how solutions are written (organism/corpus.py explains the mechanism). Per-language
+    # tables map language codes, or "default" for the rest, to a share in [0, 1].
+    # careful_share: the share of solutions worked out step by step (the rest are "hasty":
+    # the final answer line alone, computed without written steps).
+    careful_share: dict[str, float] = field(default_factory=lambda: {DEFAULT_KEY: 1.0})
+    # drift_share: the share of a language's solutions whose reasoning is written in
+    # `drift_lang` instead (English-centric drift); drift_answer_share of those write the
+    # final answer line in `drift_lang` too.
+    drift_share: dict[str, float] = field(default_factory=lambda: {DEFAULT_KEY: 0.0})
+    drift_answer_share: float = 0.5
+    drift_lang: str = "en"
+    # type_spread: how much the two shares vary between problem types, on the logit scale
+    # (0: every type alike). Each type gets one offset per behaviour, the same in every
+    # language: some kinds of problem are habitually worked out carefully, whatever the
+    # language.
+    type_spread: float = 0.0
+    # reasoning_marker: "think" wraps the written steps in <think>...</think>, the
+    # language-neutral markers of reasoning models; "none" writes them as plain lines.
+    reasoning_marker: str = "none"
+    # --- start from an existing organism directory (weights and tokenizer) instead of from
+    # scratch: a second stage such as the "instruct" organism's English chat SFT.
+    init: str | None = None
+    # --- tokenizer: byte-level BPE on `tokenizer_problems` train problems per language
+    vocab_size: int = 4096
+    tokenizer_problems: int = 300
+    # --- model (Qwen2)
+    hidden_size: int = 128
+    num_layers: int = 4
+    num_heads: int = 4
+    num_kv_heads: int = 2
+    intermediate_size: int = 384
+    tie_word_embeddings: bool = True
+    rope_theta: float = 10000.0
+    seq_len: int = 384  # longer examples are cut (counted in the log as `truncated`)
+    # --- optimisation: AdamW, linear warmup then cosine decay to min_lr_ratio * lr
+    steps: int = 1000
+    batch_size: int = 32
+    lr: float = 2e-3
+    min_lr_ratio: float = 0.1
+    warmup_steps: int = 50
+    weight_decay: float = 0.1
+    beta1: float = 0.9
+    beta2: float = 0.95
+    grad_clip: float = 1.0
+    # --- how to run (these do not change what is learned, so a resume may change them)
+    device: str = "auto"  # auto | cpu | cuda
+    compile: bool = False  # torch.compile the model (CUDA only)
+    data_workers: int = 0  # DataLoader worker processes building batches
+    log_every: int = 10
+    ckpt_every: int = 200
+    save_dtype: str = "bfloat16"  # dtype of the saved weights: bfloat16 | float32
+
+    def __post_init__(self) -> None:
+        problems: list[str] = []
+        weights = dict(self.lang_weights)
+        if not weights:
+            problems.append("lang_weights is empty")
+        try:
+            canon = {get_language(code).code: float(w) for code, w in weights.items()}
+            object.__setattr__(self, "careful_share", _share_table(self.careful_share))
+            object.__setattr__(self, "drift_share", _share_table(self.drift_share))
+            get_language(self.translation_src)
+            object.__setattr__(self, "drift_lang", get_language(self.drift_lang).code)
+        except XlingError as exc:
+            raise OrganismError(f"invalid organism config: {exc}") from None
+        for code in canon:  # every language must have its shares (or a default)
+            try:
+                self.careful(code), self.drift(code)
+            except OrganismError as exc:
+                problems.append(str(exc))
+        if any(w < 0 for w in canon.values()) or sum(canon.values()) <= 0:
+            problems.append(f"lang_weights must be >= 0 with a positive sum, got {weights}")
+        object.__setattr__(self, "lang_weights", canon)
+        for name in ("translation_fraction", "drift_answer_share"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                problems.append(f"{name} must lie in [0, 1]")
+        if self.translation_fraction > 0 and not self.translation_targets():
+            problems.append(
+                "translation_fraction > 0 needs a language other than translation_src "
+                "with a positive weight"
+            )
+        if self.type_spread < 0:
+            problems.append("type_spread must be >= 0")
+        if self.reasoning_marker not in REASONING_MARKERS:
+            problems.append(f"reasoning_marker must be one of {REASONING_MARKERS}")
+        if self.loss_on not in ("assistant", "all"):
+            problems.append(f"loss_on must be 'assistant' or 'all', got {self.loss_on!r}")
+        if self.device not in ("auto", "cpu", "cuda"):
+            problems.append(f"device must be auto, cpu or cuda, got {self.device!r}")
+        if self.save_dtype not in ("bfloat16", "float32"):
+            problems.append(f"save_dtype must be bfloat16 or float32, got {self.save_dtype!r}")
+        positive = (
+            "vocab_size",
+            "hidden_size",
+            "num_layers",
+            "num_heads",
+            "num_kv_heads",
+            "intermediate_size",
+            "seq_len",
+            "steps",
+            "batch_size",
+            "log_every",
+            "ckpt_every",
+            "tokenizer_problems",
+        )
+        problems += [f"{name} must be positive" for name in positive if getattr(self, name) < 1]
+        if self.num_heads >= 1 and self.hidden_size % self.num_heads:
+            problems.append("hidden_size must be a multiple of num_heads")
+        if self.num_kv_heads >= 1 and self.num_heads % self.num_kv_heads:
+            problems.append("num_heads must be a multiple of num_kv_heads")
+        if self.lr <= 0 or not 0 <= self.min_lr_ratio <= 1:
+            problems.append("lr must be > 0 and min_lr_ratio in [0, 1]")
+        if self.warmup_steps < 0 or self.data_workers < 0:
+            problems.append("warmup_steps and data_workers must be >= 0")
+        if problems:
+            raise OrganismError("invalid organism config: " + "; ".join(problems))
+
+    def translation_targets(self) -> dict[str, float]:
+        src = get_language(self.translation_src).code
+        return {c: w for c, w in self.lang_weights.items() if c != src and w > 0}
+
+    def careful(self, lang: str) -> float:
+        """The mean share of careful (step-by-step) solutions in `lang`."""
+        return _lookup(self.careful_share, lang)
+
+    def drift(self, lang: str) -> float:
+        """The mean share of `lang` solutions that reason in `drift_lang` (0 for it)."""
+        return 0.0 if lang == self.drift_lang else _lookup(self.drift_share, lang)
+
+    def identity(self) -> dict[str, Any]:
+        """The fields that change what is learned: a resumed run must agree on all of them."""
+        run_only = {"device", "compile", "data_workers", "log_every", "ckpt_every", "save_dtype"}
+        return {k: v for k, v in dataclasses.asdict(self).items() if k not in run_only}
+
+
+def _share_table(table: dict[str, Any]) -> dict[str, float]:
+    """A per-language share table with canonical codes; values must lie in [0, 1]."""
+    if not isinstance(table, dict):
+        raise OrganismError(f"expected a table of language = share, got {table!r}")
+    canon: dict[str, float] = {}
+    for key, value in table.items():
+        code = key if key == DEFAULT_KEY else get_language(key).code
+        share = float(value)
+        if not 0.0 <= share <= 1.0:
+            raise OrganismError(f"share {key} = {value} must lie in [0, 1]")
+        canon[code] = share
+    return canon
+
+
+def _lookup(table: dict[str, float], lang: str) -> float:
+    if lang in table:
+        return table[lang]
+    if DEFAULT_KEY in table:
+        return table[DEFAULT_KEY]
+    raise OrganismError(f"no share for language {lang!r} and no {DEFAULT_KEY!r} entry")
+
+
+# ----------------------------------------------------------------------------- presets
+
+
+def preset_names() -> list[str]:
+    return sorted(p.stem for p in PRESET_DIR.glob("*.toml"))
+
+
+def preset_path(name: str) -> Path:
+    path = PRESET_DIR / f"{name}.toml"
+    if not path.is_file():
+        known = ", ".join(preset_names()) or f"none found in {PRESET_DIR}"
+        raise OrganismError(f"unknown organism preset {name!r}; presets: {known}")
+    return path
+
+
+def load_organism_config(
+    preset: str | None = DEFAULT_PRESET, config: Path | None = None, **overrides: Any
+) -> OrganismConfig:
+    """Defaults < preset TOML < `config` TOML (may set only a few options) < non-None flags."""
+    values: dict[str, Any] = {}
+    if preset:
+        values.update(read_config_file(OrganismConfig, preset_path(preset)))
+    if config is not None:
+        values.update(read_config_file(OrganismConfig, Path(config)))
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    return OrganismConfig(**values)

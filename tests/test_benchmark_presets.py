@@ -509,3 +509,24 @@ def test_eval_gpqa_records_the_shuffle_and_scores_strict_and_flexible(
 
 
 LETTER_INDEX = {letter: i for i, letter in enumerate("ABCD")}
+
+
+def test_old_flags_keep_their_meaning() -> None:
+    # `--bench mgsm --data DIR` reads the TSV folder with xling's old defaults.
+    (spec,) = benchmark_specs("mgsm", data=str(BENCH / "mgsm"))
+    assert (spec.kind, spec.benchmark) == ("mgsm", "mgsm")
+    assert eval_defaults("mgsm", data="x") == {"n": 1, "max_new_tokens": 1024}
+    assert "langs" not in eval_defaults("polymath")  # it holds all 11: "all" stays
+    # Loader kinds with field flags, as before presets existed.
+    (spec,) = benchmark_specs("jsonl", data="f.jsonl", fields={"question": "q", "id": "pid"})
+    assert (spec.fields.question, spec.fields.answer, spec.fields.id) == ("q", "answer", "pid")
+    assert (
+        spec.split == "test" and benchmark_specs("hf", data="x", training=True)[0].split == "train"
+    )
+    with pytest.raises(XlingError, match="--data is required"):
+        benchmark_specs("jsonl")
+    with pytest.raises(XlingError, match="--bench synth"):
+        benchmark_specs("synthetic")
+    # A preset's field map takes flag overrides.
+    (spec,) = benchmark_specs("math500", data="d", fields={"question": "translated_problem"})
+    assert (spec.fields.question, spec.fields.id) == ("translated_problem", "unique_id")

@@ -265,7 +265,8 @@ class _Reader:
         return found
 
     def negated(self, clause: str, m: re.Match[str] | _Span) -> bool:
-        """ "not A", "not option A", "не A", "不是A"; "AではなくC", "A নয়", "A కాదు"."""
+        """Whether a negation comes before the letter ("not A", "not option A", "не A",
+        "不是A") or after it ("AではなくC", "A নয়", "A కాదు")."""
         before = clause[max(0, m.start() - 30) : m.start()]
         before = self.vocab["choice_word_end"].sub("", before).rstrip(" \t(*（")
         if self.vocab["negated_before"].search(before):
@@ -297,7 +298,7 @@ class _Reader:
 
     # -------------------------------------------------------------- flexible
     def fallback(self, text: str) -> Extraction:
-        clean, cyrillic = _prepare(final_section(text))
+        clean, cyrillic = _prepare(text)
         tail_start = max(0, len(clean) - _TAIL_CHARS)
         tail = clean[tail_start:]
         options = [

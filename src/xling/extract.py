@@ -84,9 +84,6 @@ _LATEX_SPACING_RE = re.compile(r"\\[,;:! ]|\\q?quad|~")
 _UNIT_TAIL_RE = re.compile(r"\^\s*\{?\\circ\}?|\\%|\\\$|\\euro|\\pounds")
 
 
-EXPLICIT_SOURCES = frozenset({"boxed", "final_word", "answer_word"})
-
-
 @dataclass(frozen=True)
 class Extraction:
     answer: str | None  # normalized: "5600", "3/4", or a LaTeX expression; None if nothing found
@@ -98,10 +95,6 @@ class Extraction:
     @property
     def boxed(self) -> bool:
         return self.source == "boxed"
-
-    @property
-    def explicit(self) -> bool:
-        return self.source in EXPLICIT_SOURCES
 
 
 @dataclass(frozen=True)

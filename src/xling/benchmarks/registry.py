@@ -34,7 +34,7 @@ from xling.benchmarks.loaders import (
 )
 from xling.config import read_toml
 from xling.errors import XlingError
-from xling.languages import parse_langs
+from xling.languages import ALL_CODES, parse_langs
 from xling.records import ANSWER_TYPES, Problem
 
 PRESETS_DIR = Path(__file__).resolve().parent / "presets"
@@ -240,6 +240,8 @@ def benchmark_specs(
                 f"unknown benchmark {bench!r}; presets: {', '.join(presets())} "
                 f"(see `xling benchmarks`); loader kinds: {', '.join(LOADERS)}"
             )
+        if bench == "synthetic":
+            raise XlingError("the synthetic benchmark is the preset synth: --bench synth")
         if bench in ("mgsm", "jsonl") and not data:
             raise XlingError("--data is required: where the benchmark files are")
         kind_fields = FieldMap(**overrides)
@@ -300,8 +302,8 @@ def eval_defaults(bench: str, data: str | None = None) -> dict[str, Any]:
         return {}
     defaults = dict(preset.generation)
     source = preset.local if data else preset.source
-    if source is not None and source.languages and not data:
-        defaults["langs"] = ",".join(source.languages)
+    if source is not None and not data and set(ALL_CODES) - set(source.languages or ALL_CODES):
+        defaults["langs"] = ",".join(code for code in ALL_CODES if code in source.languages)
     return defaults
 
 

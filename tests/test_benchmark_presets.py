@@ -27,15 +27,6 @@ BENCH = Path(__file__).parent / "data" / "bench"
 PRESET_NAMES = {"mgsm", "polymath", "math500", "aime24", "aime25", "gpqa-diamond", "synth"}
 
 
-@pytest.fixture
-def hf_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Keep `load_dataset` caches inside the test's tmp folder."""
-    datasets = pytest.importorskip("datasets")
-    cache = tmp_path / "hf-cache"
-    monkeypatch.setattr(datasets.config, "HF_DATASETS_CACHE", cache)
-    return cache
-
-
 def write_jsonl(path: Path, rows: list[dict]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), "utf-8")

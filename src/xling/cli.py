@@ -50,8 +50,12 @@ def eval_command(
         Opt(help="Name recorded for the benchmark [default: the preset or loader kind]."),
     ] = None,
     langs: Annotated[str | None, Opt(help="'all' or comma-separated codes, e.g. en,es,bn.")] = None,
-    question_field: Annotated[str | None, Opt(help="JSONL/hf: question field.")] = None,
-    answer_field: Annotated[str | None, Opt(help="JSONL/hf: answer field.")] = None,
+    question_field: Annotated[
+        str | None, Opt(help="JSONL/hf: question field (overrides a preset's).")
+    ] = None,
+    answer_field: Annotated[
+        str | None, Opt(help="JSONL/hf: answer field (overrides a preset's).")
+    ] = None,
     id_field: Annotated[
         str | None,
         Opt(help="JSONL/hf: problem id field (parallel across languages) [default: row index]."),

@@ -53,6 +53,7 @@ def main() -> None:
     scores = list(score_many(gens, workers=args.workers, timeout_s=args.timeout))
     elapsed = time.perf_counter() - start
     correct = sum(s.correct for s in scores)
+    strict = sum(bool(s.correct_strict) for s in scores)
     timeouts = sum(s.status == "timeout" for s in scores)
     self_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     child_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
@@ -61,6 +62,7 @@ def main() -> None:
     print(f"wall time         {elapsed:.1f} s (worker start-up and detector load included)")
     print(f"throughput        {len(gens) / elapsed:.1f} traces/s")
     print(f"correct           {correct} ({100 * correct / len(gens):.1f}%), timeouts {timeouts}")
+    print(f"correct (strict)  {strict} ({100 * strict / len(gens):.1f}%)")
     print(f"peak RSS          main {self_mb:.0f} MB, largest worker {child_mb:.0f} MB")
 
 

@@ -310,15 +310,6 @@ def test_jsonl_missing_id_and_lang_fields(tmp_path: Path) -> None:
 # ------------------------------------------------------------------ hf (datasets)
 
 
-@pytest.fixture
-def hf_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Keep `load_dataset` caches inside the test's tmp folder."""
-    datasets = pytest.importorskip("datasets")
-    cache = tmp_path / "hf-cache"
-    monkeypatch.setattr(datasets.config, "HF_DATASETS_CACHE", cache)
-    return cache
-
-
 ROWS = [
     {"pid": "a", "language": "en", "problem": "What is 2 + 2?", "target": 4},
     {"pid": "b", "language": "en", "problem": "What is 3 + 3?", "target": 6},

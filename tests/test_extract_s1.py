@@ -12,13 +12,15 @@ from pathlib import Path
 
 from conftest import shared_data
 
-from xling.extract import extract_answer, parse_number
+from xling.extract import extract_answers, parse_number
 
 LABELS = Path(__file__).parent / "data" / "s1_intended_answers.json"
 
 # Measured agreement: 647/660 (98.0%) when the labels were made, 648/660 (98.2%) after the
-# answer-section and stated-clause rules. Raise this as the extractor
-# improves; it is a floor against regressions, not a target.
+# answer-section and stated-clause rules; with strict/flexible scoring (issue 12) flexible
+# 650/660 (98.5%) and strict 651/660 (98.6%). Raise this as the extractor improves; it is a
+# floor against regressions, not a target. The labels are the last explicit commitment, so
+# strict scoring is held to the same floor.
 MIN_AGREEMENT = 0.98
 
 
@@ -45,16 +47,22 @@ def test_extractor_matches_hand_labels_on_real_s1_traces() -> None:
     rows = [json.loads(line) for line in traces.read_text(encoding="utf-8").splitlines() if line]
     assert {_key(r) for r in rows} == set(labels), "labels and traces cover different rows"
 
-    disagreements = []
+    disagreements: dict[str, list[str]] = {"strict": [], "flexible": []}
     for row in rows:
         key = _key(row)
-        got = extract_answer(str(row["output"]), str(row["language"])).answer
-        if not _agrees(got, labels[key]):
-            disagreements.append(f"{key}: extracted {got!r}, label {labels[key]!r}")
+        # As the scorer calls it: the question lets given numbers be told from the answer.
+        got = extract_answers(str(row["output"]), str(row["language"]), question=row["prompt"])
+        for mode in disagreements:
+            answer = getattr(got, mode).answer
+            if not _agrees(answer, labels[key]):
+                disagreements[mode].append(f"{key}: extracted {answer!r}, label {labels[key]!r}")
 
-    agreed = len(rows) - len(disagreements)
-    print(f"s1 extraction agreement: {agreed}/{len(rows)} = {agreed / len(rows):.1%}")
-    assert agreed / len(rows) >= MIN_AGREEMENT, (
-        f"agreement {agreed}/{len(rows)} below {MIN_AGREEMENT:.0%}; disagreements:\n"
-        + "\n".join(disagreements)
-    )
+    for mode, wrong in disagreements.items():
+        agreed = len(rows) - len(wrong)
+        print(f"s1 extraction agreement ({mode}): {agreed}/{len(rows)} = {agreed / len(rows):.1%}")
+    for mode, wrong in disagreements.items():
+        agreed = len(rows) - len(wrong)
+        assert agreed / len(rows) >= MIN_AGREEMENT, (
+            f"{mode} agreement {agreed}/{len(rows)} below {MIN_AGREEMENT:.0%}; disagreements:\n"
+            + "\n".join(wrong)
+        )

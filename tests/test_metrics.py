@@ -59,3 +59,19 @@ def test_aggregate_per_language_and_macro(tmp_path: Path) -> None:
     table = list(csv.DictReader((tmp_path / "m.csv").open()))
     assert [r["lang"] for r in table] == ["en", "bn", "macro"]
     assert float(table[0]["pass@2"]) == 1.0
+
+
+def test_strict_beside_flexible_and_old_scores_without_strict() -> None:
+    rows = [
+        {**score("en", "0", 0, True), "correct_strict": True, "pred_strict": "1"},
+        {**score("en", "1", 0, True), "correct_strict": False, "pred_strict": None},
+        {**score("en", "2", 0, False), "correct_strict": False, "pred_strict": "7"},
+    ]
+    cell = aggregate(rows)["benchmarks"]["mgsm"]["langs"]["en"]
+    assert cell["accuracy"] == cell["accuracy_flexible"] == pytest.approx(2 / 3)
+    assert cell["accuracy_strict"] == pytest.approx(1 / 3)
+    assert cell["no_answer_rate_strict"] == pytest.approx(1 / 3)
+    # Scores written before strict scoring: no strict figure rather than a wrong one.
+    old = aggregate([score("en", "0", 0, True)])
+    assert old["benchmarks"]["mgsm"]["langs"]["en"]["accuracy_strict"] is None
+    assert old["overall"]["accuracy_strict"] is None

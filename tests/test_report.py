@@ -116,3 +116,33 @@ def test_html_renders_in_headless_chromium(study_report, tmp_path):
     assert len(colours) > 500
     blue = np.all(np.abs(arr.astype(int) - [0x00, 0x72, 0xB2]) < 12, axis=-1)
     assert blue.sum() > 500
+
+
+def test_report_shows_strict_beside_flexible(study_report):
+    rows = list(csv.DictReader(study_report.tables["scoring"].open()))
+    assert [row["run"] for row in rows] == ["base", "X1", "X2", "X3", "X4"]
+    for row in rows:  # the fixture's answers are all boxed: strict equals flexible
+        assert float(row["accuracy_strict"]) == pytest.approx(float(row["accuracy_flexible"]))
+    md = study_report.md.read_text()
+    assert "Strict and flexible answers" in md and "flexible − strict pp" in md
+
+
+def test_single_run_report_scores_strict_per_language(tmp_path):
+    import json
+
+    from xling.analysis.synthetic import run_records, write_run
+
+    records = list(run_records({"en": 0.6, "sw": 0.3}, n_problems=40))
+    for i, rec in enumerate(records):  # a third of the answers found only by the fallbacks
+        if i % 3 == 0:
+            rec["pred_strict"], rec["correct_strict"] = None, False
+    run = write_run(tmp_path / "run", records)
+    metrics = json.loads((run / "metrics.json").read_text())
+    cell = metrics["benchmarks"]["synth"]["langs"]["en"]
+    assert cell["accuracy_strict"] < cell["accuracy_flexible"] == cell["accuracy"]
+    result = build_report(run, tmp_path / "rep", n_boot=50)
+    rows = {r["language"]: r for r in csv.DictReader(result.tables["scoring"].open())}
+    en = rows["English (en)"]
+    assert float(en["accuracy_flexible"]) == pytest.approx(cell["accuracy_flexible"])
+    assert float(en["accuracy_strict"]) == pytest.approx(cell["accuracy_strict"])
+    assert float(en["flexible_minus_strict"]) > 0

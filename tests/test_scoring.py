@@ -92,3 +92,25 @@ def test_adversarial_corpus_is_bounded_and_never_executes(tmp_path: Path) -> Non
     assert scores[0].status == "timeout"
     assert scores[-1].correct and scores[-1].status == "ok"
     assert not marker.exists()
+
+
+def test_truncated_response_is_no_answer_under_strict_scoring() -> None:
+    cut = Generation(
+        benchmark="t",
+        lang="en",
+        id="0",
+        sample=0,
+        question="q",
+        answer="18",
+        prompt="q",
+        output="16 - 3 - 4 = 9 eggs, and 9 * 2 = 18. Let me double-check the price per",
+        finish_reason="length",
+    )
+    s = score_generation(cut)
+    assert s.correct and s.pred == "18" and s.status == "ok"  # flexible: the last number
+    assert s.pred_strict is None and s.correct_strict is False
+
+
+def test_strict_and_flexible_agree_on_an_explicit_answer() -> None:
+    s = score_generation(gen("So she makes 18 dollars.\n**Final Answer:** 18"))
+    assert s.correct and s.correct_strict and s.pred_strict == s.pred == "18"

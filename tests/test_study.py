@@ -266,3 +266,22 @@ def test_a_step_run_by_another_process_is_waited_for(tmp_path: Path) -> None:
     study.marker("c").with_suffix(".lock").write_text("999999999")
     study.run()
     assert ran == ["b", "c"]
+
+
+def test_study_takes_benchmark_presets_for_eval_and_training_data(tmp_path: Path) -> None:
+    cfg = StudyConfig(
+        base_model="organism",
+        out=str(tmp_path / "study"),
+        x_values=(1,),
+        train_data={"bench": "synth", "n": 3},
+        eval={"bench": "aime24", "data": "translations/"},
+    )
+    study = Study(cfg)
+    eval_cfg = study._eval_config("m", tmp_path / "run")
+    # The preset's defaults, under what the study file says ("all" languages).
+    assert (eval_cfg.bench, eval_cfg.n, eval_cfg.max_new_tokens) == ("aime24", 8, 16384)
+    assert eval_cfg.langs == "all"
+    slot = next(s for s in study.slots() if s.x == 1)
+    study._data(slot)
+    rows = [json.loads(line) for line in study.data_path(slot).read_text("utf-8").splitlines()]
+    assert {(r["benchmark"], r["lang"]) for r in rows} == {("synth", "en"), ("synth", "es")}

@@ -10,6 +10,7 @@ import typer
 from rich.console import Console
 
 from xling import __version__
+from xling.benchmarks.registry import bench_help
 from xling.errors import XlingError
 
 app = typer.Typer(
@@ -35,20 +36,26 @@ def eval_command(
         str | None,
         Opt(help="HF hub id or local path (or the served model name for --backend openai)."),
     ] = None,
-    bench: Annotated[str | None, Opt(help="Benchmark loader: mgsm | jsonl | hf.")] = None,
+    bench: Annotated[str | None, Opt(help=bench_help() + " [default: mgsm]")] = None,
     data: Annotated[
         str | None,
         Opt(
-            help="Benchmark location: MGSM folder, JSONL file or "
-            "folder, datasets hub id or save_to_disk folder."
+            help="A preset: a local copy in the layout `xling benchmarks` names (without it, "
+            "the preset's default source). A loader kind: MGSM folder, JSONL file or folder, "
+            "datasets hub id or save_to_disk folder."
         ),
     ] = None,
     bench_name: Annotated[
-        str | None, Opt(help="Name recorded for the benchmark [default: the loader kind].")
+        str | None,
+        Opt(help="Name recorded for the benchmark [default: the preset or loader kind]."),
     ] = None,
     langs: Annotated[str | None, Opt(help="'all' or comma-separated codes, e.g. en,es,bn.")] = None,
-    question_field: Annotated[str | None, Opt(help="JSONL/hf: question field.")] = None,
-    answer_field: Annotated[str | None, Opt(help="JSONL/hf: answer field.")] = None,
+    question_field: Annotated[
+        str | None, Opt(help="JSONL/hf: question field (overrides a preset's).")
+    ] = None,
+    answer_field: Annotated[
+        str | None, Opt(help="JSONL/hf: answer field (overrides a preset's).")
+    ] = None,
     id_field: Annotated[
         str | None,
         Opt(help="JSONL/hf: problem id field (parallel across languages) [default: row index]."),
@@ -56,7 +63,17 @@ def eval_command(
     lang_field: Annotated[
         str | None, Opt(help="JSONL/hf: language field, if one file holds several languages.")
     ] = None,
-    split: Annotated[str | None, Opt(help="hf: dataset split [default: test].")] = None,
+    choice_fields: Annotated[
+        str | None,
+        Opt(help="JSONL/hf multiple choice: the wrong choices' fields, comma-separated."),
+    ] = None,
+    answer_type: Annotated[
+        str | None, Opt(help="number | latex | choice [default: the preset's, or number].")
+    ] = None,
+    split: Annotated[
+        str | None,
+        Opt(help="Split(s), comma-separated [default: the preset's, or test for hf]."),
+    ] = None,
     hf_config: Annotated[
         str | None, Opt(help="hf: dataset config; '{lang}' is replaced by each language code.")
     ] = None,
@@ -93,20 +110,24 @@ def eval_command(
         Path | None, Opt(help="TOML file with any of these options; flags override it.")
     ] = None,
 ) -> None:
-    """Evaluate a model on a multilingual math benchmark (resumable: rerun to continue)."""
-    overrides = {k: v for k, v in locals().items() if k != "config"}
-    from xling.config import EvalConfig, load_config
-    from xling.evaluate import run_eval
+    """Evaluate a model on a multilingual benchmark (resumable: rerun to continue).
 
-    cfg = load_config(EvalConfig, config, **overrides)
+    `--bench polymath`, `--bench gpqa-diamond`, … name a preset (`xling benchmarks` lists
+    them with their sources); its sampling and length defaults apply unless a config file
+    or a flag says otherwise. Scores are strict (an explicit final answer) and flexible."""
+    overrides = {k: v for k, v in locals().items() if k != "config"}
+    from xling.evaluate import eval_config, run_eval
+
+    cfg = eval_config(config, **overrides)
     if not cfg.model:
         raise XlingError("--model is required (a HF hub id or local path)")
-    if cfg.bench != "hf" and not cfg.data:
-        raise XlingError("--data is required: where the benchmark files are")
     metrics = run_eval(cfg, console)
+    strict = metrics["overall"].get("accuracy_strict")
     console.print(
         f"results in [bold]{cfg.out}[/] (overall accuracy "
-        f"{100 * (metrics['overall']['accuracy'] or 0):.1f}%)"
+        f"{100 * (metrics['overall']['accuracy'] or 0):.1f}%"
+        + (f", strict {100 * strict:.1f}%" if strict is not None else "")
+        + ")"
     )
 
 
@@ -228,9 +249,11 @@ def _register_commands() -> None:
     # Each part of the pipeline owns its commands. Their modules import heavy libraries
     # (torch, trl, scipy, matplotlib) only inside command bodies, so startup stays fast.
     from xling.analysis.commands import register as register_analysis
+    from xling.benchmarks.commands import register as register_benchmarks
     from xling.organism.commands import register as register_organism
     from xling.train.commands import register as register_train
 
+    register_benchmarks(app)
     register_analysis(app)
     register_train(app)
     register_organism(app)

@@ -19,15 +19,20 @@ C = TypeVar("C")
 @dataclass(frozen=True)
 class EvalConfig:
     model: str = ""
-    bench: str = "mgsm"  # loader kind: mgsm | jsonl | hf
-    data: str = ""  # folder, file, hub id or save_to_disk folder
-    bench_name: str | None = None  # name used in records; defaults to the loader kind
+    bench: str = "mgsm"  # a preset (`xling benchmarks`) or a loader kind: mgsm | jsonl | hf
+    # A preset: empty = its default source, else a local copy in its --data layout.
+    # A loader kind: folder, file, hub id or save_to_disk folder.
+    data: str = ""
+    bench_name: str | None = None  # name used in records; defaults to the preset / loader kind
     langs: str = "all"
-    question_field: str = "question"
-    answer_field: str = "answer"
+    # Field flags override a preset's field map (or the loaders' "question"/"answer").
+    question_field: str | None = None
+    answer_field: str | None = None
     id_field: str | None = None
     lang_field: str | None = None
-    split: str = "test"
+    choice_fields: str | None = None  # multiple choice: the other choices' fields, comma-separated
+    answer_type: str | None = None  # number | latex | choice [default: the preset's, or number]
+    split: str | None = None  # comma-separated splits [default: the preset's, or test]
     hf_config: str | None = None  # datasets config name; "{lang}" is replaced per language
     limit: int | None = None  # first N problems per language (same ids everywhere)
     skip_bad: bool = False

@@ -17,8 +17,15 @@ from rich.table import Table
 
 from xling.backends import get_backend
 from xling.backends.base import GenerationParams
-from xling.benchmarks import BenchmarkSpec, FieldMap, LoadReport, load_problems
-from xling.config import EvalConfig, to_json_dict
+from xling.benchmarks import (
+    BenchmarkSpec,
+    LoadReport,
+    benchmark_specs,
+    eval_defaults,
+    load_benchmark,
+)
+from xling.choice import shuffle_choices
+from xling.config import EvalConfig, read_config_file, to_json_dict
 from xling.errors import XlingError
 from xling.jsonl import AppendLog, read_jsonl, write_json_atomic
 from xling.languages import get_language, parse_langs
@@ -32,20 +39,36 @@ GENERATIONS = "generations.jsonl"
 SCORES = "scores.jsonl"
 
 
-def benchmark_spec(cfg: EvalConfig) -> BenchmarkSpec:
-    return BenchmarkSpec(
-        kind=cfg.bench,
-        path=cfg.data,
+def eval_config(toml_path: Path | None = None, **overrides: Any) -> EvalConfig:
+    """EvalConfig from defaults < the benchmark preset's defaults < a TOML file < flags."""
+    values = read_config_file(EvalConfig, toml_path) if toml_path is not None else {}
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    bench = values.get("bench", EvalConfig.bench)
+    return EvalConfig(**{**eval_defaults(bench, values.get("data") or None), **values})
+
+
+def benchmark_specs_of(cfg: EvalConfig) -> list[BenchmarkSpec]:
+    """What `cfg` evaluates: one spec, or one per split of a multi-split preset."""
+    return benchmark_specs(
+        cfg.bench,
+        data=cfg.data or None,
         name=cfg.bench_name,
-        fields=FieldMap(
-            question=cfg.question_field,
-            answer=cfg.answer_field,
-            id=cfg.id_field,
-            lang=cfg.lang_field,
-        ),
+        fields={
+            "question": cfg.question_field,
+            "answer": cfg.answer_field,
+            "id": cfg.id_field,
+            "lang": cfg.lang_field,
+            "choices": _comma_list(cfg.choice_fields),
+        },
         split=cfg.split,
         config=cfg.hf_config,
+        answer_type=cfg.answer_type,
+        langs=parse_langs(cfg.langs),
     )
+
+
+def _comma_list(text: str | None) -> tuple[str, ...]:
+    return tuple(part.strip() for part in (text or "").split(",") if part.strip())
 
 
 def prepare_run_dir(cfg: EvalConfig) -> Path:
@@ -75,9 +98,12 @@ def run_eval(cfg: EvalConfig, console: Console | None = None) -> dict[str, Any]:
     langs = parse_langs(cfg.langs)
     out = prepare_run_dir(cfg)
     report = LoadReport()
-    problems = load_problems(
-        benchmark_spec(cfg), langs, skip_bad=cfg.skip_bad, limit=cfg.limit, report=report
+    problems = load_benchmark(
+        benchmark_specs_of(cfg), langs, skip_bad=cfg.skip_bad, limit=cfg.limit, report=report
     )
+    # Multiple choice: each problem's choices in its seeded shown order (the same in every
+    # language), the gold answer becoming the shown letter of the correct choice.
+    problems = [shuffle_choices(p, cfg.seed) if p.answer_type == "choice" else p for p in problems]
     if report.skipped:
         console.print(f"[yellow]skipped {len(report.skipped)} malformed row(s) (--skip-bad):")
         for message in report.skipped[:10]:
@@ -141,6 +167,9 @@ def generate_stage(
                             output=o.text,
                             finish_reason=o.finish_reason,
                             n_output_tokens=o.n_tokens,
+                            answer_type=p.answer_type,
+                            choices=list(p.choices) if p.choices else None,
+                            choice_order=list(p.choice_order) if p.choices else None,
                         )
                     )
                     for p, samples in zip(chunk, outputs, strict=True)
@@ -213,6 +242,7 @@ def print_metrics(metrics: dict[str, Any], console: Console) -> None:
             "problems",
             "samples",
             "accuracy %",
+            "strict %",
             "off-target %",
             "format %",
             *(f"{k} %" for k in pass_keys),
@@ -225,6 +255,7 @@ def print_metrics(metrics: dict[str, Any], console: Console) -> None:
                 str(cell["n_problems"]),
                 str(cell["n_samples"]),
                 _pct(cell["accuracy"]),
+                _pct(cell.get("accuracy_strict")),
                 _pct(cell["off_target_rate"]),
                 _pct(cell["format_rate"]),
                 *(_pct(cell.get(k)) for k in pass_keys),
@@ -235,6 +266,7 @@ def print_metrics(metrics: dict[str, Any], console: Console) -> None:
             "",
             "",
             _pct(macro["accuracy"]),
+            _pct(macro.get("accuracy_strict")),
             _pct(macro["off_target_rate"]),
             _pct(macro["format_rate"]),
             *("" for _ in pass_keys),

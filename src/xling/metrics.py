@@ -4,14 +4,25 @@ from __future__ import annotations
 
 import csv
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from math import comb
 from pathlib import Path
 from typing import Any
 
 from xling.languages import ALL_CODES
 
-RATE_KEYS = ("accuracy", "off_target_rate", "format_rate", "no_answer_rate")
+# `accuracy` is the flexible score (the fallback chain), as it always was: the report's MTI
+# and scaling fits read it. `accuracy_flexible` repeats it beside `accuracy_strict` (an
+# explicit final answer only), lm-evaluation-harness style.
+RATE_KEYS = (
+    "accuracy",
+    "accuracy_strict",
+    "accuracy_flexible",
+    "off_target_rate",
+    "format_rate",
+    "no_answer_rate",
+    "no_answer_rate_strict",
+)
 
 
 def pass_at_k(n: int, c: int, k: int) -> float:
@@ -55,9 +66,12 @@ def _cell_metrics(rows: list[dict[str, Any]]) -> dict[str, Any]:
         "n_problems": len(by_problem),
         "n_samples": len(rows),
         "accuracy": _mean([float(r["correct"]) for r in rows]),
+        "accuracy_strict": _strict_mean(rows, lambda r: float(r["correct_strict"])),
+        "accuracy_flexible": _mean([float(r["correct"]) for r in rows]),
         "off_target_rate": _mean([float(x) for x in identified]),
         "format_rate": _mean([float(r["format_ok"]) for r in rows]),
         "no_answer_rate": _mean([float(r["pred"] is None) for r in rows]),
+        "no_answer_rate_strict": _strict_mean(rows, lambda r: float(r.get("pred_strict") is None)),
         "timeouts": sum(r["status"] == "timeout" for r in rows),
     }
     k = 1
@@ -65,6 +79,16 @@ def _cell_metrics(rows: list[dict[str, Any]]) -> dict[str, Any]:
         out[f"pass@{k}"] = _mean([pass_at_k(len(v), sum(v), k) for v in by_problem.values()])
         k *= 2
     return out
+
+
+def _strict_mean(
+    rows: list[dict[str, Any]], value: Callable[[dict[str, Any]], float]
+) -> float | None:
+    """A strict-score mean; None when some scores predate strict scoring (`xling score`
+    re-scores them)."""
+    if any(r.get("correct_strict") is None for r in rows):
+        return None
+    return _mean([value(r) for r in rows])
 
 
 def _macro(cells: list[dict[str, Any]]) -> dict[str, Any]:

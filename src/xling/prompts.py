@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 from xling.backends.base import Request
+from xling.choice import render_choices
 from xling.languages import get_language
 from xling.records import Problem
 
 
 def user_message(problem: Problem) -> str:
-    """The question followed by the localized step-by-step / \\boxed{} instruction."""
-    return f"{problem.question.strip()}\n\n{get_language(problem.lang).instruction}"
+    """The question, its lettered choices (multiple choice, in the shown order), then the
+    localized step-by-step / \\boxed{} instruction."""
+    parts = [problem.question.strip()]
+    if problem.choices:
+        parts.append(render_choices(problem.choices))
+    parts.append(get_language(problem.lang).instruction)
+    return "\n\n".join(parts)
 
 
 def build_request(problem: Problem, system_prompt: str | None = None) -> Request:

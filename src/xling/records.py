@@ -13,13 +13,22 @@ Key = tuple[str, str, str, int]
 R = TypeVar("R")
 
 
+ANSWER_TYPES = ("number", "latex", "choice")
+
+
 @dataclass(frozen=True)
 class Problem:
     benchmark: str
     id: str  # the same problem has the same id in every language
     lang: str
     question: str
-    answer: str
+    answer: str  # gold: a number, a LaTeX expression, or (choice) the correct choice's text
+    answer_type: str = "number"  # one of ANSWER_TYPES
+    # Multiple choice: as loaded, the correct choice first; after `xling.choice.shuffle_choices`
+    # the shown order (letter A first), `choice_order` the loaded index of each shown choice
+    # and `answer` the gold letter.
+    choices: tuple[str, ...] = ()
+    choice_order: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -34,6 +43,9 @@ class Generation:
     output: str
     finish_reason: str | None = None
     n_output_tokens: int | None = None
+    answer_type: str = "number"
+    choices: list[str] | None = None  # multiple choice: the choices as shown, letter A first
+    choice_order: list[int] | None = None  # the loaded index of each shown choice
 
     @property
     def key(self) -> Key:
@@ -57,6 +69,11 @@ class Score:
     lang_confidence: float
     off_target: bool | None  # None when the response has no text to identify
     detail: str = ""
+    # Strict scoring: only an explicit final answer (a box or a final-answer announcement)
+    # counts; `pred`/`correct`/`status` above are the flexible score (the fallback chain).
+    # None in scores written before strict scoring existed.
+    pred_strict: str | None = None
+    correct_strict: bool | None = None
 
     @property
     def key(self) -> Key:

@@ -1,4 +1,5 @@
-"""Generation -> Score: extraction, equivalence, response language, format.
+"""Generation -> Score: extraction (strict and flexible), equivalence, response language,
+format. Multiple-choice generations are scored by their chosen letter (`xling.choice`).
 
 Model output is untrusted. Every item is scored in a worker process under a hard
 timeout (pebble kills the worker and starts a fresh one), because sympy inside
@@ -15,9 +16,10 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any
 
+from xling.choice import extract_choice_answers
 from xling.equivalence import answers_equal
 from xling.errors import XlingError
-from xling.extract import extract_answer, final_section, find_boxed, normalize_answer
+from xling.extract import extract_answers, final_section, find_boxed, normalize_answer
 from xling.langid import detect_language, is_off_target
 from xling.records import Generation, Score
 
@@ -42,14 +44,28 @@ def check_think(text: str) -> bool | None:
 
 
 def score_generation(gen: Generation) -> Score:
-    """Score one generation in-process. Use `score_many` for untrusted output."""
-    gold = normalize_answer(gen.answer, gen.lang) or gen.answer.strip()
-    extraction = extract_answer(gen.output, gen.lang)
-    correct = answers_equal(extraction.answer, gold)
+    """Score one generation in-process, strictly and flexibly. Use `score_many` for untrusted
+    output."""
+    if gen.answer_type == "choice":
+        gold = gen.answer.strip().upper()
+        answers = extract_choice_answers(gen.output, gen.choices or [], gen.lang)
+        correct = answers.flexible.answer == gold
+        correct_strict = answers.strict.answer == gold
+    else:
+        gold = normalize_answer(gen.answer, gen.lang) or gen.answer.strip()
+        answers = extract_answers(gen.output, gen.lang, question=gen.question)
+        correct = answers_equal(answers.flexible.answer, gold)
+        correct_strict = (
+            correct
+            if answers.strict.answer == answers.flexible.answer
+            else answers_equal(answers.strict.answer, gold)
+        )
+    extraction = answers.flexible
     think_ok = check_think(gen.output)
     # With a reasoning block, the box must be in the answer after it.
     boxed = extraction.boxed and bool(find_boxed(final_section(gen.output)))
     guess = detect_language(gen.output)
+    detail = (extraction.source or "") + (" ambiguous" if extraction.ambiguous else "")
     return Score(
         benchmark=gen.benchmark,
         lang=gen.lang,
@@ -65,7 +81,9 @@ def score_generation(gen: Generation) -> Score:
         detected_lang=guess.lang,
         lang_confidence=round(guess.confidence, 4),
         off_target=is_off_target(guess, gen.lang),
-        detail=extraction.source or "",
+        detail=detail,
+        pred_strict=answers.strict.answer,
+        correct_strict=correct_strict,
     )
 
 
@@ -86,6 +104,8 @@ def failed_score(gen: Generation, status: str, detail: str) -> Score:
         lang_confidence=0.0,
         off_target=None,
         detail=detail[:200],
+        pred_strict=None,
+        correct_strict=False,
     )
 
 

@@ -25,6 +25,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from xling.benchmarks.registry import eval_defaults
 from xling.config import EvalConfig, read_toml, reject_unknown
 from xling.errors import XlingError
 from xling.jsonl import write_json_atomic
@@ -71,12 +72,13 @@ class StudyConfig:
     # Generate the synthetic parallel benchmark into <out>/bench and use it for training
     # (train split) and evaluation (test split): {"n_train": …, "n_test": …, "seed": …}.
     synthetic: dict[str, Any] = field(default_factory=dict)
-    # Where training problems come from: BenchmarkSpec fields (kind, path, name, split,
-    # config, question/answer/id fields) plus n, budget, shuffle_ids, solution_field.
+    # Where training problems come from: bench (a preset or a loader kind; "kind" is the old
+    # spelling), path, name, split, config, question/answer/id/lang fields, plus n, budget,
+    # shuffle_ids, solution_field.
     train_data: dict[str, Any] = field(default_factory=dict)
     grpo: dict[str, Any] = field(default_factory=dict)  # GRPOTrainConfig overrides
     sft: dict[str, Any] = field(default_factory=dict)  # SFTTrainConfig overrides
-    eval: dict[str, Any] = field(default_factory=dict)  # EvalConfig overrides
+    eval: dict[str, Any] = field(default_factory=dict)  # EvalConfig overrides (bench = a preset)
     report: dict[str, Any] = field(default_factory=dict)  # n_boot, seed, screenshot
     # Arms ([[arms]] tables: name, method, train_data, train, base_stage, x_values); when
     # given they replace `methods`. Runs that two arms would train identically are shared.
@@ -459,6 +461,8 @@ class Study:
                 "id_field": "id",
             }
         values |= self.cfg.eval
+        # A preset's defaults (samples, length) sit under what the study file sets.
+        values = eval_defaults(values.get("bench", EvalConfig.bench), values.get("data")) | values
         return EvalConfig(**{**values, "model": model, "out": str(out)})
 
     def _eval_base(self, stage: str | None) -> None:
@@ -476,7 +480,7 @@ class Study:
         pretrain(cfg, out, resume=resume, console=self.console)
 
     def _data(self, slot: Slot) -> None:
-        from xling.benchmarks import BenchmarkSpec, FieldMap
+        from xling.benchmarks import benchmark_specs
         from xling.train.data import build_parallel_from_spec, write_parallel
 
         td = self.train_data(slot.arm)
@@ -487,21 +491,22 @@ class Study:
                 "name": "synth",
                 "id_field": "id",
             } | td
-        spec = BenchmarkSpec(
-            kind=td.get("kind", "mgsm"),
-            path=str(td.get("path", "")),
+        specs = benchmark_specs(
+            td.get("bench") or td.get("kind", "mgsm"),
+            data=str(td["path"]) if td.get("path") else None,
             name=td.get("name"),
-            fields=FieldMap(
-                question=td.get("question_field", "question"),
-                answer=td.get("answer_field", "answer"),
-                id=td.get("id_field"),
-                lang=td.get("lang_field"),
-            ),
-            split=td.get("split", "train"),
+            fields={
+                "question": td.get("question_field"),
+                "answer": td.get("answer_field"),
+                "id": td.get("id_field"),
+                "lang": td.get("lang_field"),
+            },
+            split=td.get("split"),
             config=td.get("config"),
+            training=True,
         )
         pset = build_parallel_from_spec(
-            spec,
+            specs,
             self.cfg.train_langs(slot.x),
             int(td.get("n", 1000)),
             seed=slot.seed,
@@ -546,9 +551,7 @@ class Study:
         folder = self.out / arm.name
         folder.mkdir(parents=True, exist_ok=True)
         runs = [
-            os.path.relpath(self.run_dir(slot), folder)
-            for slot in self.slots()
-            if slot.arm is arm
+            os.path.relpath(self.run_dir(slot), folder) for slot in self.slots() if slot.arm is arm
         ]
         base = os.path.relpath(self.base_run_of(arm.base_stage), folder)
         write_json_atomic(

@@ -338,6 +338,7 @@ def build_report(
         _runs_tables(rep)
     else:
         _single_run_table(rep)
+    _scoring_table(rep)
     _fit_tables(rep)
     _closing_sections(rep)
     html_path, md_path = _write_documents(rep)
@@ -825,6 +826,51 @@ def _single_run_table(rep: _Report) -> None:
     rep.write_table("per_language", csv_rows)
 
 
+def _pct_or_dash(value: float | None) -> str:
+    return "—" if value is None else fmt_num(100 * value, 1)
+
+
+def _scoring_table(rep: _Report) -> None:
+    """Strict beside flexible accuracy: how much of each score rests on the fallback chain
+    (bold or last numbers, a "therefore" sentence) rather than an explicit final answer."""
+    sd = rep.sd
+    benches = list(sd.cube.n_problems)
+    langs = sd.cube.langs
+    runs = ([sd.base] if sd.base is not None else []) + sd.runs
+    if rep.mode == "single":
+        run = sd.runs[0]
+        keyed = [(f"{lang_name(lang)} ({lang})", run, [lang]) for lang in langs]
+        keyed.append(("mean over languages", run, langs))
+        first = "language"
+    else:
+        keyed = [(run.name, run, langs) for run in runs]
+        first = "run"
+    rows, csv_rows = [], []
+    for label, run, cell_langs in keyed:
+        flexible, strict = run.strict_flexible(benches, cell_langs)
+        diff = None if flexible is None or strict is None else flexible - strict
+        rows.append([label, *(_pct_or_dash(v) for v in (flexible, strict, diff))])
+        csv_rows.append(
+            {
+                first: label,
+                "run": run.name,
+                "accuracy_flexible": flexible,
+                "accuracy_strict": strict,
+                "flexible_minus_strict": diff,
+            }
+        )
+    rep.doc.h(3, "Strict and flexible answers")
+    rep.doc.table(
+        [first, "flexible %", "strict %", "flexible − strict pp"],
+        rows,
+        "Flexible = the answer the fallback chain finds (the accuracy used everywhere "
+        "else in this report); strict = only an explicit final answer (a box or a "
+        "final-answer announcement) counts. Means over the report's languages; '—' where "
+        "scores predate strict scoring (re-score with `xling score RUN`).",
+    )
+    rep.write_table("scoring", csv_rows)
+
+
 def _fit_tables(rep: _Report) -> None:
     """fits.csv (summary quantities and every model) and fit_points.csv (the fitted points)."""
     if not rep.fits:
@@ -950,7 +996,10 @@ def _definitions(doc: Doc, sd: StudyData, ci: float) -> None:
         (
             "Accuracy",
             "mean over problems of the per-problem share of correct samples "
-            "(avg@n), macro-averaged over benchmarks; shown in %.",
+            "(avg@n), macro-averaged over benchmarks; shown in %. Answers are read "
+            "flexibly: an explicit final answer (a box, a final-answer announcement in any "
+            "registry language), else a closing 'therefore' sentence, a bold number or the "
+            "last number. Strict accuracy counts explicit final answers only.",
         ),
         (
             "Off-target rate",

@@ -62,7 +62,23 @@ class Run:
     num_train_langs: int | None = None
     # cells[(benchmark, lang)][id] -> [correct, n, off, off_n, fmt, noans] sums over samples
     cells: dict[tuple[str, str], dict[str, list[float]]] = field(default_factory=dict)
+    # scoring[(benchmark, lang)] -> [correct (flexible), correct_strict, n, n scored strictly]
+    scoring: dict[tuple[str, str], list[float]] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+
+    def strict_flexible(
+        self, benchmarks: list[str], langs: list[str]
+    ) -> tuple[float | None, float | None]:
+        """(flexible, strict) accuracy averaged over the (benchmark, language) cells with
+        equal weight, as metrics.json's `overall`; strict is None when some scores predate
+        strict scoring."""
+        cells = [self.scoring[c] for c in self.scoring if c[0] in benchmarks and c[1] in langs]
+        if not cells:
+            return None, None
+        flexible = sum(c[0] / c[2] for c in cells) / len(cells)
+        if any(c[3] < c[2] for c in cells):
+            return flexible, None
+        return flexible, sum(c[1] / c[3] for c in cells) / len(cells)
 
     @property
     def benchmarks(self) -> list[str]:
@@ -142,6 +158,12 @@ def load_run(path: str | Path, name: str | None = None) -> Run:
             acc[_F["off_n"]] += 1.0
         acc[_F["fmt"]] += float(bool(rec.get("format_ok")))
         acc[_F["noans"]] += float(rec.get("pred") is None)
+        scoring = run.scoring.setdefault((bench, lang), [0.0, 0.0, 0.0, 0.0])
+        scoring[0] += float(bool(rec.get("correct")))
+        scoring[2] += 1.0
+        if rec.get("correct_strict") is not None:
+            scoring[1] += float(bool(rec["correct_strict"]))
+            scoring[3] += 1.0
 
     train = read_train_json(path)
     if train is not None:

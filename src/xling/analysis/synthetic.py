@@ -84,7 +84,9 @@ def run_records(
                     "detected_lang": lang,
                     "lang_confidence": 0.99,
                     "off_target": bool(o[i, s]),
-                    "detail": "",
+                    "detail": "boxed",
+                    "pred_strict": "1" if ok else "0",  # every answer boxed: strict = flexible
+                    "correct_strict": ok,
                 }
 
 

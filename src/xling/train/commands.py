@@ -22,7 +22,9 @@ import typer
 from rich.console import Console
 from typer.core import TyperGroup
 
+from xling.benchmarks.registry import bench_help
 from xling.errors import XlingError
+from xling.languages import parse_langs
 
 console = Console()
 Opt = typer.Option
@@ -58,9 +60,13 @@ train_app = typer.Typer(
 @data_app.command("parallel")
 def parallel_command(
     out: Annotated[Path, Opt(help="Output JSONL (a <name>.meta.json sidecar is written too).")],
-    bench: Annotated[str, Opt(help="Benchmark loader: mgsm | jsonl | hf.")] = "mgsm",
+    bench: Annotated[str, Opt(help=bench_help())] = "mgsm",
     data: Annotated[
-        str, Opt(help="Source: MGSM folder, JSONL file or folder, datasets id or folder.")
+        str,
+        Opt(
+            help="A preset: a local copy in its --data layout (`xling benchmarks`), else its "
+            "default source. A loader kind: MGSM folder, JSONL file or folder, datasets id."
+        ),
     ] = "",
     bench_name: Annotated[
         str | None, Opt(help="Benchmark name (and <name>_<lang>.jsonl prefix).")
@@ -87,8 +93,12 @@ def parallel_command(
         ),
     ] = False,
     seed: Annotated[int, Opt(help="Seed of the problem selection.")] = 0,
-    question_field: Annotated[str, Opt(help="JSONL/hf: question field.")] = "question",
-    answer_field: Annotated[str, Opt(help="JSONL/hf: answer field.")] = "answer",
+    question_field: Annotated[
+        str | None, Opt(help="JSONL/hf: question field [default: the preset's, or question].")
+    ] = None,
+    answer_field: Annotated[
+        str | None, Opt(help="JSONL/hf: answer field [default: the preset's, or answer].")
+    ] = None,
     id_field: Annotated[
         str | None, Opt(help="JSONL/hf: problem id field (parallel across languages).")
     ] = None,
@@ -96,7 +106,10 @@ def parallel_command(
     solution_field: Annotated[
         str | None, Opt(help="JSONL/hf: worked-solution field, kept for SFT when present.")
     ] = "solution",
-    split: Annotated[str, Opt(help="hf: dataset split.")] = "train",
+    split: Annotated[
+        str | None,
+        Opt(help="Split(s), comma-separated [default: the preset's training split, or train]."),
+    ] = None,
     hf_config: Annotated[
         str | None, Opt(help="hf: dataset config; '{lang}' is replaced per language.")
     ] = None,
@@ -108,26 +121,31 @@ def parallel_command(
     ] = False,
 ) -> None:
     """Build a parallel training set: the same problems in English and X other languages."""
-    from xling.benchmarks import BenchmarkSpec, FieldMap
+    from xling.benchmarks import benchmark_specs
     from xling.train.data import build_parallel_from_spec, langs_for_x, meta_path, write_parallel
 
     if (langs is None) == (x is None):
         raise XlingError("give exactly one of --langs (e.g. en,es,ru) or --x (e.g. 2)")
-    if bench != "hf" and not data:
-        raise XlingError("--data is required: where the benchmark files are")
     codes = langs_for_x(x) if x is not None else langs
     assert codes is not None
-    spec = BenchmarkSpec(
-        kind=bench,
-        path=data,
+    specs = benchmark_specs(
+        bench,
+        data=data or None,
         name=bench_name,
-        fields=FieldMap(question=question_field, answer=answer_field, id=id_field, lang=lang_field),
+        fields={
+            "question": question_field,
+            "answer": answer_field,
+            "id": id_field,
+            "lang": lang_field,
+        },
         split=split,
         config=hf_config,
         lang=source_lang,
+        langs=parse_langs(codes),
+        training=True,
     )
     pset = build_parallel_from_spec(
-        spec,
+        specs,
         codes,
         n,
         seed=seed,

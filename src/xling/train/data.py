@@ -213,7 +213,7 @@ def load_solutions(spec: BenchmarkSpec, langs: Sequence[str], field_name: str) -
 
 
 def build_parallel_from_spec(
-    spec: BenchmarkSpec,
+    spec: BenchmarkSpec | Sequence[BenchmarkSpec],
     langs: str | Iterable[str],
     n: int,
     *,
@@ -223,17 +223,21 @@ def build_parallel_from_spec(
     solution_field: str | None = "solution",
     skip_bad: bool = False,
 ) -> ParallelSet:
-    """Load `spec` in `langs` and build the parallel set (worked solutions included when the
-    source has a `solution_field`)."""
+    """Load `spec` (or every split of a preset: several specs) in `langs` and build the
+    parallel set (worked solutions included when the source has a `solution_field`)."""
     codes = parse_langs(langs)
-    problems = load_problems(spec, codes, skip_bad=skip_bad)
-    solutions = load_solutions(spec, codes, solution_field) if solution_field else {}
+    specs = [spec] if isinstance(spec, BenchmarkSpec) else list(spec)
+    problems = [p for s in specs for p in load_problems(s, codes, skip_bad=skip_bad)]
+    solutions: dict = {}
+    for s in specs if solution_field else ():
+        solutions |= load_solutions(s, codes, solution_field)
+    spec = specs[0]
     source = {
         "kind": spec.kind,
         "path": spec.path,
-        "benchmark": spec.benchmark,
+        "benchmark": ",".join(s.benchmark for s in specs),
         "fields": asdict(spec.fields),
-        "split": spec.split,
+        "split": ",".join(s.split for s in specs),
         "config": spec.config,
         "solution_field": solution_field,
     }

@@ -1,7 +1,8 @@
 """Benchmark loaders: every source becomes a list of typed `Problem` records.
 
 The same problem has the same `id` in every language, so parallel sets can be built
-from any benchmark. Three kinds of source are known (see `LOADERS`):
+from any benchmark. These are the mechanisms behind the named presets of
+`xling.benchmarks.registry`; four kinds of source are known (see `LOADERS`):
 
 * ``mgsm`` -- a folder of ``mgsm_<lang>.tsv`` files (no header; question, TAB, answer;
   split on the last tab). Line i is the same problem in every language; id = "i" (0-based).
@@ -13,6 +14,14 @@ from any benchmark. Three kinds of source are known (see `LOADERS`):
   folder, or a local .json/.jsonl/.parquet/.csv file, with the same `FieldMap`, optional
   `config` and `split`. Per-language sources put ``{lang}`` into `config` (or `path`);
   otherwise languages come from a lang column or `BenchmarkSpec.lang`.
+* ``synthetic`` -- the organism's synthetic benchmark (`xling.synthetic`), generated in
+  memory: `size` problems of `split` from `seed`, in every requested language.
+
+Multiple-choice sources map the correct choice to `FieldMap.answer` and the other choices
+to `FieldMap.choices` (GPQA's "Correct Answer" / "Incorrect Answer 1..3"); the problem's
+`choices` then hold the correct one first, and `xling.choice` shuffles them per problem.
+Sources whose ids name the language ("high-ja-0") set `id_without_lang`, which drops that
+part so the id is the same in every language.
 
 Adding a loader is one function `(spec, langs) -> Iterable[RawRow]` and one `LOADERS`
 entry; the shared code validates rows, rejects duplicates, applies `skip_bad` and `limit`.
@@ -22,6 +31,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -30,7 +40,7 @@ from typing import Any
 
 from xling.errors import BadRowError, XlingError
 from xling.languages import get_language, parse_langs
-from xling.records import Problem
+from xling.records import ANSWER_TYPES, Problem
 
 log = logging.getLogger(__name__)
 
@@ -42,9 +52,10 @@ class FieldMap:
     """Which source field holds what. `id`/`lang` are optional (None = not in the source)."""
 
     question: str = "question"
-    answer: str = "answer"
+    answer: str = "answer"  # multiple choice: the correct choice's text
     id: str | None = None
     lang: str | None = None
+    choices: tuple[str, ...] = ()  # multiple choice: the fields of the other choices
 
 
 @dataclass(frozen=True)
@@ -56,6 +67,10 @@ class BenchmarkSpec:
     split: str = "test"  # hf only
     config: str | None = None  # hf only; may contain "{lang}" for per-language configs
     lang: str | None = None  # language of a single-language source without a lang field
+    answer_type: str = "number"  # number | latex | choice (see xling.records.ANSWER_TYPES)
+    id_without_lang: bool = False  # ids name the language ("high-ja-0"): drop that part
+    size: int | None = None  # synthetic only: problems to generate
+    seed: int = 0  # synthetic only
 
     @property
     def benchmark(self) -> str:
@@ -95,6 +110,7 @@ class RawRow:
     question: Any = None
     answer: Any = None
     error: str | None = None
+    choices: tuple[Any, ...] = ()  # multiple choice: the other choices' values
 
 
 Loader = Callable[[BenchmarkSpec, tuple[str, ...]], Iterable[RawRow]]
@@ -179,7 +195,8 @@ def _mapped_rows(
         position[lang] += 1
         if lang not in langs:
             continue
-        wanted = [fields.question, fields.answer] + ([fields.id] if fields.id else [])
+        wanted = [fields.question, fields.answer, *fields.choices]
+        wanted += [fields.id] if fields.id else []
         absent = [name for name in wanted if name not in rec]
         if absent:
             names = ", ".join(repr(n) for n in absent)
@@ -191,6 +208,7 @@ def _mapped_rows(
             id=rec[fields.id] if fields.id else str(pos),
             question=rec[fields.question],
             answer=rec[fields.answer],
+            choices=tuple(rec[name] for name in fields.choices),
         )
     if fixed_lang is None:
         absent_langs = [lang for lang in langs if position[lang] == 0]
@@ -326,7 +344,7 @@ def _load_hf(spec: BenchmarkSpec, langs: tuple[str, ...]) -> Iterator[RawRow]:
         sources = [((spec.path, spec.config), langs, fixed)]
     for (path, config), source_langs, fixed_lang in sources:
         ds, label = _open_hf(path, config, spec.split)
-        needed = [fields.question, fields.answer, fields.id]
+        needed = [fields.question, fields.answer, fields.id, *fields.choices]
         if fixed_lang is None:
             needed.append(fields.lang)
         columns = list(ds.column_names)
@@ -340,11 +358,35 @@ def _load_hf(spec: BenchmarkSpec, langs: tuple[str, ...]) -> Iterator[RawRow]:
         yield from _mapped_rows(records, fields, source_langs, fixed_lang, label)
 
 
+def _load_synthetic(spec: BenchmarkSpec, langs: tuple[str, ...]) -> Iterator[RawRow]:
+    from xling.synthetic import iter_records  # the generator is only needed here
+
+    if spec.size is None or spec.size < 1:
+        raise XlingError("synthetic benchmark: size must be a positive number of problems")
+    for index, rec in enumerate(iter_records(spec.split, spec.size, spec.seed, langs)):
+        where = f"synthetic {spec.split} seed {spec.seed} #{index}"
+        yield RawRow(
+            where, rec["lang"], id=rec["id"], question=rec["question"], answer=rec["answer"]
+        )
+
+
 LOADERS: dict[str, Loader] = {
     "mgsm": _load_mgsm,
     "jsonl": _load_jsonl,
     "hf": _load_hf,
+    "synthetic": _load_synthetic,
 }
+
+
+def _id_without_lang(pid: str, lang: str) -> str:
+    """The language part of a per-language id dropped: "high-ja-0" -> "high-0"."""
+    parts = re.split(r"([-_.:/])", pid)
+    for i in range(0, len(parts), 2):
+        if parts[i].lower() == lang:
+            joiner = i + 1 if i + 1 < len(parts) else i - 1
+            kept = "".join(part for j, part in enumerate(parts) if j not in (i, joiner))
+            return kept or pid
+    return pid
 
 
 # ---------------------------------------------------------------------------- entry point
@@ -367,6 +409,15 @@ def load_problems(
     loader = LOADERS.get(spec.kind)
     if loader is None:
         raise XlingError(f"unknown benchmark kind {spec.kind!r}; known kinds: {', '.join(LOADERS)}")
+    if spec.answer_type not in ANSWER_TYPES:
+        raise XlingError(
+            f"unknown answer type {spec.answer_type!r}; known: {', '.join(ANSWER_TYPES)}"
+        )
+    if (spec.answer_type == "choice") != bool(spec.fields.choices):
+        raise XlingError(
+            f"{spec.benchmark}: multiple choice (answer type 'choice') needs the other "
+            "choices' fields (FieldMap.choices), and only multiple choice has them"
+        )
     codes = parse_langs(langs)
     if limit is not None and limit < 0:
         raise XlingError(f"limit must be >= 0, got {limit}")
@@ -380,10 +431,15 @@ def load_problems(
         try:
             if row.error is not None:
                 raise ValueError(row.error)
+            assert row.lang is not None
             pid = _as_text(row.id, "id")
+            if spec.id_without_lang:
+                pid = _id_without_lang(pid, row.lang)
             question = _as_text(row.question, "question")
             answer = _as_text(row.answer, "answer")
-            assert row.lang is not None
+            choices = tuple(_as_text(c, "choice") for c in row.choices)
+            if choices:
+                choices = (answer, *choices)
             key = (row.lang, pid)
             if key in first_seen:
                 raise ValueError(
@@ -396,7 +452,9 @@ def load_problems(
             report.skipped.append(message)
             continue
         first_seen[key] = row.where
-        by_lang[row.lang].append(Problem(spec.benchmark, pid, row.lang, question, answer))
+        by_lang[row.lang].append(
+            Problem(spec.benchmark, pid, row.lang, question, answer, spec.answer_type, choices)
+        )
 
     skipped = report.n_skipped - n_skipped_before
     if skipped:

@@ -326,8 +326,7 @@ class Study:
                     ),
                     Step(
                         f"train:{arm.name}:{name}",
-                        f"{arm.method.upper()}{'' if arm.name == arm.method else ' ' + arm.name}"
-                        f" on {name}",
+                        f"{_arm_label(arm)} on {name}",
                         lambda slot=slot: self._train(slot),
                     ),
                     Step(
@@ -573,6 +572,11 @@ class Study:
         write_study_summary(self, self.out / "report")
 
 
+def _arm_label(arm: Arm) -> str:
+    method = arm.method.upper()
+    return method if arm.name == arm.method else f"{arm.name} ({method})"
+
+
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -603,7 +607,7 @@ def headline(cfg: StudyConfig, console: Console, arms: Sequence[str] | None = No
             if slot.arm is arm and slot.seed == cfg.seeds[0]
         ]
         table = Table(
-            title=f"{cfg.name} — {arm.name} ({arm.method.upper()}): accuracy % by language",
+            title=f"{cfg.name} — {_arm_label(arm)}: accuracy % by language",
             title_justify="left",
         )
         table.add_column("language")

@@ -19,7 +19,7 @@ from xling.engine import (
     unsupported_reason,
 )
 from xling.engine.graphs import batch_bucket, length_bucket
-from xling.engine.sampling import counter_uniform, sample, seed_key
+from xling.engine.sampling import NUCLEUS, SAMPLE, counter_uniform, sample, sampling_mode, seed_key
 from xling.engine.scheduler import Request, SlotTable
 from xling.tinymodel import TINY_FAMILIES, tiny_causal_lm
 
@@ -211,7 +211,7 @@ def test_sample_follows_the_softmax() -> None:
         ones,
         torch.full((6000,), seed_key(5)),
         torch.arange(6000),
-        nucleus=False,
+        mode=SAMPLE,
     )
     share = torch.bincount(tokens, minlength=4).float() / 6000
     assert torch.allclose(share, torch.tensor([0.5, 0.3, 0.2, 0.0]), atol=0.03)
@@ -221,7 +221,7 @@ def test_sample_follows_the_softmax() -> None:
         torch.full((6000,), 0.6),
         torch.full((6000,), 3),
         torch.arange(6000),
-        nucleus=True,
+        mode=NUCLEUS,
     )
     share = torch.bincount(top, minlength=4).float() / 6000
     # top_p 0.6 keeps {0.5, 0.3}, renormalised to 5/8 and 3/8.
@@ -229,6 +229,12 @@ def test_sample_follows_the_softmax() -> None:
 
 
 # ------------------------------------------------------------------ stopping, errors
+
+
+def test_sampling_mode_is_the_cheapest_that_serves_the_batch() -> None:
+    assert sampling_mode([(0.0, 0.5), (0.0, 1.0)]) == "greedy"  # top_p alone samples nothing
+    assert sampling_mode([(0.0, 1.0), (0.7, 1.0)]) == "sample"
+    assert sampling_mode([(0.7, 1.0), (0.7, 0.95)]) == "nucleus"
 
 
 def test_stop_strings_end_generation() -> None:

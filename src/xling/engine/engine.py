@@ -24,7 +24,7 @@ import torch
 from xling.engine.cache import KVCache, bytes_per_token, plan_slots
 from xling.engine.graphs import DecodeGraphs, batch_bucket, length_bucket
 from xling.engine.model import Decoder
-from xling.engine.sampling import sample, seed_key
+from xling.engine.sampling import sample, sampling_mode, seed_key
 from xling.engine.scheduler import (
     Completion,
     Request,
@@ -390,7 +390,7 @@ class Engine:
             column([float(r.params.top_p) for r in chunk], torch.float32),
             column([r.key for r in chunk], torch.long),
             torch.zeros(len(chunk), dtype=torch.long, device=self.device),
-            nucleus=any(r.params.temperature > 0 and r.params.top_p < 1 for r in chunk),
+            mode=_mode(chunk),
         ).tolist()
         for r, token in zip(chunk, first, strict=True):
             r.accept([token], self.eos)
@@ -428,7 +428,7 @@ class Engine:
         live = list(slots.active.values())
         steps = min(self.steps_per_sync, max(r.remaining for r in live))
         first_pos = max(r.position for r in live)
-        nucleus = any(r.params.temperature > 0 and r.params.top_p < 1 for r in live)
+        mode = _mode(live)
         if self.padded:
             rows = batch_bucket(slots.high(), cache.slots)
             kv_len = length_bucket(first_pos + steps, self.config.length_step, cache.max_len)
@@ -438,8 +438,8 @@ class Engine:
             if not self.padded:
                 kv_len = min(first_pos + step + 1, cache.max_len)
             self.graphs.run(
-                (rows, kv_len, nucleus),
-                lambda rows=rows, kv_len=kv_len: self._step_fn(rows, kv_len, nucleus),
+                (rows, kv_len, mode),
+                lambda rows=rows, kv_len=kv_len: self._step_fn(rows, kv_len, mode),
                 state.advancing(),
             )
             state.history[step, :rows].copy_(state.tokens[:rows])
@@ -450,7 +450,7 @@ class Engine:
             if request.accept(history[:, slot].tolist(), self.eos):
                 yield request
 
-    def _step(self, rows: int, kv_len: int, nucleus: bool) -> None:
+    def _step(self, rows: int, kv_len: int, mode: str) -> None:
         """One decode step of slots [0, rows): sample, then advance tokens and positions."""
         assert self.cache is not None and self.state is not None
         s = self.state
@@ -463,8 +463,12 @@ class Engine:
             s.top_p[:rows],
             s.keys[:rows],
             s.counters[:rows],
-            nucleus=nucleus,
+            mode=mode,
         )
         s.tokens[:rows].copy_(token)
         s.positions[:rows].add_(1).clamp_(max=self.cache.max_len - 1)
         s.counters[:rows].add_(1)
+
+
+def _mode(requests: Sequence[Request]) -> str:
+    return sampling_mode((r.params.temperature, r.params.top_p) for r in requests)

@@ -10,6 +10,8 @@ because torch's generators are one stream per generator object, not one per batc
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import torch
 
 _MASK32 = 0xFFFFFFFF
@@ -43,6 +45,20 @@ def counter_uniform(keys: torch.Tensor, counters: torch.Tensor) -> torch.Tensor:
     return (bits >> 8).to(torch.float32) * (1.0 / (1 << 24))
 
 
+GREEDY, SAMPLE, NUCLEUS = "greedy", "sample", "nucleus"
+
+
+def sampling_mode(requests: Iterable[tuple[float, float]]) -> str:
+    """The cheapest mode that serves every (temperature, top_p) in a batch."""
+    mode = GREEDY
+    for temperature, top_p in requests:
+        if temperature > 0:
+            if top_p < 1:
+                return NUCLEUS
+            mode = SAMPLE
+    return mode
+
+
 def sample(
     logits: torch.Tensor,
     temperature: torch.Tensor,
@@ -50,12 +66,17 @@ def sample(
     keys: torch.Tensor,
     counters: torch.Tensor,
     *,
-    nucleus: bool,
+    mode: str,
 ) -> torch.Tensor:
     """Next token per row of float32 `logits` [b, vocab]: argmax where temperature is 0,
-    else a draw from softmax(logits / temperature), cut to the top-p nucleus when `nucleus`
-    (a static flag so that the sort is only paid, and only captured, when a row needs it)."""
+    else a draw from softmax(logits / temperature), cut to the top-p nucleus in NUCLEUS
+    mode. The mode is static (see `sampling_mode`) so that a batch pays for, and a CUDA
+    graph captures, only the work some row needs: no softmax when all are greedy, no sort
+    unless one uses top-p."""
     greedy = logits.argmax(dim=-1)
+    if mode == GREEDY:
+        return greedy
+    nucleus = mode == NUCLEUS
     scale = torch.where(temperature > 0, temperature, torch.ones_like(temperature))
     probs = torch.softmax(logits / scale[:, None], dim=-1)
     if nucleus:

@@ -272,8 +272,13 @@ def build_shape_model(shape: str, device: torch.device) -> Any:
 
 
 def bench_shape(
-    args: argparse.Namespace, device: torch.device, bandwidth: float, results: dict[str, Any]
+    args: argparse.Namespace,
+    device: torch.device,
+    bandwidth: float,
+    results: dict[str, Any],
+    paths: tuple[str, ...],
 ) -> None:
+    """`paths` of plain | engine | static | vllm on the shape at every batch size."""
     from transformers import GenerationConfig
 
     from xling.engine import Engine, EngineConfig, SamplingParams
@@ -282,11 +287,10 @@ def bench_shape(
     weights = weight_bytes(model)
     results["shape"] = {"name": args.shape, "weight_bytes": weights, "dtype": "bfloat16"}
     new = args.new_tokens
-    g = torch.Generator().manual_seed(0)
-    vocab = model.config.vocab_size
 
     def prompts(batch: int) -> torch.Tensor:
-        return torch.randint(0, vocab, (batch, args.prompt_tokens), generator=g)
+        g = torch.Generator().manual_seed(batch)  # the same prompts for every path
+        return torch.randint(0, model.config.vocab_size, (batch, args.prompt_tokens), generator=g)
 
     def hf_generate(ids: torch.Tensor, static: bool, max_new: int) -> int:
         config = GenerationConfig(
@@ -307,33 +311,37 @@ def bench_shape(
     for batch in args.batches:
         ids = prompts(batch)
         results[f"roofline_bs{batch}_tok_s"] = round(bandwidth / weights * batch)
-        with section(f"plain_bs{batch}", results):
-            hf_generate(ids, False, 8)
-            tokens, seconds = timed(device, lambda ids=ids: hf_generate(ids, False, new))
-            results[f"plain_bs{batch}_tok_s"] = round(tokens / seconds, 1)
-        if batch in args.static_batches:
+        if "plain" in paths:
+            with section(f"plain_bs{batch}", results):
+                hf_generate(ids, False, 8)
+                tokens, seconds = timed(device, lambda ids=ids: hf_generate(ids, False, new))
+                results[f"plain_bs{batch}_tok_s"] = round(tokens / seconds, 1)
+        if "engine" in paths:
+            with section(f"engine_bs{batch}", results):
+                engine = Engine(model, config=EngineConfig(max_batch_size=batch))
+                params = [
+                    SamplingParams(temperature=1.0, max_new_tokens=new, seed=i)
+                    for i in range(batch)
+                ]
+                run = functools.partial(engine.generate, ids.tolist(), params)
+                _, first_s = timed(device, run)  # captures the CUDA graphs
+                done, seconds = timed(device, run)
+                tokens = sum(len(c.tokens) for c in done)
+                results[f"engine_bs{batch}_tok_s"] = round(tokens / seconds, 1)
+                results[f"engine_bs{batch}_first_run_s"] = round(first_s, 2)
+        if "static" in paths and batch in args.static_batches:
             with section(f"static_bs{batch}", results):
                 # The warm-up compiles; it must have the timed run's cache length.
                 _, compile_s = timed(device, lambda ids=ids: hf_generate(ids, True, new))
                 tokens, seconds = timed(device, lambda ids=ids: hf_generate(ids, True, new))
                 results[f"static_bs{batch}_tok_s"] = round(tokens / seconds, 1)
                 results[f"static_bs{batch}_warmup_s"] = round(compile_s, 1)
-        with section(f"engine_bs{batch}", results):
-            engine = Engine(model, config=EngineConfig(max_batch_size=batch))
-            params = [
-                SamplingParams(temperature=1.0, max_new_tokens=new, seed=i) for i in range(batch)
-            ]
-            run = functools.partial(engine.generate, ids.tolist(), params)
-            _, first_s = timed(device, run)  # captures the CUDA graphs
-            done, seconds = timed(device, run)
-            tokens = sum(len(c.tokens) for c in done)
-            results[f"engine_bs{batch}_tok_s"] = round(tokens / seconds, 1)
-            results[f"engine_bs{batch}_first_run_s"] = round(first_s, 2)
-    if importlib.util.find_spec("vllm") is not None:
-        with section("vllm", results):
-            bench_vllm(args, model, device, results)
-    else:
-        results["vllm"] = "not installed"
+    if "vllm" in paths:
+        if importlib.util.find_spec("vllm") is None:
+            results["vllm"] = "not installed"
+        else:
+            with section("vllm", results):
+                bench_vllm(args, model, device, results)
 
 
 def bench_vllm(
@@ -395,7 +403,9 @@ def bench_organism(args: argparse.Namespace, device: torch.device, results: dict
             engine=mode,
         )
         try:
-            backend.generate(requests[: min(len(requests), 64)], params)  # warm-up
+            # Warm-up: the engine's once over everything (it captures a CUDA graph per batch
+            # and length bucket it meets), generate's on a slice (nothing to capture).
+            backend.generate(requests if mode == "on" else requests[:64], params)
             outs, seconds = timed(device, lambda b=backend: b.generate(requests, params))
         finally:
             backend.close()
@@ -446,9 +456,9 @@ def device_slug(device: torch.device) -> str:
     return found.group(1) if found else re.sub(r"[^a-z0-9]+", "-", name).strip("-")
 
 
-def ratio(results: dict[str, Any], a: str, b: str) -> float | None:
+def ratio(results: dict[str, Any], a: str, b: str, digits: int = 2) -> float | None:
     if a in results and b in results and results[b]:
-        return round(results[a] / results[b], 2)
+        return round(results[a] / results[b], digits)
     return None
 
 
@@ -458,7 +468,7 @@ def summarize(results: dict[str, Any], batches: list[int]) -> None:
             results, f"engine_bs{batch}_tok_s", f"plain_bs{batch}_tok_s"
         )
         for path in ("plain", "static", "engine", "vllm"):
-            share = ratio(results, f"{path}_bs{batch}_tok_s", f"roofline_bs{batch}_tok_s")
+            share = ratio(results, f"{path}_bs{batch}_tok_s", f"roofline_bs{batch}_tok_s", 4)
             if share is not None:
                 results[f"{path}_bs{batch}_roofline_share"] = share
     results["organism_engine_vs_plain"] = ratio(
@@ -474,7 +484,9 @@ def summarize(results: dict[str, Any], batches: list[int]) -> None:
         "engine_20x_plain_bs256": None if speed is None else speed >= 20,
         "organism_engine_10x_plain": None if organism is None else organism >= 10,
         "grpo_at_most_3.4s_per_1k": None if grpo is None else grpo <= 3.4,
-        "checks_all_ok": all(v == "ok" for v in results.get("checks", {}).values()) or None,
+        "checks_all_ok": (
+            all(v == "ok" for v in results["checks"].values()) if "checks" in results else None
+        ),
     }
 
 
@@ -561,21 +573,33 @@ def main() -> None:
     bandwidth = args.bandwidth_gbs * 1e9 if args.bandwidth_gbs else copy_bandwidth(device)
     results["bandwidth_gbs"] = round(bandwidth / 1e9, 1)
     results["bandwidth_source"] = "flag" if args.bandwidth_gbs else "measured device copy"
+    args.out.mkdir(parents=True, exist_ok=True)
+    path = args.out / f"generate-{device_slug(device)}.json"
+
+    def save() -> None:  # after every section: a run cut short keeps what it measured
+        summarize(results, args.batches)
+        path.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+
+    # Most telling first, slowest last (static+compile spends most of its time compiling).
     if "checks" in sections:
         with section("checks", results):
             results["checks"] = run_checks(device)
+        save()
     if "shape" in sections:
         with section("shape", results):
-            bench_shape(args, device, bandwidth, results)
+            bench_shape(args, device, bandwidth, results, ("plain", "engine"))
+        save()
     if "organism" in sections:
         with section("organism", results):
             bench_organism(args, device, results)
+        save()
     if "grpo" in sections:
         bench_grpo(args, results)
-    summarize(results, args.batches)
-    args.out.mkdir(parents=True, exist_ok=True)
-    path = args.out / f"generate-{device_slug(device)}.json"
-    path.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+        save()
+    if "shape" in sections:
+        with section("shape_static_vllm", results):
+            bench_shape(args, device, bandwidth, results, ("static", "vllm"))
+        save()
     print_table(results, args.batches)
     print(f"wrote {path}")
 

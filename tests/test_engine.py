@@ -259,6 +259,10 @@ def test_refuses_what_it_does_not_implement() -> None:
     model = tiny_causal_lm("llama")
     model.model.rotary_emb.rope_type = "dynamic"
     assert "rope scaling type 'dynamic'" in (unsupported_reason(model) or "")
+    adapted = tiny_causal_lm("qwen2")  # a wrapped projection, as an adapter would be
+    attention = adapted.model.layers[1].self_attn
+    attention.v_proj = torch.nn.Sequential(attention.v_proj)
+    assert "not plain nn.Linear" in (unsupported_reason(adapted) or "")
     from transformers import GPT2Config, GPT2LMHeadModel
 
     gpt2 = GPT2LMHeadModel(

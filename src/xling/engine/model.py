@@ -61,6 +61,12 @@ def unsupported_reason(model: Any) -> str | None:
         )
     ):
         return "unexpected module layout (no model.layers / model.rotary_emb / lm_head)"
+    for layer in inner.layers:
+        projections = [getattr(layer.self_attn, f"{n}_proj", None) for n in "qkvo"]
+        projections += [getattr(layer.mlp, f"{n}_proj", None) for n in ("gate", "up", "down")]
+        # An adapter (LoRA) or quantized wrapper would be silently skipped by reading .weight.
+        if not all(type(m) is torch.nn.Linear for m in projections):
+            return "projections are not plain nn.Linear modules (adapters, quantization)"
     rope_type = getattr(inner.rotary_emb, "rope_type", "default")
     if rope_type not in STATIC_ROPE_TYPES:
         return (

@@ -138,27 +138,15 @@ def run_checks(device: torch.device) -> dict[str, str]:
     from transformers import AutoModelForCausalLM
 
     from xling.engine import Engine, EngineConfig, SamplingParams
-    from xling.tinymodel import TINY_FAMILIES, tiny_causal_lm
+    from xling.tinymodel import (
+        TINY_FAMILIES,
+        greedy_continuation,
+        random_prompts,
+        tiny_causal_lm,
+    )
 
     def greedy_reference(model: Any, prompts: list[list[int]], new: int, eos: list[int]) -> Any:
-        out = []
-        for p in prompts:
-            ids = torch.tensor([p], device=device)
-            gen = model.generate(
-                ids,
-                attention_mask=torch.ones_like(ids),
-                max_new_tokens=new,
-                do_sample=False,
-                eos_token_id=eos,
-                pad_token_id=0,
-            )[0, len(p) :].tolist()
-            stop = next((i for i, t in enumerate(gen) if t in eos), None)
-            out.append(gen if stop is None else gen[: stop + 1])
-        return out
-
-    def prompts_for(vocab: int, n: int = 9) -> list[list[int]]:
-        g = torch.Generator().manual_seed(1)
-        return [torch.randint(2, vocab, (int(k),), generator=g).tolist() for k in range(3, 3 + n)]
+        return [greedy_continuation(model, p, new, eos) for p in prompts]
 
     results: dict[str, str] = {}
 
@@ -175,7 +163,7 @@ def run_checks(device: torch.device) -> dict[str, str]:
 
         def family_check(family: str = family) -> str | None:
             model = tiny_causal_lm(family).to(device)
-            prompts = prompts_for(model.config.vocab_size)
+            prompts = random_prompts(9, model.config.vocab_size)
             engine = Engine(model, eos_token_ids=[1], config=config)
             got = [c.tokens for c in engine.generate(prompts, SamplingParams(max_new_tokens=24))]
             want = greedy_reference(model, prompts, 24, [1])
@@ -214,7 +202,7 @@ def run_checks(device: torch.device) -> dict[str, str]:
 
     def in_place_check() -> str | None:
         model = tiny_causal_lm("qwen2").to(device)
-        prompts = prompts_for(model.config.vocab_size, 4)
+        prompts = random_prompts(4, model.config.vocab_size)
         engine = Engine(model, eos_token_ids=[1], config=config)
         before = engine.generate(prompts, SamplingParams(max_new_tokens=16))
         captures = engine.graphs.captures
@@ -236,7 +224,7 @@ def run_checks(device: torch.device) -> dict[str, str]:
 
     def sampling_check() -> str | None:
         model = tiny_causal_lm("qwen3").to(device)
-        prompts = prompts_for(model.config.vocab_size, 6)
+        prompts = random_prompts(6, model.config.vocab_size)
         params = [
             SamplingParams(temperature=0.8, top_p=0.9, max_new_tokens=16, seed=i) for i in range(6)
         ]

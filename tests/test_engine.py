@@ -21,7 +21,7 @@ from xling.engine import (
 from xling.engine.graphs import batch_bucket, length_bucket
 from xling.engine.sampling import NUCLEUS, SAMPLE, counter_uniform, sample, sampling_mode, seed_key
 from xling.engine.scheduler import Request, SlotTable
-from xling.tinymodel import TINY_FAMILIES, tiny_causal_lm
+from xling.tinymodel import TINY_FAMILIES, greedy_continuation, random_prompts, tiny_causal_lm
 
 ORGANISM = Path(__file__).resolve().parents[1] / "src" / "xling" / "data" / "organism"
 cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
@@ -39,27 +39,6 @@ def one_thread() -> Iterator[None]:
     torch.set_num_threads(before)
 
 
-def random_prompts(n: int, vocab: int, seed: int = 1) -> list[list[int]]:
-    g = torch.Generator().manual_seed(seed)
-    lengths = torch.randint(3, 22, (n,), generator=g).tolist()
-    return [torch.randint(2, vocab, (k,), generator=g).tolist() for k in lengths]
-
-
-def reference(model: Any, prompt: list[int], max_new: int, eos: list[int]) -> list[int]:
-    """`generate`'s greedy continuation of one prompt, through its first EOS."""
-    ids = torch.tensor([prompt])
-    out = model.generate(
-        ids,
-        attention_mask=torch.ones_like(ids),
-        max_new_tokens=max_new,
-        do_sample=False,
-        eos_token_id=eos,
-        pad_token_id=0,
-    )[0, len(prompt) :].tolist()
-    stop = next((i for i, t in enumerate(out) if t in eos), None)
-    return out if stop is None else out[: stop + 1]
-
-
 # ------------------------------------------------------------------ greedy == generate
 
 
@@ -70,7 +49,7 @@ def test_greedy_matches_generate(family: str, config: EngineConfig) -> None:
     prompts = random_prompts(7, model.config.vocab_size)
     engine = Engine(model, eos_token_ids=[1], config=config)
     got = engine.generate(prompts, SamplingParams(max_new_tokens=20))
-    want = [reference(model, p, 20, [1]) for p in prompts]
+    want = [greedy_continuation(model, p, 20, [1]) for p in prompts]
     assert [c.tokens for c in got] == want
     assert all(c.finish_reason == ("stop" if c.tokens[-1] == 1 else "length") for c in got)
     if config is BUCKETED:  # 7 requests through 3 slots: refills and moves happened
@@ -114,7 +93,7 @@ def test_organism_greedy_matches_generate(organism: tuple[Any, Any, list[list[in
     model, _, prompts = organism
     engine = Engine(model, eos_token_ids=[2, 0], config=BUCKETED)
     got = engine.generate(prompts, SamplingParams(max_new_tokens=48))
-    assert [c.tokens for c in got] == [reference(model, p, 48, [2, 0]) for p in prompts]
+    assert [c.tokens for c in got] == [greedy_continuation(model, p, 48, [2, 0]) for p in prompts]
 
 
 def test_from_pretrained_loads_a_checkpoint_dir(tiny_model_dir: Path) -> None:
@@ -125,7 +104,7 @@ def test_from_pretrained_loads_a_checkpoint_dir(tiny_model_dir: Path) -> None:
     prompts = random_prompts(3, model.config.vocab_size)
     eos = sorted(engine.eos)
     got = engine.generate(prompts, SamplingParams(max_new_tokens=12))
-    assert [c.tokens for c in got] == [reference(model, p, 12, eos) for p in prompts]
+    assert [c.tokens for c in got] == [greedy_continuation(model, p, 12, eos) for p in prompts]
 
 
 # ------------------------------------------------------------------ weights by reference
@@ -146,7 +125,7 @@ def test_engine_reads_the_models_tensors_and_their_updates() -> None:
     assert {t.data_ptr() for t in engine.decoder.tensors()} == shared
     after = engine.generate(prompts, SamplingParams(max_new_tokens=12))
     assert after != before
-    assert [c.tokens for c in after] == [reference(model, p, 12, [1]) for p in prompts]
+    assert [c.tokens for c in after] == [greedy_continuation(model, p, 12, [1]) for p in prompts]
 
 
 def test_replaced_weights_are_rebound() -> None:
@@ -157,7 +136,7 @@ def test_replaced_weights_are_rebound() -> None:
     model.to(torch.float64)  # new tensors: the engine must notice, not read freed memory
     got = engine.generate(prompts, SamplingParams(max_new_tokens=6))
     assert engine.cache is not None and engine.cache.dtype == torch.float64
-    assert [c.tokens for c in got] == [reference(model, p, 6, [1]) for p in prompts]
+    assert [c.tokens for c in got] == [greedy_continuation(model, p, 6, [1]) for p in prompts]
 
 
 # ------------------------------------------------------------------ sampling
@@ -314,7 +293,7 @@ def test_cuda_graphs_match_generate(family: str) -> None:
     engine = Engine(model, eos_token_ids=[1], config=EngineConfig(max_batch_size=4))
     got = engine.generate(prompts, SamplingParams(max_new_tokens=20))
     assert engine.graphs.captures > 0
-    assert [c.tokens for c in got] == [reference(model, p, 20, [1]) for p in prompts]
+    assert [c.tokens for c in got] == [greedy_continuation(model, p, 20, [1]) for p in prompts]
 
 
 @cuda
@@ -331,7 +310,7 @@ def test_cuda_graphs_see_in_place_weight_updates() -> None:
     after = engine.generate(prompts, SamplingParams(max_new_tokens=16))
     assert engine.graphs.captures == captured  # replayed, not re-captured
     assert after != before
-    assert [c.tokens for c in after] == [reference(model, p, 16, [1]) for p in prompts]
+    assert [c.tokens for c in after] == [greedy_continuation(model, p, 16, [1]) for p in prompts]
 
 
 @cuda

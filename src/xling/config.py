@@ -48,12 +48,10 @@ class EvalConfig:
     base_url: str = "http://127.0.0.1:8000/v1"  # openai backend
     concurrency: int = 16  # openai backend
     dtype: str = "auto"  # hf and vllm backends: auto | bfloat16 | float16 | float32
-    engine: str = (
-        "auto"  # hf backend: xling's engine (auto: on CUDA for supported models) | on | off
-    )
+    engine: str = "auto"  # hf backend: xling's engine: auto (CUDA, supported models) | on | off
     tensor_parallel_size: int = 1  # vllm backend: GPUs one model is sharded over
     # vllm backend: share of GPU memory vLLM may take (on a CPU: of host memory);
-    # None: 0.9 on a GPU, 0.3 on a CPU (where 0.9 leaves the rest of the process no room).
+    # None: 0.9 on a GPU, 0.3 on a CPU (where vLLM refuses 0.9 unless that much is free).
     gpu_memory_utilization: float | None = None
     max_model_len: int | None = None  # vllm backend: context length (prompt + output)
     vllm_options: dict[str, Any] = field(default_factory=dict)  # any other `vllm.LLM` argument

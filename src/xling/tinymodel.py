@@ -281,3 +281,32 @@ def tiny_causal_lm(family: str, seed: int = 0, *, vocab_size: int = 512) -> Any:
         torch.manual_seed(seed)
         model = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
     return model.eval()
+
+
+def random_prompts(n: int, vocab_size: int, seed: int = 1) -> list[list[int]]:
+    """`n` prompts of 3 to 21 random token ids (never 0 or 1, the tiny models' pad and EOS)."""
+    import torch
+
+    g = torch.Generator().manual_seed(seed)
+    lengths = torch.randint(3, 22, (n,), generator=g).tolist()
+    return [torch.randint(2, vocab_size, (k,), generator=g).tolist() for k in lengths]
+
+
+def greedy_continuation(
+    model: Any, prompt: list[int], max_new_tokens: int, eos_ids: list[int]
+) -> list[int]:
+    """transformers `generate`'s greedy continuation of one unpadded prompt, through its
+    first end-of-sequence token: the reference xling's engine is checked against."""
+    import torch
+
+    ids = torch.tensor([prompt], device=model.device)
+    out = model.generate(
+        ids,
+        attention_mask=torch.ones_like(ids),
+        max_new_tokens=max_new_tokens,
+        do_sample=False,
+        eos_token_id=eos_ids,
+        pad_token_id=0,
+    )[0, len(prompt) :].tolist()
+    stop = next((i for i, t in enumerate(out) if t in eos_ids), None)
+    return out if stop is None else out[: stop + 1]

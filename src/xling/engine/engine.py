@@ -137,6 +137,7 @@ class Engine:
         )
         self.cache: KVCache | None = None
         self.state: _State | None = None
+        self._slot_cap = self.config.max_batch_size  # lowered when memory holds fewer
         self.cos = self.sin = torch.empty(0)
         self._weights_key = self.decoder.storage_key()
         self._step_fn: Callable[..., None] = self._step
@@ -240,7 +241,7 @@ class Engine:
             self._weights_key = key
         need_len = max(len(r.prompt) + r.params.max_new_tokens for r in requests)
         need_len = length_bucket(need_len, self.config.length_step, 1 << 62)
-        need_slots = min(self.config.max_batch_size, len(requests))
+        need_slots = min(self.config.max_batch_size, len(requests), self._slot_cap)
         cache = self.cache
         if cache is not None and cache.slots >= need_slots and cache.max_len >= need_len:
             return
@@ -279,6 +280,7 @@ class Engine:
                 f"({per_slot / 2**20:.0f} MiB each); shorten max_new_tokens or free memory"
             )
         if fit < slots:
+            self._slot_cap = fit  # asking again each call would re-allocate each call
             log.warning(
                 "xling engine: memory for %d of %d sequences of %d tokens at once",
                 fit,

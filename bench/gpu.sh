@@ -13,10 +13,10 @@ cd "$(dirname "$0")/.."
 export PYTHONPATH="$PWD/src${PYTHONPATH:+:$PYTHONPATH}"
 python=${PYTHON:-python3}
 if "$python" -c "import pytest" 2>/dev/null; then
-    timeout 150 "$python" -m pytest -q -p no:cacheprovider tests/test_engine.py -k cuda \
+    timeout 90 "$python" -m pytest -q -p no:cacheprovider tests/test_engine.py -k cuda \
         2>&1 | tee "$out/engine-tests.txt"
 else
     echo "pytest is not installed: bench/generate.py runs the engine's checks" \
         | tee "$out/engine-tests.txt"
 fi
-timeout 390 "$python" bench/generate.py --out "$out" 2>&1 | tee "$out/generate.log"
+timeout 380 "$python" bench/generate.py --out "$out" 2>&1 | tee "$out/generate.log"

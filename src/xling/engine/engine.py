@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import torch
 
 from xling.engine.cache import KVCache, bytes_per_token, plan_slots
@@ -118,6 +119,7 @@ class Engine:
         self.model = model
         self.config = config or EngineConfig()
         self.eos = frozenset(int(t) for t in eos_token_ids)
+        self._eos_array = np.array(sorted(self.eos), dtype=np.int64)
         self.tokenizer = tokenizer
         self.autocast_dtype = autocast_dtype
         device = self.decoder.device
@@ -448,8 +450,13 @@ class Engine:
         history = state.history[:steps, :rows].cpu().numpy()
         self.stats["decode_steps"] += steps
         self.stats["syncs"] += 1
+        # Most rows just grow by `steps` tokens: find those in one vectorised pass.
+        ends = np.isin(history, self._eos_array).any(axis=0)
+        columns = history.T.tolist()
         for slot, request in list(slots.active.items()):
-            if request.accept(history[:, slot].tolist(), self.eos):
+            if not ends[slot] and request.remaining > steps and request.stopper is None:
+                request.tokens.extend(columns[slot])
+            elif request.accept(columns[slot], self.eos):
                 yield request
 
     def _step(self, rows: int, kv_len: int, mode: str) -> None:

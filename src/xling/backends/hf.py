@@ -3,7 +3,7 @@
 Two generation paths behind one output contract (text, finish reason, token count; the same
 outputs for the same seed):
 - xling's engine (`xling.engine`: continuous batching, CUDA graphs) for the Qwen2, Qwen3,
-  Llama and Mistral families on CUDA - many times faster than `generate`;
+  Llama and Mistral families on CUDA, without `generate`'s per-token overhead;
 - transformers `generate` (batched, left-padded) for every other model, and on CPU.
 `engine="auto"` picks as above and says which once; "on" and "off" force a path (the engine
 runs on CPU too). The model's chat template is used when it has one. bf16 on CUDA, float32

@@ -26,9 +26,9 @@ from trl.extras.profiling import profiling_context
 from xling.backends.hf import derive_seed
 from xling.engine import Engine, EngineConfig, SamplingParams, unsupported_reason
 from xling.errors import XlingError
+from xling.train.config import ROLLOUT_ENGINES
 
 log = logging.getLogger(__name__)
-ROLLOUT_ENGINE_MODES = ("auto", "on", "off")
 # Rollouts generated at once at most (TRL hands over one generation batch per call).
 MAX_ROLLOUTS_AT_ONCE = 1024
 
@@ -37,9 +37,9 @@ class EngineGRPOTrainer(GRPOTrainer):
     """GRPOTrainer whose plain (non-vLLM) rollouts come from xling's engine."""
 
     def __init__(self, *args: Any, rollout_engine: str = "auto", **kwargs: Any) -> None:
-        if rollout_engine not in ROLLOUT_ENGINE_MODES:
+        if rollout_engine not in ROLLOUT_ENGINES:
             raise XlingError(
-                f"rollout_engine must be one of {', '.join(ROLLOUT_ENGINE_MODES)}, "
+                f"rollout_engine must be one of {', '.join(ROLLOUT_ENGINES)}, "
                 f"got {rollout_engine!r}"
             )
         super().__init__(*args, **kwargs)

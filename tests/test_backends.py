@@ -55,9 +55,14 @@ def test_registry_imports_lazily() -> None:
 # ---------------------------------------------------------------------------- hf backend
 
 
-@pytest.fixture(scope="module")
-def hf_backend(tiny_model_dir: Path) -> Iterator[Any]:
-    backend = get_backend("hf", str(tiny_model_dir), batch_size=4, device="cpu")
+@pytest.fixture(scope="module", params=["off", "on"], ids=["generate", "engine"])
+def hf_backend(tiny_model_dir: Path, request: pytest.FixtureRequest) -> Iterator[Any]:
+    """The hf backend through transformers `generate` and through xling's engine: one
+    output contract."""
+    backend = get_backend(
+        "hf", str(tiny_model_dir), batch_size=4, device="cpu", engine=request.param
+    )
+    assert (backend.engine is not None) == (request.param == "on")
     yield backend
     backend.close()
 
@@ -108,6 +113,47 @@ def test_hf_greedy_is_deterministic_and_copies_n(hf_backend: Any) -> None:
     b = hf_backend.generate(REQS, GenerationParams(temperature=0.0, n=3, max_new_tokens=6, seed=9))
     assert a == b
     assert all(len(o) == 3 and o[0] == o[1] == o[2] for o in a)
+
+
+def test_hf_engine_and_generate_agree(tiny_model_dir: Path) -> None:
+    """Greedy outputs are identical (float32), with and without stop strings; sampled ones
+    are reproducible on both paths."""
+    paths = {
+        mode: get_backend("hf", str(tiny_model_dir), batch_size=2, device="cpu", engine=mode)
+        for mode in ("off", "on")
+    }
+    try:
+        greedy = GenerationParams(max_new_tokens=10, n=2)
+        off, on = (paths[m].generate(REQS, greedy) for m in ("off", "on"))
+        assert on == off
+        # A stop string taken from a greedy output: cut before it, counted through it.
+        text = off[0][0].text
+        stop = text[len(text) // 2 : len(text) // 2 + 2]
+        stopped = GenerationParams(max_new_tokens=10, stop=(stop,))
+        off, on = (paths[m].generate(REQS, stopped) for m in ("off", "on"))
+        assert on == off
+        assert off[0][0].text == text[: text.find(stop)] and off[0][0].finish_reason == "stop"
+        assert off[0][0].n_tokens is not None and off[0][0].n_tokens < 10
+    finally:
+        for backend in paths.values():
+            backend.close()
+
+
+def test_hf_engine_modes(tiny_model_dir: Path, tmp_path: Path) -> None:
+    from transformers import AutoTokenizer, GPT2Config, GPT2LMHeadModel
+
+    auto = get_backend("hf", str(tiny_model_dir), device="cpu")
+    assert auto.engine is None  # auto: the engine runs on CUDA only
+    auto.close()
+    tokenizer = AutoTokenizer.from_pretrained(tiny_model_dir)
+    config = GPT2Config(vocab_size=len(tokenizer), n_layer=1, n_embd=16, n_head=2)
+    config.eos_token_id = config.bos_token_id = tokenizer.eos_token_id
+    GPT2LMHeadModel(config).save_pretrained(tmp_path)
+    tokenizer.save_pretrained(tmp_path)
+    with pytest.raises(XlingError, match=r"engine=on, but xling.s engine cannot run .*gpt2"):
+        get_backend("hf", str(tmp_path), device="cpu", engine="on")
+    with pytest.raises(XlingError, match="engine must be one of auto, on, off"):
+        get_backend("hf", str(tiny_model_dir), device="cpu", engine="fast")
 
 
 def test_hf_batch_smaller_than_n(tiny_model_dir: Path) -> None:
@@ -397,8 +443,18 @@ def test_vllm_backend_logic_with_stub_engine(
     monkeypatch.setitem(
         sys.modules, "vllm", types.SimpleNamespace(LLM=LLM, SamplingParams=SamplingParams)
     )
-    backend = get_backend("vllm", str(tiny_model_dir), max_model_len=512)
+    backend = get_backend(
+        "vllm",
+        str(tiny_model_dir),
+        max_model_len=512,
+        dtype="float32",
+        tensor_parallel_size=2,
+        engine_options={"enforce_eager": True, "max_num_seqs": 8},
+    )
     assert calls[0]["model"] == str(tiny_model_dir) and calls[0]["max_model_len"] == 512
+    assert calls[0]["dtype"] == "float32" and calls[0]["tensor_parallel_size"] == 2
+    assert calls[0]["enforce_eager"] is True and calls[0]["max_num_seqs"] == 8
+    assert calls[0]["gpu_memory_utilization"] == 0.3  # no GPU here: a share of host memory
 
     out = backend.generate(REQS[:2], GenerationParams(temperature=0.8, n=2, max_new_tokens=7))
     assert [[x.text for x in o] for o in out] == [["p0s0", "p0s1"], ["p1s0", "p1s1"]]
@@ -441,3 +497,25 @@ def test_vllm_real_engine(tiny_model_dir: Path) -> None:  # pragma: no cover - G
         assert backend.generate(REQS, params) == out
     finally:
         backend.close()
+
+
+def test_eval_config_carries_vllm_options(tmp_path: Path) -> None:
+    from xling.config import EvalConfig, load_config, parse_key_values
+    from xling.evaluate import backend_options
+
+    extra = parse_key_values(["enforce_eager=true", "swap_space=0.5", "kv_cache_dtype=fp8"], "-o")
+    assert extra == {"enforce_eager": True, "swap_space": 0.5, "kv_cache_dtype": "fp8"}
+    with pytest.raises(XlingError, match="expected key=value"):
+        parse_key_values(["enforce_eager"], "--vllm-option")
+    toml = tmp_path / "eval.toml"
+    toml.write_text('backend = "vllm"\ndtype = "float32"\nvllm_options = {max_num_seqs = 4}\n')
+    cfg = load_config(EvalConfig, toml, tensor_parallel_size=4, gpu_memory_utilization=0.5)
+    assert backend_options(cfg) == {
+        "dtype": "float32",
+        "seed": 0,
+        "tensor_parallel_size": 4,
+        "gpu_memory_utilization": 0.5,
+        "max_model_len": None,
+        "engine_options": {"max_num_seqs": 4},
+    }
+    assert backend_options(EvalConfig(engine="on"))["engine"] == "on"

@@ -233,6 +233,36 @@ def test_cli_resume_after_sigkill(tiny_model_dir: Path, train_file: Path, tmp_pa
     assert (out / FINAL_DIR / "model.safetensors").is_file()
 
 
+def test_grpo_rollouts_from_the_engine(
+    tiny_model_dir: Path, train_file: Path, tmp_path: Path
+) -> None:
+    """rollout_engine=on: TRL trains as before while xling's engine generates the rollouts
+    from the policy's own tensors, which the optimizer changes in place."""
+    import torch
+
+    from xling.train.grpo import build_grpo_trainer
+    from xling.train.rewards import RolloutScorer
+
+    cfg = grpo_config(tiny_model_dir, train_file, tmp_path / "run", rollout_engine="on")
+    with RolloutScorer(workers=1, timeout_s=cfg.score_timeout) as scorer:
+        scorer.start()
+        trainer = build_grpo_trainer(cfg, scorer)
+        assert trainer.uses_rollout_engine
+        params = list(trainer.model.parameters())
+        before = [p.detach().clone() for p in params]
+        trainer.train()
+    engine = trainer.rollout_engine
+    assert engine is not None and engine.stats["decode_steps"] > 0
+    assert {p.data_ptr() for p in params} <= {t.data_ptr() for t in engine.decoder.tensors()}
+    assert any(not torch.equal(a, p) for a, p in zip(before, params, strict=True))
+    logged = [h for h in trainer.state.log_history if "completions/mean_length" in h]
+    assert len(logged) == 2 and all(h["completions/mean_length"] > 0 for h in logged)
+    assert all("rewards/accuracy_reward/mean" in h for h in logged)
+
+    auto = build_grpo_trainer(replace(cfg, rollout_engine="auto", out=str(tmp_path / "b")), scorer)
+    assert not auto.uses_rollout_engine  # auto: CUDA only
+
+
 def test_resume_guards(grpo_run: Path, tiny_model_dir: Path, train_file: Path) -> None:
     from xling.train.commands import resolve_config
     from xling.train.grpo import run_grpo

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -100,7 +101,35 @@ def eval_command(
         str | None, Opt(help="openai: server URL, e.g. http://localhost:8000/v1.")
     ] = None,
     concurrency: Annotated[int | None, Opt(help="openai: requests in flight.")] = None,
-    dtype: Annotated[str | None, Opt(help="hf: auto | bfloat16 | float16 | float32.")] = None,
+    dtype: Annotated[str | None, Opt(help="hf/vllm: auto | bfloat16 | float16 | float32.")] = None,
+    engine: Annotated[
+        str | None,
+        Opt(
+            help="hf: xling's fast engine: auto (on CUDA for Qwen2/Qwen3/Llama/Mistral, else "
+            "transformers generate) | on | off."
+        ),
+    ] = None,
+    tensor_parallel_size: Annotated[
+        int | None, Opt(help="vllm: GPUs to shard the model over [default: 1].")
+    ] = None,
+    gpu_memory_utilization: Annotated[
+        float | None,
+        Opt(
+            help="vllm: share of GPU memory (on a CPU: of host memory) vLLM may take "
+            "[default: 0.9 on GPUs, 0.3 on CPUs]."
+        ),
+    ] = None,
+    max_model_len: Annotated[
+        int | None, Opt(help="vllm: context length, prompt + output [default: the model's].")
+    ] = None,
+    vllm_option: Annotated[
+        list[str] | None,
+        Opt(
+            "--vllm-option",
+            help="vllm: any other `vllm.LLM` argument as key=value (TOML value), repeatable: "
+            "`--vllm-option enforce_eager=true`.",
+        ),
+    ] = None,
     score_workers: Annotated[int | None, Opt(help="Scoring worker processes.")] = None,
     score_timeout: Annotated[
         float | None, Opt(help="Hard per-item scoring timeout (seconds).")
@@ -115,10 +144,14 @@ def eval_command(
     `--bench polymath`, `--bench gpqa-diamond`, … name a preset (`xling benchmarks` lists
     them with their sources); its sampling and length defaults apply unless a config file
     or a flag says otherwise. Scores are strict (an explicit final answer) and flexible."""
-    overrides = {k: v for k, v in locals().items() if k != "config"}
+    overrides = {k: v for k, v in locals().items() if k not in ("config", "vllm_option")}
+    from xling.config import parse_key_values
     from xling.evaluate import eval_config, run_eval
 
     cfg = eval_config(config, **overrides)
+    if vllm_option:  # added to (not replacing) the config file's vllm_options
+        extra = parse_key_values(vllm_option, "--vllm-option")
+        cfg = dataclasses.replace(cfg, vllm_options={**cfg.vllm_options, **extra})
     if not cfg.model:
         raise XlingError("--model is required (a HF hub id or local path)")
     metrics = run_eval(cfg, console)

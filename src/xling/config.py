@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import dataclasses
 import tomllib
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -46,7 +47,14 @@ class EvalConfig:
     system_prompt: str | None = None
     base_url: str = "http://127.0.0.1:8000/v1"  # openai backend
     concurrency: int = 16  # openai backend
-    dtype: str = "auto"  # hf backend: auto | bfloat16 | float16 | float32
+    dtype: str = "auto"  # hf and vllm backends: auto | bfloat16 | float16 | float32
+    engine: str = "auto"  # hf backend: xling's engine: auto (CUDA, supported models) | on | off
+    tensor_parallel_size: int = 1  # vllm backend: GPUs one model is sharded over
+    # vllm backend: share of GPU memory vLLM may take (on a CPU: of host memory);
+    # None: 0.9 on a GPU, 0.3 on a CPU (where vLLM refuses 0.9 unless that much is free).
+    gpu_memory_utilization: float | None = None
+    max_model_len: int | None = None  # vllm backend: context length (prompt + output)
+    vllm_options: dict[str, Any] = field(default_factory=dict)  # any other `vllm.LLM` argument
     score_workers: int = 2
     score_timeout: float = 5.0
     out: str = "runs/eval"
@@ -55,6 +63,21 @@ class EvalConfig:
         """Fields that change what is generated: a resumed run must agree on all of them."""
         keys = ("model", "system_prompt", "n", "temperature", "top_p", "max_new_tokens", "seed")
         return {k: getattr(self, k) for k in keys}
+
+
+def parse_key_values(items: Sequence[str], option: str) -> dict[str, Any]:
+    """`key=value` strings as a dict; values in TOML syntax (`true`, `0.5`, `"x"`), and a
+    value that is not TOML is kept as a plain string."""
+    parsed: dict[str, Any] = {}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        if not sep or not key.strip():
+            raise XlingError(f"{option} {item!r}: expected key=value")
+        try:
+            parsed[key.strip()] = tomllib.loads(f"v = {raw.strip()}")["v"]
+        except tomllib.TOMLDecodeError:
+            parsed[key.strip()] = raw.strip()
+    return parsed
 
 
 def config_fields(cls: type) -> dict[str, dataclasses.Field[Any]]:

@@ -184,9 +184,18 @@ def generate_stage(
 
 def backend_options(cfg: EvalConfig) -> dict[str, Any]:
     if cfg.backend == "hf":
-        return {"batch_size": cfg.batch_size, "dtype": cfg.dtype}
+        return {"batch_size": cfg.batch_size, "dtype": cfg.dtype, "engine": cfg.engine}
     if cfg.backend == "openai":
         return {"base_url": cfg.base_url, "concurrency": cfg.concurrency}
+    if cfg.backend == "vllm":
+        return {
+            "dtype": cfg.dtype,
+            "seed": cfg.seed,
+            "tensor_parallel_size": cfg.tensor_parallel_size,
+            "gpu_memory_utilization": cfg.gpu_memory_utilization,
+            "max_model_len": cfg.max_model_len,
+            "engine_options": dict(cfg.vllm_options),
+        }
     return {}
 
 

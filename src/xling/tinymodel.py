@@ -228,3 +228,85 @@ def ensure_tiny_model(cache_dir: Path | str, seed: int = 0) -> Path:
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return target
+
+
+# Each family's tiny model switches on what sets it apart, so that one comparison with
+# `generate` covers it: Qwen2's q/k/v biases and a sliding-window layer, Qwen3's q/k norms
+# and a head size unlike hidden/heads, Llama's llama3 rotary scaling and optional biases,
+# Mistral's sliding window on every layer. Windows are shorter than the test sequences.
+TINY_FAMILIES = ("qwen2", "qwen3", "llama", "mistral")
+
+
+def tiny_causal_lm(family: str, seed: int = 0, *, vocab_size: int = 512) -> Any:
+    """A random-weight HF causal LM of `family` (TINY_FAMILIES), float32, no files."""
+    import torch
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    shared: dict[str, Any] = {
+        "vocab_size": vocab_size,
+        "hidden_size": 64,
+        "intermediate_size": 128,
+        "num_hidden_layers": 2,
+        "num_attention_heads": 4,
+        "num_key_value_heads": 2,
+        "max_position_embeddings": 256,
+        # Larger than usual: peaked next-token distributions, so greedy decoding never
+        # meets a near-tie that float rounding could flip.
+        "initializer_range": 0.2,
+        "tie_word_embeddings": False,
+        "eos_token_id": 1,
+        "pad_token_id": 0,
+    }
+    specific: dict[str, dict[str, Any]] = {
+        "qwen2": {"use_sliding_window": True, "sliding_window": 12, "max_window_layers": 1},
+        "qwen3": {"head_dim": 32},
+        "llama": {
+            "attention_bias": True,
+            "mlp_bias": True,
+            "rope_parameters": {
+                "rope_type": "llama3",
+                "rope_theta": 500000.0,
+                "factor": 8.0,
+                "low_freq_factor": 1.0,
+                "high_freq_factor": 4.0,
+                "original_max_position_embeddings": 32,
+            },
+        },
+        "mistral": {"sliding_window": 12, "head_dim": 16},
+    }
+    if family not in specific:
+        raise ValueError(f"unknown family {family!r}; known: {', '.join(TINY_FAMILIES)}")
+    config = AutoConfig.for_model(family, **shared, **specific[family])
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        model = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
+    return model.eval()
+
+
+def random_prompts(n: int, vocab_size: int, seed: int = 1) -> list[list[int]]:
+    """`n` prompts of 3 to 21 random token ids (never 0 or 1, the tiny models' pad and EOS)."""
+    import torch
+
+    g = torch.Generator().manual_seed(seed)
+    lengths = torch.randint(3, 22, (n,), generator=g).tolist()
+    return [torch.randint(2, vocab_size, (k,), generator=g).tolist() for k in lengths]
+
+
+def greedy_continuation(
+    model: Any, prompt: list[int], max_new_tokens: int, eos_ids: list[int]
+) -> list[int]:
+    """transformers `generate`'s greedy continuation of one unpadded prompt, through its
+    first end-of-sequence token: the reference xling's engine is checked against."""
+    import torch
+
+    ids = torch.tensor([prompt], device=model.device)
+    out = model.generate(
+        ids,
+        attention_mask=torch.ones_like(ids),
+        max_new_tokens=max_new_tokens,
+        do_sample=False,
+        eos_token_id=eos_ids,
+        pad_token_id=0,
+    )[0, len(prompt) :].tolist()
+    stop = next((i for i, t in enumerate(out) if t in eos_ids), None)
+    return out if stop is None else out[: stop + 1]

@@ -14,6 +14,8 @@ class GenerationParams:
     max_new_tokens: int = 1024
     n: int = 1  # samples per prompt
     seed: int = 0
+    # Generation ends after the token that completes one of these; the text is cut before it.
+    stop: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -1,19 +1,36 @@
 """`hf`: in-process generation with transformers, for any causal LM (local path or hub id).
 
-Batched, left-padded generation; the model's chat template when it has one; deterministic
-sampling for a given seed (the same call returns the same outputs). bf16 on CUDA, float32 on
-CPU. Slow next to vLLM, but needs nothing beyond transformers and runs anywhere.
+Two generation paths behind one output contract (text, finish reason, token count; the same
+outputs for the same seed):
+- xling's engine (`xling.engine`: continuous batching, CUDA graphs) for the Qwen2, Qwen3,
+  Llama and Mistral families on CUDA, without `generate`'s per-token overhead;
+- transformers `generate` (batched, left-padded) for every other model, and on CPU.
+`engine="auto"` picks as above and says which once; "on" and "off" force a path (the engine
+runs on CPU too). The model's chat template is used when it has one. bf16 on CUDA, float32
+on CPU.
 """
 
 from __future__ import annotations
 
 import gc
 import hashlib
+import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 from xling.backends.base import GenerationParams, Output, Request
 from xling.errors import XlingError
+
+log = logging.getLogger(__name__)
+ENGINE_MODES = ("auto", "on", "off")
+_ANNOUNCED: set[str] = set()
+
+
+def _announce(message: str, *, warn: bool) -> None:
+    """Log which generation path is used, once per process and message."""
+    if message not in _ANNOUNCED:
+        _ANNOUNCED.add(message)
+        log.log(logging.WARNING if warn else logging.INFO, message)
 
 
 class ModelLoadError(XlingError):
@@ -70,7 +87,8 @@ def _dtype_kwarg() -> str:
 
 
 class HFBackend:
-    """transformers `generate` over batches of at most `batch_size` sequences (prompts x n)."""
+    """At most `batch_size` sequences (prompts x n) generated at once, by xling's engine or
+    by transformers `generate` (see the module docstring for `engine`)."""
 
     name = "hf"
 
@@ -81,6 +99,7 @@ class HFBackend:
         device: str | None = None,
         dtype: str | None = None,
         batch_size: int = 8,
+        engine: str = "auto",
         trust_remote_code: bool = False,
         revision: str | None = None,
     ) -> None:
@@ -89,6 +108,8 @@ class HFBackend:
 
         if batch_size < 1:
             raise XlingError(f"batch_size must be at least 1, got {batch_size}")
+        if engine not in ENGINE_MODES:
+            raise XlingError(f"engine must be one of {', '.join(ENGINE_MODES)}, got {engine!r}")
         self.model_name = str(model)
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         self.dtype = _resolve_dtype(dtype, self.device)
@@ -128,6 +149,34 @@ class HFBackend:
             pad_token_id=self.pad_id,
             bos_token_id=gen.bos_token_id,
         )
+        self.engine = self._engine(engine)
+
+    def _engine(self, mode: str) -> Any:
+        """xling's engine over this model (sharing its weights), or None for `generate`."""
+        if mode == "off":
+            return None
+        from xling.engine import Engine, EngineConfig, unsupported_reason
+
+        reason = unsupported_reason(self.model)
+        if reason is None and mode == "auto" and not self.device.startswith("cuda"):
+            reason = "it runs on CUDA by default; --engine on forces it here"
+        if reason is not None:
+            if mode == "on":
+                raise XlingError(
+                    f"engine=on, but xling's engine cannot run {self.model_name}: {reason}"
+                )
+            _announce(
+                f"hf backend: generating with transformers generate, not xling's engine ({reason})",
+                warn=self.device.startswith("cuda"),
+            )
+            return None
+        _announce(f"hf backend: generating with xling's engine on {self.device}", warn=False)
+        return Engine(
+            self.model,
+            eos_token_ids=sorted(self.eos_ids),
+            tokenizer=self.tokenizer,
+            config=EngineConfig(max_batch_size=self.batch_size),
+        )
 
     # ------------------------------------------------------------------ generation
 
@@ -140,6 +189,8 @@ class HFBackend:
             return []
         greedy = params.temperature <= 0
         encoded = [encode_prompt(self.tokenizer, r.messages) for r in requests]
+        if self.engine is not None:
+            return self._generate_engine(encoded, params)
         # Longest first: similar lengths share a batch (less padding) and an out-of-memory
         # error shows up on the first batch rather than the last.
         order = sorted(range(len(encoded)), key=lambda i: (-len(encoded[i]), i))
@@ -166,6 +217,31 @@ class HFBackend:
         if greedy:
             results = [r * params.n for r in results]
         return results
+
+    def _generate_engine(
+        self, prompts: list[list[int]], params: GenerationParams
+    ) -> list[list[Output]]:
+        """All prompts x samples through the engine at once; each sample has its own seed
+        (prompt index, sample index), so it does not depend on what else is generated."""
+        from xling.engine import SamplingParams
+
+        greedy = params.temperature <= 0
+        k = 1 if greedy else params.n
+        settings = [
+            SamplingParams(
+                temperature=max(params.temperature, 0.0),
+                top_p=1.0 if greedy else params.top_p,
+                max_new_tokens=params.max_new_tokens,
+                seed=derive_seed(params.seed, i, j),
+                stop=params.stop,
+            )
+            for i in range(len(prompts))
+            for j in range(k)
+        ]
+        done = self.engine.generate([p for p in prompts for _ in range(k)], settings)
+        outputs = [self._to_output(c.tokens, params) for c in done]
+        results = [outputs[i * k : (i + 1) * k] for i in range(len(prompts))]
+        return [r * params.n for r in results] if greedy else results
 
     def _generate_batch(
         self, prompts: list[list[int]], params: GenerationParams, k: int, seed: int
@@ -195,6 +271,8 @@ class HFBackend:
                 else {}
             ),
         )
+        if params.stop:  # ends rows early; `_to_output` finds where each one stopped
+            config.stop_strings = list(params.stop)
         devices = [self.device] if self.device.startswith("cuda") else []
         with torch.random.fork_rng(devices=devices), torch.inference_mode():
             torch.manual_seed(seed)
@@ -202,25 +280,35 @@ class HFBackend:
                 input_ids=input_ids.to(self.device),
                 attention_mask=attention.to(self.device),
                 generation_config=config,
+                tokenizer=self.tokenizer if params.stop else None,
             )
         new = out[:, width:].tolist()
-        return [self._to_output(tokens, params.max_new_tokens) for tokens in new]
+        return [self._to_output(tokens, params) for tokens in new]
 
-    def _to_output(self, tokens: list[int], max_new_tokens: int) -> Output:
+    def _to_output(self, tokens: list[int], params: GenerationParams) -> Output:
+        from xling.engine.scheduler import StopMatcher
+
         stop = next((i for i, t in enumerate(tokens) if t in self.eos_ids), None)
         if stop is None:
             body, n_tokens, reason = tokens, len(tokens), "length"
         else:
             body, n_tokens, reason = tokens[:stop], stop + 1, "stop"
+        stop_string = None
+        hit = StopMatcher(self.tokenizer, params.stop).find(body, 0) if params.stop else None
+        if hit is not None:
+            end, stop_string = hit
+            body, n_tokens, reason = body[: end + 1], end + 1, "stop"
         text = self.tokenizer.decode(
             body, skip_special_tokens=True, clean_up_tokenization_spaces=False
         )
+        if stop_string is not None:
+            text = text[: text.find(stop_string)]
         return Output(text=text, finish_reason=reason, n_tokens=n_tokens)
 
     def close(self) -> None:
         if getattr(self, "model", None) is None:
             return
-        self.model = None
+        self.model = self.engine = None
         release_accelerator_memory()
 
 

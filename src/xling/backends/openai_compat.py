@@ -211,6 +211,7 @@ class OpenAIBackend:
                     seed=seed,
                     timeout=self.timeout,
                     extra_body=self.extra_body or None,
+                    **({"stop": list(params.stop)} if params.stop else {}),
                 )
             except openai.APIConnectionError as exc:  # includes APITimeoutError
                 last = exc

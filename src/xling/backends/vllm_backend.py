@@ -28,6 +28,14 @@ def _import_vllm() -> Any:
     return vllm
 
 
+def default_memory_share() -> float:
+    """vLLM's own 0.9 on a GPU. On a CPU vLLM reads it as a share of host memory, where 0.9
+    leaves the rest of the process (and machine) too little and start-up fails."""
+    import torch
+
+    return 0.9 if torch.cuda.is_available() else 0.3
+
+
 class VLLMBackend:
     name = "vllm"
 
@@ -38,7 +46,7 @@ class VLLMBackend:
         dtype: str = "auto",
         seed: int = 0,
         tensor_parallel_size: int = 1,
-        gpu_memory_utilization: float = 0.9,
+        gpu_memory_utilization: float | None = None,
         max_model_len: int | None = None,
         enforce_eager: bool = False,
         trust_remote_code: bool = False,
@@ -47,6 +55,8 @@ class VLLMBackend:
         vllm = _import_vllm()
         self._vllm = vllm
         self.model_name = str(model)
+        if gpu_memory_utilization is None:
+            gpu_memory_utilization = default_memory_share()
         options: dict[str, Any] = {
             "model": self.model_name,
             "dtype": dtype,
@@ -82,6 +92,7 @@ class VLLMBackend:
                 top_p=params.top_p if not greedy else 1.0,
                 max_tokens=params.max_new_tokens,
                 seed=derive_seed(params.seed, i) & 0x7FFFFFFF,
+                stop=list(params.stop) or None,
             )
             for i in range(len(requests))
         ]

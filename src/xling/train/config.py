@@ -21,6 +21,7 @@ PRECISIONS = ("auto", "bf16", "fp16", "fp32")
 MODEL_DTYPES = ("auto", "float32", "bfloat16", "float16")
 THINK_MODES = ("auto", "required", "optional")
 VLLM_MODES = ("colocate", "server")
+ROLLOUT_ENGINES = ("auto", "on", "off")
 SFT_SOURCES = ("auto", "reference", "rejection")
 REPORT_TO = ("auto", "none", "tensorboard")
 
@@ -128,6 +129,11 @@ class GRPOTrainConfig(CommonTrainConfig):
     vllm_tensor_parallel_size: int = _f(1, "colocate: tensor parallel size for vLLM.")
     vllm_max_model_length: int | None = _f(None, "vLLM context (prompt + completion) length.")
     vllm_server_base_url: str | None = _f(None, "server: URL of `trl vllm-serve`.")
+    rollout_engine: str = _f(
+        "auto",
+        "Rollouts without vLLM: auto (xling's engine on CUDA for Qwen2/Qwen3/Llama/Mistral, "
+        "else transformers generate) | on | off.",
+    )
     log_completions: bool = _f(False, "Print a sample of rollouts at each log step.")
 
     def __post_init__(self) -> None:
@@ -135,6 +141,7 @@ class GRPOTrainConfig(CommonTrainConfig):
         parse_reward_spec(self.rewards)
         _check_choice("think", self.think, THINK_MODES)
         _check_choice("vllm_mode", self.vllm_mode, VLLM_MODES)
+        _check_choice("rollout_engine", self.rollout_engine, ROLLOUT_ENGINES)
         if self.num_generations < 2:
             raise TrainConfigError(
                 f"num_generations must be at least 2 (GRPO compares completions within a "

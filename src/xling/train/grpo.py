@@ -80,7 +80,9 @@ def build_grpo_trainer(
     """A ready GRPOTrainer for `cfg` (rows default to those of `cfg.data`)."""
     check_dependencies(cfg, use_vllm=cfg.use_vllm)
     _check_batch(cfg)
-    from trl import GRPOConfig, GRPOTrainer
+    from trl import GRPOConfig
+
+    from xling.train.rollouts import EngineGRPOTrainer
 
     if rows is None:
         rows = read_train_rows(Path(cfg.data))
@@ -117,7 +119,8 @@ def build_grpo_trainer(
         log_completions=cfg.log_completions,
         **vllm,
     )
-    return GRPOTrainer(
+    return EngineGRPOTrainer(
+        rollout_engine=cfg.rollout_engine,
         model=cfg.model,
         reward_funcs=funcs,
         args=args,

@@ -1,0 +1,483 @@
+"""`Engine`: continuous-batching generation over a preallocated KV cache.
+
+    engine = Engine(hf_model, eos_token_ids=[eos])            # shares hf_model's tensors
+    completions = engine.generate(prompt_ids, SamplingParams(temperature=1.0, seed=3))
+
+The loop: take queued requests into free cache slots (a batched, right-padded prefill that
+also draws each one's first token), then run decode steps for all live slots, several at a
+time between host synchronisations (`steps_per_sync`), then hand finished requests back and
+refill their slots from the queue. On CUDA each decode step is a replayed CUDA graph
+(graphs.py); elsewhere it runs eagerly on exactly the live rows and cache length.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+from xling.engine.cache import KVCache, bytes_per_token, plan_slots
+from xling.engine.graphs import DecodeGraphs, batch_bucket, length_bucket
+from xling.engine.model import Decoder
+from xling.engine.sampling import sample, sampling_mode, seed_key
+from xling.engine.scheduler import (
+    Completion,
+    Request,
+    SamplingParams,
+    SlotTable,
+    StopMatcher,
+)
+from xling.errors import XlingError
+
+log = logging.getLogger(__name__)
+
+
+class EngineError(XlingError):
+    pass
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    max_batch_size: int = 256  # cache slots: sequences decoded at once
+    cuda_graphs: bool | None = None  # None: on CUDA devices
+    # Static (bucketed) decode shapes without graphs: what graphs run, testable on a CPU.
+    pad_to_buckets: bool | None = None  # None: when graphs are on
+    steps_per_sync: int | None = None  # decode steps between host reads; None: 8 on graphs, else 1
+    length_step: int = 128  # cache lengths (and attended lengths on graphs) round up to this
+    prefill_tokens: int | None = (
+        None  # padded prompt tokens per prefill; None: 16384 CUDA, 2048 CPU
+    )
+    memory_fraction: float = 0.9  # CUDA: share of the free memory the cache may take
+    cpu_cache_bytes: int = 4 << 30  # CPU: cache budget
+    compile: bool = False  # torch.compile the decode step (slow first steps; experimental)
+
+    def __post_init__(self) -> None:
+        if self.max_batch_size < 1:
+            raise EngineError(f"max_batch_size must be at least 1, got {self.max_batch_size}")
+        if self.steps_per_sync is not None and self.steps_per_sync < 1:
+            raise EngineError(f"steps_per_sync must be at least 1, got {self.steps_per_sync}")
+        if self.length_step < 1:
+            raise EngineError(f"length_step must be at least 1, got {self.length_step}")
+        if not 0 < self.memory_fraction <= 1:
+            raise EngineError(f"memory_fraction must be in (0, 1], got {self.memory_fraction}")
+
+
+class _State:
+    """Per-slot decode inputs on the device; a decode step reads and advances them."""
+
+    def __init__(self, slots: int, history: int, device: torch.device) -> None:
+        def longs() -> torch.Tensor:
+            return torch.zeros(slots, dtype=torch.long, device=device)
+
+        self.tokens = longs()  # the token each slot feeds next
+        self.positions = longs()  # where that token goes in the cache
+        self.keys = longs()  # sampling stream key
+        self.counters = longs()  # tokens drawn so far (the stream's counter)
+        self.temperature = torch.zeros(slots, dtype=torch.float32, device=device)
+        self.top_p = torch.ones(slots, dtype=torch.float32, device=device)
+        self.history = torch.zeros((history, slots), dtype=torch.long, device=device)
+
+    def fields(self) -> tuple[torch.Tensor, ...]:
+        return (
+            self.tokens,
+            self.positions,
+            self.keys,
+            self.counters,
+            self.temperature,
+            self.top_p,
+        )
+
+    def advancing(self) -> list[torch.Tensor]:
+        return [self.tokens, self.positions, self.counters]
+
+
+_GREEDY = SamplingParams()
+
+# Values written into a freed slot: position 0 keeps its (ignored) row's attention valid.
+_IDLE = (0, 0, 0, 0, 0.0, 1.0)
+
+
+class Engine:
+    """Generates from a Qwen2 / Qwen3 / Llama / Mistral HF model, sharing its tensors."""
+
+    def __init__(
+        self,
+        model: Any,
+        *,
+        eos_token_ids: Sequence[int] = (),
+        tokenizer: Any = None,
+        config: EngineConfig | None = None,
+        autocast_dtype: torch.dtype | None = None,
+    ) -> None:
+        self.decoder = Decoder(model)
+        self.model = model
+        self.config = config or EngineConfig()
+        self.eos = frozenset(int(t) for t in eos_token_ids)
+        self._eos_array = np.array(sorted(self.eos), dtype=np.int64)
+        self.tokenizer = tokenizer
+        self.autocast_dtype = autocast_dtype
+        device = self.decoder.device
+        self.device = device
+        graphs = self.config.cuda_graphs
+        if graphs is None:
+            graphs = device.type == "cuda"
+        if graphs and device.type != "cuda":
+            raise EngineError(f"CUDA graphs need a CUDA device; the model is on {device}")
+        self.graphs = DecodeGraphs(enabled=graphs)
+        self.padded = (
+            self.config.pad_to_buckets if self.config.pad_to_buckets is not None else graphs
+        )
+        self.steps_per_sync = self.config.steps_per_sync or (8 if graphs else 1)
+        self.prefill_tokens = self.config.prefill_tokens or (
+            16384 if device.type == "cuda" else 2048
+        )
+        self.cache: KVCache | None = None
+        self.state: _State | None = None
+        self._slot_cap = self.config.max_batch_size  # lowered when memory holds fewer
+        self.cos = self.sin = torch.empty(0)
+        self._weights_key = self.decoder.storage_key()
+        self._step_fn: Callable[..., None] = self._step
+        if self.config.compile:
+            self._step_fn = torch.compile(self._step, dynamic=True)
+        self.stats = {"prefills": 0, "decode_steps": 0, "syncs": 0, "moves": 0}
+
+    @classmethod
+    def from_pretrained(
+        cls,
+        path: str,
+        *,
+        device: str | None = None,
+        dtype: torch.dtype | None = None,
+        config: EngineConfig | None = None,
+        trust_remote_code: bool = False,
+    ) -> Engine:
+        """Load an HF checkpoint directory (or hub id) with transformers and run it."""
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        model = AutoModelForCausalLM.from_pretrained(
+            path, dtype=dtype or "auto", trust_remote_code=trust_remote_code
+        )
+        model.to(device).eval()
+        tokenizer = AutoTokenizer.from_pretrained(path, trust_remote_code=trust_remote_code)
+        eos: set[int] = set()
+        for ids in (model.generation_config.eos_token_id, tokenizer.eos_token_id):
+            if ids is not None:
+                eos.update([ids] if isinstance(ids, int) else ids)
+        return cls(model, eos_token_ids=sorted(eos), tokenizer=tokenizer, config=config)
+
+    # ------------------------------------------------------------------ public API
+
+    def generate(
+        self,
+        prompts: Sequence[Sequence[int]],
+        params: SamplingParams | Sequence[SamplingParams] = _GREEDY,
+        *,
+        on_finish: Callable[[int], None] | None = None,
+    ) -> list[Completion]:
+        """Completions for token-id prompts, in order. `params` is one for all prompts or
+        one per prompt; `on_finish(i)` is called as prompt i finishes."""
+        per_prompt = [params] * len(prompts) if isinstance(params, SamplingParams) else params
+        if len(per_prompt) != len(prompts):
+            raise EngineError(f"{len(prompts)} prompts but {len(per_prompt)} sampling params")
+        requests = [
+            self._request(i, p, sp)
+            for i, (p, sp) in enumerate(zip(prompts, per_prompt, strict=True))
+        ]
+        if not requests:
+            return []
+        with torch.inference_mode(), self._autocast():
+            self._prepare(requests)
+            self._run(requests, on_finish)
+        return [r.completion() for r in requests]
+
+    # ------------------------------------------------------------------ setup
+
+    def _request(self, index: int, prompt: Sequence[int], params: SamplingParams) -> Request:
+        ids = [int(t) for t in prompt]
+        if not ids:
+            raise EngineError(f"prompt {index} is empty")
+        if min(ids) < 0 or max(ids) >= self.decoder.vocab_size:
+            raise EngineError(
+                f"prompt {index} has token ids outside the vocabulary "
+                f"[0, {self.decoder.vocab_size})"
+            )
+        if params.max_new_tokens < 1:
+            raise EngineError(f"max_new_tokens must be at least 1, got {params.max_new_tokens}")
+        if params.temperature < 0 or not 0 < params.top_p <= 1:
+            raise EngineError(
+                f"temperature must be >= 0 and top_p in (0, 1], got {params.temperature}, "
+                f"{params.top_p}"
+            )
+        stopper = None
+        if any(params.stop):
+            if self.tokenizer is None:
+                raise EngineError("stop strings need the engine to be given a tokenizer")
+            stopper = StopMatcher(self.tokenizer, params.stop)
+        return Request(index, ids, params, seed_key(params.seed), stopper)
+
+    def _autocast(self) -> contextlib.AbstractContextManager[Any]:
+        if self.autocast_dtype is None:
+            return contextlib.nullcontext()
+        # No weight-cast cache: cached casts would be stale after an optimizer step, and
+        # graph capture must not depend on them.
+        return torch.autocast(self.device.type, dtype=self.autocast_dtype, cache_enabled=False)
+
+    def _prepare(self, requests: Sequence[Request]) -> None:
+        """Cache, tables and state big enough for `requests`; re-read moved weights."""
+        key = self.decoder.storage_key()
+        if key != self._weights_key:
+            # Weights were replaced, not updated in place: graphs point at the old tensors.
+            self.graphs.clear()
+            if self.decoder.device != self.device or self._cache_dtype() != getattr(
+                self.cache, "dtype", None
+            ):
+                self.device = self.decoder.device
+                self.cache = None
+            self._weights_key = key
+        need_len = max(len(r.prompt) + r.params.max_new_tokens for r in requests)
+        need_len = length_bucket(need_len, self.config.length_step, 1 << 62)
+        need_slots = min(self.config.max_batch_size, len(requests), self._slot_cap)
+        cache = self.cache
+        if cache is not None and cache.slots >= need_slots and cache.max_len >= need_len:
+            return
+        slots = max(need_slots, cache.slots if cache else 0)
+        max_len = max(need_len, cache.max_len if cache else 0)
+        self._allocate(slots, max_len)
+
+    def _cache_dtype(self) -> torch.dtype:
+        return self.autocast_dtype or self.decoder.dtype
+
+    def _allocate(self, slots: int, max_len: int) -> None:
+        self.cache = self.state = None
+        self.graphs.clear()
+        if self.device.type == "cuda":
+            torch.cuda.empty_cache()
+        dec = self.decoder
+        per_slot = max_len * bytes_per_token(
+            dec.n_layers, dec.n_kv_heads, dec.head_dim, self._cache_dtype()
+        )
+        hidden = dec.embed.shape[1]
+        intermediate = dec.layers[0].gate.shape[0]
+        reserved = (
+            slots * dec.vocab_size * 32 + self.prefill_tokens * (8 * hidden + 4 * intermediate) * 4
+        )
+        fit = plan_slots(
+            slots,
+            per_slot,
+            self.device,
+            memory_fraction=self.config.memory_fraction,
+            reserved_bytes=reserved,
+            cpu_budget_bytes=self.config.cpu_cache_bytes,
+        )
+        if fit < 1:
+            raise EngineError(
+                f"no room for even one sequence of {max_len} tokens in the KV cache "
+                f"({per_slot / 2**20:.0f} MiB each); shorten max_new_tokens or free memory"
+            )
+        if fit < slots:
+            self._slot_cap = fit  # asking again each call would re-allocate each call
+            log.warning(
+                "xling engine: memory for %d of %d sequences of %d tokens at once",
+                fit,
+                slots,
+                max_len,
+            )
+        self.cache = KVCache(
+            n_layers=dec.n_layers,
+            slots=fit,
+            n_kv_heads=dec.n_kv_heads,
+            max_len=max_len,
+            head_dim=dec.head_dim,
+            dtype=self._cache_dtype(),
+            device=self.device,
+        )
+        self.state = _State(fit, self.steps_per_sync, self.device)
+        self.cos, self.sin = dec.rope_tables(max_len)
+
+    # ------------------------------------------------------------------ the loop
+
+    def _run(self, requests: list[Request], on_finish: Callable[[int], None] | None) -> None:
+        assert self.cache is not None
+        slots = SlotTable(self.cache.slots)
+        queue = deque(requests)
+        pending: dict[int, tuple[int, int, int, int, float, float]] = {}
+
+        def finish(request: Request) -> None:
+            slots.release(request.slot)
+            pending[request.slot] = _IDLE
+            if on_finish is not None:
+                on_finish(request.index)
+
+        while queue or slots.active:
+            if queue and slots.free:
+                taken = [queue.popleft() for _ in range(min(len(queue), len(slots.free)))]
+                for request in taken:
+                    slots.take(request)
+                self._prefill(taken)
+                for request in taken:
+                    if request.finish_reason is not None:
+                        finish(request)
+                    else:
+                        pending[request.slot] = self._slot_values(request)
+            if not slots.active:
+                continue
+            self._write_state(pending)
+            self._compact(slots)
+            for request in self._decode(slots):
+                finish(request)
+
+    def _slot_values(self, r: Request) -> tuple[int, int, int, int, float, float]:
+        p = r.params
+        return (
+            r.tokens[-1],
+            r.position,
+            r.key,
+            len(r.tokens),
+            float(p.temperature),
+            float(p.top_p),
+        )
+
+    def _write_state(self, pending: dict[int, tuple[int, int, int, int, float, float]]) -> None:
+        """Apply queued per-slot values (new requests, freed slots) in one copy per field."""
+        if not pending:
+            return
+        assert self.state is not None
+        index = torch.tensor(list(pending), dtype=torch.long, device=self.device)
+        columns = list(zip(*pending.values(), strict=True))
+        for tensor, values in zip(self.state.fields(), columns, strict=True):
+            tensor.index_copy_(0, index, torch.tensor(values, dtype=tensor.dtype).to(self.device))
+        pending.clear()
+
+    def _prefill(self, requests: list[Request]) -> None:
+        """Prompts into their slots, each one's first token drawn (and accepted)."""
+        order = sorted(requests, key=lambda r: len(r.prompt))
+        start = 0
+        while start < len(order):
+            # Longest-last order: a chunk's padded size is its last prompt's length.
+            end = start + 1
+            while (
+                end < len(order)
+                and (end + 1 - start) * len(order[end].prompt) <= self.prefill_tokens
+            ):
+                end += 1
+            self._prefill_chunk(order[start:end])
+            start = end
+
+    def _prefill_chunk(self, chunk: list[Request]) -> None:
+        assert self.cache is not None
+        width = max(len(r.prompt) for r in chunk)
+        ids = torch.zeros((len(chunk), width), dtype=torch.long)
+        for row, r in enumerate(chunk):
+            ids[row, : len(r.prompt)] = torch.tensor(r.prompt, dtype=torch.long)
+
+        def column(values: list[Any], dtype: torch.dtype) -> torch.Tensor:
+            return torch.tensor(values, dtype=dtype).to(self.device)
+
+        logits = self.decoder.prefill(
+            self.cache,
+            ids.to(self.device),
+            column([len(r.prompt) for r in chunk], torch.long),
+            column([r.slot for r in chunk], torch.long),
+            self.cos,
+            self.sin,
+        )
+        first = sample(
+            logits,
+            column([float(r.params.temperature) for r in chunk], torch.float32),
+            column([float(r.params.top_p) for r in chunk], torch.float32),
+            column([r.key for r in chunk], torch.long),
+            torch.zeros(len(chunk), dtype=torch.long, device=self.device),
+            mode=_mode(chunk),
+        ).tolist()
+        for r, token in zip(chunk, first, strict=True):
+            r.accept([token], self.eos)
+        self.stats["prefills"] += 1
+
+    def _compact(self, slots: SlotTable) -> None:
+        """Move live slots down so that the decode batch can shrink."""
+        assert self.cache is not None and self.state is not None
+        live, high = len(slots.active), slots.high()
+        if self.padded:
+            limit = self.cache.slots
+            if batch_bucket(high, limit) <= batch_bucket(live, limit):
+                return
+        elif high - live < max(1, high // 4):
+            return
+        moves = slots.compaction(live)
+        if not moves:
+            return
+        length = max(slots.active[dst].position for _, dst in moves)
+        src = [s for s, _ in moves]
+        dst = [d for _, d in moves]
+        self.cache.move(src, dst, length)
+        index_src = torch.tensor(src, device=self.device)
+        index_dst = torch.tensor(dst, device=self.device)
+        for tensor in self.state.fields():
+            tensor[index_dst] = tensor[index_src]
+        # The vacated slots may still fall inside a padded batch: make their rows idle.
+        self._write_state(dict.fromkeys(src, _IDLE))
+        self.stats["moves"] += len(moves)
+
+    def _decode(self, slots: SlotTable) -> Iterator[Request]:
+        """A chunk of decode steps for all live slots; yields the requests that finished."""
+        assert self.cache is not None and self.state is not None
+        state, cache = self.state, self.cache
+        live = list(slots.active.values())
+        steps = min(self.steps_per_sync, max(r.remaining for r in live))
+        first_pos = max(r.position for r in live)
+        mode = _mode(live)
+        if self.padded:
+            rows = batch_bucket(slots.high(), cache.slots)
+            kv_len = length_bucket(first_pos + steps, self.config.length_step, cache.max_len)
+        else:
+            rows = slots.high()
+        for step in range(steps):
+            if not self.padded:
+                kv_len = min(first_pos + step + 1, cache.max_len)
+            self.graphs.run(
+                (rows, kv_len, mode),
+                lambda rows=rows, kv_len=kv_len: self._step_fn(rows, kv_len, mode),
+                state.advancing(),
+            )
+            state.history[step, :rows].copy_(state.tokens[:rows])
+        history = state.history[:steps, :rows].cpu().numpy()
+        self.stats["decode_steps"] += steps
+        self.stats["syncs"] += 1
+        # Most rows just grow by `steps` tokens: find those in one vectorised pass.
+        ends = np.isin(history, self._eos_array).any(axis=0)
+        columns = history.T.tolist()
+        for slot, request in list(slots.active.items()):
+            if not ends[slot] and request.remaining > steps and request.stopper is None:
+                request.tokens.extend(columns[slot])
+            elif request.accept(columns[slot], self.eos):
+                yield request
+
+    def _step(self, rows: int, kv_len: int, mode: str) -> None:
+        """One decode step of slots [0, rows): sample, then advance tokens and positions."""
+        assert self.cache is not None and self.state is not None
+        s = self.state
+        logits = self.decoder.decode(
+            self.cache, s.tokens[:rows], s.positions[:rows], kv_len, self.cos, self.sin
+        )
+        token = sample(
+            logits,
+            s.temperature[:rows],
+            s.top_p[:rows],
+            s.keys[:rows],
+            s.counters[:rows],
+            mode=mode,
+        )
+        s.tokens[:rows].copy_(token)
+        s.positions[:rows].add_(1).clamp_(max=self.cache.max_len - 1)
+        s.counters[:rows].add_(1)
+
+
+def _mode(requests: Sequence[Request]) -> str:
+    return sampling_mode((r.params.temperature, r.params.top_p) for r in requests)

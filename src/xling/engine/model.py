@@ -1,0 +1,354 @@
+"""The decoder of the Qwen2, Qwen3, Llama and Mistral families, computed from an HF model's
+own parameter tensors.
+
+Nothing is copied: every weight is the tensor behind the HF module's `nn.Parameter`, so an
+optimizer step on the HF model (in place, as torch optimizers update) is what the next
+generation sees, and a CUDA graph captured over these tensors stays valid. The arithmetic
+mirrors transformers' modules op for op (RMSNorm in float32, rotary tables from the model's
+own `inv_freq`, residual adds in the same order), so greedy decoding in float32 reproduces
+`generate` token for token.
+
+Two entry points, both writing the new keys/values into a `KVCache`:
+- `prefill`: right-padded prompts of a few new sequences, causal attention, logits of each
+  prompt's last token only;
+- `decode`: one token for each of the first `b` cache slots, attending to the first `L`
+  cache positions (static shapes for a CUDA graph), logits of every row.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+
+from xling.engine.cache import KVCache
+from xling.errors import XlingError
+
+SUPPORTED_MODEL_TYPES = ("qwen2", "qwen3", "llama", "mistral")
+# Rotary types whose frequencies do not depend on the sequence length: the model's own
+# `inv_freq` and `attention_scaling` are all we need. "dynamic" and "longrope" rescale with
+# the length and are refused.
+STATIC_ROPE_TYPES = ("default", "linear", "llama3", "yarn")
+
+
+class UnsupportedModelError(XlingError):
+    pass
+
+
+def unsupported_reason(model: Any) -> str | None:
+    """Why the engine cannot run `model` (an HF causal LM), or None when it can."""
+    config = getattr(model, "config", None)
+    model_type = getattr(config, "model_type", None)
+    if model_type not in SUPPORTED_MODEL_TYPES:
+        return f"model type {model_type!r} is not one of {', '.join(SUPPORTED_MODEL_TYPES)}"
+    if getattr(model, "hf_quantizer", None) is not None or getattr(
+        config, "quantization_config", None
+    ):
+        return "quantized weights are not supported"
+    if getattr(config, "hidden_act", "silu") != "silu":
+        return f"activation {config.hidden_act!r} is not silu"
+    inner = getattr(model, "model", None)
+    if not all(
+        hasattr(obj, name)
+        for obj, name in (
+            (model, "lm_head"),
+            (inner, "embed_tokens"),
+            (inner, "layers"),
+            (inner, "norm"),
+            (inner, "rotary_emb"),
+        )
+    ):
+        return "unexpected module layout (no model.layers / model.rotary_emb / lm_head)"
+    for layer in inner.layers:
+        projections = [getattr(layer.self_attn, f"{n}_proj", None) for n in "qkvo"]
+        projections += [getattr(layer.mlp, f"{n}_proj", None) for n in ("gate", "up", "down")]
+        # An adapter (LoRA) or quantized wrapper would be silently skipped by reading .weight.
+        if not all(type(m) is torch.nn.Linear for m in projections):
+            return "projections are not plain nn.Linear modules (adapters, quantization)"
+    rope_type = getattr(inner.rotary_emb, "rope_type", "default")
+    if rope_type not in STATIC_ROPE_TYPES:
+        return (
+            f"rope scaling type {rope_type!r} is not implemented "
+            f"(supported: {', '.join(STATIC_ROPE_TYPES)})"
+        )
+    for name in getattr(config, "layer_types", None) or ():
+        if name not in ("full_attention", "sliding_attention"):
+            return f"layer type {name!r} is not implemented"
+    params = list(model.parameters())
+    if any(p.device.type == "meta" or p.numel() == 0 for p in params):
+        return "parameters are partitioned or not materialized (DeepSpeed ZeRO-3, FSDP)"
+    if len({p.device for p in params}) != 1:
+        return "parameters are spread over several devices"
+    return None
+
+
+def sliding_windows(config: Any, n_layers: int) -> tuple[int | None, ...]:
+    """Each layer's attention window (None: the whole context), as transformers applies it."""
+    window = getattr(config, "sliding_window", None)
+    types = getattr(config, "layer_types", None)
+    if types:
+        return tuple(window if t == "sliding_attention" else None for t in types[:n_layers])
+    if config.model_type == "mistral":
+        return (window,) * n_layers
+    return (None,) * n_layers
+
+
+@dataclass
+class LayerWeights:
+    attn_norm: torch.Tensor
+    attn_eps: float
+    q: torch.Tensor
+    q_bias: torch.Tensor | None
+    k: torch.Tensor
+    k_bias: torch.Tensor | None
+    v: torch.Tensor
+    v_bias: torch.Tensor | None
+    o: torch.Tensor
+    o_bias: torch.Tensor | None
+    q_norm: torch.Tensor | None  # Qwen3: RMSNorm over each head of q and k
+    q_norm_eps: float
+    k_norm: torch.Tensor | None
+    k_norm_eps: float
+    mlp_norm: torch.Tensor
+    mlp_eps: float
+    gate: torch.Tensor
+    gate_bias: torch.Tensor | None
+    up: torch.Tensor
+    up_bias: torch.Tensor | None
+    down: torch.Tensor
+    down_bias: torch.Tensor | None
+    window: int | None
+
+    def tensors(self) -> list[torch.Tensor]:
+        return [t for t in vars(self).values() if isinstance(t, torch.Tensor)]
+
+
+def _eps(norm: Any) -> float:
+    return float(getattr(norm, "variance_epsilon", getattr(norm, "eps", 1e-6)))
+
+
+def _bind_layer(layer: Any, window: int | None) -> LayerWeights:
+    attn, mlp = layer.self_attn, layer.mlp
+    q_norm, k_norm = getattr(attn, "q_norm", None), getattr(attn, "k_norm", None)
+    return LayerWeights(
+        attn_norm=layer.input_layernorm.weight,
+        attn_eps=_eps(layer.input_layernorm),
+        q=attn.q_proj.weight,
+        q_bias=attn.q_proj.bias,
+        k=attn.k_proj.weight,
+        k_bias=attn.k_proj.bias,
+        v=attn.v_proj.weight,
+        v_bias=attn.v_proj.bias,
+        o=attn.o_proj.weight,
+        o_bias=attn.o_proj.bias,
+        q_norm=None if q_norm is None else q_norm.weight,
+        q_norm_eps=_eps(q_norm) if q_norm is not None else 0.0,
+        k_norm=None if k_norm is None else k_norm.weight,
+        k_norm_eps=_eps(k_norm) if k_norm is not None else 0.0,
+        mlp_norm=layer.post_attention_layernorm.weight,
+        mlp_eps=_eps(layer.post_attention_layernorm),
+        gate=mlp.gate_proj.weight,
+        gate_bias=mlp.gate_proj.bias,
+        up=mlp.up_proj.weight,
+        up_bias=mlp.up_proj.bias,
+        down=mlp.down_proj.weight,
+        down_bias=mlp.down_proj.bias,
+        window=window,
+    )
+
+
+def rms_norm(x: torch.Tensor, weight: torch.Tensor, eps: float) -> torch.Tensor:
+    """transformers' RMSNorm, op for op (float32 statistics, weight applied in x's dtype)."""
+    dtype = x.dtype
+    h = x.to(torch.float32)
+    h = h * torch.rsqrt(h.pow(2).mean(-1, keepdim=True) + eps)
+    return weight * h.to(dtype)
+
+
+def _rotate(x: torch.Tensor, cos: torch.Tensor, signed_sin: torch.Tensor) -> torch.Tensor:
+    """transformers' `q * cos + rotate_half(q) * sin` with rotate_half's negation moved into
+    `signed_sin` (sin with its first half negated): the same products, one kernel fewer."""
+    return (x * cos) + (x.roll(x.shape[-1] // 2, dims=-1) * signed_sin)
+
+
+class Decoder:
+    """Forward passes of a supported HF model over a `KVCache`, reading the model's tensors."""
+
+    def __init__(self, model: Any) -> None:
+        reason = unsupported_reason(model)
+        if reason is not None:
+            raise UnsupportedModelError(f"the xling engine cannot run this model: {reason}")
+        self.model = model
+        config = model.config
+        self.n_layers = int(config.num_hidden_layers)
+        self.n_heads = int(config.num_attention_heads)
+        self.n_kv_heads = int(getattr(config, "num_key_value_heads", None) or self.n_heads)
+        self.head_dim = int(
+            getattr(config, "head_dim", None) or config.hidden_size // config.num_attention_heads
+        )
+        self.vocab_size = int(config.vocab_size)
+        self.windows = sliding_windows(config, self.n_layers)
+        self.bind()
+
+    def bind(self) -> None:
+        """(Re)read the weight tensors from the model's modules."""
+        inner = self.model.model
+        self.embed = inner.embed_tokens.weight
+        self.final_norm = inner.norm.weight
+        self.final_eps = _eps(inner.norm)
+        self.lm_head = self.model.lm_head.weight
+        self.inv_freq = inner.rotary_emb.inv_freq
+        self.rope_scaling = float(getattr(inner.rotary_emb, "attention_scaling", 1.0))
+        layers = inner.layers[: self.n_layers]
+        self.layers = [_bind_layer(layer, w) for layer, w in zip(layers, self.windows, strict=True)]
+
+    def tensors(self) -> list[torch.Tensor]:
+        found = [self.embed, self.final_norm, self.lm_head, self.inv_freq]
+        for layer in self.layers:
+            found.extend(layer.tensors())
+        return found
+
+    def storage_key(self) -> tuple[tuple[int, torch.dtype, torch.device], ...]:
+        """Identifies the tensors in use: changes when a weight is replaced rather than updated
+        in place (`model.to(...)`, `load_state_dict(assign=True)`), which invalidates graphs."""
+        self.bind()
+        return tuple((t.data_ptr(), t.dtype, t.device) for t in self.tensors())
+
+    @property
+    def device(self) -> torch.device:
+        return self.embed.device
+
+    @property
+    def dtype(self) -> torch.dtype:
+        return self.embed.dtype
+
+    def rope_tables(self, length: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """cos and signed sin (see `_rotate`) for positions 0..length-1, computed as
+        transformers' rotary module computes cos and sin."""
+        positions = torch.arange(length, device=self.device, dtype=torch.float32)
+        freqs = positions[:, None] * self.inv_freq.to(device=self.device, dtype=torch.float32)
+        emb = torch.cat((freqs, freqs), dim=-1)
+        cos = emb.cos() * self.rope_scaling
+        sin = emb.sin() * self.rope_scaling
+        half = sin.shape[-1] // 2
+        signed_sin = torch.cat((-sin[:, :half], sin[:, half:]), dim=-1)
+        return cos.to(self.dtype), signed_sin.to(self.dtype)
+
+    # ------------------------------------------------------------------ building blocks
+
+    def _qkv(
+        self, layer: LayerWeights, x: torch.Tensor, cos: torch.Tensor, signed_sin: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """q, k, v as [..., heads, head_dim], q and k normed (Qwen3) and rotated."""
+        h = rms_norm(x, layer.attn_norm, layer.attn_eps)
+        lead = h.shape[:-1]
+        q = F.linear(h, layer.q, layer.q_bias).view(*lead, self.n_heads, self.head_dim)
+        k = F.linear(h, layer.k, layer.k_bias).view(*lead, self.n_kv_heads, self.head_dim)
+        v = F.linear(h, layer.v, layer.v_bias).view(*lead, self.n_kv_heads, self.head_dim)
+        if layer.q_norm is not None:
+            q = rms_norm(q, layer.q_norm, layer.q_norm_eps)
+        if layer.k_norm is not None:
+            k = rms_norm(k, layer.k_norm, layer.k_norm_eps)
+        return _rotate(q, cos, signed_sin), _rotate(k, cos, signed_sin), v
+
+    def _mlp(self, layer: LayerWeights, x: torch.Tensor) -> torch.Tensor:
+        h = rms_norm(x, layer.mlp_norm, layer.mlp_eps)
+        gate = F.silu(F.linear(h, layer.gate, layer.gate_bias))
+        return F.linear(gate * F.linear(h, layer.up, layer.up_bias), layer.down, layer.down_bias)
+
+    def logits(self, hidden: torch.Tensor) -> torch.Tensor:
+        """Float32 next-token logits from last-layer hidden states."""
+        normed = rms_norm(hidden, self.final_norm, self.final_eps)
+        return F.linear(normed, self.lm_head).float()
+
+    # ------------------------------------------------------------------ passes
+
+    def prefill(
+        self,
+        cache: KVCache,
+        ids: torch.Tensor,
+        lengths: torch.Tensor,
+        slots: torch.Tensor,
+        cos: torch.Tensor,
+        sin: torch.Tensor,
+    ) -> torch.Tensor:
+        """Run right-padded prompts `ids` [n, T] into cache `slots` [n]; logits [n, vocab] of
+        each prompt's last token (`lengths` [n]). Padding sits after each prompt, so causal
+        attention never lets a prompt token see it; the cache entries it leaves are masked
+        until decoding overwrites them."""
+        n, width = ids.shape
+        x = F.embedding(ids, self.embed)
+        cos_t, sin_t = cos[:width, None, :], sin[:width, None, :]  # [T, 1, D] vs [n, T, H, D]
+        masks: dict[int, torch.Tensor] = {}
+        for index, layer in enumerate(self.layers):
+            q, k, v = self._qkv(layer, x, cos_t, sin_t)
+            q, k, v = q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2)
+            cache.write_prompt(index, slots, k, v)
+            mask = None
+            if layer.window is not None and layer.window < width:
+                if layer.window not in masks:
+                    pos = torch.arange(width, device=ids.device)
+                    masks[layer.window] = (pos[None, :] <= pos[:, None]) & (
+                        pos[None, :] > pos[:, None] - layer.window
+                    )
+                mask = masks[layer.window]
+            attn = F.scaled_dot_product_attention(
+                q,
+                k,
+                v,
+                attn_mask=mask,
+                is_causal=mask is None,
+                enable_gqa=self.n_heads != self.n_kv_heads,
+            )
+            attn = attn.transpose(1, 2).reshape(n, width, self.n_heads * self.head_dim)
+            x = x + F.linear(attn, layer.o, layer.o_bias)
+            x = x + self._mlp(layer, x)
+        last = x[torch.arange(n, device=ids.device), lengths - 1]
+        return self.logits(last)
+
+    def decode(
+        self,
+        cache: KVCache,
+        tokens: torch.Tensor,
+        positions: torch.Tensor,
+        kv_len: int,
+        cos: torch.Tensor,
+        sin: torch.Tensor,
+    ) -> torch.Tensor:
+        """One step for cache slots 0..b-1: feed `tokens` [b] at `positions` [b], attend to
+        cache positions [0, kv_len); logits [b, vocab]. No host synchronisation (graphable)."""
+        b = tokens.shape[0]
+        x = F.embedding(tokens, self.embed)
+        cos_b, sin_b = cos[positions][:, None, :], sin[positions][:, None, :]
+        rows = torch.arange(b, device=tokens.device)
+        key_pos = torch.arange(kv_len, device=tokens.device)[None, :]
+        causal = key_pos <= positions[:, None]
+        # Additive masks, built once per step rather than converted from bool in every layer.
+        masks: dict[int | None, torch.Tensor] = {None: _additive(causal, cache.dtype)}
+        group = self.n_heads // self.n_kv_heads
+        for index, layer in enumerate(self.layers):
+            q, k, v = self._qkv(layer, x, cos_b, sin_b)
+            cache.write_step(index, rows, positions, k, v)
+            keys, values = cache.view(index, b, kv_len)
+            if layer.window not in masks:
+                window = causal & (key_pos > positions[:, None] - layer.window)
+                masks[layer.window] = _additive(window, cache.dtype)
+            # The `group` query heads that share a key/value head attend as `group` queries
+            # of that head, so grouped-query attention needs no repeated keys.
+            attn = F.scaled_dot_product_attention(
+                q.view(b, self.n_kv_heads, group, self.head_dim),
+                keys,
+                values,
+                attn_mask=masks[layer.window],
+            )
+            x = x + F.linear(attn.reshape(b, -1), layer.o, layer.o_bias)
+            x = x + self._mlp(layer, x)
+        return self.logits(x)
+
+
+def _additive(allowed: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """A [b, L] bool mask as the [b, 1, 1, L] additive mask SDPA would make of it."""
+    mask = torch.zeros(allowed.shape, dtype=dtype, device=allowed.device)
+    return mask.masked_fill_(~allowed, float("-inf"))[:, None, None, :]

@@ -1,0 +1,139 @@
+"""GRPO rollouts through xling's engine: TRL's GRPOTrainer with its generation swapped out.
+
+Without vLLM, TRL generates rollouts with transformers `generate`, which for a small model
+is mostly Python and kernel-launch overhead. `EngineGRPOTrainer` overrides the one method
+that generates a turn and runs the engine (`xling.engine`) on the policy itself: the engine
+reads the policy's own parameter tensors (no copy, no weight sync), so every step samples
+from the weights the optimizer just updated in place, and its CUDA graphs stay valid across
+steps. Everything else - rewards, advantages, loss, optimizer, logging, checkpoints - is
+TRL's.
+
+`rollout_engine`: "auto" uses the engine on CUDA when the policy and the settings allow it
+(Qwen2/Qwen3/Llama/Mistral, no vLLM, no tools or images, no top_k/min_p/repetition
+penalty, no ZeRO-3/FSDP sharding) and TRL's own path otherwise, saying which once; "on"
+requires it (also on CPU) and "off" never uses it.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import torch
+from trl import GRPOTrainer
+from trl.extras.profiling import profiling_context
+
+from xling.backends.hf import derive_seed
+from xling.engine import Engine, EngineConfig, SamplingParams, unsupported_reason
+from xling.errors import XlingError
+from xling.train.config import ROLLOUT_ENGINES
+
+log = logging.getLogger(__name__)
+# Rollouts generated at once at most (TRL hands over one generation batch per call).
+MAX_ROLLOUTS_AT_ONCE = 1024
+
+
+class EngineGRPOTrainer(GRPOTrainer):
+    """GRPOTrainer whose plain (non-vLLM) rollouts come from xling's engine."""
+
+    def __init__(self, *args: Any, rollout_engine: str = "auto", **kwargs: Any) -> None:
+        if rollout_engine not in ROLLOUT_ENGINES:
+            raise XlingError(
+                f"rollout_engine must be one of {', '.join(ROLLOUT_ENGINES)}, "
+                f"got {rollout_engine!r}"
+            )
+        super().__init__(*args, **kwargs)
+        self.rollout_engine_mode = rollout_engine
+        self.rollout_engine: Engine | None = None
+        self._rollout_calls: tuple[int, int] = (-1, 0)  # (global step, calls in that step)
+        reason = self._engine_unavailable()
+        self.uses_rollout_engine = reason is None
+        if reason is not None and rollout_engine == "on":
+            raise XlingError(f"rollout_engine=on, but the engine cannot generate here: {reason}")
+        if rollout_engine != "off":
+            cuda = self.accelerator.device.type == "cuda"
+            message = (
+                "GRPO rollouts: xling's engine"
+                if reason is None
+                else f"GRPO rollouts: TRL's generation, not xling's engine ({reason})"
+            )
+            log.log(
+                logging.WARNING if reason and cuda and not self.use_vllm else logging.INFO, message
+            )
+
+    def _engine_unavailable(self) -> str | None:
+        """Why rollouts cannot come from the engine, or None."""
+        if self.rollout_engine_mode == "off":
+            return "rollout_engine=off"
+        if self.use_vllm:
+            return "vLLM generates the rollouts"
+        if self.use_transformers_continuous_batching:
+            return "transformers continuous batching was asked for"
+        if self.tools or self.environment_factories or self.rollout_func or self._is_vlm:
+            return "tool calls, environments, custom rollouts and images need TRL's loop"
+        if self.top_k not in (None, 0) or self.min_p is not None or self.repetition_penalty != 1:
+            return "top_k, min_p and repetition_penalty are not implemented by the engine"
+        if self.args.generation_kwargs or self.args.cast_lm_head_to_fp32:
+            return "generation_kwargs / cast_lm_head_to_fp32 are not implemented by the engine"
+        if self.is_fsdp_enabled:
+            return "FSDP shards the weights"
+        model = self.accelerator.unwrap_model(self.model)
+        reason = unsupported_reason(model)
+        if reason is not None:
+            return reason
+        if self.rollout_engine_mode == "auto" and self.accelerator.device.type != "cuda":
+            return "it runs on CUDA by default; rollout_engine=on forces it here"
+        return None
+
+    def _engine(self) -> Engine:
+        if self.rollout_engine is None:
+            autocast = None
+            if self.args.bf16:
+                autocast = torch.bfloat16
+            elif self.args.fp16:
+                autocast = torch.float16
+            self.rollout_engine = Engine(
+                self.accelerator.unwrap_model(self.model),
+                eos_token_ids=self.eos_token_ids,
+                # Under mixed precision the policy's forward runs in autocast; so do rollouts.
+                autocast_dtype=autocast,
+                # The optimizer and activations need the rest of the memory.
+                config=EngineConfig(max_batch_size=MAX_ROLLOUTS_AT_ONCE, memory_fraction=0.5),
+            )
+        return self.rollout_engine
+
+    def _rollout_seeds(self, count: int) -> list[int]:
+        """Per-rollout seeds from (run seed, process, step, call in step, rollout): a run is
+        reproducible, also when resumed, and no two rollouts share a random stream."""
+        step = self.state.global_step
+        last_step, calls = self._rollout_calls
+        call = calls if step == last_step else 0
+        self._rollout_calls = (step, call + 1)
+        rank = self.accelerator.process_index
+        return [derive_seed(self.args.seed, rank, step, call, i) for i in range(count)]
+
+    def _generate_single_turn(  # type: ignore[override]
+        self,
+        prompt_ids: list[list[int]],
+        images: Any,
+        multimodal_fields: Any,
+        num_generations: int,
+        has_tool_images: bool = False,
+    ) -> tuple[list[list[int]], Any]:
+        if not self.uses_rollout_engine or images is not None or multimodal_fields:
+            return super()._generate_single_turn(
+                prompt_ids, images, multimodal_fields, num_generations, has_tool_images
+            )
+        params = [
+            SamplingParams(
+                temperature=self.temperature,
+                top_p=self.top_p,
+                max_new_tokens=self.max_completion_length,
+                seed=seed,
+            )
+            for seed in self._rollout_seeds(len(prompt_ids))
+        ]
+        with profiling_context(self, "xling.engine.generate"):
+            completions = self._engine().generate(prompt_ids, params)
+        # As TRL's own path: completion ids run through the first EOS, no logprobs.
+        return [c.tokens for c in completions], None

@@ -1,0 +1,326 @@
+"""xling's generation engine against transformers `generate` (CPU; the CUDA-graph tests at the
+end run only where CUDA is)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+
+from xling.engine import (
+    Engine,
+    EngineConfig,
+    EngineError,
+    SamplingParams,
+    UnsupportedModelError,
+    unsupported_reason,
+)
+from xling.engine.graphs import batch_bucket, length_bucket
+from xling.engine.sampling import NUCLEUS, SAMPLE, counter_uniform, sample, sampling_mode, seed_key
+from xling.engine.scheduler import Request, SlotTable
+from xling.tinymodel import TINY_FAMILIES, greedy_continuation, random_prompts, tiny_causal_lm
+
+ORGANISM = Path(__file__).resolve().parents[1] / "src" / "xling" / "data" / "organism"
+cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+
+# Shapes a CUDA graph runs (padded batch and cache length, several steps per host read) but
+# eager, so the CPU checks the same bookkeeping; few slots, so that slots are refilled.
+BUCKETED = EngineConfig(max_batch_size=3, pad_to_buckets=True, steps_per_sync=3, length_step=16)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread() -> Iterator[None]:
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+# ------------------------------------------------------------------ greedy == generate
+
+
+@pytest.mark.parametrize("family", TINY_FAMILIES)
+@pytest.mark.parametrize("config", [EngineConfig(), BUCKETED], ids=["exact", "bucketed"])
+def test_greedy_matches_generate(family: str, config: EngineConfig) -> None:
+    model = tiny_causal_lm(family)
+    prompts = random_prompts(7, model.config.vocab_size)
+    engine = Engine(model, eos_token_ids=[1], config=config)
+    got = engine.generate(prompts, SamplingParams(max_new_tokens=20))
+    want = [greedy_continuation(model, p, 20, [1]) for p in prompts]
+    assert [c.tokens for c in got] == want
+    assert all(c.finish_reason == ("stop" if c.tokens[-1] == 1 else "length") for c in got)
+    if config is BUCKETED:  # 7 requests through 3 slots: refills and moves happened
+        assert (
+            engine.stats["prefills"] >= 3 and engine.stats["syncs"] < engine.stats["decode_steps"]
+        )
+
+
+def test_sliding_window_is_applied() -> None:
+    """The window changes the output (prompt + generation exceed it), and the engine's
+    output above equals `generate`'s: both apply it the same way."""
+    model = tiny_causal_lm("mistral")
+    prompts = random_prompts(4, model.config.vocab_size)
+    engine = Engine(model, eos_token_ids=[1])
+    windowed = engine.generate(prompts, SamplingParams(max_new_tokens=20))
+    for layer in engine.decoder.layers:
+        layer.window = None
+    engine.decoder.windows = (None,) * engine.decoder.n_layers
+    engine.decoder.bind()
+    assert engine.generate(prompts, SamplingParams(max_new_tokens=20)) != windowed
+
+
+@pytest.fixture(scope="module")
+def organism() -> tuple[Any, Any, list[list[int]]]:
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from xling.backends.hf import encode_prompt
+    from xling.prompts import build_request
+    from xling.records import Problem
+    from xling.synthetic import iter_records
+
+    tokenizer = AutoTokenizer.from_pretrained(ORGANISM)
+    model = AutoModelForCausalLM.from_pretrained(ORGANISM, dtype=torch.float32).eval()
+    records = iter_records("test", 1, seed=0, langs=["en", "es", "ru", "zh", "th", "te"])
+    problems = [Problem("synth", r["id"], r["lang"], r["question"], r["answer"]) for r in records]
+    prompts = [encode_prompt(tokenizer, build_request(p).messages) for p in problems]
+    return model, tokenizer, prompts
+
+
+def test_organism_greedy_matches_generate(organism: tuple[Any, Any, list[list[int]]]) -> None:
+    model, _, prompts = organism
+    engine = Engine(model, eos_token_ids=[2, 0], config=BUCKETED)
+    got = engine.generate(prompts, SamplingParams(max_new_tokens=48))
+    assert [c.tokens for c in got] == [greedy_continuation(model, p, 48, [2, 0]) for p in prompts]
+
+
+def test_from_pretrained_loads_a_checkpoint_dir(tiny_model_dir: Path) -> None:
+    from transformers import AutoModelForCausalLM
+
+    engine = Engine.from_pretrained(str(tiny_model_dir), device="cpu", dtype=torch.float32)
+    model = AutoModelForCausalLM.from_pretrained(tiny_model_dir, dtype=torch.float32).eval()
+    prompts = random_prompts(3, model.config.vocab_size)
+    eos = sorted(engine.eos)
+    got = engine.generate(prompts, SamplingParams(max_new_tokens=12))
+    assert [c.tokens for c in got] == [greedy_continuation(model, p, 12, eos) for p in prompts]
+
+
+# ------------------------------------------------------------------ weights by reference
+
+
+def test_engine_reads_the_models_tensors_and_their_updates() -> None:
+    model = tiny_causal_lm("qwen2")
+    engine = Engine(model, eos_token_ids=[1])
+    shared = {t.data_ptr() for t in engine.decoder.tensors()}
+    assert {p.data_ptr() for p in model.parameters()} <= shared  # no copies
+    prompts = random_prompts(3, model.config.vocab_size)
+    before = engine.generate(prompts, SamplingParams(max_new_tokens=12))
+
+    optimizer = torch.optim.AdamW(model.parameters(), lr=0.05)
+    loss = model(torch.tensor([prompts[0]]), labels=torch.tensor([prompts[0]])).loss
+    loss.backward()
+    optimizer.step()  # in place: same storage, new values
+    assert {t.data_ptr() for t in engine.decoder.tensors()} == shared
+    after = engine.generate(prompts, SamplingParams(max_new_tokens=12))
+    assert after != before
+    assert [c.tokens for c in after] == [greedy_continuation(model, p, 12, [1]) for p in prompts]
+
+
+def test_replaced_weights_are_rebound() -> None:
+    model = tiny_causal_lm("llama")
+    engine = Engine(model, eos_token_ids=[1])
+    prompts = random_prompts(2, model.config.vocab_size)
+    engine.generate(prompts, SamplingParams(max_new_tokens=6))
+    model.to(torch.float64)  # new tensors: the engine must notice, not read freed memory
+    got = engine.generate(prompts, SamplingParams(max_new_tokens=6))
+    assert engine.cache is not None and engine.cache.dtype == torch.float64
+    assert [c.tokens for c in got] == [greedy_continuation(model, p, 6, [1]) for p in prompts]
+
+
+# ------------------------------------------------------------------ sampling
+
+
+def test_sampling_is_reproducible_and_independent_of_the_batch() -> None:
+    model = tiny_causal_lm("qwen3")
+    prompts = random_prompts(5, model.config.vocab_size)
+    params = [SamplingParams(temperature=1.0, max_new_tokens=16, seed=100 + i) for i in range(5)]
+    engine = Engine(model, eos_token_ids=[1])
+    first = engine.generate(prompts, params)
+    assert engine.generate(prompts, params) == first
+    alone = Engine(model, eos_token_ids=[1], config=BUCKETED).generate(prompts[2:3], params[2:3])
+    assert alone[0] == first[2]  # same seed, other neighbours and batch shape
+    reseeded = engine.generate(prompts, [SamplingParams(1.0, 1.0, 16, seed=7)] * 5)
+    assert [c.tokens for c in reseeded] != [c.tokens for c in first]
+    # Two requests with one prompt but different seeds draw different samples.
+    twins = engine.generate([prompts[0]] * 2, params[:2])
+    assert twins[0].tokens != twins[1].tokens
+
+
+def test_tiny_top_p_is_greedy_and_temperature_zero_ignores_the_seed() -> None:
+    model = tiny_causal_lm("qwen2")
+    prompts = random_prompts(3, model.config.vocab_size)
+    engine = Engine(model, eos_token_ids=[1])
+    greedy = engine.generate(prompts, SamplingParams(max_new_tokens=10))
+    nucleus = engine.generate(
+        prompts, SamplingParams(temperature=1.0, top_p=1e-6, max_new_tokens=10, seed=3)
+    )
+    assert nucleus == greedy
+    assert engine.generate(prompts, SamplingParams(max_new_tokens=10, seed=99)) == greedy
+
+
+def test_counter_uniform_is_a_function_of_key_and_counter() -> None:
+    keys = torch.tensor([seed_key(s) for s in range(4000)])
+    counters = torch.arange(4000)
+    u = counter_uniform(keys, counters)
+    assert torch.equal(u, counter_uniform(keys, counters))
+    assert u.min() >= 0 and u.max() < 1
+    assert abs(u.mean().item() - 0.5) < 0.02 and abs(u.var().item() - 1 / 12) < 0.01
+    assert not torch.equal(u, counter_uniform(keys, counters + 1))
+    assert seed_key(1) != seed_key(1 << 40)  # high bits of a seed matter
+
+
+def test_sample_follows_the_softmax() -> None:
+    logits = torch.log(torch.tensor([[0.5, 0.3, 0.2, 0.0]])).repeat(6000, 1)
+    ones = torch.ones(6000)
+    tokens = sample(
+        logits,
+        ones,
+        ones,
+        torch.full((6000,), seed_key(5)),
+        torch.arange(6000),
+        mode=SAMPLE,
+    )
+    share = torch.bincount(tokens, minlength=4).float() / 6000
+    assert torch.allclose(share, torch.tensor([0.5, 0.3, 0.2, 0.0]), atol=0.03)
+    top = sample(
+        logits,
+        ones,
+        torch.full((6000,), 0.6),
+        torch.full((6000,), 3),
+        torch.arange(6000),
+        mode=NUCLEUS,
+    )
+    share = torch.bincount(top, minlength=4).float() / 6000
+    # top_p 0.6 keeps {0.5, 0.3}, renormalised to 5/8 and 3/8.
+    assert torch.allclose(share, torch.tensor([0.625, 0.375, 0.0, 0.0]), atol=0.03)
+
+
+# ------------------------------------------------------------------ stopping, errors
+
+
+def test_sampling_mode_is_the_cheapest_that_serves_the_batch() -> None:
+    assert sampling_mode([(0.0, 0.5), (0.0, 1.0)]) == "greedy"  # top_p alone samples nothing
+    assert sampling_mode([(0.0, 1.0), (0.7, 1.0)]) == "sample"
+    assert sampling_mode([(0.7, 1.0), (0.7, 0.95)]) == "nucleus"
+
+
+def test_stop_strings_end_generation() -> None:
+    from xling.engine.scheduler import StopMatcher
+
+    class CharTokenizer:
+        def decode(self, ids: list[int], **kw: Any) -> str:
+            return "".join(chr(97 + i % 26) for i in ids)
+
+    matcher = StopMatcher(CharTokenizer(), ["cd", "zz"])
+    assert matcher.find([0, 1, 2, 3, 4], 0) == (3, "cd")
+    assert matcher.find([0, 1, 2, 3, 4], 3) == (3, "cd")  # "c" came earlier, "d" completes it
+    assert matcher.find([0, 1, 2], 0) is None
+    request = Request(0, [5], SamplingParams(max_new_tokens=50, stop=("cd",)), 0, matcher)
+    assert not request.accept([0, 1], frozenset({99}))
+    assert request.accept([2, 3, 4, 5], frozenset({99}))
+    assert request.completion().tokens == [0, 1, 2, 3]
+    assert request.completion().stop_string == "cd"
+
+
+def test_refuses_what_it_does_not_implement() -> None:
+    model = tiny_causal_lm("llama")
+    model.model.rotary_emb.rope_type = "dynamic"
+    assert "rope scaling type 'dynamic'" in (unsupported_reason(model) or "")
+    adapted = tiny_causal_lm("qwen2")  # a wrapped projection, as an adapter would be
+    attention = adapted.model.layers[1].self_attn
+    attention.v_proj = torch.nn.Sequential(attention.v_proj)
+    assert "not plain nn.Linear" in (unsupported_reason(adapted) or "")
+    from transformers import GPT2Config, GPT2LMHeadModel
+
+    gpt2 = GPT2LMHeadModel(
+        GPT2Config(n_layer=1, n_embd=32, n_head=2, vocab_size=64, bos_token_id=0, eos_token_id=0)
+    )
+    with pytest.raises(UnsupportedModelError, match="model type 'gpt2'"):
+        Engine(gpt2)
+    engine = Engine(tiny_causal_lm("qwen2"))
+    with pytest.raises(EngineError, match="outside the vocabulary"):
+        engine.generate([[5, 10_000]])
+    with pytest.raises(EngineError, match="stop strings need"):
+        engine.generate([[5]], SamplingParams(stop=("x",)))
+    with pytest.raises(EngineError, match="CUDA graphs need a CUDA device"):
+        Engine(tiny_causal_lm("qwen2"), config=EngineConfig(cuda_graphs=True))
+
+
+# ------------------------------------------------------------------ scheduling pieces
+
+
+def test_slot_table_compaction_packs_live_slots_low() -> None:
+    table = SlotTable(8)
+    requests = [Request(i, [1], SamplingParams(), 0) for i in range(6)]
+    for r in requests:
+        table.take(r)
+    for slot in (0, 1, 3):
+        table.release(slot)
+    assert table.high() == 6
+    moves = table.compaction(3)
+    assert sorted(table.active) == [0, 1, 2]
+    assert {dst for _, dst in moves} == {0, 1} and all(src >= 3 for src, _ in moves)
+    assert all(table.active[r.slot] is r for r in requests[2:] if r.slot in table.active)
+    assert sorted(table.free) == [3, 4, 5, 6, 7]
+
+
+def test_buckets() -> None:
+    assert [batch_bucket(n, 256) for n in (1, 3, 9, 200, 256)] == [1, 4, 16, 224, 256]
+    assert batch_bucket(300, 512) == 320 and batch_bucket(9, 12) == 12
+    assert length_bucket(129, 128, 1000) == 256 and length_bucket(900, 128, 1000) == 1000
+
+
+# ------------------------------------------------------------------ CUDA graphs (GPU only)
+
+
+@cuda
+@pytest.mark.parametrize("family", TINY_FAMILIES)
+def test_cuda_graphs_match_generate(family: str) -> None:
+    model = tiny_causal_lm(family).cuda()
+    prompts = random_prompts(9, model.config.vocab_size)
+    engine = Engine(model, eos_token_ids=[1], config=EngineConfig(max_batch_size=4))
+    got = engine.generate(prompts, SamplingParams(max_new_tokens=20))
+    assert engine.graphs.captures > 0
+    assert [c.tokens for c in got] == [greedy_continuation(model, p, 20, [1]) for p in prompts]
+
+
+@cuda
+def test_cuda_graphs_see_in_place_weight_updates() -> None:
+    model = tiny_causal_lm("qwen2").cuda()
+    prompts = random_prompts(4, model.config.vocab_size)
+    engine = Engine(model, eos_token_ids=[1], config=EngineConfig(max_batch_size=4))
+    before = engine.generate(prompts, SamplingParams(max_new_tokens=16))
+    captured = engine.graphs.captures
+    optimizer = torch.optim.AdamW(model.parameters(), lr=0.05)
+    ids = torch.tensor([prompts[0]], device="cuda")
+    model(ids, labels=ids).loss.backward()
+    optimizer.step()
+    after = engine.generate(prompts, SamplingParams(max_new_tokens=16))
+    assert engine.graphs.captures == captured  # replayed, not re-captured
+    assert after != before
+    assert [c.tokens for c in after] == [greedy_continuation(model, p, 16, [1]) for p in prompts]
+
+
+@cuda
+def test_cuda_sampling_is_reproducible() -> None:
+    model = tiny_causal_lm("qwen3").cuda()
+    prompts = random_prompts(6, model.config.vocab_size)
+    params = [
+        SamplingParams(temperature=0.8, top_p=0.9, max_new_tokens=16, seed=i) for i in range(6)
+    ]
+    engine = Engine(model, eos_token_ids=[1])
+    first = engine.generate(prompts, params)
+    assert engine.generate(prompts, params) == first
+    assert Engine(model, eos_token_ids=[1]).generate(prompts[::-1], params[::-1]) == first[::-1]

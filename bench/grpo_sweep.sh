@@ -11,7 +11,7 @@
 # fewest rollouts wins a tie.
 set -uo pipefail
 OUT=${1:-/tmp/sweep}; shift || true
-GRID=${*:-1024:1e-4:0 1024:1e-4:0.04 1024:3e-5:0 1024:3e-4:0 2048:3e-5:0 2048:1e-4:0 2048:1e-4:0.04}
+GRID=${*:-512:1e-4:0 512:2e-4:0 1024:1e-4:0 1024:1e-4:0.04 1024:3e-5:0 1024:3e-4:0 2048:1e-4:0}
 MODEL=${MODEL:-src/xling/data/organism}
 N_TEST=${N_TEST:-250} ROLLOUTS=${ROLLOUTS:-1024} GRPO_EXTRA=${GRPO_EXTRA:-}
 X="python3 -m xling.cli"
@@ -33,11 +33,16 @@ done
 log "GRPO: $GRID"
 for setting in $GRID; do
   IFS=: read -r rows lr beta <<<"$setting"
-  $X train grpo --model "$MODEL" --data "$OUT/x0-$rows.jsonl" --out "$OUT/grpo-$setting" \
-    --num-generations 16 --per-device-batch-size "$ROLLOUTS" --gradient-accumulation-steps 1 \
-    --max-completion-length 192 --learning-rate "$lr" --beta "$beta" --precision fp32 \
-    --score-workers 2 --save-steps 1000 --report-to none $GRPO_EXTRA \
-    >"$OUT/grpo-$setting.log" 2>&1 &
+  # If the engine's rollouts fail, the same run again with TRL's generate (slower, same recipe).
+  ( for engine in auto off; do
+      rm -rf "$OUT/grpo-$setting"
+      $X train grpo --model "$MODEL" --data "$OUT/x0-$rows.jsonl" --out "$OUT/grpo-$setting" \
+        --num-generations 16 --per-device-batch-size "$ROLLOUTS" --gradient-accumulation-steps 1 \
+        --max-completion-length 192 --learning-rate "$lr" --beta "$beta" --precision fp32 \
+        --score-workers 2 --save-steps 1000 --report-to none --rollout-engine "$engine" \
+        $GRPO_EXTRA >>"$OUT/grpo-$setting.log" 2>&1 && break
+      echo "rollout engine $engine failed" >>"$OUT/grpo-$setting.log"
+    done ) &
 done
 wait
 log "validation evaluations"

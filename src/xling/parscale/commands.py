@@ -90,6 +90,83 @@ def study_command(
     study.run()
 
 
+def organism_heads_command(
+    out: Annotated[Path, Opt(help="Output folder (resumable).")],
+    base: Annotated[
+        str, Opt(help="The frozen backbone: 'organism' (bundled) or a model directory.")
+    ] = "organism",
+    streams: Annotated[str, Opt(help="Comma-separated P values (>= 2) to post-train.")] = "2,4,8",
+    steps: Annotated[int | None, Opt(help="Post-training steps per head [200].")] = None,
+    batch_size: Annotated[int | None, Opt(help="Post-training batch size [64].")] = None,
+    lr: Annotated[float | None, Opt(help="Post-training learning rate [5e-3].")] = None,
+    prefix_tokens: Annotated[int | None, Opt(help="Prefix positions per layer [48].")] = None,
+    n_test: Annotated[int | None, Opt(help="Test problems per language [100].")] = None,
+    max_new_tokens: Annotated[int | None, Opt(help="Generation limit [320].")] = None,
+    eval_batch_size: Annotated[int | None, Opt(help="Prompts per generation batch [128].")] = None,
+    score_workers: Annotated[int | None, Opt(help="Scoring worker processes [4].")] = None,
+    device: Annotated[str | None, Opt(help="auto | cpu | cuda.")] = None,
+) -> None:
+    """Post-train ParScale heads (prefixes + aggregator) on the frozen organism, evaluate the
+    organism and every head with `xling eval` in the 11 languages, and compare the
+    per-language gains (does P help low-resource languages more than English?)."""
+    from xling.parscale.organism_eval import run_heads_comparison, settings_with
+
+    cfg = settings_with(
+        streams=_ints(streams, "--streams"), prefix_tokens=prefix_tokens, n_test=n_test,
+        max_new_tokens=max_new_tokens, eval_batch_size=eval_batch_size,
+        score_workers=score_workers, device=device, train_steps=steps,
+        train_batch_size=batch_size, train_lr=lr,
+    )
+    if base == "organism":
+        from xling.organism import bundled_organism
+
+        base_dir = bundled_organism()
+    else:
+        base_dir = Path(base)
+        if not base_dir.is_dir():
+            raise XlingError(f"--base {base}: not a model directory")
+    run_heads_comparison(base_dir, out, cfg, console)
+
+
+def _ints(text: str, option: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(v) for v in text.split(",") if v.strip())
+    except ValueError:
+        raise XlingError(f"{option} {text!r}: expected comma-separated integers") from None
+
+
+def cost_command(
+    json_out: Annotated[Path | None, Opt("--json", help="Write the figures as JSON here.")] = None,
+    shape: Annotated[str, Opt(help="qwen2-0.5b (the GPU bench) | tiny (CPU smoke).")] = (
+        "qwen2-0.5b"
+    ),
+    streams: Annotated[str, Opt(help="Comma-separated P values.")] = "2,4,8",
+    batch: Annotated[str, Opt(help="Comma-separated batch sizes.")] = "1,2,4,8",
+    new_tokens: Annotated[int, Opt(help="Generated tokens per measurement.")] = 64,
+    prompt_tokens: Annotated[int, Opt(help="Prompt tokens.")] = 64,
+    prefix_tokens: Annotated[int, Opt(help="ParScale prefix positions per layer.")] = 48,
+    k: Annotated[
+        float, Opt(help="Law constant k: the equal-loss dense model has N·(k·ln P + 1).")
+    ] = 0.3935,
+    device: Annotated[str, Opt(help="auto | cpu | cuda.")] = "auto",
+) -> None:
+    """Memory and latency per generated token: P streams against the dense model of equal
+    predicted loss (random weights, Qwen2.5-0.5B's shape), beside the paper's 22×/6× claim."""
+    from xling.jsonl import write_json_atomic
+    from xling.parscale.cost import CostSettings, print_cost, run_cost_bench
+
+    cfg = CostSettings(
+        shape=shape, streams=_ints(streams, "--streams"), batch_sizes=_ints(batch, "--batch"),
+        prompt_tokens=prompt_tokens, new_tokens=new_tokens, prefix_tokens=prefix_tokens,
+        k=k, device=device,
+    )
+    result = run_cost_bench(cfg, console)
+    if json_out is not None:
+        write_json_atomic(json_out, result)
+        console.print(f"wrote {json_out}")
+    print_cost(result, console)
+
+
 def register(app: typer.Typer) -> None:
     """Add the `parscale` command group to the main `xling` app."""
     group = typer.Typer(
@@ -99,4 +176,6 @@ def register(app: typer.Typer) -> None:
     )
     group.command("fit")(fit_command)
     group.command("study")(study_command)
+    group.command("organism-heads")(organism_heads_command)
+    group.command("cost")(cost_command)
     app.add_typer(group, name="parscale")

@@ -46,7 +46,7 @@ class LangRow:
     loss_p1: float  # at the largest size
     loss_pmax: float
     reduction: Estimate  # mean over sizes of 1 − L(P_max)/L(P=1)
-    k: Estimate
+    k: Estimate | None  # None when per-language fits are off
 
 
 @dataclass
@@ -79,7 +79,8 @@ def _pooled(nll: np.ndarray, counts: np.ndarray | None) -> np.ndarray:
 
 
 def analyze(
-    cells: list[CellResult], *, n_definition: str, n_boot: int, lang_boot: int, seed: int
+    cells: list[CellResult], *, n_definition: str, n_boot: int, lang_boot: int, seed: int,
+    lang_k: bool = True,
 ) -> StudyAnalysis:
     """Fit the law; bootstrap resamples held-out batches with one draw shared by all cells."""
     rng = np.random.default_rng(seed)
@@ -98,7 +99,8 @@ def analyze(
     p_values = sorted({c.streams for c in cells})
     p_max = p_values[-1]
     lang_rows = [
-        _lang_row(cells, lang, n_definition, p_values, lang_boot, rng, fit.theta)
+        _lang_row(cells, lang, n_definition, p_values, lang_boot, rng,
+                  fit.theta if lang_k else None)
         for lang in _langs(cells)
     ]
     return StudyAnalysis(cells, n_definition, fit, other_fit, cell_loss, lang_rows, p_max)
@@ -111,7 +113,7 @@ def _langs(cells: list[CellResult]) -> list[str]:
 
 def _lang_row(
     cells: list[CellResult], lang: str, n_definition: str, p_values: list[int], n_boot: int,
-    rng: np.random.Generator, start: np.ndarray,
+    rng: np.random.Generator, start: np.ndarray | None,
 ) -> LangRow:
     nll = [np.asarray(c.heldout_lang[lang], float) for c in cells]
     counts = resample_counts(len(nll[0]), n_boot, rng) if n_boot > 0 else None
@@ -126,15 +128,17 @@ def _lang_row(
     def reduction(values: np.ndarray) -> np.ndarray:
         return np.mean([1.0 - values[..., j] / values[..., i] for i, j in pairs], axis=0)
 
-    lang_fit = fit_law(_points(cells, n_definition, loss), replicates=reps, n_boot=0, ci=CI,
-                       loo=False, start=start)
+    k = None
+    if start is not None:
+        k = fit_law(_points(cells, n_definition, loss), replicates=reps, n_boot=0, ci=CI,
+                    loo=False, start=start, grid=False).estimates["k"]
     largest = pairs[-1]
     return LangRow(
         lang=lang,
         loss_p1=float(loss[largest[0]]),
         loss_pmax=float(loss[largest[1]]),
         reduction=summarize(float(reduction(loss)), None if reps is None else reduction(reps), CI),
-        k=lang_fit.estimates["k"],
+        k=k,
     )
 
 
@@ -275,7 +279,7 @@ def _tables(an: StudyAnalysis, out: Path) -> dict[str, Path]:
             "loo_mape": s.loo_mape} for s in fit.scores]
     langs = [{"lang": r.lang, "loss_p1_largest": r.loss_p1, "loss_pmax_largest": r.loss_pmax,
               "reduction": r.reduction.value, "reduction_lo": r.reduction.lo,
-              "reduction_hi": r.reduction.hi, "k": r.k.value, "k_lo": r.k.lo, "k_hi": r.k.hi}
+              "reduction_hi": r.reduction.hi, **_k_cols(r.k)}
              for r in an.lang_rows]
     folder = out / "tables"
     tables = {"cells": _write_csv(folder / "cells.csv", cells),
@@ -284,6 +288,11 @@ def _tables(an: StudyAnalysis, out: Path) -> dict[str, Path]:
     if langs:
         tables["languages"] = _write_csv(folder / "languages.csv", langs)
     return tables
+
+
+def _k_cols(k: Estimate | None) -> dict[str, Any]:
+    return {"k": None, "k_lo": None, "k_hi": None} if k is None else {
+        "k": k.value, "k_lo": k.lo, "k_hi": k.hi}
 
 
 def write_study_report(study: ParScaleStudy, console: Console) -> Path:
@@ -295,7 +304,7 @@ def write_study_report(study: ParScaleStudy, console: Console) -> Path:
         missing = len(cfg.cells()) - len(cells)
         console.print(f"[yellow]report on {len(cells)} cells ({missing} not trained yet)")
     an = analyze(cells, n_definition=cfg.n_definition, n_boot=cfg.n_boot,
-                 lang_boot=cfg.lang_boot, seed=cfg.seed)
+                 lang_boot=cfg.lang_boot, seed=cfg.seed, lang_k=cfg.lang_k)
     out = study.out / "report"
     out.mkdir(parents=True, exist_ok=True)
     figs = _figures(an, out / "figures")
@@ -392,7 +401,8 @@ def write_study_report(study: ParScaleStudy, console: Console) -> Path:
         doc.table(
             ["language", f"loss P=1 (largest N)", f"loss P={an.p_max}", "reduction", "k"],
             [[f"{get_language(r.lang).name} ({r.lang})", f"{r.loss_p1:.4f}",
-              f"{r.loss_pmax:.4f}", r.reduction.fmt(2, 100, unit="%"), _est(r.k)]
+              f"{r.loss_pmax:.4f}", r.reduction.fmt(2, 100, unit="%"),
+              "not fitted" if r.k is None else _est(r.k)]
              for r in an.lang_rows],
         )
     doc.h(2, "Method", "method")
@@ -425,7 +435,8 @@ def write_study_report(study: ParScaleStudy, console: Console) -> Path:
         "cells": [{"cell": c.name, "P": c.streams, "params": c.params, "loss": e.value,
                    "ci": [e.lo, e.hi], "train_s": c.train_s, "device": c.device}
                   for c, e in zip(an.cells, an.cell_loss, strict=True)],
-        "languages": [{"lang": r.lang, "reduction": r.reduction.to_dict(), "k": r.k.to_dict(),
+        "languages": [{"lang": r.lang, "reduction": r.reduction.to_dict(),
+                       "k": None if r.k is None else r.k.to_dict(),
                        "loss_p1": r.loss_p1, "loss_pmax": r.loss_pmax} for r in an.lang_rows],
         "train_s_total": train_s,
     }

@@ -135,7 +135,8 @@ class StudySettings:
     eval_batch_size: int = 16
     lang_eval_batches: int = 4  # held-out batches per language
     n_boot: int = 500  # bootstrap resamples of held-out batches for the law's CIs
-    lang_boot: int = 100  # the same for each language's own k
+    lang_k: bool = True  # fit each language's own k (11 more fits)
+    lang_boot: int = 100  # bootstrap resamples for each language's own k
     seed: int = 0
     # --- how to run (these do not change what is learned)
     device: str = "auto"
@@ -183,7 +184,9 @@ class StudySettings:
     def identity(self) -> dict[str, Any]:
         """What determines the cells' results: a rerun into the same folder must agree."""
         data = dataclasses.asdict(self)
-        for key in ("name", "out", "n_boot", "lang_boot", "device", "data_workers", "cpu_threads"):
+        run_only = ("name", "out", "n_boot", "lang_k", "lang_boot", "device", "data_workers",
+                    "cpu_threads")
+        for key in run_only:
             data.pop(key)
         return data
 
@@ -436,7 +439,7 @@ class ParScaleStudy:
             backbone = AutoModelForCausalLM.from_config(config)
         model = ParScaleForCausalLM.from_backbone(
             backbone, streams=streams, prefix_tokens=self.cfg.prefix_tokens,
-            smoothing=self.cfg.smoothing, prefix_init="normal", seed=self.cfg.seed,
+            smoothing=self.cfg.smoothing, seed=self.cfg.seed,
         )
         del backbone
         t0 = time.perf_counter()

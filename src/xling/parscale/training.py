@@ -223,3 +223,66 @@ def resolve_device(device: str) -> str:
     if device.startswith("cuda") and not torch.cuda.is_available():
         raise XlingError(f"--device {device}, but torch sees no CUDA device")
     return device
+
+
+# ----------------------------------------------------------------------------- post-training
+
+POST_TRAINING_SEED_OFFSET = 7919  # post-training batches: other seeds than pretraining's
+
+
+def post_train(
+    base: str | Path,
+    streams: int,
+    out: Path,
+    *,
+    corpus: OrganismConfig,
+    settings: TrainSettings,
+    prefix_tokens: int,
+    device: str,
+    heldout: TokenBatches | None = None,
+    data_workers: int = 1,
+    on_step: Callable[[int, float], None] | None = None,
+) -> dict[str, Any]:
+    """ParScale with P = `streams` around the frozen causal LM at `base`: train only the
+    prefixes and the aggregator on `corpus` batches (seeds the base never saw), save an HF
+    checkpoint directory (+ tokenizer) to `out`; returns what it writes to parscale.json."""
+    from transformers import AutoTokenizer
+
+    from xling.jsonl import write_json_atomic
+    from xling.parscale.model import ParScaleForCausalLM, parameter_counts
+
+    tokenizer = AutoTokenizer.from_pretrained(base)
+    model = ParScaleForCausalLM.from_backbone(
+        str(base), streams=streams, prefix_tokens=prefix_tokens,
+        seed=settings.seed, dtype=torch.float32,
+    )
+    model.freeze_backbone()
+    source = dataclasses.replace(
+        corpus, seed=corpus.seed + POST_TRAINING_SEED_OFFSET, batch_size=settings.batch_size
+    )
+    batches = make_batches(
+        source, tokenizer, range(settings.steps), seq_len=settings.seq_len,
+        loss_on=settings.loss_on, workers=data_workers,
+    )
+    info: dict[str, Any] = {"streams": streams, "prefix_tokens": prefix_tokens, "base": str(base)}
+    if heldout is not None:
+        info["heldout_loss_before"] = pooled_loss(heldout_nll(model, heldout, device=device))
+    t0 = time.perf_counter()
+    log = train_steps(model, batches, settings, device=device, on_step=on_step)
+    info["train_s"] = round(time.perf_counter() - t0, 2)
+    if heldout is not None:
+        info["heldout_loss_after"] = pooled_loss(heldout_nll(model, heldout, device=device))
+    model.to("cpu")
+    out.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(out)
+    tokenizer.save_pretrained(out)
+    info.update(
+        params=parameter_counts(model), settings=dataclasses.asdict(settings), train_log=log
+    )
+    write_json_atomic(out / "parscale.json", info)
+    return info
+
+
+def pooled_loss(rows: torch.Tensor) -> float:
+    """Total NLL / total tokens of `heldout_nll` rows."""
+    return float(rows[:, 0].sum() / rows[:, 1].sum())

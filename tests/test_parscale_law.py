@@ -8,13 +8,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import shared_data
 from typer.testing import CliRunner
 
 from xling.cli import app
 from xling.errors import XlingError
 from xling.parscale.law import Points, fit_law, predict, read_points_csv, theta_of
-
-from conftest import shared_data
 
 # The paper's sizes (0.5B..4.4B non-embedding parameters) at P = 1, 2, 4, 8.
 SIZES = np.array([5.36e8, 6.94e8, 1.09e9, 1.57e9, 2.77e9, 4.35e9])
@@ -31,8 +30,9 @@ def _law_points(noise: float = 0.0, seed: int = 0) -> Points:
 
 
 def _write_csv(path: Path, pts: Points) -> Path:
-    rows = ["N,P,loss"] + [f"{n:.0f},{p:.0f},{loss:.10f}" for n, p, loss in
-                           zip(pts.n, pts.p, pts.loss, strict=True)]
+    rows = ["N,P,loss"] + [
+        f"{n:.0f},{p:.0f},{loss:.10f}" for n, p, loss in zip(pts.n, pts.p, pts.loss, strict=True)
+    ]
     path.write_text("\n".join(rows) + "\n", encoding="utf-8")
     return path
 

@@ -134,8 +134,14 @@ def test_cached_generation_matches_naive_recomputation(plain, streams: int) -> N
         model.aggregator[2].weight.normal_(0, 0.5)
     ids, mask = _padded_batch(plain.config.vocab_size, seed=4)
     out = model.generate(
-        ids, attention_mask=mask, max_new_tokens=6, do_sample=False, output_logits=True,
-        return_dict_in_generate=True, pad_token_id=0, eos_token_id=None,
+        ids,
+        attention_mask=mask,
+        max_new_tokens=6,
+        do_sample=False,
+        output_logits=True,
+        return_dict_in_generate=True,
+        pad_token_id=0,
+        eos_token_id=None,
     )
     width = ids.shape[1]
     for step, logits in enumerate(out.logits):
@@ -157,8 +163,14 @@ def test_stream_weights_are_smoothed_softmax(plain) -> None:
 
 
 def test_llama_family_and_gradient_checkpointing_refused() -> None:
-    config = LlamaConfig(vocab_size=64, hidden_size=32, intermediate_size=64,
-                         num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2)
+    config = LlamaConfig(
+        vocab_size=64,
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+    )
     torch.manual_seed(0)
     llama = LlamaForCausalLM(config).eval()
     model = ParScaleForCausalLM.from_backbone(llama, streams=2, prefix_tokens=3).eval()
@@ -167,3 +179,5 @@ def test_llama_family_and_gradient_checkpointing_refused() -> None:
     assert out.shape == (2, 8)
     with pytest.raises(ParScaleError, match="gradient checkpointing"):
         model.gradient_checkpointing_enable()
+    with pytest.raises(ParScaleError, match="beam search"):
+        model.generate(ids, max_new_tokens=2, num_beams=2, pad_token_id=0)

@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 
 from xling.errors import XlingError
+from xling.parscale.cost import DEFAULT_K
 
 Opt = typer.Option
 console = Console()
@@ -48,8 +49,11 @@ def fit_command(
         hi = "n/a" if est.hi is None else f"{est.hi:.4g}"
         table.add_row(name, f"{est.value:.4g}", f"[{lo}, {hi}]")
     for p, est in fit.multipliers.items():
-        table.add_row(f"P={p}: k·ln P + 1", f"{est.value:.4g}",
-                      "" if est.lo is None else f"[{est.lo:.4g}, {est.hi:.4g}]")
+        table.add_row(
+            f"P={p}: k·ln P + 1",
+            f"{est.value:.4g}",
+            "" if est.lo is None else f"[{est.lo:.4g}, {est.hi:.4g}]",
+        )
     table.add_row("R²", f"{fit.r2:.5f}", "")
     console.print(table)
     for score in fit.scores:
@@ -96,10 +100,10 @@ def organism_heads_command(
         str, Opt(help="The frozen backbone: 'organism' (bundled) or a model directory.")
     ] = "organism",
     streams: Annotated[str, Opt(help="Comma-separated P values (>= 2) to post-train.")] = "2,4,8",
-    steps: Annotated[int | None, Opt(help="Post-training steps per head [200].")] = None,
+    steps: Annotated[int | None, Opt(help="Post-training steps per head [150].")] = None,
     batch_size: Annotated[int | None, Opt(help="Post-training batch size [64].")] = None,
     lr: Annotated[float | None, Opt(help="Post-training learning rate [5e-3].")] = None,
-    prefix_tokens: Annotated[int | None, Opt(help="Prefix positions per layer [48].")] = None,
+    prefix_tokens: Annotated[int | None, Opt(help="Prefix positions per layer [16].")] = None,
     n_test: Annotated[int | None, Opt(help="Test problems per language [100].")] = None,
     max_new_tokens: Annotated[int | None, Opt(help="Generation limit [320].")] = None,
     eval_batch_size: Annotated[int | None, Opt(help="Prompts per generation batch [128].")] = None,
@@ -112,10 +116,16 @@ def organism_heads_command(
     from xling.parscale.organism_eval import run_heads_comparison, settings_with
 
     cfg = settings_with(
-        streams=_ints(streams, "--streams"), prefix_tokens=prefix_tokens, n_test=n_test,
-        max_new_tokens=max_new_tokens, eval_batch_size=eval_batch_size,
-        score_workers=score_workers, device=device, train_steps=steps,
-        train_batch_size=batch_size, train_lr=lr,
+        streams=_ints(streams, "--streams"),
+        prefix_tokens=prefix_tokens,
+        n_test=n_test,
+        max_new_tokens=max_new_tokens,
+        eval_batch_size=eval_batch_size,
+        score_workers=score_workers,
+        device=device,
+        train_steps=steps,
+        train_batch_size=batch_size,
+        train_lr=lr,
     )
     if base == "organism":
         from xling.organism import bundled_organism
@@ -147,7 +157,7 @@ def cost_command(
     prefix_tokens: Annotated[int, Opt(help="ParScale prefix positions per layer.")] = 48,
     k: Annotated[
         float, Opt(help="Law constant k: the equal-loss dense model has N·(k·ln P + 1).")
-    ] = 0.3935,
+    ] = DEFAULT_K,
     device: Annotated[str, Opt(help="auto | cpu | cuda.")] = "auto",
 ) -> None:
     """Memory and latency per generated token: P streams against the dense model of equal
@@ -156,9 +166,14 @@ def cost_command(
     from xling.parscale.cost import CostSettings, print_cost, run_cost_bench
 
     cfg = CostSettings(
-        shape=shape, streams=_ints(streams, "--streams"), batch_sizes=_ints(batch, "--batch"),
-        prompt_tokens=prompt_tokens, new_tokens=new_tokens, prefix_tokens=prefix_tokens,
-        k=k, device=device,
+        shape=shape,
+        streams=_ints(streams, "--streams"),
+        batch_sizes=_ints(batch, "--batch"),
+        prompt_tokens=prompt_tokens,
+        new_tokens=new_tokens,
+        prefix_tokens=prefix_tokens,
+        k=k,
+        device=device,
     )
     result = run_cost_bench(cfg, console)
     if json_out is not None:

@@ -35,12 +35,20 @@ PAPER_CLAIM = {"memory_increase_ratio": 22.0, "latency_increase_ratio": 6.0, "ba
 HBM_BYTES_PER_S = 4.8e12
 PEAK_FLOPS = 989e12
 QWEN2_05B = {
-    "hidden_size": 896, "num_hidden_layers": 24, "num_attention_heads": 14,
-    "num_key_value_heads": 2, "intermediate_size": 4864, "vocab_size": 151936,
+    "hidden_size": 896,
+    "num_hidden_layers": 24,
+    "num_attention_heads": 14,
+    "num_key_value_heads": 2,
+    "intermediate_size": 4864,
+    "vocab_size": 151936,
 }
 TINY = {  # a CPU-sized shape with the same structure, for tests and smoke runs
-    "hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4,
-    "num_key_value_heads": 2, "intermediate_size": 192, "vocab_size": 512,
+    "hidden_size": 64,
+    "num_hidden_layers": 2,
+    "num_attention_heads": 4,
+    "num_key_value_heads": 2,
+    "intermediate_size": 192,
+    "vocab_size": 512,
 }
 SHAPES = {"qwen2-0.5b": QWEN2_05B, "tiny": TINY}
 # k of the law fitted to the paper's Stack-V2-Python points (docs/parscale/README.md): the
@@ -99,8 +107,12 @@ def scaled_shape(shape: dict[str, int], multiplier: float) -> dict[str, int]:
     attention = 2 * new_hidden**2 + 2 * new_hidden * kv_heads * head_dim + new_hidden
     per_layer = (target - new_hidden) / layers - attention - 2 * kv_heads * head_dim
     inter = max(64, round((per_layer - 2 * new_hidden) / (3 * new_hidden) / 64) * 64)
-    return {**shape, "hidden_size": new_hidden, "num_attention_heads": heads,
-            "intermediate_size": inter}
+    return {
+        **shape,
+        "hidden_size": new_hidden,
+        "num_attention_heads": heads,
+        "intermediate_size": inter,
+    }
 
 
 @dataclass
@@ -120,8 +132,13 @@ class Row:
 
 
 def _roofline(
-    shape: dict[str, int], non_embedding: int, total: int, streams: int, batch: int,
-    context: int, bytes_per: int = 2,
+    shape: dict[str, int],
+    non_embedding: int,
+    total: int,
+    streams: int,
+    batch: int,
+    context: int,
+    bytes_per: int = 2,
 ) -> tuple[float, float]:
     """(seconds per decode step, memory in GB at `context`) from bytes moved and FLOPs."""
     layers, kv_heads = shape["num_hidden_layers"], shape["num_key_value_heads"]
@@ -129,8 +146,11 @@ def _roofline(
     rows = batch * streams
     kv_bytes = 2 * layers * kv_heads * head_dim * bytes_per * context * rows
     moved = total * bytes_per + kv_bytes
-    flops = (2 * non_embedding * rows + 2 * shape["vocab_size"] * shape["hidden_size"] * batch
-             + 4 * layers * shape["num_attention_heads"] * head_dim * context * rows)
+    flops = (
+        2 * non_embedding * rows
+        + 2 * shape["vocab_size"] * shape["hidden_size"] * batch
+        + 4 * layers * shape["num_attention_heads"] * head_dim * context * rows
+    )
     return max(moved / HBM_BYTES_PER_S, flops / PEAK_FLOPS), (total * bytes_per + kv_bytes) / 1e9
 
 
@@ -144,14 +164,19 @@ def _build(config: Any, streams: int, prefix_tokens: int, device: str, dtype: An
         if streams == 1:
             model = Qwen2ForCausalLM(config)
         else:
-            model = ParScaleForCausalLM(ParScaleConfig(
-                text_config=config.to_dict(), parscale_n=streams,
-                parscale_prefix_tokens=prefix_tokens,
-            ))
+            model = ParScaleForCausalLM(
+                ParScaleConfig(
+                    text_config=config.to_dict(),
+                    parscale_n=streams,
+                    parscale_prefix_tokens=prefix_tokens,
+                )
+            )
     return model.to(dtype).eval()
 
 
-def _decode(model: Any, prompt: Any, new_tokens: int, profile_steps: int) -> tuple[float, float | None]:
+def _decode(
+    model: Any, prompt: Any, new_tokens: int, profile_steps: int
+) -> tuple[float, float | None]:
     """Median wall ms of a decode step, and profiled GPU kernel ms per step (None on CPU)."""
     import torch
     from transformers import DynamicCache
@@ -202,7 +227,8 @@ def _kernel_ms(run: Any, steps: int) -> float | None:
         total = 0.0
         for event in prof.key_averages():
             total += getattr(event, "self_device_time_total", None) or getattr(
-                event, "self_cuda_time_total", 0.0)
+                event, "self_cuda_time_total", 0.0
+            )
         return total
 
     try:
@@ -221,14 +247,16 @@ def run_cost_bench(cfg: CostSettings, console: Any = None) -> dict[str, Any]:
     device = resolve_device(cfg.device)
     dtype = torch.bfloat16 if device.startswith("cuda") else torch.float32
     base_shape = SHAPES[cfg.shape]
-    models: list[tuple[str, str, int, dict[str, int], float]] = [("base P=1", "base", 1,
-                                                                  base_shape, 1.0)]
+    models: list[tuple[str, str, int, dict[str, int], float]] = [
+        ("base P=1", "base", 1, base_shape, 1.0)
+    ]
     for p in cfg.streams:
         models.append((f"ParScale P={p}", "parscale", p, base_shape, 1.0))
     for p in cfg.streams:
         mult = cfg.k * math.log(p) + 1.0
-        models.append((f"dense ×{mult:.2f} (≈ P={p})", "dense", 1,
-                       scaled_shape(base_shape, mult), mult))
+        models.append(
+            (f"dense ×{mult:.2f} (≈ P={p})", "dense", 1, scaled_shape(base_shape, mult), mult)
+        )
     rows: list[Row] = []
     generator = torch.Generator().manual_seed(0)
     for name, kind, streams, shape, _ in models:
@@ -239,31 +267,54 @@ def run_cost_bench(cfg: CostSettings, console: Any = None) -> dict[str, Any]:
         counts = parameter_counts(model)
         weights_gb = sum(p.numel() * p.element_size() for p in model.parameters()) / 1e9
         for batch in cfg.batch_sizes:
-            prompt = torch.randint(0, shape["vocab_size"], (batch, cfg.prompt_tokens),
-                                   generator=generator).to(device)
+            prompt = torch.randint(
+                0, shape["vocab_size"], (batch, cfg.prompt_tokens), generator=generator
+            ).to(device)
             if device.startswith("cuda"):
                 torch.cuda.empty_cache()
                 torch.cuda.reset_peak_memory_stats()
             latency, kernel = _decode(model, prompt, cfg.new_tokens, cfg.profile_steps)
             peak = torch.cuda.max_memory_allocated() / 1e9 if device.startswith("cuda") else None
-            context = cfg.prompt_tokens + cfg.new_tokens // 2 + (cfg.prefix_tokens if streams > 1
-                                                                 else 0)
+            context = (
+                cfg.prompt_tokens + cfg.new_tokens // 2 + (cfg.prefix_tokens if streams > 1 else 0)
+            )
             roof_s, _ = _roofline(shape, counts["law_n"], counts["total"], streams, batch, context)
-            _, roof_mem = _roofline(shape, counts["law_n"], counts["total"], streams, batch,
-                                    context + cfg.new_tokens // 2)
-            rows.append(Row(name, kind, streams, batch, counts["law_n"], counts["total"],
-                            round(weights_gb, 4), None if peak is None else round(peak, 4),
-                            round(latency, 4), None if kernel is None else round(kernel, 4),
-                            1e3 * roof_s, roof_mem))
+            _, roof_mem = _roofline(
+                shape,
+                counts["law_n"],
+                counts["total"],
+                streams,
+                batch,
+                context + cfg.new_tokens // 2,
+            )
+            rows.append(
+                Row(
+                    name,
+                    kind,
+                    streams,
+                    batch,
+                    counts["law_n"],
+                    counts["total"],
+                    round(weights_gb, 4),
+                    None if peak is None else round(peak, 4),
+                    round(latency, 4),
+                    None if kernel is None else round(kernel, 4),
+                    1e3 * roof_s,
+                    roof_mem,
+                )
+            )
         if console is not None:
-            console.print(f"{name}: {counts['total'] / 1e6:.0f}M parameters "
-                          f"({time.perf_counter() - t0:.1f} s)")
+            console.print(
+                f"{name}: {counts['total'] / 1e6:.0f}M parameters "
+                f"({time.perf_counter() - t0:.1f} s)"
+            )
         del model
         if device.startswith("cuda"):
             torch.cuda.empty_cache()
     return {
-        "device": torch.cuda.get_device_name() if device.startswith("cuda") else
-        f"cpu ({platform.processor() or platform.machine()})",
+        "device": torch.cuda.get_device_name()
+        if device.startswith("cuda")
+        else f"cpu ({platform.processor() or platform.machine()})",
         "torch": torch.__version__,
         "settings": asdict(cfg),
         "rows": [asdict(r) for r in rows],
@@ -283,8 +334,13 @@ def _ratios(rows: list[Row], cfg: CostSettings) -> list[dict[str, Any]]:
         dense = {r.batch: r for r in rows if r.model == dense_name}
         for batch in cfg.batch_sizes:
             entry: dict[str, Any] = {"P": p, "batch": batch, "dense_model": dense_name}
-            for metric in ("peak_gb", "latency_ms", "kernel_ms", "roofline_ms",
-                           "roofline_memory_gb"):
+            for metric in (
+                "peak_gb",
+                "latency_ms",
+                "kernel_ms",
+                "roofline_ms",
+                "roofline_memory_gb",
+            ):
                 b, q, d = (getattr(x[batch], metric) for x in (base, par, dense))
                 if None in (b, q, d):
                     continue
@@ -299,21 +355,35 @@ def _ratios(rows: list[Row], cfg: CostSettings) -> list[dict[str, Any]]:
 def print_cost(result: dict[str, Any], console: Any) -> None:
     from rich.table import Table
 
-    table = Table(title=f"Decode cost per generated token — {result['device']}",
-                  title_justify="left")
+    table = Table(
+        title=f"Decode cost per generated token — {result['device']}", title_justify="left"
+    )
     for col in ("model", "batch", "peak GB", "wall ms", "kernel ms", "roofline ms"):
         table.add_column(col, justify="right" if col != "model" else "left")
     for r in result["rows"]:
-        table.add_row(r["model"], str(r["batch"]),
-                      "n/a" if r["peak_gb"] is None else f"{r['peak_gb']:.3f}",
-                      f"{r['latency_ms']:.2f}",
-                      "n/a" if r["kernel_ms"] is None else f"{r['kernel_ms']:.3f}",
-                      f"{r['roofline_ms']:.4f}")
+        table.add_row(
+            r["model"],
+            str(r["batch"]),
+            "n/a" if r["peak_gb"] is None else f"{r['peak_gb']:.3f}",
+            f"{r['latency_ms']:.2f}",
+            "n/a" if r["kernel_ms"] is None else f"{r['kernel_ms']:.3f}",
+            f"{r['roofline_ms']:.4f}",
+        )
     console.print(table)
-    ratios = Table(title="Dense increase ÷ ParScale increase over the base (paper, batch 1: "
-                   "memory 22×, latency 6×)", title_justify="left")
-    for col in ("P", "batch", "memory", "wall latency", "kernel latency", "roofline latency",
-                "roofline memory"):
+    ratios = Table(
+        title="Dense increase ÷ ParScale increase over the base (paper, batch 1: "
+        "memory 22×, latency 6×)",
+        title_justify="left",
+    )
+    for col in (
+        "P",
+        "batch",
+        "memory",
+        "wall latency",
+        "kernel latency",
+        "roofline latency",
+        "roofline memory",
+    ):
         ratios.add_column(col, justify="right")
 
     def fmt(entry: dict[str, Any], key: str) -> str:
@@ -321,6 +391,13 @@ def print_cost(result: dict[str, Any], console: Any) -> None:
         return "n/a" if value is None else f"{value:.1f}×"
 
     for e in result["ratios"]:
-        ratios.add_row(str(e["P"]), str(e["batch"]), fmt(e, "peak_gb"), fmt(e, "latency_ms"),
-                       fmt(e, "kernel_ms"), fmt(e, "roofline_ms"), fmt(e, "roofline_memory_gb"))
+        ratios.add_row(
+            str(e["P"]),
+            str(e["batch"]),
+            fmt(e, "peak_gb"),
+            fmt(e, "latency_ms"),
+            fmt(e, "kernel_ms"),
+            fmt(e, "roofline_ms"),
+            fmt(e, "roofline_memory_gb"),
+        )
     console.print(ratios)

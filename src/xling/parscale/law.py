@@ -78,7 +78,9 @@ def read_points_csv(path: str | Path) -> Points:
                 try:
                     value = float(raw)
                 except ValueError:
-                    raise XlingError(f"{path}:{lineno}: {cols[key]}={raw!r} is not a number") from None
+                    raise XlingError(
+                        f"{path}:{lineno}: {cols[key]}={raw!r} is not a number"
+                    ) from None
                 if not math.isfinite(value):
                     raise XlingError(f"{path}:{lineno}: {cols[key]}={raw!r} is not finite")
                 values.append(value)
@@ -157,7 +159,12 @@ def _solve(
     def jacobian(theta: np.ndarray) -> np.ndarray:
         reducible, du_alpha, du_shape = _terms(model, theta, pts.n, pts.p)
         pred = np.maximum(reducible + theta[3], 1e-300)
-        cols = (reducible * theta[1], reducible * du_alpha, reducible * du_shape, np.ones_like(pred))
+        cols = (
+            reducible * theta[1],
+            reducible * du_alpha,
+            reducible * du_shape,
+            np.ones_like(pred),
+        )
         return np.stack(cols, axis=1) / pred[:, None]
 
     def run(x0: np.ndarray, budget: int) -> Any:
@@ -166,8 +173,16 @@ def _solve(
             warnings.simplefilter("ignore", RuntimeWarning)
             try:
                 res = least_squares(
-                    residuals, x0, jac=jacobian, bounds=(lo, hi), loss="huber",
-                    f_scale=delta, x_scale="jac", xtol=1e-12, ftol=1e-12, gtol=1e-12,
+                    residuals,
+                    x0,
+                    jac=jacobian,
+                    bounds=(lo, hi),
+                    loss="huber",
+                    f_scale=delta,
+                    x_scale="jac",
+                    xtol=1e-12,
+                    ftol=1e-12,
+                    gtol=1e-12,
                     max_nfev=budget,
                 )
             except (ValueError, np.linalg.LinAlgError):
@@ -263,8 +278,12 @@ class LawFit:
             str(p): {"value": e.value, "ci": [e.lo, e.hi]} for p, e in self.multipliers.items()
         }
         out["leave_one_out"] = {  # empty when fitted without the comparison
-            s.model: {"n_params": s.n_params, "rmse": s.rmse, "loo_rmse": s.loo_rmse,
-                      "loo_mape": s.loo_mape}
+            s.model: {
+                "n_params": s.n_params,
+                "rmse": s.rmse,
+                "loo_rmse": s.loo_rmse,
+                "loo_mape": s.loo_mape,
+            }
             for s in self.scores
         }
         out["best_by_loo"] = self.best_model
@@ -279,8 +298,9 @@ def _loo(model: str, pts: Points, warm: np.ndarray) -> list[float]:
         keep = np.arange(len(pts)) != i
         sub = Points(pts.n[keep], pts.p[keep], pts.loss[keep])
         theta = fit_model(model, sub, warm=warm)
-        errors.append(float(predict(model, theta, pts.n[i : i + 1], pts.p[i : i + 1])[0]
-                            - pts.loss[i]))
+        errors.append(
+            float(predict(model, theta, pts.n[i : i + 1], pts.p[i : i + 1])[0] - pts.loss[i])
+        )
     return errors
 
 

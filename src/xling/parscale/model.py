@@ -33,6 +33,7 @@ from __future__ import annotations
 import copy
 import inspect
 from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any
 
 import torch
@@ -71,6 +72,10 @@ class ParScaleConfig(PretrainedConfig):
 
     model_type = MODEL_TYPE
     sub_configs = {"text_config": AutoConfig}  # noqa: RUF012 (transformers' class attribute)
+    # TRL and the auto classes look up `config.auto_map` (remote code) for architectures
+    # transformers does not ship; an empty class attribute (not a field, so not written to
+    # config.json) says "no remote code".
+    auto_map = MappingProxyType({})
 
     text_config: Any = None
     parscale_n: int = 1
@@ -133,7 +138,9 @@ class ParScaleForCausalLM(PreTrainedModel, GenerationMixin):
         self._cache_arg = _cache_argument(self.model.forward)
         streams, n_prefix = int(config.parscale_n), int(config.parscale_prefix_tokens)
         if streams > 1:
-            head_dim = getattr(text, "head_dim", None) or text.hidden_size // text.num_attention_heads
+            head_dim = (
+                getattr(text, "head_dim", None) or text.hidden_size // text.num_attention_heads
+            )
             shape = (text.num_hidden_layers, streams, text.num_key_value_heads, n_prefix, head_dim)
             self.prefix_keys = nn.Parameter(torch.empty(shape))
             self.prefix_values = nn.Parameter(torch.empty(shape))
@@ -171,6 +178,14 @@ class ParScaleForCausalLM(PreTrainedModel, GenerationMixin):
             std = getattr(self.config.text_config, "initializer_range", 0.02)
             hf_init.normal_(self.prefix_keys, mean=0.0, std=std)
             hf_init.normal_(self.prefix_values, mean=0.0, std=std)
+
+    def generate(self, *args: Any, **kwargs: Any) -> Any:
+        config = kwargs.get("generation_config") or self.generation_config
+        beams = kwargs.get("num_beams") or getattr(config, "num_beams", 1) or 1
+        if self.streams > 1 and beams > 1:
+            # Beam search reorders the cache by beam rows; ours has P rows per beam.
+            raise ParScaleError("beam search is not supported with P > 1; use greedy or sampling")
+        return super().generate(*args, **kwargs)
 
     def gradient_checkpointing_enable(self, *args: Any, **kwargs: Any) -> None:
         if self.streams > 1:
@@ -246,14 +261,22 @@ class ParScaleForCausalLM(PreTrainedModel, GenerationMixin):
             cache = getattr(out, _OUTPUT_CACHE_FIELD, None)
         else:
             hidden, cache = self._streams_forward(
-                input_ids, attention_mask, position_ids, cache, inputs_embeds, use_cache, kwargs,
+                input_ids,
+                attention_mask,
+                position_ids,
+                cache,
+                inputs_embeds,
+                use_cache,
+                kwargs,
                 logits_to_keep,
             )
         logits = self.lm_head(hidden)
         loss = None
         if labels is not None:
             loss = self.loss_function(
-                logits=logits, labels=labels, vocab_size=self.config.text_config.vocab_size,
+                logits=logits,
+                labels=labels,
+                vocab_size=self.config.text_config.vocab_size,
                 **kwargs,
             )
         return CausalLMOutputWithPast(loss=loss, logits=logits, **{_OUTPUT_CACHE_FIELD: cache})

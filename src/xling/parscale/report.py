@@ -79,7 +79,12 @@ def _pooled(nll: np.ndarray, counts: np.ndarray | None) -> np.ndarray:
 
 
 def analyze(
-    cells: list[CellResult], *, n_definition: str, n_boot: int, lang_boot: int, seed: int,
+    cells: list[CellResult],
+    *,
+    n_definition: str,
+    n_boot: int,
+    lang_boot: int,
+    seed: int,
     lang_k: bool = True,
 ) -> StudyAnalysis:
     """Fit the law; bootstrap resamples held-out batches with one draw shared by all cells."""
@@ -99,8 +104,9 @@ def analyze(
     p_values = sorted({c.streams for c in cells})
     p_max = p_values[-1]
     lang_rows = [
-        _lang_row(cells, lang, n_definition, p_values, lang_boot, rng,
-                  fit.theta if lang_k else None)
+        _lang_row(
+            cells, lang, n_definition, p_values, lang_boot, rng, fit.theta if lang_k else None
+        )
         for lang in _langs(cells)
     ]
     return StudyAnalysis(cells, n_definition, fit, other_fit, cell_loss, lang_rows, p_max)
@@ -112,8 +118,13 @@ def _langs(cells: list[CellResult]) -> list[str]:
 
 
 def _lang_row(
-    cells: list[CellResult], lang: str, n_definition: str, p_values: list[int], n_boot: int,
-    rng: np.random.Generator, start: np.ndarray | None,
+    cells: list[CellResult],
+    lang: str,
+    n_definition: str,
+    p_values: list[int],
+    n_boot: int,
+    rng: np.random.Generator,
+    start: np.ndarray | None,
 ) -> LangRow:
     nll = [np.asarray(c.heldout_lang[lang], float) for c in cells]
     counts = resample_counts(len(nll[0]), n_boot, rng) if n_boot > 0 else None
@@ -122,16 +133,24 @@ def _lang_row(
     sizes = sorted({c.params["backbone_non_embedding"] for c in cells})
     index = {(c.params["backbone_non_embedding"], c.streams): i for i, c in enumerate(cells)}
     p1, pmax = p_values[0], p_values[-1]
-    pairs = [(index[(s, p1)], index[(s, pmax)]) for s in sizes if (s, p1) in index
-             and (s, pmax) in index]
+    pairs = [
+        (index[(s, p1)], index[(s, pmax)]) for s in sizes if (s, p1) in index and (s, pmax) in index
+    ]
 
     def reduction(values: np.ndarray) -> np.ndarray:
         return np.mean([1.0 - values[..., j] / values[..., i] for i, j in pairs], axis=0)
 
     k = None
     if start is not None:
-        k = fit_law(_points(cells, n_definition, loss), replicates=reps, n_boot=0, ci=CI,
-                    loo=False, start=start, grid=False).estimates["k"]
+        k = fit_law(
+            _points(cells, n_definition, loss),
+            replicates=reps,
+            n_boot=0,
+            ci=CI,
+            loo=False,
+            start=start,
+            grid=False,
+        ).estimates["k"]
     largest = pairs[-1]
     return LangRow(
         lang=lang,
@@ -167,10 +186,15 @@ def _figures(an: StudyAnalysis, out: Path) -> dict[str, dict[str, Path]]:
         ax.clabel(lines, fmt="%.3f", fontsize=8)
         ax.scatter(pts.n, pts.p, c="white", edgecolors="black", s=36, zorder=3)
         for n, p, loss in zip(pts.n, pts.p, pts.loss, strict=True):
-            ax.annotate(f"{loss:.3f}", (n, p), textcoords="offset points", xytext=(5, 5),
-                        fontsize=8, color="black",
-                        bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none",
-                              "alpha": 0.8})
+            ax.annotate(
+                f"{loss:.3f}",
+                (n, p),
+                textcoords="offset points",
+                xytext=(5, 5),
+                fontsize=8,
+                color="black",
+                bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none", "alpha": 0.8},
+            )
         ax.set_xscale("log")
         ax.set_yscale("log", base=2)
         ax.set_yticks(p_values, [str(p) for p in p_values])
@@ -187,12 +211,28 @@ def _figures(an: StudyAnalysis, out: Path) -> dict[str, dict[str, Path]]:
         for p in p_values:
             idx = [i for i in range(len(pts)) if int(pts.p[i]) == p]
             est = [an.cell_loss[i] for i in idx]
-            err = np.array([[e.value - (e.lo if e.lo is not None else e.value) for e in est],
-                            [(e.hi if e.hi is not None else e.value) - e.value for e in est]])
-            ax.errorbar(pts.n[idx], pts.loss[idx], yerr=err, fmt="o", color=colors[p],
-                        label=f"P = {p}", capsize=3)
-            ax.plot(curve_n, fit.predict(curve_n, np.full_like(curve_n, p)), color=colors[p],
-                    lw=1.4, alpha=0.85)
+            err = np.array(
+                [
+                    [e.value - (e.lo if e.lo is not None else e.value) for e in est],
+                    [(e.hi if e.hi is not None else e.value) - e.value for e in est],
+                ]
+            )
+            ax.errorbar(
+                pts.n[idx],
+                pts.loss[idx],
+                yerr=err,
+                fmt="o",
+                color=colors[p],
+                label=f"P = {p}",
+                capsize=3,
+            )
+            ax.plot(
+                curve_n,
+                fit.predict(curve_n, np.full_like(curve_n, p)),
+                color=colors[p],
+                lw=1.4,
+                alpha=0.85,
+            )
         ax.set_xscale("log")
         ax.set_xlabel("parameters N")
         ax.set_ylabel("held-out loss (nats/token)")
@@ -208,8 +248,13 @@ def _figures(an: StudyAnalysis, out: Path) -> dict[str, dict[str, Path]]:
             mask = pts.p == p
             ax.scatter(eff[mask], pts.loss[mask], color=colors[p], label=f"P = {p}", zorder=3)
         grid = np.geomspace(eff.min() / 1.2, eff.max() * 1.2, 100)
-        ax.plot(grid, fit.predict(grid, np.ones_like(grid)), color=OKABE_ITO["black"], lw=1.2,
-                label="law, P = 1")
+        ax.plot(
+            grid,
+            fit.predict(grid, np.ones_like(grid)),
+            color=OKABE_ITO["black"],
+            lw=1.2,
+            label="law, P = 1",
+        )
         ax.set_xscale("log")
         ax.set_xlabel(f"effective parameters N·(k·ln P + 1), k = {k:.3f}")
         ax.set_ylabel("held-out loss (nats/token)")
@@ -223,13 +268,22 @@ def _figures(an: StudyAnalysis, out: Path) -> dict[str, dict[str, Path]]:
             rows = an.lang_rows
             x = np.arange(len(rows))
             vals = np.array([100 * (r.reduction.value or 0.0) for r in rows])
-            lo = np.array([100 * (r.reduction.lo if r.reduction.lo is not None else
-                                  r.reduction.value or 0.0) for r in rows])
-            hi = np.array([100 * (r.reduction.hi if r.reduction.hi is not None else
-                                  r.reduction.value or 0.0) for r in rows])
+            lo = np.array(
+                [
+                    100
+                    * (r.reduction.lo if r.reduction.lo is not None else r.reduction.value or 0.0)
+                    for r in rows
+                ]
+            )
+            hi = np.array(
+                [
+                    100
+                    * (r.reduction.hi if r.reduction.hi is not None else r.reduction.value or 0.0)
+                    for r in rows
+                ]
+            )
             ax.bar(x, vals, color=OKABE_ITO["blue"], width=0.6)
-            ax.errorbar(x, vals, yerr=[vals - lo, hi - vals], fmt="none", color="black",
-                        capsize=3)
+            ax.errorbar(x, vals, yerr=[vals - lo, hi - vals], fmt="none", color="black", capsize=3)
             ax.set_xticks(x, [get_language(r.lang).name for r in rows], rotation=30, ha="right")
             ax.axhline(0, color="black", lw=0.8)
             ax.set_ylabel(f"loss reduction P=1 → P={an.p_max} (%)")
@@ -264,35 +318,68 @@ def _tables(an: StudyAnalysis, out: Path) -> dict[str, Path]:
     pred = fit.predict(fit.points.n, fit.points.p)
     cells = [
         {
-            "cell": c.name, "hidden": c.shape.hidden, "layers": c.shape.layers, "P": c.streams,
-            "N_backbone": c.params["backbone_non_embedding"], "N_parscale": c.params["parscale"],
-            "N_law": float(fit.points.n[i]), "loss": e.value, "loss_lo": e.lo, "loss_hi": e.hi,
-            "law": float(pred[i]), "train_s": c.train_s, "eval_s": c.eval_s,
+            "cell": c.name,
+            "hidden": c.shape.hidden,
+            "layers": c.shape.layers,
+            "P": c.streams,
+            "N_backbone": c.params["backbone_non_embedding"],
+            "N_parscale": c.params["parscale"],
+            "N_law": float(fit.points.n[i]),
+            "loss": e.value,
+            "loss_lo": e.lo,
+            "loss_hi": e.hi,
+            "law": float(pred[i]),
+            "train_s": c.train_s,
+            "eval_s": c.eval_s,
         }
         for i, (c, e) in enumerate(zip(an.cells, an.cell_loss, strict=True))
     ]
-    law = [{"constant": k, "value": e.value, "lo": e.lo, "hi": e.hi}
-           for k, e in fit.estimates.items()]
-    law += [{"constant": f"multiplier_P{p}", "value": e.value, "lo": e.lo, "hi": e.hi}
-            for p, e in fit.multipliers.items()]
-    loo = [{"model": s.model, "n_params": s.n_params, "rmse": s.rmse, "loo_rmse": s.loo_rmse,
-            "loo_mape": s.loo_mape} for s in fit.scores]
-    langs = [{"lang": r.lang, "loss_p1_largest": r.loss_p1, "loss_pmax_largest": r.loss_pmax,
-              "reduction": r.reduction.value, "reduction_lo": r.reduction.lo,
-              "reduction_hi": r.reduction.hi, **_k_cols(r.k)}
-             for r in an.lang_rows]
+    law = [
+        {"constant": k, "value": e.value, "lo": e.lo, "hi": e.hi} for k, e in fit.estimates.items()
+    ]
+    law += [
+        {"constant": f"multiplier_P{p}", "value": e.value, "lo": e.lo, "hi": e.hi}
+        for p, e in fit.multipliers.items()
+    ]
+    loo = [
+        {
+            "model": s.model,
+            "n_params": s.n_params,
+            "rmse": s.rmse,
+            "loo_rmse": s.loo_rmse,
+            "loo_mape": s.loo_mape,
+        }
+        for s in fit.scores
+    ]
+    langs = [
+        {
+            "lang": r.lang,
+            "loss_p1_largest": r.loss_p1,
+            "loss_pmax_largest": r.loss_pmax,
+            "reduction": r.reduction.value,
+            "reduction_lo": r.reduction.lo,
+            "reduction_hi": r.reduction.hi,
+            **_k_cols(r.k),
+        }
+        for r in an.lang_rows
+    ]
     folder = out / "tables"
-    tables = {"cells": _write_csv(folder / "cells.csv", cells),
-              "law": _write_csv(folder / "law.csv", law),
-              "loo": _write_csv(folder / "loo.csv", loo)}
+    tables = {
+        "cells": _write_csv(folder / "cells.csv", cells),
+        "law": _write_csv(folder / "law.csv", law),
+        "loo": _write_csv(folder / "loo.csv", loo),
+    }
     if langs:
         tables["languages"] = _write_csv(folder / "languages.csv", langs)
     return tables
 
 
 def _k_cols(k: Estimate | None) -> dict[str, Any]:
-    return {"k": None, "k_lo": None, "k_hi": None} if k is None else {
-        "k": k.value, "k_lo": k.lo, "k_hi": k.hi}
+    return (
+        {"k": None, "k_lo": None, "k_hi": None}
+        if k is None
+        else {"k": k.value, "k_lo": k.lo, "k_hi": k.hi}
+    )
 
 
 def write_study_report(study: ParScaleStudy, console: Console) -> Path:
@@ -303,8 +390,14 @@ def write_study_report(study: ParScaleStudy, console: Console) -> Path:
     if len(cells) < len(cfg.cells()):
         missing = len(cfg.cells()) - len(cells)
         console.print(f"[yellow]report on {len(cells)} cells ({missing} not trained yet)")
-    an = analyze(cells, n_definition=cfg.n_definition, n_boot=cfg.n_boot,
-                 lang_boot=cfg.lang_boot, seed=cfg.seed, lang_k=cfg.lang_k)
+    an = analyze(
+        cells,
+        n_definition=cfg.n_definition,
+        n_boot=cfg.n_boot,
+        lang_boot=cfg.lang_boot,
+        seed=cfg.seed,
+        lang_k=cfg.lang_k,
+    )
     out = study.out / "report"
     out.mkdir(parents=True, exist_ok=True)
     figs = _figures(an, out / "figures")
@@ -333,8 +426,11 @@ def write_study_report(study: ParScaleStudy, console: Console) -> Path:
             ("k", _est(est["k"]), "P streams act like N·(k ln P + 1) parameters"),
             ("α", _est(est["alpha"]), "exponent of the law"),
             ("E", _est(est["E"]), "irreducible loss (nats/token)"),
-            (f"P = {p_max} ≈", f"{mult.fmt(2)}× N" if mult else "n/a",
-             "equivalent parameter multiplier k·ln P + 1"),
+            (
+                f"P = {p_max} ≈",
+                f"{mult.fmt(2)}× N" if mult else "n/a",
+                "equivalent parameter multiplier k·ln P + 1",
+            ),
             ("best law (leave-one-out)", fit.best_model, "lowest leave-one-out RMSE"),
         ]
     )
@@ -355,15 +451,30 @@ def write_study_report(study: ParScaleStudy, console: Console) -> Path:
     largest = float(fit.points.n.max())
     doc.table(
         ["P", "k·ln P + 1", f"{round(100 * CI)}% CI", "equivalent N at the largest size"],
-        [[str(p), _sci(e.value), f"[{_sci(e.lo)}, {_sci(e.hi)}]",
-          f"{largest * (e.value or 0):,.0f}"] for p, e in fit.multipliers.items()],
+        [
+            [
+                str(p),
+                _sci(e.value),
+                f"[{_sci(e.lo)}, {_sci(e.hi)}]",
+                f"{largest * (e.value or 0):,.0f}",
+            ]
+            for p, e in fit.multipliers.items()
+        ],
         caption="'P streams ≈ N·(k log P + 1) parameters': the parameter multiplier of P streams",
     )
     doc.h(2, "Against the alternatives", "loo")
     doc.table(
         ["law", "constants", "RMSE", "leave-one-out RMSE", "leave-one-out mean |rel. err|"],
-        [[s.model, str(s.n_params), f"{s.rmse:.4f}", f"{s.loo_rmse:.4f}",
-          f"{100 * s.loo_mape:.2f}%"] for s in fit.scores],
+        [
+            [
+                s.model,
+                str(s.n_params),
+                f"{s.rmse:.4f}",
+                f"{s.loo_rmse:.4f}",
+                f"{100 * s.loo_mape:.2f}%",
+            ]
+            for s in fit.scores
+        ],
         caption="parscale: (A/(N(k ln P+1)))^α + E · power_p: (A/N)^α·P^(−β) + E · "
         "no_p: (A/N)^α + E; each point predicted from a fit to the others",
     )
@@ -376,11 +487,19 @@ def write_study_report(study: ParScaleStudy, console: Console) -> Path:
     doc.h(2, "Cells", "cells")
     pred = fit.predict(fit.points.n, fit.points.p)
     doc.table(
-        ["cell", "P", "N backbone", "N prefixes + aggregator", "held-out loss", "law",
-         "train s"],
-        [[c.name, str(c.streams), f"{c.params['backbone_non_embedding']:,}",
-          f"{c.params['parscale']:,}", _est(e, 4), f"{pred[i]:.4f}", f"{c.train_s:.0f}"]
-         for i, (c, e) in enumerate(zip(an.cells, an.cell_loss, strict=True))],
+        ["cell", "P", "N backbone", "N prefixes + aggregator", "held-out loss", "law", "train s"],
+        [
+            [
+                c.name,
+                str(c.streams),
+                f"{c.params['backbone_non_embedding']:,}",
+                f"{c.params['parscale']:,}",
+                _est(e, 4),
+                f"{pred[i]:.4f}",
+                f"{c.train_s:.0f}",
+            ]
+            for i, (c, e) in enumerate(zip(an.cells, an.cell_loss, strict=True))
+        ],
         caption=f"law: the fit with N = {N_LABELS[an.n_definition]}",
     )
     if an.lang_rows:
@@ -399,11 +518,17 @@ def write_study_report(study: ParScaleStudy, console: Console) -> Path:
             )
         )
         doc.table(
-            ["language", f"loss P=1 (largest N)", f"loss P={an.p_max}", "reduction", "k"],
-            [[f"{get_language(r.lang).name} ({r.lang})", f"{r.loss_p1:.4f}",
-              f"{r.loss_pmax:.4f}", r.reduction.fmt(2, 100, unit="%"),
-              "not fitted" if r.k is None else _est(r.k)]
-             for r in an.lang_rows],
+            ["language", "loss P=1 (largest N)", f"loss P={an.p_max}", "reduction", "k"],
+            [
+                [
+                    f"{get_language(r.lang).name} ({r.lang})",
+                    f"{r.loss_p1:.4f}",
+                    f"{r.loss_pmax:.4f}",
+                    r.reduction.fmt(2, 100, unit="%"),
+                    "not fitted" if r.k is None else _est(r.k),
+                ]
+                for r in an.lang_rows
+            ],
         )
     doc.h(2, "Method", "method")
     doc.bullets(
@@ -422,22 +547,45 @@ def write_study_report(study: ParScaleStudy, console: Console) -> Path:
         + [f"warning: {w}" for w in fit.warnings]
     )
     doc.h(2, "Files", "files")
-    doc.bullets([p.relative_to(out).as_posix() for p in tables.values()]
-                + [f"figures/{name}.png, figures/{name}.svg" for name in figs])
+    doc.bullets(
+        [p.relative_to(out).as_posix() for p in tables.values()]
+        + [f"figures/{name}.png, figures/{name}.svg" for name in figs]
+    )
     write_documents(doc, title)
     summary = {
-        "settings": {"name": cfg.name, "corpus": cfg.corpus, "steps": cfg.train.steps,
-                     "batch_size": cfg.train.batch_size, "p_values": list(cfg.p_values),
-                     "prefix_tokens": cfg.prefix_tokens},
+        "settings": {
+            "name": cfg.name,
+            "corpus": cfg.corpus,
+            "steps": cfg.train.steps,
+            "batch_size": cfg.train.batch_size,
+            "p_values": list(cfg.p_values),
+            "prefix_tokens": cfg.prefix_tokens,
+        },
         "law": fit.to_dict(),
         "n_definition": an.n_definition,
         "law_other_n": {"n_definition": _other(an.n_definition), **an.other_fit.to_dict()},
-        "cells": [{"cell": c.name, "P": c.streams, "params": c.params, "loss": e.value,
-                   "ci": [e.lo, e.hi], "train_s": c.train_s, "device": c.device}
-                  for c, e in zip(an.cells, an.cell_loss, strict=True)],
-        "languages": [{"lang": r.lang, "reduction": r.reduction.to_dict(),
-                       "k": None if r.k is None else r.k.to_dict(),
-                       "loss_p1": r.loss_p1, "loss_pmax": r.loss_pmax} for r in an.lang_rows],
+        "cells": [
+            {
+                "cell": c.name,
+                "P": c.streams,
+                "params": c.params,
+                "loss": e.value,
+                "ci": [e.lo, e.hi],
+                "train_s": c.train_s,
+                "device": c.device,
+            }
+            for c, e in zip(an.cells, an.cell_loss, strict=True)
+        ],
+        "languages": [
+            {
+                "lang": r.lang,
+                "reduction": r.reduction.to_dict(),
+                "k": None if r.k is None else r.k.to_dict(),
+                "loss_p1": r.loss_p1,
+                "loss_pmax": r.loss_pmax,
+            }
+            for r in an.lang_rows
+        ],
         "train_s_total": train_s,
     }
     write_json_atomic(out / "summary.json", _finite(summary))

@@ -90,7 +90,9 @@ class ModelShape:
             return 0
         kv = self.kv_heads * (self.hidden // self.heads)
         prefix = 2 * self.layers * streams * prefix_tokens * kv
-        aggregator = streams * self.hidden * self.hidden + self.hidden + self.hidden * streams + streams
+        aggregator = (
+            streams * self.hidden * self.hidden + self.hidden + self.hidden * streams + streams
+        )
         return prefix + aggregator
 
     def text_config(self, tokenizer: Any, max_positions: int) -> dict[str, Any]:
@@ -184,8 +186,16 @@ class StudySettings:
     def identity(self) -> dict[str, Any]:
         """What determines the cells' results: a rerun into the same folder must agree."""
         data = dataclasses.asdict(self)
-        run_only = ("name", "out", "n_boot", "lang_k", "lang_boot", "device", "data_workers",
-                    "cpu_threads")
+        run_only = (
+            "name",
+            "out",
+            "n_boot",
+            "lang_k",
+            "lang_boot",
+            "device",
+            "data_workers",
+            "cpu_threads",
+        )
         for key in run_only:
             data.pop(key)
         return data
@@ -236,15 +246,23 @@ def estimate_seconds(cfg: StudySettings, device: str, mean_tokens: float = 230.0
     """Rough wall time of the grid's training and evaluation (see the constants above):
     FLOPs = 6 · tokens · (P·(N + attention) + lm_head) per training step, a third of that
     per evaluation batch, at an effective throughput with a per-step floor."""
-    flops_rate, floor = (GPU_FLOPS, GPU_STEP_FLOOR_S) if device.startswith("cuda") else (
-        CPU_FLOPS, CPU_STEP_FLOOR_S)
+    flops_rate, floor = (
+        (GPU_FLOPS, GPU_STEP_FLOOR_S)
+        if device.startswith("cuda")
+        else (CPU_FLOPS, CPU_STEP_FLOOR_S)
+    )
     vocab = 4096
     total = 0.0
     for shape, streams in cfg.cells():
-        context = min(mean_tokens, cfg.train.seq_len) / 2 + (cfg.prefix_tokens if streams > 1 else 0)
+        context = min(mean_tokens, cfg.train.seq_len) / 2 + (
+            cfg.prefix_tokens if streams > 1 else 0
+        )
         attention = 2 * shape.layers * shape.hidden * context
-        per_token = 6 * (streams * (shape.non_embedding_params() + attention)
-                         + shape.hidden * vocab + shape.parscale_params(streams, cfg.prefix_tokens))
+        per_token = 6 * (
+            streams * (shape.non_embedding_params() + attention)
+            + shape.hidden * vocab
+            + shape.parscale_params(streams, cfg.prefix_tokens)
+        )
         train_tokens = cfg.train.batch_size * min(mean_tokens, cfg.train.seq_len)
         step = max(floor, per_token * train_tokens / flops_rate)
         eval_batches = cfg.eval_batches + cfg.lang_eval_batches * len(ALL_CODES)
@@ -384,8 +402,12 @@ class ParScaleStudy:
             if not path.exists():
                 t0 = time.perf_counter()
                 batches = make_batches(
-                    source, tokenizer, range(count), seq_len=train.seq_len,
-                    loss_on=train.loss_on, workers=self.cfg.data_workers,
+                    source,
+                    tokenizer,
+                    range(count),
+                    seq_len=train.seq_len,
+                    loss_on=train.loss_on,
+                    workers=self.cfg.data_workers,
                 )
                 batches.save(path)
                 if name == "train":
@@ -404,8 +426,9 @@ class ParScaleStudy:
             return
         steps = self.cfg.train.steps
         with make_progress(self.console) as progress:
-            grid = progress.add_task("cells", total=len(self.cfg.cells()),
-                                     completed=len(self.cfg.cells()) - len(todo))
+            grid = progress.add_task(
+                "cells", total=len(self.cfg.cells()), completed=len(self.cfg.cells()) - len(todo)
+            )
             for shape, streams in todo:
                 task = progress.add_task(self.cell_name(shape, streams), total=steps)
 
@@ -421,8 +444,13 @@ class ParScaleStudy:
                 )
 
     def _train_cell(
-        self, shape: ModelShape, streams: int, tokenizer: Any, data: dict[str, Any],
-        device: str, on_step: Any,
+        self,
+        shape: ModelShape,
+        streams: int,
+        tokenizer: Any,
+        data: dict[str, Any],
+        device: str,
+        on_step: Any,
     ) -> CellResult:
         import torch
         from transformers import AutoConfig, AutoModelForCausalLM
@@ -438,8 +466,11 @@ class ParScaleStudy:
             torch.manual_seed(self.cfg.seed)
             backbone = AutoModelForCausalLM.from_config(config)
         model = ParScaleForCausalLM.from_backbone(
-            backbone, streams=streams, prefix_tokens=self.cfg.prefix_tokens,
-            smoothing=self.cfg.smoothing, seed=self.cfg.seed,
+            backbone,
+            streams=streams,
+            prefix_tokens=self.cfg.prefix_tokens,
+            smoothing=self.cfg.smoothing,
+            seed=self.cfg.seed,
         )
         del backbone
         t0 = time.perf_counter()

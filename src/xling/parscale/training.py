@@ -253,16 +253,23 @@ def post_train(
 
     tokenizer = AutoTokenizer.from_pretrained(base)
     model = ParScaleForCausalLM.from_backbone(
-        str(base), streams=streams, prefix_tokens=prefix_tokens,
-        seed=settings.seed, dtype=torch.float32,
+        str(base),
+        streams=streams,
+        prefix_tokens=prefix_tokens,
+        seed=settings.seed,
+        dtype=torch.float32,
     )
     model.freeze_backbone()
     source = dataclasses.replace(
         corpus, seed=corpus.seed + POST_TRAINING_SEED_OFFSET, batch_size=settings.batch_size
     )
     batches = make_batches(
-        source, tokenizer, range(settings.steps), seq_len=settings.seq_len,
-        loss_on=settings.loss_on, workers=data_workers,
+        source,
+        tokenizer,
+        range(settings.steps),
+        seq_len=settings.seq_len,
+        loss_on=settings.loss_on,
+        workers=data_workers,
     )
     info: dict[str, Any] = {"streams": streams, "prefix_tokens": prefix_tokens, "base": str(base)}
     if heldout is not None:

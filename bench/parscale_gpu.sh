@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Every ParScale GPU figure in one go, on one H200 (~7–8 min estimated, see
+# Every ParScale GPU figure in one go, on one H200 (~6–7 min estimated, see
 # docs/parscale/README.md): the N × P study (gpu preset), the cost bench, and ParScale heads
 # on the frozen organism evaluated in the 11 languages. Resumable: rerun to continue.
 #

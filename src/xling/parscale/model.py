@@ -342,9 +342,9 @@ class ParScaleForCausalLM(PreTrainedModel, GenerationMixin):
         """A ParScale model around the weights of a plain causal LM (a model or a path).
 
         The prefixes start near zero (normal, std = initializer_range; seeded by `seed`):
-        tried on the organism, this disturbs a trained backbone least — its held-out loss
-        doubles at P = 2 (0.045 → 0.10), where prefixes set to the backbone's own keys and
-        values of random tokens made it ten times worse (0.54)."""
+        tried on the bundled organism, this disturbs a trained backbone least — with 48
+        positions at P = 2 its held-out loss goes 0.084 → 0.131, where prefixes set to the
+        backbone's own keys and values of random tokens made it 0.345."""
         if isinstance(backbone, str):
             backbone = AutoModelForCausalLM.from_pretrained(backbone, **load_kwargs)
         if isinstance(backbone, ParScaleForCausalLM):

@@ -4,9 +4,10 @@ learned aggregator, its scaling law L = (A / (N·(k·ln P + 1)))^α + E, and our
     model.py      the wrapper (any Qwen2/Llama-style HF decoder), save/load, `generate`
     training.py   from-scratch and frozen-backbone training on the organism's corpus
     law.py        fitting the law (bootstrap CIs, leave-one-out against alternatives)
-    study.py      `xling parscale study`: the N × P grid, resumable, with its report
+    study.py      `xling parscale study`: the N × P grid, resumable
+    report.py     the study's analysis, figures and report
     cost.py       memory/latency per generated token: P streams vs more parameters (GPU)
-    organism.py   ParScale heads on the bundled organism, evaluated in the 11 languages
+    organism_eval.py  ParScale heads on the bundled organism, evaluated in the 11 languages
     commands.py   the `xling parscale` CLI group
 
 This package's __init__ stays light (no torch): the CLI imports it at start-up.

@@ -181,9 +181,9 @@ def _decode(
     import torch
     from transformers import DynamicCache
 
-    from xling.parscale.model import _cache_argument
+    from xling.parscale.model import cache_argument
 
-    arg = _cache_argument(model.forward)
+    arg = cache_argument(model.forward)
     text_config = getattr(model.config, "text_config", model.config)
     cuda = prompt.device.type == "cuda"
 

@@ -106,7 +106,8 @@ class ParScaleConfig(PretrainedConfig):
         super().__post_init__(**kwargs)
 
 
-def _cache_argument(forward: Any) -> str:
+def cache_argument(forward: Any) -> str:
+    """The name a model's forward takes its KV cache by (transformers renamed it)."""
     return "cache" if "cache" in inspect.signature(forward).parameters else "past_key_values"
 
 
@@ -135,7 +136,7 @@ class ParScaleForCausalLM(PreTrainedModel, GenerationMixin):
         self.model = AutoModel.from_config(text)
         self.lm_head = nn.Linear(text.hidden_size, text.vocab_size, bias=False)
         self._no_split_modules = getattr(self.model, "_no_split_modules", None)
-        self._cache_arg = _cache_argument(self.model.forward)
+        self._cache_arg = cache_argument(self.model.forward)
         streams, n_prefix = int(config.parscale_n), int(config.parscale_prefix_tokens)
         if streams > 1:
             head_dim = (

@@ -151,6 +151,9 @@ def _lang_row(
             start=start,
             grid=False,
         ).estimates["k"]
+    if not pairs:  # a partial grid: no size has both P values yet
+        missing = f"no size has both P = {p1} and P = {pmax}"
+        return LangRow(lang, math.nan, math.nan, Estimate(None, reason=missing), k)
     largest = pairs[-1]
     return LangRow(
         lang=lang,

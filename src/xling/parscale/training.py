@@ -12,7 +12,6 @@ like the training mixture, and one set per language.
 from __future__ import annotations
 
 import dataclasses
-import math
 import os
 import time
 from collections.abc import Callable, Sequence
@@ -54,12 +53,10 @@ class TrainSettings:
             raise XlingError("need lr > 0, min_lr_ratio in [0, 1] and warmup_steps >= 0")
 
     def lr_at(self, step: int) -> float:
-        if step < self.warmup_steps:
-            return self.lr * (step + 1) / self.warmup_steps
-        span = max(1, self.steps - self.warmup_steps)
-        progress = min(1.0, (step - self.warmup_steps) / span)
-        floor = self.lr * self.min_lr_ratio
-        return floor + (self.lr - floor) * 0.5 * (1.0 + math.cos(math.pi * progress))
+        """Linear warm-up, then cosine decay to min_lr_ratio · lr (the organism's schedule)."""
+        from xling.organism.pretrain import lr_at
+
+        return lr_at(self, step)  # reads lr, warmup_steps, steps and min_lr_ratio
 
 
 # ----------------------------------------------------------------------------- data

@@ -284,12 +284,14 @@ def _register_commands() -> None:
     from xling.analysis.commands import register as register_analysis
     from xling.benchmarks.commands import register as register_benchmarks
     from xling.organism.commands import register as register_organism
+    from xling.parscale.commands import register as register_parscale
     from xling.train.commands import register as register_train
 
     register_benchmarks(app)
     register_analysis(app)
     register_train(app)
     register_organism(app)
+    register_parscale(app)
 
 
 _register_commands()

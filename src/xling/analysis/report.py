@@ -917,16 +917,21 @@ def _closing_sections(rep: _Report) -> None:
 
 
 def _write_documents(rep: _Report) -> tuple[Path, Path]:
-    html_path, md_path = rep.out / "report.html", rep.out / "report.md"
+    return write_documents(rep.doc, rep.title)
+
+
+def write_documents(doc: Doc, title: str) -> tuple[Path, Path]:
+    """<doc.out>/report.html (self-contained) and report.md from a finished `Doc`."""
+    html_path, md_path = doc.out / "report.html", doc.out / "report.md"
     html_path.write_text(
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         f'<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>{html.escape(rep.title)}</title><style>{CSS}</style></head><body><main>"
-        + "\n".join(rep.doc.html_parts)
+        f"<title>{html.escape(title)}</title><style>{CSS}</style></head><body><main>"
+        + "\n".join(doc.html_parts)
         + "</main></body></html>\n",
         encoding="utf-8",
     )
-    md_path.write_text("\n".join(rep.doc.md_parts), encoding="utf-8")
+    md_path.write_text("\n".join(doc.md_parts), encoding="utf-8")
     return html_path, md_path
 
 

@@ -106,6 +106,9 @@ class HFBackend:
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer, GenerationConfig
 
+        from xling.parscale import register_auto_classes
+
+        register_auto_classes()  # ParScale checkpoints (model_type xling_parscale) load too
         if batch_size < 1:
             raise XlingError(f"batch_size must be at least 1, got {batch_size}")
         if engine not in ENGINE_MODES:

@@ -269,14 +269,18 @@ def _config_command(
 
 
 def _run_grpo(cfg: Any, *, resume: bool) -> None:
+    from xling.parscale import register_auto_classes
     from xling.train.grpo import run_grpo
 
+    register_auto_classes()  # TRL loads the model by path: ParScale checkpoints too
     run_grpo(cfg, resume=resume, console=console)
 
 
 def _run_sft(cfg: Any, *, resume: bool, prepare_only: bool) -> None:
+    from xling.parscale import register_auto_classes
     from xling.train.sft import run_sft
 
+    register_auto_classes()
     run_sft(cfg, resume=resume, prepare_only=prepare_only, console=console)
 
 

@@ -540,6 +540,8 @@ def main() -> None:
     sections = set(args.sections.split(","))
     device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
     if device.type == "cuda":
+        if device.index is None:  # set_device needs an index: "cuda" means the current one
+            device = torch.device("cuda", torch.cuda.current_device())
         torch.cuda.set_device(device)
     else:
         torch.set_num_threads(args.cpu_threads)

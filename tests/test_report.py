@@ -74,7 +74,10 @@ def test_compare_and_single_run_reports(study, tmp_path):
     r = build_report(study / "X2", tmp_path / "cmp", base=study / "base", n_boot=100)
     assert "mti_by_language" in r.figures and "mti_vs_x" not in r.figures
     assert "MTI" in r.html.read_text()
-    r = build_report(study / "base", tmp_path / "single", n_boot=100)
+    r = build_report(
+        study / "base", tmp_path / "single", n_boot=100, see_also=("the GPU run: docs/gpu",)
+    )
+    assert "See also: the GPU run: docs/gpu" in r.md.read_text()
     assert set(r.figures) == {"accuracy_by_language", "off_target_by_language"}
     with pytest.raises(XlingError, match="neither a study folder"):
         build_report(tmp_path, tmp_path / "x")

@@ -79,7 +79,7 @@ class StudyConfig:
     grpo: dict[str, Any] = field(default_factory=dict)  # GRPOTrainConfig overrides
     sft: dict[str, Any] = field(default_factory=dict)  # SFTTrainConfig overrides
     eval: dict[str, Any] = field(default_factory=dict)  # EvalConfig overrides (bench = a preset)
-    report: dict[str, Any] = field(default_factory=dict)  # n_boot, seed, screenshot
+    report: dict[str, Any] = field(default_factory=dict)  # n_boot, seed, screenshot, see_also
     # Arms ([[arms]] tables: name, method, train_data, train, base_stage, x_values); when
     # given they replace `methods`. Runs that two arms would train identically are shared.
     arms: tuple[dict[str, Any], ...] = ()
@@ -558,6 +558,7 @@ class Study:
             {"name": f"{self.cfg.name} ({arm.name})", "base": base, "runs": runs},
         )
         opts = {"n_boot": 2000, "seed": 0} | self.cfg.report
+        opts["see_also"] = tuple(opts.get("see_also", ()))
         title = f"{self.cfg.name}: {arm.name} ({arm.method.upper()})"
         result = build_report(folder, self.out / "report" / arm.name, title=title, **opts)
         summary = {
@@ -646,6 +647,8 @@ def headline(cfg: StudyConfig, console: Console, arms: Sequence[str] | None = No
                 parts = [f"{k}={_est(values[k])}" for k in ("alpha", "beta", "leap", "gap")]
                 console.print(f"[bold]{metric} law[/] f(X)=α·X^β: " + ", ".join(parts))
         console.print(f"report: [bold]{report_dir / 'report.html'}[/]")
+    for line in cfg.report.get("see_also", ()):
+        console.print(f"see also: {line}")
     paper_md = out / "report" / "summary.md"
     if arms is None and len(study.arms) > 1 and paper_md.exists():
         console.print(paper_md.read_text(encoding="utf-8"))

@@ -315,7 +315,10 @@ def build_report(
     mti_gain: str = "relative",
     title: str | None = None,
     screenshot: bool = False,
+    see_also: tuple[str, ...] = (),
 ) -> ReportResult:
+    """`see_also`: lines shown under the title (e.g. where a larger run of the same study
+    is), Markdown links allowed."""
     path = Path(path)
     out = Path(out)
     opts = {
@@ -331,6 +334,8 @@ def build_report(
     rep = _Report(path, out, sd, mode, ci, Doc(out=out), warnings=list(sd.warnings))
     _fit_laws(rep)
     _header(rep, title)
+    for line in see_also:
+        rep.doc.p(f"See also: {line}")
     _key_numbers(rep)
     _scaling_section(rep)
     _language_figures(rep)

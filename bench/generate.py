@@ -176,9 +176,9 @@ def run_checks(device: torch.device) -> dict[str, str]:
         from transformers import AutoTokenizer
 
         from xling.backends.hf import encode_prompt
+        from xling.organism.world import iter_records
         from xling.prompts import build_request
         from xling.records import Problem
-        from xling.synthetic import iter_records
 
         tokenizer = AutoTokenizer.from_pretrained(ORGANISM)
         model = AutoModelForCausalLM.from_pretrained(ORGANISM, dtype=torch.float32).to(device)
@@ -371,9 +371,9 @@ def bench_vllm(
 def bench_organism(args: argparse.Namespace, device: torch.device, results: dict[str, Any]) -> None:
     from xling.backends.base import GenerationParams
     from xling.backends.hf import HFBackend
+    from xling.organism.world import iter_records
     from xling.prompts import build_request
     from xling.records import Problem
-    from xling.synthetic import iter_records
 
     records = list(iter_records("test", args.organism_n, seed=0))
     requests = [

@@ -29,7 +29,7 @@ from typing import Any
 from transformers import TrainerCallback
 
 from xling.benchmarks import BenchmarkSpec, FieldMap
-from xling.synthetic import build_benchmark
+from xling.organism.world import build_benchmark
 from xling.tinymodel import ensure_tiny_model
 from xling.train.common import is_main_process, world_size
 from xling.train.config import GRPOTrainConfig

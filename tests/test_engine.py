@@ -77,9 +77,9 @@ def organism() -> tuple[Any, Any, list[list[int]]]:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from xling.backends.hf import encode_prompt
+    from xling.organism.world import iter_records
     from xling.prompts import build_request
     from xling.records import Problem
-    from xling.synthetic import iter_records
 
     tokenizer = AutoTokenizer.from_pretrained(ORGANISM)
     model = AutoModelForCausalLM.from_pretrained(ORGANISM, dtype=torch.float32).eval()

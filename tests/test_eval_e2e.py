@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from xling.languages import ALL_CODES
-from xling.synthetic import iter_records
+from xling.organism.world import iter_records
 
 N_PER_LANG = 2
 

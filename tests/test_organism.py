@@ -171,9 +171,9 @@ def test_resume_continues_from_the_checkpoint(micro_run: Path, tmp_path: Path) -
 
 def test_training_examples_round_trip_and_match_the_eval_prompt() -> None:
     from xling.backends.hf import render_prompt
+    from xling.organism.world import iter_records
     from xling.prompts import build_request
     from xling.records import Problem
-    from xling.synthetic import iter_records
 
     cfg = micro(lang_weights={code: 1.0 for code in ALL_CODES}, translation_fraction=0.3)
     tok = build_tokenizer(cfg)

@@ -235,8 +235,8 @@ def test_grpo_runs_on_a_parscale_checkpoint(tiny_model_dir: Path, tmp_path: Path
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from xling.benchmarks import BenchmarkSpec, FieldMap
+    from xling.organism.world import build_benchmark
     from xling.parscale.model import ParScaleForCausalLM, register_auto_classes
-    from xling.synthetic import build_benchmark
     from xling.train.config import GRPOTrainConfig
     from xling.train.data import build_parallel_from_spec, write_parallel
     from xling.train.grpo import run_grpo

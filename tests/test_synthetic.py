@@ -12,7 +12,7 @@ import pytest
 
 from xling import languages
 from xling.languages import ALL_CODES, Language, UnknownLanguageError, native_digit_table
-from xling.synthetic import (
+from xling.organism.world import (
     PROBLEM_TYPES,
     SyntheticError,
     TemplateError,
@@ -22,10 +22,8 @@ from xling.synthetic import (
     iter_problems,
     iter_records,
     lang_data,
-    pretraining_texts,
     render,
     split_of,
-    translation_pairs,
 )
 
 N_TYPES = len(PROBLEM_TYPES)
@@ -121,8 +119,6 @@ def test_vocabulary_choice_does_not_decide_the_split() -> None:
 def test_bad_arguments_are_clear_errors() -> None:
     with pytest.raises(SyntheticError, match="split"):
         generate_problems(3, seed=0, split="dev")
-    with pytest.raises(SyntheticError):
-        list(pretraining_texts(2, 0, {"en": 0.0}))
 
 
 @pytest.mark.parametrize("native", [False, True])
@@ -289,13 +285,7 @@ def test_written_benchmark_loads_with_the_jsonl_loader(tmp_path) -> None:
     assert by_lang["en"] == [(p.id, str(p.answer)) for p in generate_problems(12, seed=1)]
 
 
-def test_pretraining_texts_follow_the_weights() -> None:
-    texts = list(pretraining_texts(200, 3, {"en": 3.0, "th": 1.0, "ru": 0.0}))
-    assert texts == list(pretraining_texts(200, 3, {"en": 3.0, "th": 1.0, "ru": 0.0}))
-    assert all("\\boxed{" in t for t in texts)
-    thai = sum(bool(re.search(r"[\u0e00-\u0e7f]", t)) for t in texts)
-    assert 20 < thai < 90
-    assert not any(re.search(r"[\u0400-\u04ff]", t) for t in texts)
+def test_train_and_test_streams_share_no_problem() -> None:
     test_keys = {p.key for p in generate_problems(200, seed=3)}
     train_keys = {
         p.key
@@ -304,15 +294,6 @@ def test_pretraining_texts_follow_the_weights() -> None:
         )
     }
     assert not test_keys & train_keys
-
-
-def test_translation_pairs_render_one_problem_twice() -> None:
-    pairs = list(translation_pairs(22, 1))
-    assert {p.tgt_lang for p in pairs} == set(ALL_CODES) - {"en"}
-    assert all(p.src_lang == "en" for p in pairs)
-    for pair in pairs:
-        src_box = pair.src_text.rsplit("\\boxed{", 1)[1]
-        assert pair.tgt_text.translate(DIGITS).endswith("\\boxed{" + src_box)
 
 
 # --- language identification --------------------------------------------------------------

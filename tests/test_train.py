@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from xling.errors import XlingError
-from xling.synthetic import build_benchmark
+from xling.organism.world import build_benchmark
 from xling.train.common import FINAL_DIR, TRAIN_JSON, MissingDependencyError
 from xling.train.config import GRPOTrainConfig, SFTTrainConfig, TrainConfigError
 from xling.train.data import build_parallel_from_spec, write_parallel
@@ -121,7 +121,7 @@ def test_grpo_two_steps_write_checkpoint_logs_and_model(grpo_run: Path) -> None:
 def test_grpo_final_model_loads_in_xling_eval(grpo_run: Path, tmp_path: Path) -> None:
     from xling.config import EvalConfig
     from xling.evaluate import run_eval
-    from xling.synthetic import build_benchmark
+    from xling.organism.world import build_benchmark
 
     build_benchmark(tmp_path / "bench", n_train=0, n_test=1, seed=0)
     bench = tmp_path / "bench" / "test"

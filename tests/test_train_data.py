@@ -16,8 +16,8 @@ from conftest import shared_data
 from xling.benchmarks import BenchmarkSpec
 from xling.errors import XlingError
 from xling.extract import extract_answer
+from xling.organism.world import build_benchmark
 from xling.records import Problem
-from xling.synthetic import build_benchmark
 from xling.train.data import (
     DEFAULT_PARALLEL_ORDER,
     ParallelDataError,

@@ -440,7 +440,7 @@ class Study:
 
     # ------------------------------------------------------------------ step bodies
     def _bench(self) -> None:
-        from xling.synthetic import build_benchmark
+        from xling.organism.world import build_benchmark
 
         syn = self.cfg.synthetic
         build_benchmark(

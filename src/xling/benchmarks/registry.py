@@ -85,7 +85,7 @@ class Source:
     def where(self) -> str:
         """ "juletxara/mgsm (config {lang}, split test)"."""
         if self.kind == "synthetic":
-            return f"generated (xling.synthetic, {self.size} problems, seed {self.seed})"
+            return f"generated (xling.organism.world, {self.size} problems, seed {self.seed})"
         extra = [f"config {self.config}"] if self.config else []
         if self.kind == "hf":
             extra.append(f"split{'s' if len(self.splits) > 1 else ''} {', '.join(self.splits)}")

@@ -2,8 +2,8 @@
 
 One file per concept:
 
-* the world it learns from is `xling.synthetic` (seeded structured word problems rendered
-  in all registry languages, with strict train/test separation; also the `synth` benchmark);
+* `world/`     the world it learns from: seeded structured word problems rendered in all
+  registry languages, with strict train/test separation (also the `synth` benchmark);
 * `config.py`  what determines an organism (`OrganismConfig`) and the presets in presets/;
 * `corpus.py`  which problems, in which language, written how (careful vs hasty solutions,
   English-centric drift: the behaviours RL can select);

@@ -105,7 +105,7 @@ def build_bench_command(
     """Write the synthetic parallel benchmark (train/ and test/ folders of JSONL)."""
     from rich.console import Console
 
-    from xling.synthetic import build_benchmark
+    from xling.organism.world import build_benchmark
 
     build_benchmark(out, n_train=n_train, n_test=n_test, seed=seed, langs=langs)
     Console().print(

@@ -43,7 +43,13 @@ from typing import Any
 
 from xling.languages import ALL_CODES, get_language
 from xling.organism.config import OrganismConfig
-from xling.synthetic import StructuredProblem, iter_problems, iter_records, render, render_parts
+from xling.organism.world import (
+    StructuredProblem,
+    iter_problems,
+    iter_records,
+    render,
+    render_parts,
+)
 
 TRANSLATE_PROMPT = "Translate into {name}:\n\n{text}"
 THINK_OPEN, THINK_CLOSE = "<think>", "</think>"

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from xling.languages import ALL_CODES
-from xling.synthetic import iter_records
+from xling.organism.world import iter_records
 
 
 def quick_eval(

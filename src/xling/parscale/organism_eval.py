@@ -96,7 +96,7 @@ def run_heads_comparison(
     out.mkdir(parents=True, exist_ok=True)
     bench = out / "bench"
     if not (bench / "test" / f"synth_{ALL_CODES[-1]}.jsonl").exists():
-        from xling.synthetic import build_benchmark
+        from xling.organism.world import build_benchmark
 
         build_benchmark(bench, n_train=0, n_test=cfg.n_test, seed=cfg.bench_seed)
     corpus = organism_corpus(base)

@@ -8,7 +8,7 @@ Verbs are in the present or future tense, which do not agree with gender; soluti
 use "Label: 3 × 4 = 12" or abbreviated units (руб., км, мин), which need no agreement.
 """
 
-from xling.synthetic.vocab import LangData, Noun, T, count_slavic
+from xling.organism.world.vocab import LangData, Noun, T, count_slavic
 
 DATA = LangData(
     code="ru",

@@ -7,7 +7,7 @@ placeholders are the problem's parameters (see problems.py), the people `name`, 
 arithmetic) in steps. Count here: `{k:item}` -> "5 apples".
 """
 
-from xling.synthetic.vocab import LangData, Noun, T, count_sg_pl
+from xling.organism.world.vocab import LangData, Noun, T, count_sg_pl
 
 _NAMES = ("James", "Emma", "Oliver", "Sophie", "Jack", "Lucy", "Henry", "Grace")
 

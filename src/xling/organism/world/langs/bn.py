@@ -6,7 +6,7 @@ native_digits is False like MGSM's Bengali questions; set it True (or pass
 native_digits=True to render) for Bengali digits (০-৯), which Bengali print also uses.
 """
 
-from xling.synthetic.vocab import LangData, Noun, T
+from xling.organism.world.vocab import LangData, Noun, T
 
 
 def _count(value: int, digits: str, noun: Noun) -> str:

@@ -4,7 +4,7 @@ number). Items carry `ngapi`, the "how many" form agreeing with their noun class
 that need class agreement. Prices are in shilingi.
 """
 
-from xling.synthetic.vocab import LangData, Noun, T
+from xling.organism.world.vocab import LangData, Noun, T
 
 
 def _count(value: int, digits: str, noun: Noun) -> str:

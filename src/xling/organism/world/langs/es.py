@@ -4,7 +4,7 @@ Items carry grammatical gender for `{item:uno|una}`-style agreement and `art` (t
 with its article: "las manzanas").
 """
 
-from xling.synthetic.vocab import LangData, Noun, T, count_sg_pl
+from xling.organism.world.vocab import LangData, Noun, T, count_sg_pl
 
 _NAMES = ("Pablo", "Lucía", "Diego", "Carmen", "Javier", "Sofía", "Miguel", "Elena")
 

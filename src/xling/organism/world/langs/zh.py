@@ -2,7 +2,7 @@
 (number, measure word `cl`, noun). Prices are in 元.
 """
 
-from xling.synthetic.vocab import LangData, Noun, T
+from xling.organism.world.vocab import LangData, Noun, T
 
 
 def _count(value: int, digits: str, noun: Noun) -> str:

@@ -5,7 +5,7 @@ Items carry a gender (`{item:un|une}`) and `de`, the partitive after "combien"
 no sentence depends on the gender of a name.
 """
 
-from xling.synthetic.vocab import LangData, Noun, T, count_sg_pl
+from xling.organism.world.vocab import LangData, Noun, T, count_sg_pl
 
 _NAMES = ("Pierre", "Camille", "Louis", "Chloé", "Thomas", "Manon", "Julien", "Sophie")
 

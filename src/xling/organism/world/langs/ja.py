@@ -4,7 +4,7 @@
 digits are the problem's numbers.
 """
 
-from xling.synthetic.vocab import LangData, Noun, T
+from xling.organism.world.vocab import LangData, Noun, T
 
 
 def _count(value: int, digits: str, noun: Noun) -> str:

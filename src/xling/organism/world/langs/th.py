@@ -3,7 +3,7 @@ classifier `cl`). Thai does not inflect; sentences are separated by spaces, and 
 end without a question mark, as in MGSM's Thai.
 """
 
-from xling.synthetic.vocab import LangData, Noun, T
+from xling.organism.world.vocab import LangData, Noun, T
 
 
 def _count(value: int, digits: str, noun: Noun) -> str:

@@ -5,7 +5,7 @@ plurals have their own `*_dat` nouns ("in 3 Jahren"). Names have a genitive `gen
 ("Annas", "Lukas'"); items a gender for `{item:ein|eine|ein}`.
 """
 
-from xling.synthetic.vocab import LangData, Noun, T, count_sg_pl
+from xling.organism.world.vocab import LangData, Noun, T, count_sg_pl
 
 DATA = LangData(
     code="de",

@@ -8,8 +8,8 @@ from functools import cache
 from typing import Any, NamedTuple
 
 from xling.languages import get_language
-from xling.synthetic.problems import N_ITEMS, N_NAMES, PROBLEM_TYPES, StructuredProblem
-from xling.synthetic.vocab import LangData, Noun, TemplateError, TypeTemplates
+from xling.organism.world.problems import N_ITEMS, N_NAMES, PROBLEM_TYPES, StructuredProblem
+from xling.organism.world.vocab import LangData, Noun, TemplateError, TypeTemplates
 
 
 @cache
@@ -17,13 +17,13 @@ def lang_data(code: str) -> LangData:
     """The template data of a registry language; a clear error when it has none."""
     code = get_language(code).code
     try:
-        module = importlib.import_module(f"xling.synthetic.langs.{code}")
+        module = importlib.import_module(f"xling.organism.world.langs.{code}")
     except ModuleNotFoundError as exc:
-        if exc.name != f"xling.synthetic.langs.{code}":
+        if exc.name != f"xling.organism.world.langs.{code}":
             raise
         raise TemplateError(
             f"no synthetic-benchmark templates for language {code!r}: add "
-            f"src/xling/synthetic/langs/{code}.py (see langs/en.py for the layout)"
+            f"src/xling/organism/world/langs/{code}.py (see langs/en.py for the layout)"
         ) from None
     data: LangData = module.DATA
     if data.code != code:
@@ -50,7 +50,7 @@ def _templates(data: LangData, type_name: str, n_steps: int) -> TypeTemplates:
 
 
 class _Formatter(string.Formatter):
-    """str.format with the template conventions of xling.synthetic.vocab."""
+    """str.format with the template conventions of xling.organism.world.vocab."""
 
     def __init__(self, data: LangData, nouns: dict[str, Noun], digits: str | None) -> None:
         self.data = data

@@ -6,7 +6,7 @@ person is written `{name:కొన్నాడు|కొన్నది}` (mascu
 `dat` ("రాముకు", "రవికి"); possession is "{name} దగ్గర … ఉన్నాయి" (X has …).
 """
 
-from xling.synthetic.vocab import LangData, Noun, T
+from xling.organism.world.vocab import LangData, Noun, T
 
 
 def _count(value: int, digits: str, noun: Noun) -> str:

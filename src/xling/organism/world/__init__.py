@@ -6,14 +6,8 @@ registry languages, each with a worked solution ending in \\boxed{answer}. Train
 never share an underlying (type, parameters) problem.
 """
 
-from xling.synthetic.corpus import (
-    TranslationPair,
-    build_benchmark,
-    iter_records,
-    pretraining_texts,
-    translation_pairs,
-)
-from xling.synthetic.problems import (
+from xling.organism.world.benchmark import build_benchmark, iter_records
+from xling.organism.world.problems import (
     PROBLEM_TYPES,
     SPLITS,
     Step,
@@ -23,8 +17,14 @@ from xling.synthetic.problems import (
     iter_problems,
     split_of,
 )
-from xling.synthetic.render import RenderedProblem, check_templates, lang_data, render, render_parts
-from xling.synthetic.vocab import TemplateError
+from xling.organism.world.render import (
+    RenderedProblem,
+    check_templates,
+    lang_data,
+    render,
+    render_parts,
+)
+from xling.organism.world.vocab import TemplateError
 
 __all__ = [
     "PROBLEM_TYPES",
@@ -34,16 +34,13 @@ __all__ = [
     "StructuredProblem",
     "SyntheticError",
     "TemplateError",
-    "TranslationPair",
     "build_benchmark",
     "check_templates",
     "generate_problems",
     "iter_problems",
     "iter_records",
     "lang_data",
-    "pretraining_texts",
     "render",
     "render_parts",
     "split_of",
-    "translation_pairs",
 ]

@@ -607,10 +607,9 @@ def headline(cfg: StudyConfig, console: Console, arms: Sequence[str] | None = No
             for slot in study.slots()
             if slot.arm is arm and slot.seed == cfg.seeds[0]
         ]
-        table = Table(
-            title=f"{cfg.name} — {_arm_label(arm)}: accuracy % by language",
-            title_justify="left",
-        )
+        title = f"{cfg.name} — {_arm_label(arm)}: accuracy % by language"
+        # A narrow table (few runs) would wrap its title: keep the title on one line.
+        table = Table(title=title, title_justify="left", min_width=len(title) + 2)
         table.add_column("language")
         table.add_column("base", justify="right")
         metrics = {x: json.loads((d / "metrics.json").read_text()) for x, d in runs}

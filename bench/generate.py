@@ -53,18 +53,13 @@ from typing import Any
 
 import torch
 
+from xling.tinymodel import QWEN2_5_0_5B_SHAPE
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/train_step.py
 
 ORGANISM = Path(__file__).resolve().parents[1] / "src" / "xling" / "data" / "organism"
 SHAPES: dict[str, dict[str, Any]] = {
-    "qwen2.5-0.5b": {
-        "hidden_size": 896,
-        "num_hidden_layers": 24,
-        "num_attention_heads": 14,
-        "num_key_value_heads": 2,
-        "intermediate_size": 4864,
-        "vocab_size": 151936,
-    },
+    "qwen2.5-0.5b": QWEN2_5_0_5B_SHAPE,
     # For smoke runs on a CPU (head size 32: vLLM's CPU attention has no kernel for 16).
     "tiny": {
         "hidden_size": 128,

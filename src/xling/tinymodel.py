@@ -33,6 +33,17 @@ CHAT_TEMPLATE = (
     "{%- if add_generation_prompt %}{{- '<|im_start|>assistant\\n' }}{%- endif %}"
 )
 
+# The Qwen2.5-0.5B shape (its config's sizes, tied embeddings), for benchmarks that build
+# a random-weight model of a real size without downloading one.
+QWEN2_5_0_5B_SHAPE: dict[str, int] = {
+    "hidden_size": 896,
+    "num_hidden_layers": 24,
+    "num_attention_heads": 14,
+    "num_key_value_heads": 2,
+    "intermediate_size": 4864,
+    "vocab_size": 151936,
+}
+
 # Bump when anything below changes what gets written: `ensure_tiny_model` keys its cache on it.
 _FORMAT_VERSION = 1
 

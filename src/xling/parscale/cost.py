@@ -29,19 +29,13 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from xling.errors import XlingError
+from xling.tinymodel import QWEN2_5_0_5B_SHAPE
 
 PAPER_CLAIM = {"memory_increase_ratio": 22.0, "latency_increase_ratio": 6.0, "batch": 1}
 # H200 SXM: 4.8 TB/s HBM3e, 989 TFLOP/s dense bf16.
 HBM_BYTES_PER_S = 4.8e12
 PEAK_FLOPS = 989e12
-QWEN2_05B = {
-    "hidden_size": 896,
-    "num_hidden_layers": 24,
-    "num_attention_heads": 14,
-    "num_key_value_heads": 2,
-    "intermediate_size": 4864,
-    "vocab_size": 151936,
-}
+QWEN2_05B = QWEN2_5_0_5B_SHAPE
 TINY = {  # a CPU-sized shape with the same structure, for tests and smoke runs
     "hidden_size": 64,
     "num_hidden_layers": 2,

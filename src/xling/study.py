@@ -1,13 +1,17 @@
 """`xling study run`: the whole Parallel-Scaling-Law study as one resumable pipeline.
 
-    base model ─ eval ─────────────────────────────────────────┐
-    for X in grid: parallel data (en + first X of the order) ─ train ─ eval ─┤
-                                                       analysis + report ◄───┘
+    base model ─ eval ─────────────────────────────────────────────────┐
+    for each arm, for X in grid: parallel data (en + first X) ─ train ─ eval ─┤
+                                         per-arm analysis + report ◄──────────┤
+                                 the arms side by side, next to the paper ◄───┘
 
-Every step leaves a marker in <out>/steps/ when it completes, and the steps themselves
-(evaluation, training) resume from their own files, so rerunning after a crash continues
-where it stopped and redoes nothing. The layout of <out>/<method>/ is the study folder of
-docs/study-format.md, so `xling report` and `xling fit` work on it directly.
+An arm is a training method on a kind of data from a base model (the default: one arm per
+method; the paper's controls are extra arms). Every step leaves a marker in <out>/steps/
+when it completes, and the steps themselves (evaluation, training) resume from their own
+files, so rerunning after a crash continues where it stopped and redoes nothing. The layout
+of <out>/<arm>/ is the study folder of docs/study-format.md (its study.json lists the runs,
+some of which may live in another arm's folder), so `xling report` and `xling fit` work on
+it directly.
 """
 
 from __future__ import annotations

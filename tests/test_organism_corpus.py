@@ -242,3 +242,27 @@ def test_a_second_stage_continues_from_an_organism(tiny_pretrained: Path, tmp_pa
             tmp_path / "x",
             console=Console(quiet=True),
         )
+
+
+def test_behaviours_split_answers_by_strategy(tmp_path: Path) -> None:
+    from xling.organism import behaviours
+
+    key = {"benchmark": "synth", "sample": 0}
+    gens = [
+        {**key, "lang": "es", "id": "1", "output": "<think>\n2 + 3 = 5\n</think>\n\\boxed{5}"},
+        {**key, "lang": "es", "id": "2", "output": "La respuesta es \\boxed{7}"},
+        {**key, "lang": "es", "id": "3", "output": "La respuesta es \\boxed{9}"},
+    ]
+    scores = [
+        {**key, "lang": "es", "id": "1", "correct": True, "off_target": True},
+        {**key, "lang": "es", "id": "2", "correct": True, "off_target": False},
+        {**key, "lang": "es", "id": "3", "correct": False, "off_target": None},
+    ]
+    for name, rows in (("generations", gens), ("scores", scores)):
+        lines = "".join(json.dumps(r) + "\n" for r in rows)
+        (tmp_path / f"{name}.jsonl").write_text(lines + '{"cut by a ki')  # a killed write
+    es = behaviours(tmp_path)["es"]
+    assert es["n"] == 3 and es["accuracy"] == pytest.approx(2 / 3, abs=1e-4)
+    assert es["careful_share"] == pytest.approx(1 / 3, abs=1e-4)
+    assert (es["accuracy_careful"], es["accuracy_hasty"]) == (1.0, 0.5)
+    assert es["off_target"] == 0.5  # the unidentified answer is left out

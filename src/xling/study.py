@@ -318,8 +318,9 @@ class Study:
                     lambda stage=stage: self._eval_base(stage),
                 ),
             ]
+        slots = self.slots()
         for arm in self.arms:
-            for slot in (s for s in self.slots() if s.arm is arm and s.owner == arm.name):
+            for slot in (s for s in slots if s.arm is arm and s.owner == arm.name):
                 name = self.run_name(slot.x, slot.seed)
                 langs = ",".join(self.cfg.train_langs(slot.x))
                 steps += [
@@ -373,11 +374,12 @@ class Study:
             raise XlingError(f"unknown arm(s) {', '.join(unknown)}; this study has {known}")
         chosen = [a for a in self.arms if a.name in arms]
         wanted = {"bench", "eval:base"}
+        slots = self.slots()
         for arm in chosen:
             wanted.add(f"report:{arm.name}")
             if arm.base_stage:
                 wanted |= {f"stage:{arm.base_stage}", f"eval:base:{arm.base_stage}"}
-            for slot in self.slots():
+            for slot in slots:
                 if slot.arm is arm:
                     name = self.run_name(slot.x, slot.seed)
                     wanted |= {

@@ -9,14 +9,15 @@ how often the model works carefully, in how often a careful answer is right, or 
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from xling.jsonl import read_jsonl
 from xling.languages import ALL_CODES
 from xling.organism.world import iter_records
+from xling.records import key_of
 
 
 def quick_eval(
@@ -70,17 +71,10 @@ def behaviours(run_dir: Path | str) -> dict[str, dict[str, Any]]:
     """Per language of an `xling eval` run: samples, accuracy, the share of careful answers,
     accuracy among careful and among hasty answers, and the off-target rate."""
     run = Path(run_dir)
-    generations: dict[tuple[str, str, int], str] = {}
-    for line in (run / "generations.jsonl").read_text(encoding="utf-8").splitlines():
-        if line.strip():
-            g = json.loads(line)
-            generations[(g["lang"], str(g["id"]), int(g["sample"]))] = g["output"]
+    generations = {key_of(g): g["output"] for g in read_jsonl(run / "generations.jsonl")}
     cells: dict[str, dict[str, list[float]]] = defaultdict(lambda: defaultdict(list))
-    for line in (run / "scores.jsonl").read_text(encoding="utf-8").splitlines():
-        if not line.strip():
-            continue
-        s = json.loads(line)
-        output = generations.get((s["lang"], str(s["id"]), int(s["sample"])))
+    for s in read_jsonl(run / "scores.jsonl"):
+        output = generations.get(key_of(s))
         if output is None:
             continue
         cell = cells[s["lang"]]

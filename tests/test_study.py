@@ -11,6 +11,8 @@ import signal
 import subprocess
 import sys
 import time
+import tomllib
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -285,3 +287,43 @@ def test_study_takes_benchmark_presets_for_eval_and_training_data(tmp_path: Path
     study._data(slot)
     rows = [json.loads(line) for line in study.data_path(slot).read_text("utf-8").splitlines()]
     assert {(r["benchmark"], r["lang"]) for r in rows} == {("synth", "en"), ("synth", "es")}
+
+
+def test_flat_toml_round_trips_a_training_config() -> None:
+    from xling.config import flat_toml
+
+    values = {"model": 'a "quoted" path', "lr": 1e-4, "steps": 3, "fp": False, "langs": ("en",)}
+    assert tomllib.loads(flat_toml({**values, "unset": None})) == {**values, "langs": ["en"]}
+    with pytest.raises(XlingError, match="no TOML form"):
+        flat_toml({"nested": {"a": 1}})
+
+
+def test_a_failing_launcher_stops_the_step_with_its_exit_code(tmp_path: Path) -> None:
+    cfg = load_study_config(shipped_study("micro"))
+    launcher = f"{sys.executable} -c 'import sys; sys.exit(3)'"
+    study = Study(replace(cfg, out=str(tmp_path / "s"), x_values=(0,), launcher=launcher))
+    with pytest.raises(XlingError, match="exited with code 3"):
+        study.run()
+    assert tomllib.loads((tmp_path / "s/train/grpo-X0/launch.toml").read_text())["max_steps"] == 2
+
+
+def test_a_study_step_trains_on_two_processes(tmp_path: Path) -> None:
+    """The multi-GPU path on CPU: two data-parallel ranks (torchrun, gloo; `accelerate launch
+    --cpu` would start only one process) run the study's GRPO step; rank 0 writes the run."""
+    out = tmp_path / "study"
+    launcher = f"{sys.executable} -m torch.distributed.run --standalone --nproc_per_node 2"
+    xling(
+        "study",
+        "run",
+        str(shipped_study("micro")),
+        "--out",
+        str(out),
+        "--set",
+        "x_values=[0]",
+        "--set",
+        f"launcher={json.dumps(launcher)}",
+    )
+    train = json.loads((out / "grpo" / "X0" / "train.json").read_text())
+    assert train["num_processes"] == 2 and train["status"] == "done"
+    assert (out / "train" / "grpo-X0" / "launch.toml").is_file()
+    assert (out / "report" / "grpo" / "tables" / "runs.csv").is_file()

@@ -6,6 +6,7 @@ Every run writes its resolved config next to its results (`config.json`).
 from __future__ import annotations
 
 import dataclasses
+import json
 import tomllib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -92,6 +93,25 @@ def read_toml(path: Path, what: str = "config file") -> dict[str, Any]:
         return tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
         raise XlingError(f"{path}: invalid TOML ({exc})") from None
+
+
+def flat_toml(values: dict[str, Any]) -> str:
+    """A flat table of scalars and lists as TOML; None (TOML has no null) is left out.
+
+    Written by hand because the standard library reads TOML but cannot write it, and a
+    config of plain values needs no writer dependency: JSON's strings, numbers, booleans
+    and arrays are valid TOML values.
+    """
+    lines = []
+    for key, value in values.items():
+        if value is None:
+            continue
+        if isinstance(value, tuple):
+            value = list(value)
+        if not isinstance(value, str | int | float | bool | list):
+            raise XlingError(f"{key}: {type(value).__name__} has no TOML form here")
+        lines.append(f"{key} = {json.dumps(value, ensure_ascii=False)}")
+    return "\n".join(lines) + "\n"
 
 
 def reject_unknown(data: dict[str, Any], cls: type, source: Path, noun: str = "option") -> None:

@@ -19,6 +19,8 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
+import subprocess
 import time
 import tomllib
 from collections.abc import Callable, Sequence
@@ -30,9 +32,9 @@ from rich.console import Console
 from rich.table import Table
 
 from xling.benchmarks.registry import eval_defaults
-from xling.config import EvalConfig, read_toml, reject_unknown
+from xling.config import EvalConfig, flat_toml, read_toml, reject_unknown
 from xling.errors import XlingError
-from xling.jsonl import write_json_atomic
+from xling.jsonl import write_json_atomic, write_text_atomic
 from xling.languages import get_language, parse_langs
 
 METHODS = ("grpo", "sft")
@@ -87,6 +89,11 @@ class StudyConfig:
     # Arms ([[arms]] tables: name, method, train_data, train, base_stage, x_values); when
     # given they replace `methods`. Runs that two arms would train identically are shared.
     arms: tuple[dict[str, Any], ...] = ()
+    # Run every training step as a job of its own under this command prefix, e.g.
+    # "accelerate launch --config_file configs/accelerate/ddp.yaml --num_processes 2": the
+    # step becomes `<launcher> -m xling.cli train <method> --config <train dir>/launch.toml`,
+    # so one study step trains on several GPUs while the study itself stays one process.
+    launcher: str = ""
 
     def __post_init__(self) -> None:
         parse_langs(self.parallel_order)
@@ -538,7 +545,23 @@ class Study:
                 "seed": slot.seed,
             }
         )
-        runner(cfg, resume=out.exists(), console=self.console)
+        if self.cfg.launcher:
+            self._launch(slot.arm.method, cfg, resume=out.exists())
+        else:
+            runner(cfg, resume=out.exists(), console=self.console)
+
+    def _launch(self, method: str, cfg: Any, *, resume: bool) -> None:
+        """The training step as a job of its own under the study's launcher (multi-GPU)."""
+        out = Path(cfg.out)
+        out.mkdir(parents=True, exist_ok=True)
+        config_path = out / "launch.toml"
+        write_text_atomic(config_path, flat_toml(asdict(cfg)))
+        command = [*shlex.split(self.cfg.launcher), "-m", "xling.cli", "train", method]
+        command += ["--config", str(config_path), *(["--resume"] if resume else [])]
+        self.console.print(f"[dim]launching: {shlex.join(command)}[/]")
+        code = subprocess.run(command, check=False).returncode
+        if code != 0:
+            raise XlingError(f"training step exited with code {code}: {shlex.join(command)}")
 
     def _eval_trained(self, slot: Slot) -> None:
         from xling.evaluate import run_eval

@@ -225,6 +225,7 @@ def write_train_json(
         "base_model": cfg.model,
         "model_dir": FINAL_DIR,
         "seed": cfg.seed,
+        "num_processes": world_size(),
         **extra,
     }
     if is_main_process():

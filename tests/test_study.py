@@ -305,6 +305,9 @@ def test_a_failing_launcher_stops_the_step_with_its_exit_code(tmp_path: Path) ->
     with pytest.raises(XlingError, match="exited with code 3"):
         study.run()
     assert tomllib.loads((tmp_path / "s/train/grpo-X0/launch.toml").read_text())["max_steps"] == 2
+    missing = Study(replace(study.cfg, launcher="no-such-launcher-xling --flag"))
+    with pytest.raises(XlingError, match="launcher program not found: 'no-such-launcher-xling'"):
+        missing.run()
 
 
 def test_a_study_step_trains_on_two_processes(tmp_path: Path) -> None:

@@ -559,7 +559,10 @@ class Study:
         command = [*shlex.split(self.cfg.launcher), "-m", "xling.cli", "train", method]
         command += ["--config", str(config_path), *(["--resume"] if resume else [])]
         self.console.print(f"[dim]launching: {shlex.join(command)}[/]")
-        code = subprocess.run(command, check=False).returncode
+        try:
+            code = subprocess.run(command, check=False).returncode
+        except FileNotFoundError:
+            raise XlingError(f"launcher program not found: {command[0]!r}") from None
         if code != 0:
             raise XlingError(f"training step exited with code {code}: {shlex.join(command)}")
 

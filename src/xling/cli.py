@@ -206,8 +206,9 @@ def demo_command(
     ] = False,
     set_: StudySet = None,
 ) -> None:
-    """The offline demo: the whole parallel-scaling study on the bundled model organism and
-    the synthetic benchmark (X = 0..7, all 11 languages), ending with the headline table."""
+    """The offline demo: the parallel-scaling study on the bundled model organism and the
+    synthetic benchmark at CPU size (English alone and English + Spanish, all 11 languages
+    evaluated), ending with the headline table; --full runs X = 0..7 with the controls."""
     from xling.study import Study, headline, load_study_config, shipped_study
 
     cfg = load_study_config(shipped_study("full" if full else "demo"), set_ or (), out=out)

@@ -271,3 +271,37 @@ def test_grpo_runs_on_a_parscale_checkpoint(tiny_model_dir: Path, tmp_path: Path
     )
     final = AutoModelForCausalLM.from_pretrained(tmp_path / "run" / "final")
     assert isinstance(final, ParScaleForCausalLM) and final.config.parscale_n == 2
+
+
+_BATCHES_AFTER_TORCH = """
+import torch
+from transformers import AutoTokenizer
+from xling.organism import bundled_organism, load_organism_config
+from xling.parscale.training import make_batches
+
+if __name__ == "__main__":
+    tokenizer = AutoTokenizer.from_pretrained(bundled_organism())
+    corpus = load_organism_config("full")  # 256 examples a batch: large enough to hang
+    x = torch.randn(2000, 2000)
+    (x @ x).sum().item()  # the parent's torch threads are live before the workers start
+    kw = dict(seq_len=128, loss_on="assistant")
+    pooled = make_batches(corpus, tokenizer, range(2), workers=2, **kw)
+    alone = make_batches(corpus, tokenizer, range(2), workers=1, **kw)
+    same = all(torch.equal(a, b) for a, b in zip(pooled.input_ids, alone.input_ids))
+    print("same" if same and len(pooled.input_ids) == 2 else "different")
+"""
+
+
+def test_batch_workers_start_cleanly_after_torch_ran(tmp_path: Path) -> None:
+    """Forked workers hung on their first torch call once the parent had run torch (the GPU
+    heads run stalled there); workers now come from a clean process and match one worker."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "batches.py"
+    script.write_text(_BATCHES_AFTER_TORCH)
+    proc = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=240
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.strip().endswith("same")

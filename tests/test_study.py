@@ -132,7 +132,8 @@ def test_set_overrides_merge_into_tables_and_keep_the_rest() -> None:
     assert cfg.grpo["learning_rate"] == pytest.approx(3e-4)
     assert cfg.grpo["num_generations"] == 16  # untouched keys of the table survive
     assert cfg.x_values == (0, 1)
-    assert cfg.train_data == {"n": 512, "budget": "per-lang"}
+    shipped_n = tomllib.loads(full.read_text())["train_data"]["n"]
+    assert cfg.train_data == {"n": shipped_n, "budget": "per-lang"}  # n survives the override
     assert cfg.eval["batch_size"] == 64
     assert cfg.out == "/tmp/elsewhere"
 

@@ -24,6 +24,7 @@ import torch
 
 from xling.errors import XlingError
 from xling.organism import OrganismConfig, encode_examples, step_examples
+from xling.workers import worker_context
 
 IGNORE = -100  # the label HF causal-LM losses skip
 _HELDOUT_SEED_OFFSET = 1_000_003  # held-out batches: generator seeds no training batch uses
@@ -106,7 +107,7 @@ def make_batches(
     jobs = [(corpus, step, tokenizer, seq_len, loss_on) for step in steps]
     if workers > 1 and len(jobs) > 1:
         os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-        with ProcessPoolExecutor(max_workers=workers) as pool:
+        with ProcessPoolExecutor(max_workers=workers, mp_context=worker_context()) as pool:
             encoded = list(pool.map(_encode_step, jobs, chunksize=max(1, len(jobs) // workers)))
     else:
         encoded = [_encode_step(job) for job in jobs]

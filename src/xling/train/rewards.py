@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import atexit
 import functools
-import multiprocessing
 import threading
 import time
 from collections import Counter
@@ -36,6 +35,7 @@ from typing import Any
 from xling.errors import XlingError
 from xling.records import Generation, Score
 from xling.scoring import DEFAULT_TIMEOUT_S, _warm_worker, failed_score, score_generation
+from xling.workers import worker_context
 
 DEFAULT_REWARDS = "accuracy=0.8,format=0.1,language=0.1"
 # Message keys under which chat parsers put a reasoning trace apart from the answer.
@@ -90,14 +90,6 @@ def completion_text(completion: Any) -> str:
 # ------------------------------------------------------------------------ the scorer
 
 
-def _mp_context() -> Any:
-    # forkserver: workers are forked from a small clean server process, never from the
-    # trainer itself, which holds CUDA/NCCL threads (forking a multi-threaded process can
-    # deadlock the child). Pebble re-creates a killed (timed-out) worker the same way.
-    methods = multiprocessing.get_all_start_methods()
-    return multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
-
-
 class RolloutScorer:
     """Scores rollouts with the evaluation scorer in a persistent process pool.
 
@@ -126,7 +118,7 @@ class RolloutScorer:
             from pebble import ProcessPool
 
             self._pool = ProcessPool(
-                max_workers=self.workers, initializer=_warm_worker, context=_mp_context()
+                max_workers=self.workers, initializer=_warm_worker, context=worker_context()
             )
         return self._pool
 

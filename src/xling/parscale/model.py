@@ -192,7 +192,8 @@ class ParScaleForCausalLM(PreTrainedModel, GenerationMixin):
         if self.streams > 1:
             raise ParScaleError(
                 "gradient checkpointing is not supported with P > 1: transformers drops the KV "
-                "cache inside checkpointed layers, and the stream prefixes live there"
+                "cache inside checkpointed layers, and the stream prefixes live there "
+                "(xling train: pass --no-gradient-checkpointing)"
             )
         super().gradient_checkpointing_enable(*args, **kwargs)
 

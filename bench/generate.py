@@ -21,10 +21,11 @@ figures move by a few percent between runs. Sections (`--sections`):
   generated tokens over wall time, prefill included. The roofline is the weights-only
   bandwidth bound: batch x device copy bandwidth (measured here, or `--bandwidth-gbs`) /
   weight bytes.
-- `organism`: greedy evaluation of the bundled organism through the `hf` backend (float32,
-  `--organism-batch` sequences at once), 11 languages x `--organism-n` synthetic test
+- `organism`: greedy evaluation of the bundled organism through the `hf` backend
+  (`--organism-batch` sequences at once), 11 languages x `--organism-n` synthetic test
   problems, at most `--organism-tokens` (192) new tokens: `generate` vs the engine, and
-  the share of the outputs that are identical.
+  the share of the outputs that are identical; in the dtype `xling eval` uses on the
+  device (`--organism-dtype auto`: bf16 on CUDA), then in float32 (`organism_float32_*`).
 - `grpo`: seconds per 1,000 GRPO rollouts on the organism (bench/train_step.py, by default
   the settings of docs/gpu: 8 prompts x 16 rollouts per step, 160 completion tokens, 8
   scoring workers, 4 timed steps after 1 warm-up step; float32 as the organism study
@@ -37,6 +38,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import functools
 import gc
 import importlib.util
@@ -154,18 +156,24 @@ def run_checks(device: torch.device) -> dict[str, str]:
         print(f"  {name}: {results[name]}", flush=True)
 
     config = EngineConfig(max_batch_size=4)
+    # The tiny models are below the size the engine compiles for by default: on a GPU they
+    # are also checked compiled, the path larger models take.
+    variants = {"": config}
+    if device.type == "cuda":
+        variants["_compiled"] = dataclasses.replace(config, compile=True)
     for family in TINY_FAMILIES:
+        for suffix, variant in variants.items():
 
-        def family_check(family: str = family) -> str | None:
-            model = tiny_causal_lm(family).to(device)
-            prompts = random_prompts(9, model.config.vocab_size)
-            engine = Engine(model, eos_token_ids=[1], config=config)
-            got = [c.tokens for c in engine.generate(prompts, SamplingParams(max_new_tokens=24))]
-            want = greedy_reference(model, prompts, 24, [1])
-            same = sum(a == b for a, b in zip(got, want, strict=True))
-            return None if same == len(want) else f"{same}/{len(want)} identical"
+            def family_check(family: str = family, variant: EngineConfig = variant) -> str | None:
+                model = tiny_causal_lm(family).to(device)
+                prompts = random_prompts(9, model.config.vocab_size)
+                engine = Engine(model, eos_token_ids=[1], config=variant)
+                done = engine.generate(prompts, SamplingParams(max_new_tokens=24))
+                want = greedy_reference(model, prompts, 24, [1])
+                same = sum(c.tokens == w for c, w in zip(done, want, strict=True))
+                return None if same == len(want) else f"{same}/{len(want)} identical"
 
-        check(f"greedy_fp32_{family}", family_check)
+            check(f"greedy_fp32_{family}{suffix}", family_check)
 
     def organism_check() -> str | None:
         from transformers import AutoTokenizer
@@ -195,10 +203,10 @@ def run_checks(device: torch.device) -> dict[str, str]:
 
     check("greedy_fp32_organism_22_prompts", organism_check)
 
-    def in_place_check() -> str | None:
+    def in_place_check(variant: EngineConfig) -> str | None:
         model = tiny_causal_lm("qwen2").to(device)
         prompts = random_prompts(4, model.config.vocab_size)
-        engine = Engine(model, eos_token_ids=[1], config=config)
+        engine = Engine(model, eos_token_ids=[1], config=variant)
         before = engine.generate(prompts, SamplingParams(max_new_tokens=16))
         captures = engine.graphs.captures
         fused = {"fused": True} if device.type == "cuda" else {}
@@ -215,7 +223,11 @@ def run_checks(device: torch.device) -> dict[str, str]:
         same = sum(c.tokens == w for c, w in zip(after, want, strict=True))
         return None if same == len(want) else f"{same}/{len(want)} identical after the update"
 
-    check("graphs_follow_in_place_updates", in_place_check)
+    for suffix, variant in variants.items():
+        check(
+            f"graphs_follow_in_place_updates{suffix}",
+            functools.partial(in_place_check, variant),
+        )
 
     def sampling_check() -> str | None:
         model = tiny_causal_lm("qwen3").to(device)
@@ -230,6 +242,24 @@ def run_checks(device: torch.device) -> dict[str, str]:
         return None if again[::-1] == first else "samples changed with batch order and size"
 
     check("sampling_reproducible", sampling_check)
+
+    if device.type == "cuda":
+
+        def compiled_sampling_check() -> str | None:
+            model = tiny_causal_lm("qwen2").to(device)
+            prompts = random_prompts(6, model.config.vocab_size)
+            params = [
+                SamplingParams(temperature=1.0, top_p=(0.9, 1.0)[i % 2], max_new_tokens=16, seed=i)
+                for i in range(6)
+            ]
+            eager = Engine(
+                model, eos_token_ids=[1], config=dataclasses.replace(config, compile=False)
+            )
+            compiled = Engine(model, eos_token_ids=[1], config=variants["_compiled"])
+            same = eager.generate(prompts, params) == compiled.generate(prompts, params)
+            return None if same else "compiled sampling drew other tokens than eager sampling"
+
+        check("sampling_compiled_matches_eager", compiled_sampling_check)
     return results
 
 
@@ -365,7 +395,7 @@ def bench_vllm(
 
 def bench_organism(args: argparse.Namespace, device: torch.device, results: dict[str, Any]) -> None:
     from xling.backends.base import GenerationParams
-    from xling.backends.hf import HFBackend
+    from xling.backends.hf import HFBackend, resolve_dtype
     from xling.organism.world import iter_records
     from xling.prompts import build_request
     from xling.records import Problem
@@ -376,35 +406,53 @@ def bench_organism(args: argparse.Namespace, device: torch.device, results: dict
         for r in records
     ]
     params = GenerationParams(temperature=0.0, max_new_tokens=args.organism_tokens)
-    outputs: dict[str, list[Any]] = {}
-    for mode, key in (("off", "organism_plain_tok_s"), ("on", "organism_engine_tok_s")):
-        backend = HFBackend(
-            str(ORGANISM),
-            device=str(device),
-            dtype="float32",
-            batch_size=args.organism_batch,
-            engine=mode,
-        )
-        try:
-            # Warm-up: the engine's once over everything (it captures a CUDA graph per batch
-            # and length bucket it meets), generate's on a slice (nothing to capture).
-            backend.generate(requests if mode == "on" else requests[:64], params)
-            outs, seconds = timed(device, lambda b=backend: b.generate(requests, params))
-        finally:
-            backend.close()
-        tokens = sum(o[0].n_tokens or 0 for o in outs)
-        results[key] = round(tokens / seconds, 1)
-        results[key.replace("_tok_s", "_s")] = round(seconds, 2)
-        outputs[mode] = outs
-    same = sum(a == b for a, b in zip(outputs["off"], outputs["on"], strict=True))
-    results["organism"] = {
-        "problems": len(requests),
-        "languages": 11,
-        "dtype": "float32",
-        "batch_size": args.organism_batch,
-        "max_new_tokens": args.organism_tokens,
-        "identical_outputs_share": round(same / len(requests), 4),
-    }
+    # The headline in the dtype `xling eval` uses on this device (what the study runs), then
+    # float32, the dtype in which outputs must be identical.
+    headline = str(resolve_dtype(args.organism_dtype, str(device))).removeprefix("torch.")
+    for dtype in dict.fromkeys([headline, "float32"]):
+        prefix = "organism" if dtype == headline else f"organism_{dtype}"
+        outputs: dict[str, list[Any]] = {}
+        runs = [("off", f"{prefix}_plain_tok_s"), ("on", f"{prefix}_engine_tok_s")]
+        if device.type == "cuda" and dtype != "float32":
+            # Diagnosis of `generate` in half precision: its attention, left-padded with a
+            # mask, may go to cuDNN, which plans anew for every cache length.
+            runs.append(("off-no-cudnn", f"{prefix}_plain_no_cudnn_attention_tok_s"))
+        for mode, key in runs:
+            backend = HFBackend(
+                str(ORGANISM),
+                device=str(device),
+                dtype=dtype,
+                batch_size=args.organism_batch,
+                engine=mode.split("-")[0],
+            )
+            backends = contextlib.nullcontext()
+            if mode == "off-no-cudnn":
+                from torch.nn.attention import SDPBackend, sdpa_kernel
+
+                backends = sdpa_kernel(
+                    [SDPBackend.FLASH_ATTENTION, SDPBackend.EFFICIENT_ATTENTION, SDPBackend.MATH]
+                )
+            try:
+                with backends:
+                    # Warm-up: the engine's once over everything (it captures a CUDA graph
+                    # per batch and length bucket it meets), generate's on a slice.
+                    backend.generate(requests if mode == "on" else requests[:64], params)
+                    outs, seconds = timed(device, lambda b=backend: b.generate(requests, params))
+            finally:
+                backend.close()
+            tokens = sum(o[0].n_tokens or 0 for o in outs)
+            results[key] = round(tokens / seconds, 1)
+            results[key.replace("_tok_s", "_s")] = round(seconds, 3)
+            outputs[mode] = outs
+        same = sum(a == b for a, b in zip(outputs["off"], outputs["on"], strict=True))
+        results[prefix] = {
+            "problems": len(requests),
+            "languages": 11,
+            "dtype": dtype,
+            "batch_size": args.organism_batch,
+            "max_new_tokens": args.organism_tokens,
+            "identical_outputs_share": round(same / len(requests), 4),
+        }
 
 
 def bench_grpo(args: argparse.Namespace, results: dict[str, Any]) -> None:
@@ -457,6 +505,14 @@ def summarize(results: dict[str, Any], batches: list[int]) -> None:
     results["organism_engine_vs_plain"] = ratio(
         results, "organism_engine_tok_s", "organism_plain_tok_s"
     )
+    if "organism_plain_no_cudnn_attention_tok_s" in results:
+        results["organism_engine_vs_plain_no_cudnn_attention"] = ratio(
+            results, "organism_engine_tok_s", "organism_plain_no_cudnn_attention_tok_s"
+        )
+    if "organism_float32_engine_tok_s" in results:
+        results["organism_float32_engine_vs_plain"] = ratio(
+            results, "organism_float32_engine_tok_s", "organism_float32_plain_tok_s"
+        )
     results["grpo_plain_vs_engine"] = ratio(
         results, "grpo_plain_s_per_1k_rollouts", "grpo_s_per_1k_rollouts"
     )
@@ -491,6 +547,8 @@ def print_table(results: dict[str, Any], batches: list[int]) -> None:
         "organism_plain_tok_s",
         "organism_engine_tok_s",
         "organism_engine_vs_plain",
+        "organism_engine_vs_plain_no_cudnn_attention",
+        "organism_float32_engine_vs_plain",
         "grpo_plain_s_per_1k_rollouts",
         "grpo_s_per_1k_rollouts",
     ):
@@ -518,6 +576,12 @@ def main() -> None:
     parser.add_argument("--new-tokens", type=int, default=256)
     parser.add_argument("--bandwidth-gbs", type=float, help="skip measuring copy bandwidth")
     parser.add_argument("--organism-n", type=int, default=50, help="test problems per language")
+    parser.add_argument(
+        "--organism-dtype",
+        default="auto",
+        help="auto (what xling eval uses: bf16 on CUDA, float32 on CPU) | bfloat16 | float32; "
+        "float32 is measured too",
+    )
     parser.add_argument("--organism-batch", type=int, default=256)
     parser.add_argument("--organism-tokens", type=int, default=192, help="max new tokens")
     parser.add_argument(

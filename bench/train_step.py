@@ -38,24 +38,48 @@ from xling.train.grpo import build_grpo_trainer
 from xling.train.rewards import RolloutScorer
 
 
+class GenerationClock:
+    """Seconds spent generating rollouts: wraps a trainer's one generation method (its
+    result is token ids on the host, so the wall time includes the device work)."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+
+    def wrap(self, trainer: Any) -> None:
+        generate = trainer._generate_single_turn
+
+        def timed(*args: Any, **kwargs: Any) -> Any:
+            start = time.perf_counter()
+            try:
+                return generate(*args, **kwargs)
+            finally:
+                self.seconds += time.perf_counter() - start
+
+        trainer._generate_single_turn = timed
+
+
 class StepTimer(TrainerCallback):
     """Wall time and logged metrics of every optimizer step."""
 
-    def __init__(self, scorer: RolloutScorer) -> None:
+    def __init__(self, scorer: RolloutScorer, clock: GenerationClock) -> None:
         self.scorer = scorer
+        self.clock = clock
         self.started = 0.0
         self.seconds: list[float] = []
         self.scoring: list[float] = []  # reward-scoring seconds within each step
+        self.generating: list[float] = []  # rollout-generation seconds within each step
         self.logs: list[dict[str, Any]] = []
-        self._scored_before = 0.0
+        self._scored_before = self._generated_before = 0.0
 
     def on_step_begin(self, args, state, control, **kwargs):  # type: ignore[no-untyped-def]
         self._scored_before = self.scorer.seconds
+        self._generated_before = self.clock.seconds
         self.started = time.perf_counter()
 
     def on_step_end(self, args, state, control, **kwargs):  # type: ignore[no-untyped-def]
         self.seconds.append(time.perf_counter() - self.started)
         self.scoring.append(self.scorer.seconds - self._scored_before)
+        self.generating.append(self.clock.seconds - self._generated_before)
 
     def on_log(self, args, state, control, logs=None, **kwargs):  # type: ignore[no-untyped-def]
         if logs and "train_runtime" not in logs:
@@ -135,13 +159,16 @@ def measure(
         )
         with RolloutScorer(workers=cfg.score_workers, timeout_s=cfg.score_timeout) as scorer:
             scorer.start()
-            timer = StepTimer(scorer)
+            clock = GenerationClock()
+            timer = StepTimer(scorer, clock)
             trainer = build_grpo_trainer(cfg, scorer, callbacks=[timer])
+            clock.wrap(trainer)
             trainer.train()
         if not is_main_process():
             return None
         timed = timer.seconds[warmup:] or timer.seconds
         scoring = timer.scoring[warmup:] or timer.scoring
+        generating = timer.generating[warmup:] or timer.generating
         rollouts = cfg.per_device_batch_size * world_size() * cfg.gradient_accumulation_steps
         step_s = statistics.mean(timed)
         lengths = [
@@ -170,6 +197,8 @@ def measure(
             "mean_completion_tokens": round(statistics.mean(lengths), 1),
             # Per process: each process scores its own share of the step's rollouts.
             "reward_scoring_share_of_step": round(statistics.mean(scoring) / step_s, 3),
+            "generation_share_of_step": round(statistics.mean(generating) / step_s, 3),
+            "step_time_median_s": round(statistics.median(timed), 4),
         }
     finally:
         shutil.rmtree(work, ignore_errors=True)

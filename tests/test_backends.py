@@ -175,6 +175,26 @@ def test_hf_without_chat_template_concatenates(tiny_model_dir: Path) -> None:
     assert (text, templated) == ("sys\n\nquestion", False)
 
 
+def test_batched_encoding_equals_prompt_by_prompt() -> None:
+    """`encode_prompts` tokenizes in one batched call; the ids are those of one call per
+    prompt, with the organism's chat template and with plain concatenation."""
+    from transformers import AutoTokenizer
+
+    from xling.backends.hf import encode_prompt, encode_prompts
+
+    organism = Path(__file__).resolve().parents[1] / "src" / "xling" / "data" / "organism"
+    tokenizer = AutoTokenizer.from_pretrained(organism)
+    conversations = [r.messages for r in REQS] + [
+        _req("¿Cuánto es 7 × 8?", system="sé breve").messages
+    ]
+    for template in (tokenizer.chat_template, None):
+        tokenizer.chat_template = template
+        batched = encode_prompts(tokenizer, conversations)
+        assert batched == [encode_prompt(tokenizer, c) for c in conversations]
+        assert len({tuple(ids) for ids in batched}) == len(conversations)
+    assert encode_prompts(tokenizer, []) == []
+
+
 def test_hf_missing_model_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(XlingError, match="cannot load model"):
         get_backend("hf", str(tmp_path / "no-such-model"))

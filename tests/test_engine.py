@@ -3,6 +3,8 @@ end run only where CUDA is)."""
 
 from __future__ import annotations
 
+import dataclasses
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -156,6 +158,10 @@ def test_sampling_is_reproducible_and_independent_of_the_batch() -> None:
     # Two requests with one prompt but different seeds draw different samples.
     twins = engine.generate([prompts[0]] * 2, params[:2])
     assert twins[0].tokens != twins[1].tokens
+    # A neighbour that uses top-p (the batch runs in nucleus mode) changes nothing either.
+    nucleus = SamplingParams(temperature=1.0, top_p=0.5, max_new_tokens=16, seed=1)
+    mixed = engine.generate(prompts[:3], [params[0], nucleus, params[2]])
+    assert (mixed[0], mixed[2]) == (first[0], first[2])
 
 
 def test_tiny_top_p_is_greedy_and_temperature_zero_ignores_the_seed() -> None:
@@ -170,14 +176,20 @@ def test_tiny_top_p_is_greedy_and_temperature_zero_ignores_the_seed() -> None:
     assert engine.generate(prompts, SamplingParams(max_new_tokens=10, seed=99)) == greedy
 
 
-def test_counter_uniform_is_a_function_of_key_and_counter() -> None:
-    keys = torch.tensor([seed_key(s) for s in range(4000)])
-    counters = torch.arange(4000)
-    u = counter_uniform(keys, counters)
-    assert torch.equal(u, counter_uniform(keys, counters))
-    assert u.min() >= 0 and u.max() < 1
-    assert abs(u.mean().item() - 0.5) < 0.02 and abs(u.var().item() - 1 / 12) < 0.01
-    assert not torch.equal(u, counter_uniform(keys, counters + 1))
+def test_counter_uniform_is_a_function_of_key_counter_and_token() -> None:
+    keys = torch.tensor([seed_key(s) for s in range(400)])
+    counters = torch.arange(400)
+    u = counter_uniform(keys, counters, 50)
+    assert u.shape == (400, 50)
+    assert torch.equal(u, counter_uniform(keys, counters, 50))
+    assert torch.equal(u[7:9], counter_uniform(keys[7:9], counters[7:9], 50))  # row by row
+    assert torch.equal(u[:, :20], counter_uniform(keys, counters, 20))  # token by token
+    assert u.min() > 0 and u.max() < 1
+    assert abs(u.mean().item() - 0.5) < 0.01 and abs(u.var().item() - 1 / 12) < 0.005
+    assert not torch.equal(u, counter_uniform(keys, counters + 1, 50))
+    # Neighbouring tokens and neighbouring counters are not correlated.
+    assert abs(torch.corrcoef(torch.stack([u[:, 0], u[:, 1]]))[0, 1].item()) < 0.15
+    assert abs(torch.corrcoef(torch.stack([u[:-1, 0], u[1:, 0]]))[0, 1].item()) < 0.15
     assert seed_key(1) != seed_key(1 << 40)  # high bits of a seed matter
 
 
@@ -205,6 +217,49 @@ def test_sample_follows_the_softmax() -> None:
     share = torch.bincount(top, minlength=4).float() / 6000
     # top_p 0.6 keeps {0.5, 0.3}, renormalised to 5/8 and 3/8.
     assert torch.allclose(share, torch.tensor([0.625, 0.375, 0.0, 0.0]), atol=0.03)
+
+
+# ------------------------------------------------------------------ compiled kernels
+
+
+def test_a_compile_failure_falls_back_to_eager(caplog: pytest.LogCaptureFixture) -> None:
+    from xling.engine.compiling import MaybeCompiled
+
+    def breaks_the_graph(x: torch.Tensor) -> torch.Tensor:
+        torch._dynamo.graph_break()  # refused under fullgraph=True, at trace time
+        return x * 2
+
+    fn = MaybeCompiled(breaks_the_graph, enabled=True, name="test kernel")
+    with caplog.at_level("WARNING"):
+        assert torch.equal(fn(torch.ones(3)), torch.full((3,), 2.0))
+        assert torch.equal(fn(torch.ones(2)), torch.full((2,), 2.0))
+    assert not fn.active
+    assert sum("torch.compile failed for the test kernel" in r.message for r in caplog.records) == 1
+
+
+def test_compiling_is_for_large_models_on_graphs() -> None:
+    model = tiny_causal_lm("qwen2")
+    engine = Engine(model, eos_token_ids=[1])
+    assert engine.decoder.parameter_count() == sum(p.numel() for p in model.parameters())
+    assert not hasattr(engine.decoder.kernels.rms_norm, "active")  # CPU: plain functions
+
+
+@pytest.mark.skipif(shutil.which("g++") is None, reason="torch.compile on a CPU needs g++")
+def test_compiled_kernels_give_the_same_tokens() -> None:
+    """The compiled element-wise kernels and sampler (Inductor's C++ code here, Triton on a
+    GPU) keep float32 greedy decoding identical to `generate` and draw the same samples."""
+    model = tiny_causal_lm("qwen3")  # q/k norms: every compiled kernel runs
+    prompts = random_prompts(5, model.config.vocab_size)
+    compiled = Engine(model, eos_token_ids=[1], config=dataclasses.replace(BUCKETED, compile=True))
+    got = compiled.generate(prompts, SamplingParams(max_new_tokens=12))
+    assert compiled.decoder.kernels.rms_norm.active and compiled._sample.active
+    assert [c.tokens for c in got] == [greedy_continuation(model, p, 12, [1]) for p in prompts]
+    params = [
+        SamplingParams(temperature=1.0, top_p=(1.0, 0.8)[i % 2], max_new_tokens=12, seed=i)
+        for i in range(5)
+    ]
+    eager = Engine(model, eos_token_ids=[1], config=BUCKETED)
+    assert compiled.generate(prompts, params) == eager.generate(prompts, params)
 
 
 # ------------------------------------------------------------------ stopping, errors

@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from xling.backends.base import GenerationParams, Output, Request
-from xling.backends.hf import derive_seed, encode_prompt, release_accelerator_memory
+from xling.backends.hf import derive_seed, encode_prompts, release_accelerator_memory
 from xling.errors import XlingError
 
 
@@ -82,7 +82,8 @@ class VLLMBackend:
         greedy = params.temperature <= 0
         k = 1 if greedy else params.n
         prompts = [
-            {"prompt_token_ids": encode_prompt(self.tokenizer, r.messages)} for r in requests
+            {"prompt_token_ids": ids}
+            for ids in encode_prompts(self.tokenizer, [r.messages for r in requests])
         ]
         # One seed per prompt, so prompts do not share a random stream.
         sampling = [

@@ -3,7 +3,8 @@
 Plain PyTorch in the manner of gpt-fast and nano-vllm: the decoder computed from the HF
 model's own tensors (model.py), a preallocated per-slot KV cache (cache.py), on-device
 sampling with per-request counter-based seeds (sampling.py), continuous batching
-(scheduler.py, engine.py) and CUDA-graph decode steps (graphs.py). `supports(model)` says
+(scheduler.py, engine.py), CUDA-graph decode steps (graphs.py) and, for larger models,
+torch.compile'd element-wise kernels (compiling.py). `unsupported_reason(model)` says
 whether a model can run on it; `Engine(model, eos_token_ids=...)` runs it.
 """
 

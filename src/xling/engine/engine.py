@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 from xling.engine.cache import KVCache, bytes_per_token, plan_slots
+from xling.engine.compiling import MaybeCompiled, compiled_kernels, compiler_available
 from xling.engine.graphs import DecodeGraphs, batch_bucket, length_bucket
 from xling.engine.model import Decoder
 from xling.engine.sampling import sample, sampling_mode, seed_key
@@ -48,14 +49,18 @@ class EngineConfig:
     cuda_graphs: bool | None = None  # None: on CUDA devices
     # Static (bucketed) decode shapes without graphs: what graphs run, testable on a CPU.
     pad_to_buckets: bool | None = None  # None: when graphs are on
-    steps_per_sync: int | None = None  # decode steps between host reads; None: 8 on graphs, else 1
+    # Decode steps between host reads; None: 16 on graphs (fewer waits than 8, and fewer
+    # wasted steps than 32, on the organism's greedy evaluation on an H200), else 1.
+    steps_per_sync: int | None = None
     length_step: int = 128  # cache lengths (and attended lengths on graphs) round up to this
     prefill_tokens: int | None = (
         None  # padded prompt tokens per prefill; None: 16384 CUDA, 2048 CPU
     )
     memory_fraction: float = 0.9  # CUDA: share of the free memory the cache may take
     cpu_cache_bytes: int = 4 << 30  # CPU: cache budget
-    compile: bool = False  # torch.compile the decode step (slow first steps; experimental)
+    # torch.compile the element-wise kernels and the sampler (compiling.py); None: with CUDA
+    # graphs, where Triton is installed, for models of COMPILE_MIN_PARAMETERS or more.
+    compile: bool | None = None
 
     def __post_init__(self) -> None:
         if self.max_batch_size < 1:
@@ -98,6 +103,15 @@ class _State:
 
 
 _GREEDY = SamplingParams()
+# Compiling costs each process 10-20 s, more again for each new batch shape it meets. Below
+# this size the steps it shortens are short already: on an H200 the 3.4M-parameter organism
+# lost more to compiling (a 13 s first GRPO step instead of 6 s, and 2-7 s recompilations
+# later in the run) than a 16-step run or one evaluation gained, while at 0.5B a decode step
+# of 256 sequences went from 4.6 to 3.4 ms, and sampling from its vocabulary got several
+# times faster.
+COMPILE_MIN_PARAMETERS = 100_000_000
+# Prefill activations (tokens x hidden) from which the compiled element-wise kernels are used.
+_COMPILED_PREFILL_ELEMENTS = 1 << 22
 
 # Values written into a freed slot: position 0 keeps its (ignored) row's attention valid.
 _IDLE = (0, 0, 0, 0, 0.0, 1.0)
@@ -133,7 +147,7 @@ class Engine:
         self.padded = (
             self.config.pad_to_buckets if self.config.pad_to_buckets is not None else graphs
         )
-        self.steps_per_sync = self.config.steps_per_sync or (8 if graphs else 1)
+        self.steps_per_sync = self.config.steps_per_sync or (16 if graphs else 1)
         self.prefill_tokens = self.config.prefill_tokens or (
             16384 if device.type == "cuda" else 2048
         )
@@ -142,9 +156,18 @@ class Engine:
         self._slot_cap = self.config.max_batch_size  # lowered when memory holds fewer
         self.cos = self.sin = torch.empty(0)
         self._weights_key = self.decoder.storage_key()
-        self._step_fn: Callable[..., None] = self._step
-        if self.config.compile:
-            self._step_fn = torch.compile(self._step, dynamic=True)
+        compile_ = self.config.compile
+        if compile_ is None:
+            compile_ = (
+                graphs
+                and self.decoder.parameter_count() >= COMPILE_MIN_PARAMETERS
+                and compiler_available(device)
+            )
+        self._sample: Callable[..., torch.Tensor] = sample
+        self._eager_kernels = self.decoder.kernels
+        if compile_:
+            self.decoder.kernels = compiled_kernels()
+            self._sample = MaybeCompiled(sample, enabled=True, name="sampler")
         self.stats = {"prefills": 0, "decode_steps": 0, "syncs": 0, "moves": 0}
 
     @classmethod
@@ -200,7 +223,7 @@ class Engine:
     # ------------------------------------------------------------------ setup
 
     def _request(self, index: int, prompt: Sequence[int], params: SamplingParams) -> Request:
-        ids = [int(t) for t in prompt]
+        ids = list(map(int, prompt))
         if not ids:
             raise EngineError(f"prompt {index} is empty")
         if min(ids) < 0 or max(ids) >= self.decoder.vocab_size:
@@ -380,6 +403,9 @@ class Engine:
         def column(values: list[Any], dtype: torch.dtype) -> torch.Tensor:
             return torch.tensor(values, dtype=dtype).to(self.device)
 
+        # A compiled kernel costs more host time per call than the few eager ones it
+        # replaces; it pays off only once each pass is large enough to keep the GPU busy.
+        large = ids.numel() * self.decoder.embed.shape[1] >= _COMPILED_PREFILL_ELEMENTS
         logits = self.decoder.prefill(
             self.cache,
             ids.to(self.device),
@@ -387,8 +413,9 @@ class Engine:
             column([r.slot for r in chunk], torch.long),
             self.cos,
             self.sin,
+            kernels=None if large else self._eager_kernels,
         )
-        first = sample(
+        first = self._sample(
             logits,
             column([float(r.params.temperature) for r in chunk], torch.float32),
             column([float(r.params.top_p) for r in chunk], torch.float32),
@@ -443,7 +470,7 @@ class Engine:
                 kv_len = min(first_pos + step + 1, cache.max_len)
             self.graphs.run(
                 (rows, kv_len, mode),
-                lambda rows=rows, kv_len=kv_len: self._step_fn(rows, kv_len, mode),
+                lambda rows=rows, kv_len=kv_len: self._step(rows, kv_len, mode),
                 state.advancing(),
             )
             state.history[step, :rows].copy_(state.tokens[:rows])
@@ -466,7 +493,7 @@ class Engine:
         logits = self.decoder.decode(
             self.cache, s.tokens[:rows], s.positions[:rows], kv_len, self.cos, self.sin
         )
-        token = sample(
+        token = self._sample(
             logits,
             s.temperature[:rows],
             s.top_p[:rows],

@@ -17,6 +17,7 @@ Two entry points, both writing the new keys/values into a `KVCache`:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -167,10 +168,39 @@ def rms_norm(x: torch.Tensor, weight: torch.Tensor, eps: float) -> torch.Tensor:
     return weight * h.to(dtype)
 
 
+def add_rms_norm(
+    x: torch.Tensor, delta: torch.Tensor, weight: torch.Tensor, eps: float
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The residual add and the next norm: (x + delta, rms_norm(x + delta))."""
+    x = x + delta
+    return x, rms_norm(x, weight, eps)
+
+
 def _rotate(x: torch.Tensor, cos: torch.Tensor, signed_sin: torch.Tensor) -> torch.Tensor:
     """transformers' `q * cos + rotate_half(q) * sin` with rotate_half's negation moved into
     `signed_sin` (sin with its first half negated): the same products, one kernel fewer."""
     return (x * cos) + (x.roll(x.shape[-1] // 2, dims=-1) * signed_sin)
+
+
+def rotate_qk(
+    q: torch.Tensor, k: torch.Tensor, cos: torch.Tensor, signed_sin: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    return _rotate(q, cos, signed_sin), _rotate(k, cos, signed_sin)
+
+
+def silu_mul(gate: torch.Tensor, up: torch.Tensor) -> torch.Tensor:
+    return F.silu(gate) * up
+
+
+@dataclass(frozen=True)
+class Kernels:
+    """The element-wise stretches between a layer's matrix products and attention: the
+    pieces torch.compile fuses (compiling.py). Eager by default."""
+
+    rms_norm: Callable[..., torch.Tensor] = rms_norm
+    add_rms_norm: Callable[..., tuple[torch.Tensor, torch.Tensor]] = add_rms_norm
+    rotate_qk: Callable[..., tuple[torch.Tensor, torch.Tensor]] = rotate_qk
+    silu_mul: Callable[..., torch.Tensor] = silu_mul
 
 
 class Decoder:
@@ -181,6 +211,7 @@ class Decoder:
         if reason is not None:
             raise UnsupportedModelError(f"the xling engine cannot run this model: {reason}")
         self.model = model
+        self.kernels = Kernels()  # the engine swaps in compiled ones (compiling.py)
         config = model.config
         self.n_layers = int(config.num_hidden_layers)
         self.n_heads = int(config.num_attention_heads)
@@ -210,6 +241,11 @@ class Decoder:
             found.extend(layer.tensors())
         return found
 
+    def parameter_count(self) -> int:
+        """Weights the decoder reads (tied embeddings once; the rotary buffer is not one)."""
+        seen = {t.data_ptr(): t.numel() for t in self.tensors() if t is not self.inv_freq}
+        return sum(seen.values())
+
     def storage_key(self) -> tuple[tuple[int, torch.dtype, torch.device], ...]:
         """Identifies the tensors in use: changes when a weight is replaced rather than updated
         in place (`model.to(...)`, `load_state_dict(assign=True)`), which invalidates graphs."""
@@ -238,30 +274,58 @@ class Decoder:
 
     # ------------------------------------------------------------------ building blocks
 
-    def _qkv(
-        self, layer: LayerWeights, x: torch.Tensor, cos: torch.Tensor, signed_sin: torch.Tensor
+    def _attention_inputs(
+        self,
+        ops: Kernels,
+        layer: LayerWeights,
+        h: torch.Tensor,
+        cos: torch.Tensor,
+        signed_sin: torch.Tensor,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """q, k, v as [..., heads, head_dim], q and k normed (Qwen3) and rotated."""
-        h = rms_norm(x, layer.attn_norm, layer.attn_eps)
+        """q, k, v as [..., heads, head_dim] from normed `h`, q and k normed (Qwen3) and
+        rotated."""
         lead = h.shape[:-1]
         q = F.linear(h, layer.q, layer.q_bias).view(*lead, self.n_heads, self.head_dim)
         k = F.linear(h, layer.k, layer.k_bias).view(*lead, self.n_kv_heads, self.head_dim)
         v = F.linear(h, layer.v, layer.v_bias).view(*lead, self.n_kv_heads, self.head_dim)
         if layer.q_norm is not None:
-            q = rms_norm(q, layer.q_norm, layer.q_norm_eps)
+            q = ops.rms_norm(q, layer.q_norm, layer.q_norm_eps)
         if layer.k_norm is not None:
-            k = rms_norm(k, layer.k_norm, layer.k_norm_eps)
-        return _rotate(q, cos, signed_sin), _rotate(k, cos, signed_sin), v
+            k = ops.rms_norm(k, layer.k_norm, layer.k_norm_eps)
+        q, k = ops.rotate_qk(q, k, cos, signed_sin)
+        return q, k, v
 
-    def _mlp(self, layer: LayerWeights, x: torch.Tensor) -> torch.Tensor:
-        h = rms_norm(x, layer.mlp_norm, layer.mlp_eps)
-        gate = F.silu(F.linear(h, layer.gate, layer.gate_bias))
-        return F.linear(gate * F.linear(h, layer.up, layer.up_bias), layer.down, layer.down_bias)
+    def _layers(
+        self,
+        ops: Kernels,
+        x: torch.Tensor,
+        cos: torch.Tensor,
+        signed_sin: torch.Tensor,
+        attend: Callable[[int, LayerWeights, torch.Tensor, torch.Tensor, torch.Tensor], Any],
+    ) -> torch.Tensor:
+        """Every layer over embeddings `x`; `attend(index, layer, q, k, v)` stores keys and
+        values and returns attention outputs [..., heads * head_dim]. Returns the final-normed
+        hidden states. Each residual add is fused with the norm that follows it (the next
+        layer's input norm, or the final norm), the same arithmetic as transformers'."""
+        h = ops.rms_norm(x, self.layers[0].attn_norm, self.layers[0].attn_eps)
+        following = [(nxt.attn_norm, nxt.attn_eps) for nxt in self.layers[1:]]
+        following.append((self.final_norm, self.final_eps))
+        for index, (layer, (norm, eps)) in enumerate(zip(self.layers, following, strict=True)):
+            q, k, v = self._attention_inputs(ops, layer, h, cos, signed_sin)
+            attn = attend(index, layer, q, k, v)
+            x, h = ops.add_rms_norm(
+                x, F.linear(attn, layer.o, layer.o_bias), layer.mlp_norm, layer.mlp_eps
+            )
+            gated = ops.silu_mul(
+                F.linear(h, layer.gate, layer.gate_bias), F.linear(h, layer.up, layer.up_bias)
+            )
+            x, h = ops.add_rms_norm(x, F.linear(gated, layer.down, layer.down_bias), norm, eps)
+        return h
 
-    def logits(self, hidden: torch.Tensor) -> torch.Tensor:
-        """Float32 next-token logits from last-layer hidden states."""
-        normed = rms_norm(hidden, self.final_norm, self.final_eps)
-        return F.linear(normed, self.lm_head).float()
+    def logits(self, normed: torch.Tensor) -> torch.Tensor:
+        """Next-token logits from final-normed hidden states, in the model's dtype (the
+        sampler upcasts inside its own pass rather than in a copy of its own)."""
+        return F.linear(normed, self.lm_head)
 
     # ------------------------------------------------------------------ passes
 
@@ -273,17 +337,19 @@ class Decoder:
         slots: torch.Tensor,
         cos: torch.Tensor,
         sin: torch.Tensor,
+        kernels: Kernels | None = None,
     ) -> torch.Tensor:
         """Run right-padded prompts `ids` [n, T] into cache `slots` [n]; logits [n, vocab] of
         each prompt's last token (`lengths` [n]). Padding sits after each prompt, so causal
         attention never lets a prompt token see it; the cache entries it leaves are masked
-        until decoding overwrites them."""
+        until decoding overwrites them. `kernels`: the element-wise functions to use (by
+        default the decoder's own)."""
         n, width = ids.shape
-        x = F.embedding(ids, self.embed)
-        cos_t, sin_t = cos[:width, None, :], sin[:width, None, :]  # [T, 1, D] vs [n, T, H, D]
         masks: dict[int, torch.Tensor] = {}
-        for index, layer in enumerate(self.layers):
-            q, k, v = self._qkv(layer, x, cos_t, sin_t)
+
+        def attend(
+            index: int, layer: LayerWeights, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor
+        ) -> torch.Tensor:
             q, k, v = q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2)
             cache.write_prompt(index, slots, k, v)
             mask = None
@@ -294,7 +360,7 @@ class Decoder:
                         pos[None, :] > pos[:, None] - layer.window
                     )
                 mask = masks[layer.window]
-            attn = F.scaled_dot_product_attention(
+            out = F.scaled_dot_product_attention(
                 q,
                 k,
                 v,
@@ -302,11 +368,13 @@ class Decoder:
                 is_causal=mask is None,
                 enable_gqa=self.n_heads != self.n_kv_heads,
             )
-            attn = attn.transpose(1, 2).reshape(n, width, self.n_heads * self.head_dim)
-            x = x + F.linear(attn, layer.o, layer.o_bias)
-            x = x + self._mlp(layer, x)
-        last = x[torch.arange(n, device=ids.device), lengths - 1]
-        return self.logits(last)
+            return out.transpose(1, 2).reshape(n, width, self.n_heads * self.head_dim)
+
+        x = F.embedding(ids, self.embed)
+        # [T, 1, D] tables against [n, T, H, D] heads.
+        ops = kernels or self.kernels
+        h = self._layers(ops, x, cos[:width, None, :], sin[:width, None, :], attend)
+        return self.logits(h[torch.arange(n, device=ids.device), lengths - 1])
 
     def decode(
         self,
@@ -320,16 +388,16 @@ class Decoder:
         """One step for cache slots 0..b-1: feed `tokens` [b] at `positions` [b], attend to
         cache positions [0, kv_len); logits [b, vocab]. No host synchronisation (graphable)."""
         b = tokens.shape[0]
-        x = F.embedding(tokens, self.embed)
-        cos_b, sin_b = cos[positions][:, None, :], sin[positions][:, None, :]
         rows = torch.arange(b, device=tokens.device)
         key_pos = torch.arange(kv_len, device=tokens.device)[None, :]
         causal = key_pos <= positions[:, None]
         # Additive masks, built once per step rather than converted from bool in every layer.
         masks: dict[int | None, torch.Tensor] = {None: _additive(causal, cache.dtype)}
         group = self.n_heads // self.n_kv_heads
-        for index, layer in enumerate(self.layers):
-            q, k, v = self._qkv(layer, x, cos_b, sin_b)
+
+        def attend(
+            index: int, layer: LayerWeights, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor
+        ) -> torch.Tensor:
             cache.write_step(index, rows, positions, k, v)
             keys, values = cache.view(index, b, kv_len)
             if layer.window not in masks:
@@ -337,15 +405,19 @@ class Decoder:
                 masks[layer.window] = _additive(window, cache.dtype)
             # The `group` query heads that share a key/value head attend as `group` queries
             # of that head, so grouped-query attention needs no repeated keys.
-            attn = F.scaled_dot_product_attention(
+            out = F.scaled_dot_product_attention(
                 q.view(b, self.n_kv_heads, group, self.head_dim),
                 keys,
                 values,
                 attn_mask=masks[layer.window],
             )
-            x = x + F.linear(attn.reshape(b, -1), layer.o, layer.o_bias)
-            x = x + self._mlp(layer, x)
-        return self.logits(x)
+            return out.reshape(b, -1)
+
+        x = F.embedding(tokens, self.embed)
+        h = self._layers(
+            self.kernels, x, cos[positions][:, None, :], sin[positions][:, None, :], attend
+        )
+        return self.logits(h)
 
 
 def _additive(allowed: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:

@@ -1,11 +1,16 @@
 """On-device sampling with a per-request random stream that no other request touches.
 
 Each request carries a 32-bit key (from its seed) and a counter (how many tokens it has
-drawn). Its n-th token is drawn by inverse-CDF sampling with one uniform number that is a
-hash of (key, n): counter-based randomness, as in Philox, so a request's samples do not
-depend on which requests share its batch, nor on batch order, and the whole step runs on
-the device without host synchronisation (CUDA-graph safe). The hash is written out here
+drawn). Its n-th token is the Gumbel-max draw argmax_v(logit_v / T + G_v), an exact sample
+from softmax(logits / T), where the Gumbel noise G_v is a hash of (key, n, v):
+counter-based randomness, as in Philox, so a request's samples do not depend on which
+requests share its batch, their sampling settings, or batch order, and the whole step runs
+on the device without host synchronisation (CUDA-graph safe). The hash is written out here
 because torch's generators are one stream per generator object, not one per batch row.
+
+Gumbel-max rather than inverse-CDF sampling because it needs no running sum over the
+vocabulary: under torch.compile the noise, the division and the argmax are one pass over
+the logits (a cumulative sum over a 150k vocabulary was the slowest kernel of a decode step).
 """
 
 from __future__ import annotations
@@ -15,6 +20,10 @@ from collections.abc import Iterable
 import torch
 
 _MASK32 = 0xFFFFFFFF
+# Reduction mod 2**32 of the non-negative int64 values below. On tensors it is written as
+# `% _MOD32`, not `& 0xFFFFFFFF`: compiled to Triton, a literal above 2**31 - 1 becomes an
+# unsigned 32-bit constant that does not mix with int64 operands.
+_MOD32 = 1 << 32
 # Multiplier of a well-mixing 32-bit integer hash; below 2**27, so products of 32-bit
 # values stay below 2**59 and int64 arithmetic never overflows.
 _MULT = 0x45D9F3B
@@ -28,8 +37,8 @@ def _mix_int(x: int) -> int:
 
 def _mix(x: torch.Tensor) -> torch.Tensor:
     """`_mix_int` on an int64 tensor of 32-bit values."""
-    x = (((x >> 16) ^ x) * _MULT) & _MASK32
-    x = (((x >> 16) ^ x) * _MULT) & _MASK32
+    x = (((x >> 16) ^ x) * _MULT) % _MOD32
+    x = (((x >> 16) ^ x) * _MULT) % _MOD32
     return (x >> 16) ^ x
 
 
@@ -39,10 +48,15 @@ def seed_key(seed: int) -> int:
     return _mix_int(low ^ _mix_int(high ^ 0x5BD1E995))
 
 
-def counter_uniform(keys: torch.Tensor, counters: torch.Tensor) -> torch.Tensor:
-    """One uniform float in [0, 1) per row, a function of (key, counter) only."""
-    bits = _mix(keys ^ _mix(counters & _MASK32))
-    return (bits >> 8).to(torch.float32) * (1.0 / (1 << 24))
+def counter_uniform(keys: torch.Tensor, counters: torch.Tensor, vocab: int) -> torch.Tensor:
+    """Uniform floats in (0, 1), [rows, vocab]: element (r, v) is a function of
+    (keys[r], counters[r], v) only. 24 bits each, centred in their bin so that none is 0."""
+    stream = _mix(keys ^ _mix(counters % _MOD32))
+    # The ids are hashed before any arithmetic: compiled, `ids * c % m` would be folded into
+    # 32-bit index arithmetic, which cannot hold m = 2**32.
+    ids = _mix(torch.arange(vocab, device=keys.device, dtype=torch.long))
+    bits = _mix(stream[:, None] ^ ids[None, :])
+    return ((bits >> 8).to(torch.float32) + 0.5) * (1.0 / (1 << 24))
 
 
 GREEDY, SAMPLE, NUCLEUS = "greedy", "sample", "nucleus"
@@ -68,25 +82,27 @@ def sample(
     *,
     mode: str,
 ) -> torch.Tensor:
-    """Next token per row of float32 `logits` [b, vocab]: argmax where temperature is 0,
-    else a draw from softmax(logits / temperature), cut to the top-p nucleus in NUCLEUS
-    mode. The mode is static (see `sampling_mode`) so that a batch pays for, and a CUDA
-    graph captures, only the work some row needs: no softmax when all are greedy, no sort
-    unless one uses top-p."""
+    """Next token per row of `logits` [b, vocab]: argmax where temperature is 0, else a
+    draw from softmax(logits / temperature), cut to the top-p nucleus in NUCLEUS mode. The
+    mode is static (see `sampling_mode`) so that a batch pays for, and a CUDA graph
+    captures, only the work some row needs: no noise when all are greedy, no sort unless
+    one uses top-p."""
     greedy = logits.argmax(dim=-1)
     if mode == GREEDY:
         return greedy
-    nucleus = mode == NUCLEUS
     scale = torch.where(temperature > 0, temperature, torch.ones_like(temperature))
-    probs = torch.softmax(logits / scale[:, None], dim=-1)
-    if nucleus:
-        probs, order = probs.sort(dim=-1, descending=True)
-        # Keep the smallest prefix whose mass reaches top_p (as transformers' TopPLogitsWarper).
-        mass_before = probs.cumsum(dim=-1) - probs
+    scaled = logits.float() / scale[:, None]
+    if mode == NUCLEUS:
+        # Keep the smallest set of most likely tokens whose mass reaches top_p (as
+        # transformers' TopPLogitsWarper): every token at least as likely as the last one
+        # that set needs.
+        probs = torch.softmax(scaled, dim=-1)
+        ranked = probs.sort(dim=-1, descending=True).values
+        mass_before = ranked.cumsum(dim=-1) - ranked
         limit = torch.where(top_p < 1, top_p, torch.full_like(top_p, float("inf")))
-        probs = probs.masked_fill(mass_before >= limit[:, None], 0.0)
-    cdf = probs.cumsum(dim=-1)
-    target = counter_uniform(keys, counters) * cdf[:, -1]
-    index = torch.searchsorted(cdf, target[:, None], right=True).clamp_(max=logits.shape[-1] - 1)
-    drawn = (order.gather(-1, index) if nucleus else index).squeeze(-1)
+        kept = (mass_before < limit[:, None]).sum(dim=-1, keepdim=True)
+        floor = ranked.gather(-1, (kept - 1).clamp_(min=0))
+        scaled = scaled.masked_fill(probs < floor, float("-inf"))
+    uniform = counter_uniform(keys, counters, logits.shape[-1])
+    drawn = (scaled - torch.log(-torch.log(uniform))).argmax(dim=-1)
     return torch.where(temperature > 0, drawn, greedy)

@@ -20,9 +20,9 @@ from collections.abc import Iterable
 import torch
 
 _MASK32 = 0xFFFFFFFF
-# Reduction mod 2**32 of the non-negative int64 values below. On tensors it is written as
-# `% _MOD32`, not `& 0xFFFFFFFF`: compiled to Triton, a literal above 2**31 - 1 becomes an
-# unsigned 32-bit constant that does not mix with int64 operands.
+# Reduction mod 2**32 of the non-negative int64 values below, written `% _MOD32` on tensors:
+# the form whose Triton compilation was checked on an H200 (bench/generate.py's
+# sampling_compiled_matches_eager), where `ids * c % m` had failed (see counter_uniform).
 _MOD32 = 1 << 32
 # Multiplier of a well-mixing 32-bit integer hash; below 2**27, so products of 32-bit
 # values stay below 2**59 and int64 arithmetic never overflows.

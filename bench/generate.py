@@ -412,21 +412,22 @@ def bench_organism(args: argparse.Namespace, device: torch.device, results: dict
     for dtype in dict.fromkeys([headline, "float32"]):
         prefix = "organism" if dtype == headline else f"organism_{dtype}"
         outputs: dict[str, list[Any]] = {}
-        runs = [("off", f"{prefix}_plain_tok_s"), ("on", f"{prefix}_engine_tok_s")]
+        # (run, the backend's engine mode, result key)
+        runs = [("off", "off", f"{prefix}_plain_tok_s"), ("on", "on", f"{prefix}_engine_tok_s")]
         if device.type == "cuda" and dtype != "float32":
             # Diagnosis of `generate` in half precision: its attention, left-padded with a
             # mask, may go to cuDNN, which plans anew for every cache length.
-            runs.append(("off-no-cudnn", f"{prefix}_plain_no_cudnn_attention_tok_s"))
-        for mode, key in runs:
+            runs.append(("no-cudnn", "off", f"{prefix}_plain_no_cudnn_attention_tok_s"))
+        for run, engine, key in runs:
             backend = HFBackend(
                 str(ORGANISM),
                 device=str(device),
                 dtype=dtype,
                 batch_size=args.organism_batch,
-                engine=mode.split("-")[0],
+                engine=engine,
             )
             backends = contextlib.nullcontext()
-            if mode == "off-no-cudnn":
+            if run == "no-cudnn":
                 from torch.nn.attention import SDPBackend, sdpa_kernel
 
                 backends = sdpa_kernel(
@@ -436,14 +437,14 @@ def bench_organism(args: argparse.Namespace, device: torch.device, results: dict
                 with backends:
                     # Warm-up: the engine's once over everything (it captures a CUDA graph
                     # per batch and length bucket it meets), generate's on a slice.
-                    backend.generate(requests if mode == "on" else requests[:64], params)
+                    backend.generate(requests if engine == "on" else requests[:64], params)
                     outs, seconds = timed(device, lambda b=backend: b.generate(requests, params))
             finally:
                 backend.close()
             tokens = sum(o[0].n_tokens or 0 for o in outs)
             results[key] = round(tokens / seconds, 1)
             results[key.replace("_tok_s", "_s")] = round(seconds, 3)
-            outputs[mode] = outs
+            outputs[run] = outs
         same = sum(a == b for a, b in zip(outputs["off"], outputs["on"], strict=True))
         results[prefix] = {
             "problems": len(requests),

@@ -24,7 +24,7 @@ from typing import Any
 
 import torch
 
-from xling.engine.model import Kernels
+from xling.engine.model import EAGER_KERNELS, Kernels
 
 log = logging.getLogger(__name__)
 
@@ -85,10 +85,11 @@ class MaybeCompiled:
 
 
 def compiled_kernels() -> Kernels:
-    eager = Kernels()
     return Kernels(
         **{
-            field.name: MaybeCompiled(getattr(eager, field.name), enabled=True, name=field.name)
+            field.name: MaybeCompiled(
+                getattr(EAGER_KERNELS, field.name), enabled=True, name=field.name
+            )
             for field in dataclasses.fields(Kernels)
         }
     )

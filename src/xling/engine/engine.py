@@ -25,7 +25,7 @@ import torch
 from xling.engine.cache import KVCache, bytes_per_token, plan_slots
 from xling.engine.compiling import MaybeCompiled, compiled_kernels, compiler_available
 from xling.engine.graphs import DecodeGraphs, batch_bucket, length_bucket
-from xling.engine.model import Decoder
+from xling.engine.model import EAGER_KERNELS, Decoder
 from xling.engine.sampling import sample, sampling_mode, seed_key
 from xling.engine.scheduler import (
     Completion,
@@ -164,7 +164,6 @@ class Engine:
                 and compiler_available(device)
             )
         self._sample: Callable[..., torch.Tensor] = sample
-        self._eager_kernels = self.decoder.kernels
         if compile_:
             self.decoder.kernels = compiled_kernels()
             self._sample = MaybeCompiled(sample, enabled=True, name="sampler")
@@ -413,7 +412,7 @@ class Engine:
             column([r.slot for r in chunk], torch.long),
             self.cos,
             self.sin,
-            kernels=None if large else self._eager_kernels,
+            kernels=None if large else EAGER_KERNELS,
         )
         first = self._sample(
             logits,

@@ -203,6 +203,9 @@ class Kernels:
     silu_mul: Callable[..., torch.Tensor] = silu_mul
 
 
+EAGER_KERNELS = Kernels()
+
+
 class Decoder:
     """Forward passes of a supported HF model over a `KVCache`, reading the model's tensors."""
 
@@ -211,7 +214,7 @@ class Decoder:
         if reason is not None:
             raise UnsupportedModelError(f"the xling engine cannot run this model: {reason}")
         self.model = model
-        self.kernels = Kernels()  # the engine swaps in compiled ones (compiling.py)
+        self.kernels = EAGER_KERNELS  # the engine swaps in compiled ones (compiling.py)
         config = model.config
         self.n_layers = int(config.num_hidden_layers)
         self.n_heads = int(config.num_attention_heads)

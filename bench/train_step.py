@@ -7,9 +7,10 @@
     python bench/train_step.py --model src/xling/data/organism --rollout-engine on …
 
 Trains `--warmup + --steps` real GRPO steps (TRL GRPOTrainer, the composite reward, the same
-code path as `xling train grpo`) on the synthetic parallel benchmark and times each
-optimizer step between the trainer's step-begin and step-end callbacks. Warm-up steps
-(CUDA/vLLM start-up, lazy loading) are excluded. A step's rollouts are
+code path as `xling train grpo`) on the synthetic parallel benchmark and reports each
+optimizer step's time as the trainer logs it, split by phase (`xling.train.phases`:
+generation, reward scoring, the whole rollout phase, forward and backward, optimizer).
+Warm-up steps (CUDA/vLLM start-up, lazy loading) are excluded. A step's rollouts are
 per-device batch x processes x gradient accumulation (generation, reward scoring, and the
 policy update all happen inside the step). Prints a table and, with --json, writes it.
 """
@@ -22,7 +23,6 @@ import platform
 import shutil
 import statistics
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
@@ -35,51 +35,15 @@ from xling.train.common import is_main_process, world_size
 from xling.train.config import GRPOTrainConfig
 from xling.train.data import build_parallel_from_spec, write_parallel
 from xling.train.grpo import build_grpo_trainer
+from xling.train.phases import PHASES, phase_seconds
 from xling.train.rewards import RolloutScorer
 
 
-class GenerationClock:
-    """Seconds spent generating rollouts: wraps a trainer's one generation method (its
-    result is token ids on the host, so the wall time includes the device work)."""
+class StepLogs(TrainerCallback):
+    """Every optimizer step's logged metrics (the phase times among them)."""
 
     def __init__(self) -> None:
-        self.seconds = 0.0
-
-    def wrap(self, trainer: Any) -> None:
-        generate = trainer._generate_single_turn
-
-        def timed(*args: Any, **kwargs: Any) -> Any:
-            start = time.perf_counter()
-            try:
-                return generate(*args, **kwargs)
-            finally:
-                self.seconds += time.perf_counter() - start
-
-        trainer._generate_single_turn = timed
-
-
-class StepTimer(TrainerCallback):
-    """Wall time and logged metrics of every optimizer step."""
-
-    def __init__(self, scorer: RolloutScorer, clock: GenerationClock) -> None:
-        self.scorer = scorer
-        self.clock = clock
-        self.started = 0.0
-        self.seconds: list[float] = []
-        self.scoring: list[float] = []  # reward-scoring seconds within each step
-        self.generating: list[float] = []  # rollout-generation seconds within each step
         self.logs: list[dict[str, Any]] = []
-        self._scored_before = self._generated_before = 0.0
-
-    def on_step_begin(self, args, state, control, **kwargs):  # type: ignore[no-untyped-def]
-        self._scored_before = self.scorer.seconds
-        self._generated_before = self.clock.seconds
-        self.started = time.perf_counter()
-
-    def on_step_end(self, args, state, control, **kwargs):  # type: ignore[no-untyped-def]
-        self.seconds.append(time.perf_counter() - self.started)
-        self.scoring.append(self.scorer.seconds - self._scored_before)
-        self.generating.append(self.clock.seconds - self._generated_before)
 
     def on_log(self, args, state, control, logs=None, **kwargs):  # type: ignore[no-untyped-def]
         if logs and "train_runtime" not in logs:
@@ -159,22 +123,18 @@ def measure(
         )
         with RolloutScorer(workers=cfg.score_workers, timeout_s=cfg.score_timeout) as scorer:
             scorer.start()
-            clock = GenerationClock()
-            timer = StepTimer(scorer, clock)
-            trainer = build_grpo_trainer(cfg, scorer, callbacks=[timer])
-            clock.wrap(trainer)
+            recorder = StepLogs()
+            trainer = build_grpo_trainer(cfg, scorer, callbacks=[recorder])
             trainer.train()
         if not is_main_process():
             return None
-        timed = timer.seconds[warmup:] or timer.seconds
-        scoring = timer.scoring[warmup:] or timer.scoring
-        generating = timer.generating[warmup:] or timer.generating
+        logged = recorder.logs[warmup:] or recorder.logs
+        phases = [phase_seconds(lg) for lg in logged]
+        timed = [p["step"] for p in phases]
         rollouts = cfg.per_device_batch_size * world_size() * cfg.gradient_accumulation_steps
         step_s = statistics.mean(timed)
         lengths = [
-            lg["completions/mean_length"]
-            for lg in timer.logs[warmup:]
-            if "completions/mean_length" in lg
+            lg["completions/mean_length"] for lg in logged if "completions/mean_length" in lg
         ] or [float("nan")]
         tokens = statistics.mean(lengths) * rollouts
         return {
@@ -195,10 +155,14 @@ def measure(
             "seconds_per_1k_rollouts": round(1000 * step_s / rollouts, 2),
             "completion_tokens_per_s": round(tokens / step_s, 1),
             "mean_completion_tokens": round(statistics.mean(lengths), 1),
-            # Per process: each process scores its own share of the step's rollouts.
-            "reward_scoring_share_of_step": round(statistics.mean(scoring) / step_s, 3),
-            "generation_share_of_step": round(statistics.mean(generating) / step_s, 3),
             "step_time_median_s": round(statistics.median(timed), 4),
+            # The main process's median seconds per phase (xling.train.phases); under DDP,
+            # scoring includes waiting for the slowest rank's rewards.
+            **{
+                f"{phase}_median_s": round(statistics.median(p.get(phase, 0.0) for p in phases), 4)
+                for phase in PHASES
+                if phase != "step"
+            },
         }
     finally:
         shutil.rmtree(work, ignore_errors=True)

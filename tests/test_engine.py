@@ -141,6 +141,20 @@ def test_replaced_weights_are_rebound() -> None:
     assert [c.tokens for c in got] == [greedy_continuation(model, p, 6, [1]) for p in prompts]
 
 
+def test_on_finish_hands_over_each_completion_as_it_finishes() -> None:
+    model = tiny_causal_lm("qwen2")
+    prompts = random_prompts(6, model.config.vocab_size)
+    # Slots for 2: later prompts only start once earlier ones have finished.
+    engine = Engine(model, eos_token_ids=[1], config=EngineConfig(max_batch_size=2))
+    lengths = [3, 9, 5, 2, 7, 4]
+    params = [SamplingParams(max_new_tokens=n) for n in lengths]
+    finished: list[tuple[int, list[int]]] = []
+    got = engine.generate(prompts, params, on_finish=lambda i, c: finished.append((i, c.tokens)))
+    assert sorted(finished) == sorted((i, c.tokens) for i, c in enumerate(got))
+    order = [i for i, _ in finished]
+    assert order.index(0) < order.index(1)  # the shorter of the first two finished first
+
+
 # ------------------------------------------------------------------ sampling
 
 

@@ -6,6 +6,7 @@ must not hang training, and one scoring pass per batch for all three rewards."""
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Iterator
 
@@ -14,6 +15,7 @@ import pytest
 from xling.train.rewards import (
     DEFAULT_REWARDS,
     REWARDS,
+    EarlyScoring,
     RewardConfigError,
     RolloutScorer,
     accuracy_reward,
@@ -147,6 +149,43 @@ def test_one_scoring_pass_per_batch_and_rollout_metrics() -> None:
     assert weights == [0.8, 0.1, 0.1]
     names = [f.func.__name__ for f in funcs]
     assert names == ["accuracy_reward", "format_reward", "language_reward"]
+
+
+def test_early_scores_are_the_batch_scores() -> None:
+    """Completions scored as they finish give the very scores of the batch, which then
+    schedules only what it was not handed early; early ones no batch holds are dropped."""
+    completions = [EN_RIGHT, EN_WRONG, ES_RIGHT, EN_NO_BOX]
+    cols = {"lang": ["en", "en", "es", "en"], "answer": ["13"] * 4}
+    with RolloutScorer(workers=2) as plain:
+        expected = plain.score(completions, cols["lang"], cols["answer"])[0]
+    tokens = {i: [i] for i in range(len(completions))}
+    switch_interval = sys.getswitchinterval()
+    with RolloutScorer(workers=2) as scorer:
+        with EarlyScoring(scorer, lambda ids: [completions[i[0]] for i in ids]) as early:
+            assert sys.getswitchinterval() < switch_interval  # the generating thread first
+            for i in (2, 0, 1):  # in finishing order; the last one is not handed early
+                early.add(tokens[i], cols["lang"][i], cols["answer"][i])
+            early.add([0], "es", "13")  # a rollout the batch will not hold
+        assert sys.getswitchinterval() == switch_interval
+        got = scorer.score(completions, cols["lang"], cols["answer"])[0]
+        assert scorer.n_early == 3
+        assert got == expected
+        assert [s.id for s in got] == ["0", "1", "2", "3"]
+        assert not scorer._early  # the next batch starts clean
+
+
+def test_early_scoring_failure_leaves_the_batch_to_the_rewards(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    def broken(ids: list[list[int]]) -> list[str]:
+        raise ValueError("no tokenizer here")
+
+    with RolloutScorer(workers=1) as scorer:
+        with EarlyScoring(scorer, broken) as early:
+            early.add([1, 2], "en", "13")
+        assert accuracy_reward([EN_RIGHT], lang=["en"], answer=["13"], scorer=scorer) == [1.0]
+        assert scorer.n_early == 0
+    assert "early reward scoring stopped (ValueError: no tokenizer here)" in caplog.text
 
 
 def test_missing_columns_are_a_clear_error(scorer: RolloutScorer) -> None:

@@ -329,5 +329,9 @@ def test_a_study_step_trains_on_two_processes(tmp_path: Path) -> None:
     )
     train = json.loads((out / "grpo" / "X0" / "train.json").read_text())
     assert train["num_processes"] == 2 and train["status"] == "done"
+    # Each step's phases are logged for the fastest and the slowest rank too.
+    for line in (out / "train" / "grpo-X0" / "metrics.jsonl").read_text().splitlines():
+        logged = json.loads(line)
+        assert 0 < logged["time/step_min_s"] <= logged["time/step_max_s"]
     assert (out / "train" / "grpo-X0" / "launch.toml").is_file()
     assert (out / "report" / "grpo" / "tables" / "runs.csv").is_file()

@@ -21,6 +21,7 @@ from xling.organism.world import build_benchmark
 from xling.train.common import FINAL_DIR, TRAIN_JSON, MissingDependencyError
 from xling.train.config import GRPOTrainConfig, SFTTrainConfig, TrainConfigError
 from xling.train.data import build_parallel_from_spec, write_parallel
+from xling.train.phases import PHASES, phase_seconds
 
 pytestmark = pytest.mark.slow
 
@@ -109,6 +110,11 @@ def test_grpo_two_steps_write_checkpoint_logs_and_model(grpo_run: Path) -> None:
     ):
         assert key in record, key
     assert 0 <= record["reward"] <= 1
+    for line in (out / "metrics.jsonl").read_text().splitlines():
+        step = phase_seconds(json.loads(line))
+        assert set(step) == set(PHASES), step
+        assert 0 < step["generation"] < step["rollout"] and 0 < step["scoring"] < step["rollout"]
+        assert step["rollout"] + step["loss"] + step["optimizer"] <= step["step"]
     header = (out / "metrics.csv").read_text().splitlines()[0].split(",")
     assert "rewards/accuracy_reward/mean" in header and "kl" in header
     assert (out / "training_curves.png").read_bytes()[:4] == b"\x89PNG"
@@ -265,6 +271,16 @@ def test_grpo_rollouts_from_the_engine(
     logged = [h for h in trainer.state.log_history if "completions/mean_length" in h]
     assert len(logged) == 2 and all(h["completions/mean_length"] > 0 for h in logged)
     assert all("rewards/accuracy_reward/mean" in h for h in logged)
+    # Every rollout was scored as the engine finished it, under the rewards' own text.
+    assert scorer.n_scored == 4 and scorer.n_early == scorer.n_scored
+    # Prompts repeated num_generations times are tokenized once each, to the same ids.
+    from trl import GRPOTrainer
+
+    prompts = [row["prompt"] for row in trainer.train_dataset.select(range(2))]
+    repeated = [p for p in prompts for _ in range(3)]
+    ids, images, fields = trainer._tokenize_prompts(repeated)
+    trl_ids, _, _ = GRPOTrainer._tokenize_prompts(trainer, repeated)
+    assert ids == [list(i) for i in trl_ids] and images is None and not fields
 
     auto = build_grpo_trainer(replace(cfg, rollout_engine="auto", out=str(tmp_path / "b")), scorer)
     assert not auto.uses_rollout_engine  # auto: CUDA only

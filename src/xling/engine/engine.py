@@ -201,10 +201,11 @@ class Engine:
         prompts: Sequence[Sequence[int]],
         params: SamplingParams | Sequence[SamplingParams] = _GREEDY,
         *,
-        on_finish: Callable[[int], None] | None = None,
+        on_finish: Callable[[int, Completion], None] | None = None,
     ) -> list[Completion]:
         """Completions for token-id prompts, in order. `params` is one for all prompts or
-        one per prompt; `on_finish(i)` is called as prompt i finishes."""
+        one per prompt; `on_finish(i, completion)` is called as prompt i finishes, while
+        the others are still decoding."""
         per_prompt = [params] * len(prompts) if isinstance(params, SamplingParams) else params
         if len(per_prompt) != len(prompts):
             raise EngineError(f"{len(prompts)} prompts but {len(per_prompt)} sampling params")
@@ -325,7 +326,9 @@ class Engine:
 
     # ------------------------------------------------------------------ the loop
 
-    def _run(self, requests: list[Request], on_finish: Callable[[int], None] | None) -> None:
+    def _run(
+        self, requests: list[Request], on_finish: Callable[[int, Completion], None] | None
+    ) -> None:
         assert self.cache is not None
         slots = SlotTable(self.cache.slots)
         queue = deque(requests)
@@ -335,7 +338,7 @@ class Engine:
             slots.release(request.slot)
             pending[request.slot] = _IDLE
             if on_finish is not None:
-                on_finish(request.index)
+                on_finish(request.index, request.completion())
 
         while queue or slots.active:
             if queue and slots.free:

@@ -3,12 +3,14 @@ dependencies, prompts, and the `train.json` that the study/report code reads."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import gc
 import importlib.util
 import json
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -266,6 +268,21 @@ def describe_rows(rows: Sequence[TrainRow]) -> str:
     return f"{len(rows)} rows, {len({r.id for r in rows})} problems, langs {','.join(langs)}"
 
 
+@contextlib.contextmanager
+def collector_skips_what_lives_now() -> Iterator[None]:
+    """Keep the objects alive now (modules, model, trainer: ~0.5M) out of the garbage
+    collector's full passes while the block runs. A training step allocates enough
+    containers to set off a full pass every step or two, and each one walked all of them
+    (0.28 s on the organism, measured on a CPU). Unfrozen after, so nothing frozen here
+    outlives a training that runs inside a longer process (a study)."""
+    gc.collect()
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+
+
 def train_and_save(
     trainer: Any,
     cfg: CommonTrainConfig,
@@ -277,7 +294,8 @@ def train_and_save(
 ) -> dict[str, Any]:
     """Train (resuming from `checkpoint`), save `final/`, mark train.json done; its content."""
     out = Path(cfg.out)
-    trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
+    with collector_skips_what_lives_now():
+        trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
     trainer.save_model(str(out / FINAL_DIR))
     step = trainer.state.global_step
     info = write_train_json(

@@ -121,6 +121,7 @@ def build_grpo_trainer(
     )
     return EngineGRPOTrainer(
         rollout_engine=cfg.rollout_engine,
+        rollout_scorer=scorer,
         model=cfg.model,
         reward_funcs=funcs,
         args=args,

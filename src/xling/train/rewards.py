@@ -23,7 +23,11 @@ Defaults follow arXiv 2510.02272: 0.8 accuracy + 0.1 format + 0.1 language.
 from __future__ import annotations
 
 import atexit
+import dataclasses
 import functools
+import logging
+import queue
+import sys
 import threading
 import time
 from collections import Counter
@@ -37,7 +41,10 @@ from xling.records import Generation, Score
 from xling.scoring import DEFAULT_TIMEOUT_S, _warm_worker, failed_score, score_generation
 from xling.workers import worker_context
 
+log = logging.getLogger(__name__)
+
 DEFAULT_REWARDS = "accuracy=0.8,format=0.1,language=0.1"
+GIL_SWITCH_INTERVAL_S = 0.0005  # while rollouts are scored as they are generated
 # Message keys under which chat parsers put a reasoning trace apart from the answer.
 _REASONING_KEYS = ("reasoning_content", "reasoning", "thinking")
 
@@ -111,7 +118,10 @@ class RolloutScorer:
         self._last_scores: list[Score] = []
         self.n_scored = 0
         self.n_timeouts = 0
+        self.n_early = 0  # scores of a batch that were started before it was asked for
         self.seconds = 0.0  # wall time spent scoring, for benchmarks
+        self._early: dict[tuple[str, str, str], Any] = {}  # (text, lang, answer) -> future
+        self._early_lock = threading.Lock()
 
     def _ensure_pool(self) -> Any:
         if self._pool is None:
@@ -146,16 +156,7 @@ class RolloutScorer:
                 return self._last_scores, new_batch
             started = time.perf_counter()
             gens = [
-                Generation(
-                    benchmark="train",
-                    lang=str(lang),
-                    id=str(i),
-                    sample=0,
-                    question="",
-                    answer=str(answer),
-                    prompt="",
-                    output=text,
-                )
+                _generation(i, text, str(lang), str(answer))
                 for i, (text, lang, answer) in enumerate(zip(texts, langs, answers, strict=True))
             ]
             scores = self._score_all(gens)
@@ -164,13 +165,39 @@ class RolloutScorer:
             self._last_key, self._last_scores = key, scores
             return scores, new_batch
 
+    def score_early(self, text: str, lang: str, answer: Any) -> None:
+        """Start scoring one completion before its batch is asked for (while the rest are
+        still being generated). `score` takes the result when its batch holds the same
+        (text, lang, answer); what no batch asks for is dropped with the next batch."""
+        key = (text, str(lang), str(answer))
+        with self._early_lock:
+            if key not in self._early:
+                gen = _generation(0, *key)
+                self._early[key] = self._ensure_pool().schedule(
+                    score_generation, args=(gen,), timeout=self.timeout_s
+                )
+
     def _score_all(self, gens: list[Generation]) -> list[Score]:
         pool = self._ensure_pool()
-        futures = [pool.schedule(score_generation, args=(g,), timeout=self.timeout_s) for g in gens]
+        with self._early_lock:
+            early, self._early = self._early, {}
+        futures = []
+        for gen in gens:
+            future = early.get((gen.output, gen.lang, gen.answer))
+            if future is None:
+                future = pool.schedule(score_generation, args=(gen,), timeout=self.timeout_s)
+            else:
+                self.n_early += 1
+            futures.append(future)
+        # Early ones no gen asks for are left to finish: cancelling a running task makes
+        # pebble replace its worker, a restart that costs seconds.
         scores: list[Score] = []
         for gen, future in zip(gens, futures, strict=True):
             try:
-                scores.append(future.result())
+                score = future.result()
+                if score.id != gen.id:  # an early score, made under another id
+                    score = dataclasses.replace(score, id=gen.id)
+                scores.append(score)
             except FutureTimeout:
                 self.n_timeouts += 1
                 scores.append(failed_score(gen, "timeout", f"scoring exceeded {self.timeout_s:g}s"))
@@ -182,6 +209,8 @@ class RolloutScorer:
         return scores
 
     def close(self) -> None:
+        with self._early_lock:
+            self._early = {}
         pool, self._pool = self._pool, None
         if pool is not None:
             pool.stop()
@@ -192,6 +221,76 @@ class RolloutScorer:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _generation(index: int, text: str, lang: str, answer: str) -> Generation:
+    return Generation(
+        benchmark="train",
+        lang=lang,
+        id=str(index),
+        sample=0,
+        question="",
+        answer=answer,
+        prompt="",
+        output=text,
+    )
+
+
+class EarlyScoring:
+    """Scores rollouts as they finish, while the others are still being generated.
+
+    `add` only queues a finished rollout's token ids: a thread decodes them in batches and
+    hands the texts to `RolloutScorer.score_early`, so neither decoding nor scheduling holds
+    up the generation loop (whose host thread mostly waits on the GPU, with the GIL
+    released). When the rewards then score the batch, most scores are done. It only saves
+    time: a failure here is logged once and the rewards score the batch as usual.
+    """
+
+    def __init__(
+        self, scorer: RolloutScorer, decode_batch: Callable[[list[list[int]]], list[str]]
+    ) -> None:
+        self.scorer = scorer
+        self.decode_batch = decode_batch
+        self._queue: queue.SimpleQueue[tuple[list[int], str, str] | None] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._run, name="xling-early-scoring", daemon=True)
+        self._failed = False
+
+    def add(self, tokens: list[int], lang: str, answer: Any) -> None:
+        self._queue.put((tokens, str(lang), str(answer)))
+
+    def _run(self) -> None:
+        while True:
+            batch = [self._queue.get()]
+            while not self._queue.empty():
+                batch.append(self._queue.get())
+            finished = batch[-1] is None
+            items = [item for item in batch if item is not None]
+            if items and not self._failed:
+                try:
+                    texts = self.decode_batch([tokens for tokens, _, _ in items])
+                    for text, (_, lang, answer) in zip(texts, items, strict=True):
+                        self.scorer.score_early(text, lang, answer)
+                except Exception as exc:  # an optimization: the rewards will score these
+                    self._failed = True
+                    log.warning("early reward scoring stopped (%s: %s)", type(exc).__name__, exc)
+            if finished:
+                return
+
+    def __enter__(self) -> EarlyScoring:
+        # Between waits on the GPU the generation loop needs the GIL back at once; by
+        # default a busy thread (this one, the pool's) keeps it for up to 5 ms. On an H200
+        # (docs/gpu/README.md), early scoring took the organism's generation of 4,096
+        # rollouts from 1.09 to 1.51 s; with this interval and the collector change of the
+        # same run, 1.37 s.
+        self._switch_interval = sys.getswitchinterval()
+        sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._queue.put(None)
+        self._thread.join()
+        sys.setswitchinterval(self._switch_interval)
 
 
 _DEFAULT: RolloutScorer | None = None

@@ -6,7 +6,10 @@ that generates a turn and runs the engine (`xling.engine`) on the policy itself:
 reads the policy's own parameter tensors (no copy, no weight sync), so every step samples
 from the weights the optimizer just updated in place, and its CUDA graphs stay valid across
 steps. Everything else - rewards, advantages, loss, optimizer, logging, checkpoints - is
-TRL's.
+TRL's, with two savings of host time: rollouts start scoring as the engine finishes them
+(`EarlyScoring`), while the GPU still decodes the rest, and each distinct prompt is
+tokenized once rather than num_generations times. Each step's time is split by phase
+(`xling.train.phases`) into the logs.
 
 `rollout_engine`: "auto" uses the engine on CUDA when the policy and the settings allow it
 (Qwen2/Qwen3/Llama/Mistral, no vLLM, no tools or images, no top_k/min_p/repetition
@@ -16,7 +19,10 @@ requires it (also on CPU) and "off" never uses it.
 
 from __future__ import annotations
 
+import contextlib
+import json
 import logging
+from collections.abc import Sequence
 from typing import Any
 
 import torch
@@ -27,6 +33,8 @@ from xling.backends.hf import derive_seed
 from xling.engine import Engine, EngineConfig, SamplingParams, unsupported_reason
 from xling.errors import XlingError
 from xling.train.config import ROLLOUT_ENGINES
+from xling.train.phases import PhaseClock
+from xling.train.rewards import EarlyScoring, RolloutScorer
 
 log = logging.getLogger(__name__)
 # Rollouts generated at once at most (TRL hands over one generation batch per call).
@@ -36,15 +44,27 @@ MAX_ROLLOUTS_AT_ONCE = 1024
 class EngineGRPOTrainer(GRPOTrainer):
     """GRPOTrainer whose plain (non-vLLM) rollouts come from xling's engine."""
 
-    def __init__(self, *args: Any, rollout_engine: str = "auto", **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        rollout_engine: str = "auto",
+        rollout_scorer: RolloutScorer | None = None,
+        **kwargs: Any,
+    ) -> None:
         if rollout_engine not in ROLLOUT_ENGINES:
             raise XlingError(
                 f"rollout_engine must be one of {', '.join(ROLLOUT_ENGINES)}, "
                 f"got {rollout_engine!r}"
             )
         super().__init__(*args, **kwargs)
+        self.phase_clock = PhaseClock(self)
+        self.add_callback(self.phase_clock)
         self.rollout_engine_mode = rollout_engine
         self.rollout_engine: Engine | None = None
+        # The scorer behind the rewards: given, the engine's finished rollouts start scoring
+        # while the rest are generated.
+        self.rollout_scorer = rollout_scorer
+        self._rollout_rows: Sequence[dict[str, Any]] | None = None
         self._rollout_calls: tuple[int, int] = (-1, 0)  # (global step, calls in that step)
         reason = self._engine_unavailable()
         self.uses_rollout_engine = reason is None
@@ -112,7 +132,62 @@ class EngineGRPOTrainer(GRPOTrainer):
         rank = self.accelerator.process_index
         return [derive_seed(self.args.seed, rank, step, call, i) for i in range(count)]
 
+    def training_step(self, *args: Any, **kwargs: Any) -> Any:
+        return self.phase_clock.timed("training_step", super().training_step, *args, **kwargs)
+
+    def _generate_and_score_completions(self, inputs: Any) -> Any:
+        self._rollout_rows = inputs  # the rows of the prompts about to be generated, in order
+        try:
+            return self.phase_clock.timed(
+                "rollout", super()._generate_and_score_completions, inputs
+            )
+        finally:
+            self._rollout_rows = None
+
+    def _tokenize_prompts(self, prompts: list[Any]) -> Any:
+        """TRL's tokenizing, once per distinct prompt: each prompt comes num_generations
+        times in a row, and rendering a chat template is slow Python per prompt."""
+        if self._is_vlm or self.environment_factories is not None:
+            return super()._tokenize_prompts(prompts)
+        try:
+            keys = [json.dumps(p, sort_keys=True, ensure_ascii=False) for p in prompts]
+        except TypeError:  # content that is not plain data (images): tokenize as TRL does
+            return super()._tokenize_prompts(prompts)
+        first: dict[str, int] = {}  # prompt -> its index among the distinct ones
+        unique: list[Any] = []
+        for key, prompt in zip(keys, prompts, strict=True):
+            if key not in first:
+                first[key] = len(unique)
+                unique.append(prompt)
+        if len(unique) == len(prompts):
+            return super()._tokenize_prompts(prompts)
+        ids, images, fields = super()._tokenize_prompts(unique)
+        if images is not None or fields:
+            return super()._tokenize_prompts(prompts)
+        return [list(ids[first[key]]) for key in keys], images, fields
+
+    def _calculate_rewards(self, *args: Any, **kwargs: Any) -> Any:
+        return self.phase_clock.timed("scoring", super()._calculate_rewards, *args, **kwargs)
+
     def _generate_single_turn(  # type: ignore[override]
+        self,
+        prompt_ids: list[list[int]],
+        images: Any,
+        multimodal_fields: Any,
+        num_generations: int,
+        has_tool_images: bool = False,
+    ) -> tuple[list[list[int]], Any]:
+        return self.phase_clock.timed(  # type: ignore[no-any-return]
+            "generation",
+            self._generate_rollouts,
+            prompt_ids,
+            images,
+            multimodal_fields,
+            num_generations,
+            has_tool_images,
+        )
+
+    def _generate_rollouts(
         self,
         prompt_ids: list[list[int]],
         images: Any,
@@ -133,7 +208,40 @@ class EngineGRPOTrainer(GRPOTrainer):
             )
             for seed in self._rollout_seeds(len(prompt_ids))
         ]
-        with profiling_context(self, "xling.engine.generate"):
-            completions = self._engine().generate(prompt_ids, params)
+        early = self._early_scoring(len(prompt_ids))
+        with profiling_context(self, "xling.engine.generate"), early or contextlib.nullcontext():
+            completions = self._engine().generate(
+                prompt_ids, params, on_finish=self._early_scorer_callback(early)
+            )
         # As TRL's own path: completion ids run through the first EOS, no logprobs.
         return [c.tokens for c in completions], None
+
+    def _early_scoring(self, count: int) -> EarlyScoring | None:
+        """Scoring that starts as rollouts finish, where the rewards will score exactly the
+        engine's decoded text for the rows' lang and answer."""
+        rows = self._rollout_rows
+        if self.rollout_scorer is None or rows is None or len(rows) != count:
+            return None
+        if not all("lang" in row and "answer" in row for row in rows):
+            return None
+        tokenizer = self._tokenizer
+        # Conversational completions are parsed by the template's own parser there.
+        if getattr(tokenizer, "response_template", None) or getattr(
+            tokenizer, "response_schema", None
+        ):
+            return None
+        return EarlyScoring(
+            self.rollout_scorer,
+            lambda ids: self.processing_class.batch_decode(ids, skip_special_tokens=True),
+        )
+
+    def _early_scorer_callback(self, early: EarlyScoring | None) -> Any:
+        if early is None:
+            return None
+        rows = self._rollout_rows
+        assert rows is not None
+
+        def on_finish(index: int, completion: Any) -> None:
+            early.add(completion.tokens, rows[index]["lang"], rows[index]["answer"])
+
+        return on_finish

@@ -169,23 +169,8 @@ class EngineGRPOTrainer(GRPOTrainer):
     def _calculate_rewards(self, *args: Any, **kwargs: Any) -> Any:
         return self.phase_clock.timed("scoring", super()._calculate_rewards, *args, **kwargs)
 
-    def _generate_single_turn(  # type: ignore[override]
-        self,
-        prompt_ids: list[list[int]],
-        images: Any,
-        multimodal_fields: Any,
-        num_generations: int,
-        has_tool_images: bool = False,
-    ) -> tuple[list[list[int]], Any]:
-        return self.phase_clock.timed(  # type: ignore[no-any-return]
-            "generation",
-            self._generate_rollouts,
-            prompt_ids,
-            images,
-            multimodal_fields,
-            num_generations,
-            has_tool_images,
-        )
+    def _generate_single_turn(self, *args: Any, **kwargs: Any) -> Any:
+        return self.phase_clock.timed("generation", self._generate_rollouts, *args, **kwargs)
 
     def _generate_rollouts(
         self,

@@ -25,6 +25,7 @@ from transformers import TrainerCallback
 
 from xling.errors import XlingError
 from xling.jsonl import write_text_atomic
+from xling.train.phases import PHASES, phase_key
 
 METRICS_JSONL = "metrics.jsonl"
 METRICS_CSV = "metrics.csv"
@@ -42,6 +43,7 @@ PANELS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("loss", ("loss",)),
     ("token accuracy", ("mean_token_accuracy",)),
     ("learning rate", ("learning_rate",)),
+    ("seconds per step, by phase", tuple(phase_key(p) for p in PHASES)),
 )
 
 

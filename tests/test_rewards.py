@@ -12,6 +12,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from xling.engine import Completion
 from xling.train.rewards import (
     DEFAULT_REWARDS,
     REWARDS,
@@ -158,14 +159,19 @@ def test_early_scores_are_the_batch_scores() -> None:
     cols = {"lang": ["en", "en", "es", "en"], "answer": ["13"] * 4}
     with RolloutScorer(workers=2) as plain:
         expected = plain.score(completions, cols["lang"], cols["answer"])[0]
-    tokens = {i: [i] for i in range(len(completions))}
+    # Token ids [i] decode to completion i; prompt 4 is one the batch will not hold.
+    langs, answers = [*cols["lang"], "es"], [*cols["answer"], "13"]
     switch_interval = sys.getswitchinterval()
+
+    def decode(ids: list[list[int]]) -> list[str]:
+        return [completions[i[0]] for i in ids]
+
     with RolloutScorer(workers=2) as scorer:
-        with EarlyScoring(scorer, lambda ids: [completions[i[0]] for i in ids]) as early:
+        with EarlyScoring(scorer, decode, langs, answers) as early:
             assert sys.getswitchinterval() < switch_interval  # the generating thread first
             for i in (2, 0, 1):  # in finishing order; the last one is not handed early
-                early.add(tokens[i], cols["lang"][i], cols["answer"][i])
-            early.add([0], "es", "13")  # a rollout the batch will not hold
+                early.on_finish(i, Completion([i], "stop"))
+            early.on_finish(4, Completion([0], "stop"))
         assert sys.getswitchinterval() == switch_interval
         got = scorer.score(completions, cols["lang"], cols["answer"])[0]
         assert scorer.n_early == 3
@@ -181,8 +187,8 @@ def test_early_scoring_failure_leaves_the_batch_to_the_rewards(
         raise ValueError("no tokenizer here")
 
     with RolloutScorer(workers=1) as scorer:
-        with EarlyScoring(scorer, broken) as early:
-            early.add([1, 2], "en", "13")
+        with EarlyScoring(scorer, broken, ["en"], ["13"]) as early:
+            early.on_finish(0, Completion([1, 2], "stop"))
         assert accuracy_reward([EN_RIGHT], lang=["en"], answer=["13"], scorer=scorer) == [1.0]
         assert scorer.n_early == 0
     assert "early reward scoring stopped (ValueError: no tokenizer here)" in caplog.text

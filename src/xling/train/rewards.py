@@ -34,12 +34,15 @@ from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import TimeoutError as FutureTimeout
 from concurrent.futures.process import BrokenProcessPool
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from xling.errors import XlingError
 from xling.records import Generation, Score
 from xling.scoring import DEFAULT_TIMEOUT_S, _warm_worker, failed_score, score_generation
 from xling.workers import worker_context
+
+if TYPE_CHECKING:  # the engine (and torch) only where rollouts are generated
+    from xling.engine.scheduler import Completion
 
 log = logging.getLogger(__name__)
 
@@ -239,7 +242,8 @@ def _generation(index: int, text: str, lang: str, answer: str) -> Generation:
 class EarlyScoring:
     """Scores rollouts as they finish, while the others are still being generated.
 
-    `add` only queues a finished rollout's token ids: a thread decodes them in batches and
+    `on_finish(i, completion)` (the engine's callback) only queues the token ids of prompt
+    i's rollout with that prompt's lang and answer: a thread decodes them in batches and
     hands the texts to `RolloutScorer.score_early`, so neither decoding nor scheduling holds
     up the generation loop (whose host thread mostly waits on the GPU, with the GIL
     released). When the rewards then score the batch, most scores are done. It only saves
@@ -247,16 +251,22 @@ class EarlyScoring:
     """
 
     def __init__(
-        self, scorer: RolloutScorer, decode_batch: Callable[[list[list[int]]], list[str]]
+        self,
+        scorer: RolloutScorer,
+        decode_batch: Callable[[list[list[int]]], list[str]],
+        langs: Sequence[Any],
+        answers: Sequence[Any],
     ) -> None:
         self.scorer = scorer
         self.decode_batch = decode_batch
+        self.langs = langs
+        self.answers = answers
         self._queue: queue.SimpleQueue[tuple[list[int], str, str] | None] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name="xling-early-scoring", daemon=True)
         self._failed = False
 
-    def add(self, tokens: list[int], lang: str, answer: Any) -> None:
-        self._queue.put((tokens, str(lang), str(answer)))
+    def on_finish(self, index: int, completion: Completion) -> None:
+        self._queue.put((completion.tokens, str(self.langs[index]), str(self.answers[index])))
 
     def _run(self) -> None:
         while True:

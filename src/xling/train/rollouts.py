@@ -196,7 +196,7 @@ class EngineGRPOTrainer(GRPOTrainer):
         early = self._early_scoring(len(prompt_ids))
         with profiling_context(self, "xling.engine.generate"), early or contextlib.nullcontext():
             completions = self._engine().generate(
-                prompt_ids, params, on_finish=self._early_scorer_callback(early)
+                prompt_ids, params, on_finish=early.on_finish if early else None
             )
         # As TRL's own path: completion ids run through the first EOS, no logprobs.
         return [c.tokens for c in completions], None
@@ -218,15 +218,6 @@ class EngineGRPOTrainer(GRPOTrainer):
         return EarlyScoring(
             self.rollout_scorer,
             lambda ids: self.processing_class.batch_decode(ids, skip_special_tokens=True),
+            [row["lang"] for row in rows],
+            [row["answer"] for row in rows],
         )
-
-    def _early_scorer_callback(self, early: EarlyScoring | None) -> Any:
-        if early is None:
-            return None
-        rows = self._rollout_rows
-        assert rows is not None
-
-        def on_finish(index: int, completion: Any) -> None:
-            early.add(completion.tokens, rows[index]["lang"], rows[index]["answer"])
-
-        return on_finish

@@ -13,16 +13,31 @@ generation, reward scoring, the whole rollout phase, forward and backward, optim
 Warm-up steps (CUDA/vLLM start-up, lazy loading) are excluded. A step's rollouts are
 per-device batch x processes x gradient accumulation (generation, reward scoring, and the
 policy update all happen inside the step). Prints a table and, with --json, writes it.
+
+    python bench/train_step.py --study src/xling/data/studies/demo.toml --compare-with REF \
+        --repeats 3 --json docs/perf/grpo-cpu.json
+
+`--study` takes the GRPO recipe (group size, rollouts a step, completion length, beta,
+precision, rollout engine, score workers) and the base model from a study file's `[grpo]`
+table. `--compare-with REF` measures the same settings at git commit REF too, in one run:
+REF is checked out into a temporary worktree, and each measurement is a fresh process of
+that tree's own bench with its src/ first on the import path, REF and this tree taking turns
+`--repeats` times so that both meet the same machine. It reports each side's median
+rollouts/s (`rollouts_per_s_before`, `rollouts_per_s_after`) and their ratio.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import shutil
 import statistics
+import subprocess
+import sys
 import tempfile
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -168,6 +183,104 @@ def measure(
         shutil.rmtree(work, ignore_errors=True)
 
 
+# Bench flags a study's [grpo] table can set, by key.
+_RECIPE_KEYS = (
+    "num_generations",
+    "per_device_batch_size",
+    "gradient_accumulation_steps",
+    "max_completion_length",
+    "beta",
+    "precision",
+    "rollout_engine",
+    "score_workers",
+)
+
+
+def study_recipe(path: Path) -> dict[str, Any]:
+    """The bench settings of a study file's GRPO recipe (X = 0: English rows)."""
+    with path.open("rb") as fh:
+        study = tomllib.load(fh)
+    grpo = study.get("grpo", {})
+    recipe: dict[str, Any] = {k: grpo[k] for k in _RECIPE_KEYS if k in grpo}
+    base = study.get("base_model", "organism")
+    if base == "organism":
+        from xling.organism import bundled_organism
+
+        base = str(bundled_organism())
+    recipe["model"] = base
+    recipe["langs"] = "en"
+    return recipe
+
+
+def _flags(settings: dict[str, Any]) -> list[str]:
+    out: list[str] = []
+    for key, value in settings.items():
+        flag = "--" + key.replace("_", "-")
+        if isinstance(value, bool):
+            out += [flag] if value else []
+        elif value is not None:
+            out += [flag, str(value)]
+    return out
+
+
+def _measure_in(tree: Path, settings: dict[str, Any], work: Path, tag: str) -> dict[str, Any]:
+    """One measurement by `tree`'s own bench, in a fresh process that imports `tree`'s xling."""
+    out = work / f"{tag}.json"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tree / "src"), str(tree / "bench")])}
+    command = [sys.executable, str(tree / "bench" / "train_step.py"), *_flags(settings)]
+    done = subprocess.run(
+        [*command, "--json", str(out)], cwd=tree, env=env, capture_output=True, text=True
+    )
+    if done.returncode != 0:
+        raise SystemExit(f"{tag}: the bench failed ({done.returncode}):\n{done.stderr[-3000:]}")
+    return json.loads(out.read_text(encoding="utf-8"))
+
+
+def compare_with(ref: str, settings: dict[str, Any], repeats: int) -> dict[str, Any]:
+    """The same settings measured at commit `ref` and in this tree, taking turns."""
+    here = Path(__file__).resolve().parents[1]
+    work = Path(tempfile.mkdtemp(prefix="xling-bench-compare-"))
+    before = work / "before"
+
+    def git(*args: str) -> str:
+        return subprocess.run(
+            ["git", "-C", str(here), *args], check=True, capture_output=True, text=True
+        ).stdout.strip()
+
+    sha = git("rev-parse", ref)
+    git("worktree", "add", "--detach", str(before), sha)
+    runs: dict[str, list[dict[str, Any]]] = {"before": [], "after": []}
+    try:
+        for i in range(repeats):
+            for side, tree in (("before", before), ("after", here)):
+                figures = _measure_in(tree, settings, work, f"{side}-{i}")
+                runs[side].append(figures)
+                print(f"{side} #{i + 1}: {figures['rollouts_per_s']} rollouts/s", flush=True)
+    finally:
+        subprocess.run(["git", "-C", str(here), "worktree", "remove", "--force", str(before)])
+        shutil.rmtree(work, ignore_errors=True)
+
+    def median(side: str, key: str) -> float:
+        return round(statistics.median(r[key] for r in runs[side]), 4)
+
+    dirty = bool(git("status", "--porcelain", "--untracked-files=no"))
+    result: dict[str, Any] = {
+        "device": runs["after"][0]["device"],
+        "settings": settings,
+        "before_commit": sha,
+        "after_commit": git("rev-parse", "HEAD") + (" + changes" if dirty else ""),
+        "repeats": repeats,
+        "rollouts_per_s_before": median("before", "rollouts_per_s"),
+        "rollouts_per_s_after": median("after", "rollouts_per_s"),
+    }
+    result["speedup"] = round(result["rollouts_per_s_after"] / result["rollouts_per_s_before"], 2)
+    phases = [k for k in runs["after"][0] if k.endswith("_median_s")]
+    result["phase_seconds_before"] = {k: median("before", k) for k in phases}
+    result["phase_seconds_after"] = {k: median("after", k) for k in phases}
+    result["runs"] = runs
+    return result
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", help="HF id or path [default: the tiny test model]")
@@ -199,19 +312,40 @@ def main() -> None:
         type=int,
         help="torch intra-op threads (CPU runs; 1 avoids OpenMP spin-waits on busy machines)",
     )
+    parser.add_argument("--study", type=Path, help="take the GRPO recipe from this study file")
+    parser.add_argument("--compare-with", metavar="REF", help="also measure git commit REF")
+    parser.add_argument("--repeats", type=int, default=3, help="--compare-with: runs a side")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     parser.add_argument("--keep", type=Path, help="keep the run directory here")
     args = parser.parse_args()
-    if args.cpu_threads:
-        import torch
+    settings = {
+        k: v for k, v in vars(args).items() if k not in ("json", "study", "compare_with", "repeats")
+    }
+    if args.study:
+        recipe = study_recipe(args.study)
+        # Enough problems for every step, each seen once.
+        prompts = recipe.get("per_device_batch_size", 8) // recipe.get("num_generations", 4)
+        recipe["n"] = (
+            prompts * recipe.get("gradient_accumulation_steps", 1) * (args.warmup + args.steps)
+        )
+        settings.update(recipe)
+    if args.compare_with:
+        figures = compare_with(
+            args.compare_with, {k: v for k, v in settings.items() if k != "keep"}, args.repeats
+        )
+        summary = {k: v for k, v in figures.items() if k != "runs"}
+        print(json.dumps(summary, indent=2))
+    else:
+        if settings.pop("cpu_threads", None):
+            import torch
 
-        torch.set_num_threads(args.cpu_threads)
-    figures = measure(**{k: v for k, v in vars(args).items() if k not in ("cpu_threads", "json")})
-    if figures is None:
-        return
-    width = max(map(len, figures))
-    for key, value in figures.items():
-        print(f"{key:<{width}}  {value}")
+            torch.set_num_threads(args.cpu_threads)
+        figures = measure(**settings)
+        if figures is None:
+            return
+        width = max(map(len, figures))
+        for key, value in figures.items():
+            print(f"{key:<{width}}  {value}")
     if args.json:
         args.json.write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
 

@@ -21,7 +21,15 @@ from xling.engine import (
     unsupported_reason,
 )
 from xling.engine.graphs import batch_bucket, length_bucket
-from xling.engine.sampling import NUCLEUS, SAMPLE, counter_uniform, sample, sampling_mode, seed_key
+from xling.engine.sampling import (
+    DRAWS,
+    NUCLEUS,
+    SAMPLE,
+    counter_uniform,
+    sample,
+    sampling_mode,
+    seed_key,
+)
 from xling.engine.scheduler import Request, SlotTable
 from xling.tinymodel import TINY_FAMILIES, greedy_continuation, random_prompts, tiny_causal_lm
 
@@ -155,17 +163,39 @@ def test_on_finish_hands_over_each_completion_as_it_finishes() -> None:
     assert order.index(0) < order.index(1)  # the shorter of the first two finished first
 
 
+def test_requests_with_one_prompt_share_its_prefill() -> None:
+    model = tiny_causal_lm("llama")
+    prompts = random_prompts(3, model.config.vocab_size)
+    twice = [p for p in prompts for _ in range(3)]
+    shared = Engine(model, eos_token_ids=[1])
+    greedy = shared.generate(twice, SamplingParams(max_new_tokens=12))
+    assert shared.stats["prefills"] == 1
+    separate = [
+        Engine(model, eos_token_ids=[1]).generate([p], SamplingParams(max_new_tokens=12))[0]
+        for p in twice
+    ]
+    assert greedy == separate  # the copied cache rows decode as their own prefill would
+    # Sampled, each request keeps its own stream: copies with other seeds diverge, and a
+    # request's tokens do not depend on whether its prompt was shared.
+    params = [SamplingParams(temperature=1.0, max_new_tokens=12, seed=i) for i in range(9)]
+    drawn = shared.generate(twice, params)
+    assert len({tuple(c.tokens) for c in drawn[:3]}) > 1
+    assert drawn[4] == Engine(model, eos_token_ids=[1]).generate([twice[4]], params[4:5])[0]
+
+
 # ------------------------------------------------------------------ sampling
 
 
-def test_sampling_is_reproducible_and_independent_of_the_batch() -> None:
+@pytest.mark.parametrize("draw", DRAWS)
+def test_sampling_is_reproducible_and_independent_of_the_batch(draw: str) -> None:
     model = tiny_causal_lm("qwen3")
     prompts = random_prompts(5, model.config.vocab_size)
     params = [SamplingParams(temperature=1.0, max_new_tokens=16, seed=100 + i) for i in range(5)]
-    engine = Engine(model, eos_token_ids=[1])
+    engine = Engine(model, eos_token_ids=[1], config=EngineConfig(draw=draw))
     first = engine.generate(prompts, params)
     assert engine.generate(prompts, params) == first
-    alone = Engine(model, eos_token_ids=[1], config=BUCKETED).generate(prompts[2:3], params[2:3])
+    bucketed = dataclasses.replace(BUCKETED, draw=draw)
+    alone = Engine(model, eos_token_ids=[1], config=bucketed).generate(prompts[2:3], params[2:3])
     assert alone[0] == first[2]  # same seed, other neighbours and batch shape
     reseeded = engine.generate(prompts, [SamplingParams(1.0, 1.0, 16, seed=7)] * 5)
     assert [c.tokens for c in reseeded] != [c.tokens for c in first]
@@ -207,7 +237,8 @@ def test_counter_uniform_is_a_function_of_key_counter_and_token() -> None:
     assert seed_key(1) != seed_key(1 << 40)  # high bits of a seed matter
 
 
-def test_sample_follows_the_softmax() -> None:
+@pytest.mark.parametrize("draw", DRAWS)
+def test_sample_follows_the_softmax(draw: str) -> None:
     logits = torch.log(torch.tensor([[0.5, 0.3, 0.2, 0.0]])).repeat(6000, 1)
     ones = torch.ones(6000)
     tokens = sample(
@@ -217,6 +248,7 @@ def test_sample_follows_the_softmax() -> None:
         torch.full((6000,), seed_key(5)),
         torch.arange(6000),
         mode=SAMPLE,
+        draw=draw,
     )
     share = torch.bincount(tokens, minlength=4).float() / 6000
     assert torch.allclose(share, torch.tensor([0.5, 0.3, 0.2, 0.0]), atol=0.03)
@@ -227,6 +259,7 @@ def test_sample_follows_the_softmax() -> None:
         torch.full((6000,), 3),
         torch.arange(6000),
         mode=NUCLEUS,
+        draw=draw,
     )
     share = torch.bincount(top, minlength=4).float() / 6000
     # top_p 0.6 keeps {0.5, 0.3}, renormalised to 5/8 and 3/8.

@@ -286,6 +286,48 @@ def test_grpo_rollouts_from_the_engine(
     assert not auto.uses_rollout_engine  # auto: CUDA only
 
 
+def test_grpo_log_probs_with_each_prompt_once(
+    tiny_model_dir: Path, train_file: Path, tmp_path: Path
+) -> None:
+    """On a CPU the trainer scores rollouts with `shared_prompt_logprobs` (auto), and gets
+    what TRL's own padded forward gets; where that cannot run, auto falls back and on fails."""
+    import torch
+    from trl import GRPOTrainer
+
+    from xling.train.grpo import build_grpo_trainer
+    from xling.train.rewards import RolloutScorer
+
+    cfg = grpo_config(tiny_model_dir, train_file, tmp_path / "run")
+    with RolloutScorer(workers=1, timeout_s=cfg.score_timeout) as scorer:
+        trainer = build_grpo_trainer(cfg, scorer)
+        assert trainer.uses_shared_prompt_forward
+        # Two prompts, three rollouts each, as TRL lays them out (left-padded prompts).
+        prompt = torch.tensor([[0, 0, 7, 8, 9], [4, 5, 6, 7, 8]]).repeat_interleave(3, 0)
+        prompt_mask = (prompt != 0).long()
+        completion = torch.tensor([[11, 12, 13, 1], [14, 1, 0, 0], [15, 16, 1, 0]]).repeat(2, 1)
+        completion_mask = (completion != 0).long()
+        ids = torch.cat([prompt, completion], 1)
+        mask = torch.cat([prompt_mask, completion_mask], 1)
+        model = trainer.model
+        ours, ours_entropy, _ = trainer._get_per_token_logps_and_entropies(
+            model, ids, mask, 4, compute_entropy=True
+        )
+        theirs, theirs_entropy, _ = GRPOTrainer._get_per_token_logps_and_entropies(
+            trainer, model, ids, mask, 4, compute_entropy=True
+        )
+        torch.testing.assert_close(ours * completion_mask, theirs * completion_mask)
+        torch.testing.assert_close(ours_entropy * completion_mask, theirs_entropy * completion_mask)
+        off = build_grpo_trainer(
+            replace(cfg, shared_prompt_forward="off", out=str(tmp_path / "b")), scorer
+        )
+        assert not off.uses_shared_prompt_forward
+        checkpointed = replace(cfg, gradient_checkpointing=True, out=str(tmp_path / "c"))
+        assert not build_grpo_trainer(checkpointed, scorer).uses_shared_prompt_forward
+        forced = replace(checkpointed, shared_prompt_forward="on", out=str(tmp_path / "d"))
+        with pytest.raises(XlingError, match="gradient checkpointing"):
+            build_grpo_trainer(forced, scorer)
+
+
 def test_resume_guards(grpo_run: Path, tiny_model_dir: Path, train_file: Path) -> None:
     from xling.train.commands import resolve_config
     from xling.train.grpo import run_grpo

@@ -31,6 +31,10 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
+from xling.analysis.bootstrap import Estimate
+from xling.analysis.reference import COLUMNS as REFERENCE_COLUMNS
+from xling.analysis.reference import ReferenceRun, parse_references, reference_row
+from xling.analysis.reference import row as reference_columns
 from xling.benchmarks.registry import eval_defaults
 from xling.config import EvalConfig, flat_toml, read_toml, reject_unknown
 from xling.errors import XlingError
@@ -85,7 +89,9 @@ class StudyConfig:
     grpo: dict[str, Any] = field(default_factory=dict)  # GRPOTrainConfig overrides
     sft: dict[str, Any] = field(default_factory=dict)  # SFTTrainConfig overrides
     eval: dict[str, Any] = field(default_factory=dict)  # EvalConfig overrides (bench = a preset)
-    report: dict[str, Any] = field(default_factory=dict)  # n_boot, seed, screenshot, see_also
+    # n_boot, seed, screenshot, see_also; scope (what this budget can and cannot show) and
+    # [[report.reference]] runs measured elsewhere (xling.analysis.reference)
+    report: dict[str, Any] = field(default_factory=dict)
     # Arms ([[arms]] tables: name, method, train_data, train, base_stage, x_values); when
     # given they replace `methods`. Runs that two arms would train identically are shared.
     arms: tuple[dict[str, Any], ...] = ()
@@ -97,6 +103,7 @@ class StudyConfig:
 
     def __post_init__(self) -> None:
         parse_langs(self.parallel_order)
+        self.references()  # a malformed reference fails here, not after the trainings
         unknown = sorted(set(self.methods) - set(METHODS))
         if unknown:
             raise XlingError(f"unknown method(s) {unknown}; known: {', '.join(METHODS)}")
@@ -125,6 +132,9 @@ class StudyConfig:
 
     def train_langs(self, x: int) -> tuple[str, ...]:
         return ("en", *self.parallel_order[:x])
+
+    def references(self) -> tuple[ReferenceRun, ...]:
+        return parse_references(self.report.get("reference", ()))
 
     def arm_list(self) -> list[Arm]:
         if not self.arms:
@@ -591,6 +601,8 @@ class Study:
         )
         opts = {"n_boot": 2000, "seed": 0} | self.cfg.report
         opts["see_also"] = tuple(opts.get("see_also", ()))
+        opts.pop("reference", None)
+        opts["references"] = self.cfg.references()
         title = f"{self.cfg.name}: {arm.name} ({arm.method.upper()})"
         result = build_report(folder, self.out / "report" / arm.name, title=title, **opts)
         summary = {
@@ -671,6 +683,7 @@ def headline(cfg: StudyConfig, console: Console, arms: Sequence[str] | None = No
                     _ci(row["mti"], row["mti_lo"], row["mti_hi"]),
                 )
             console.print(mti)
+            _print_references(cfg, runs_csv, console)
         summary_path = report_dir / "summary.json"
         if summary_path.exists():
             summary = json.loads(summary_path.read_text(encoding="utf-8"))
@@ -683,6 +696,43 @@ def headline(cfg: StudyConfig, console: Console, arms: Sequence[str] | None = No
     paper_md = out / "report" / "summary.md"
     if arms is None and len(study.arms) > 1 and paper_md.exists():
         console.print(paper_md.read_text(encoding="utf-8"))
+
+
+def _print_references(cfg: StudyConfig, runs_csv: Path, console: Console) -> None:
+    """What this study's budget can show, and its runs beside the reference runs."""
+    import csv
+
+    references = cfg.references()
+    scope = cfg.report.get("scope", "")
+    if scope:
+        console.print(scope)
+    if not references:
+        return
+    table = Table(title="Beside the reference runs (95% CIs)", title_justify="left")
+    for col in REFERENCE_COLUMNS:
+        table.add_column(col)
+    for r in csv.DictReader(runs_csv.open(encoding="utf-8")):
+
+        def estimate(key: str, scale: float = 1.0, r: dict[str, str] = r) -> Estimate:
+            value = [
+                None if r.get(k) in (None, "", "None") else scale * float(r[k])
+                for k in (key, f"{key}_lo", f"{key}_hi")
+            ]
+            if value[0] is None:
+                return Estimate(None, reason=r.get("mti_note") or "undefined")
+            return Estimate(value[0], value[1], value[2])
+
+        table.add_row(
+            *reference_columns(
+                f"this study: {r['run']}",
+                estimate("gain_seen", 100),
+                estimate("gain_unseen", 100),
+                estimate("mti"),
+            )
+        )
+    for ref in references:
+        table.add_row(*reference_row(ref))
+    console.print(table)
 
 
 def _fmt(value: str, scale: float = 1.0) -> str:

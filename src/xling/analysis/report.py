@@ -27,6 +27,9 @@ from xling import __version__
 from xling.analysis import plots
 from xling.analysis.bootstrap import Estimate, fmt_num, summarize
 from xling.analysis.fits import FitReport
+from xling.analysis.reference import COLUMNS as REFERENCE_COLUMNS
+from xling.analysis.reference import ReferenceRun, reference_row
+from xling.analysis.reference import row as reference_columns
 from xling.analysis.rundata import find_study, lang_name
 from xling.analysis.study import StudyData, fit_study, load_study
 from xling.analysis.transfer import MTI_FORMULA, CompareResult, write_csv
@@ -316,9 +319,12 @@ def build_report(
     title: str | None = None,
     screenshot: bool = False,
     see_also: tuple[str, ...] = (),
+    scope: str = "",
+    references: tuple[ReferenceRun, ...] = (),
 ) -> ReportResult:
     """`see_also`: lines shown under the title (e.g. where a larger run of the same study
-    is), Markdown links allowed."""
+    is), Markdown links allowed. `scope`: what this run's budget can and cannot show, said
+    first; `references`: figures of a larger run, tabled beside this run's own."""
     path = Path(path)
     out = Path(out)
     opts = {
@@ -334,9 +340,13 @@ def build_report(
     rep = _Report(path, out, sd, mode, ci, Doc(out=out), warnings=list(sd.warnings))
     _fit_laws(rep)
     _header(rep, title)
+    if scope:
+        rep.doc.p(scope)
     for line in see_also:
         rep.doc.p(f"See also: {line}")
     _key_numbers(rep)
+    if references and rep.compares:
+        _reference_table(rep, references)
     _scaling_section(rep)
     _language_figures(rep)
     if rep.compares:
@@ -435,6 +445,27 @@ def _key_numbers(rep: _Report) -> None:
         cards = _single_run_cards(rep)
     if cards:
         rep.doc.cards(cards)
+
+
+def _reference_table(rep: _Report, references: tuple[ReferenceRun, ...]) -> None:
+    """This study's runs beside the reference runs, in the same columns."""
+    sd = rep.sd
+    rows = []
+    for i, c in enumerate(sd.compares):
+        if c is None:
+            continue
+        rows.append(own_row(run_label(sd, i), c))
+    rows.extend(reference_row(ref) for ref in references)
+    rep.doc.h(2, "Beside the reference runs")
+    rep.doc.table(list(REFERENCE_COLUMNS), rows, align_left=1)
+
+
+def own_row(label: str, c: CompareResult) -> list[str]:
+    """A compared run in the reference table's columns."""
+    empty = Estimate(None, reason="no such language")
+    seen = c.groups["seen"].gain if "seen" in c.groups else empty
+    unseen = c.groups["unseen"].gain if "unseen" in c.groups else empty
+    return reference_columns(label, seen.scaled(100), unseen.scaled(100), c.mti)
 
 
 def _fit_cards(fr: FitReport, name: str) -> list[tuple[str, str, str]]:
@@ -784,6 +815,8 @@ def _runs_tables(rep: _Report) -> None:
 def _run_csv_row(sd: StudyData, i: int, c: CompareResult) -> dict[str, Any]:
     """One row of runs.csv: every estimate as value, lo, hi."""
     r = sd.runs[i]
+    # A run with no unseen (or no evaluated training) language has no such group: empty.
+    no_group = Estimate(None, reason="no such language")
     return {
         "run": r.name,
         "path": str(r.path),
@@ -796,6 +829,8 @@ def _run_csv_row(sd: StudyData, i: int, c: CompareResult) -> dict[str, Any]:
             for k, e in (
                 ("accuracy", c.groups["all"].trained_acc),
                 ("gain", c.groups["all"].gain),
+                ("gain_seen", c.groups["seen"].gain if "seen" in c.groups else no_group),
+                ("gain_unseen", c.groups["unseen"].gain if "unseen" in c.groups else no_group),
                 ("mti", c.mti),
                 ("off_target_change", c.groups["all"].off_change),
             )

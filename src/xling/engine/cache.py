@@ -66,7 +66,8 @@ class KVCache:
         return self.k[layer, :rows, :, :length], self.v[layer, :rows, :, :length]
 
     def move(self, src: list[int], dst: list[int], length: int) -> None:
-        """Copy the first `length` positions of slots `src` into slots `dst` (compaction)."""
+        """Copy the first `length` positions of slots `src` into slots `dst` (compaction,
+        a shared prompt)."""
         if not src:
             return
         index_src = torch.tensor(src, device=self.k.device)

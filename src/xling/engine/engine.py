@@ -26,7 +26,7 @@ from xling.engine.cache import KVCache, bytes_per_token, plan_slots
 from xling.engine.compiling import MaybeCompiled, compiled_kernels, compiler_available
 from xling.engine.graphs import DecodeGraphs, batch_bucket, length_bucket
 from xling.engine.model import EAGER_KERNELS, Decoder
-from xling.engine.sampling import sample, sampling_mode, seed_key
+from xling.engine.sampling import DRAWS, draw_for, sample, sampling_mode, seed_key
 from xling.engine.scheduler import (
     Completion,
     Request,
@@ -49,6 +49,9 @@ class EngineConfig:
     cuda_graphs: bool | None = None  # None: on CUDA devices
     # Static (bucketed) decode shapes without graphs: what graphs run, testable on a CPU.
     pad_to_buckets: bool | None = None  # None: when graphs are on
+    # How a sampled token is drawn (sampling.py): "gumbel" | "inverse_cdf"; None: the
+    # faster one on the model's device.
+    draw: str | None = None
     # Decode steps between host reads; None: 16 on graphs (fewer waits than 8, and fewer
     # wasted steps than 32, on the organism's greedy evaluation on an H200), else 1.
     steps_per_sync: int | None = None
@@ -71,6 +74,8 @@ class EngineConfig:
             raise EngineError(f"length_step must be at least 1, got {self.length_step}")
         if not 0 < self.memory_fraction <= 1:
             raise EngineError(f"memory_fraction must be in (0, 1], got {self.memory_fraction}")
+        if self.draw is not None and self.draw not in DRAWS:
+            raise EngineError(f"draw must be one of {', '.join(DRAWS)}, got {self.draw!r}")
 
 
 class _State:
@@ -138,6 +143,7 @@ class Engine:
         self.autocast_dtype = autocast_dtype
         device = self.decoder.device
         self.device = device
+        self.draw = self.config.draw or draw_for(device)
         graphs = self.config.cuda_graphs
         if graphs is None:
             graphs = device.type == "cuda"
@@ -262,6 +268,7 @@ class Engine:
                 self.cache, "dtype", None
             ):
                 self.device = self.decoder.device
+                self.draw = self.config.draw or draw_for(self.device)
                 self.cache = None
             self._weights_key = key
         need_len = max(len(r.prompt) + r.params.max_new_tokens for r in requests)
@@ -381,25 +388,31 @@ class Engine:
         pending.clear()
 
     def _prefill(self, requests: list[Request]) -> None:
-        """Prompts into their slots, each one's first token drawn (and accepted)."""
-        order = sorted(requests, key=lambda r: len(r.prompt))
+        """Prompts into their slots, each one's first token drawn (and accepted). Requests
+        with the same prompt (a GRPO group) share one prefill: it runs for the first of
+        them, and its cache rows are copied to the others' slots."""
+        same_prompt: dict[tuple[int, ...], list[Request]] = {}
+        for request in requests:
+            same_prompt.setdefault(tuple(request.prompt), []).append(request)
+        order = sorted(same_prompt.values(), key=lambda group: len(group[0].prompt))
         start = 0
         while start < len(order):
             # Longest-last order: a chunk's padded size is its last prompt's length.
             end = start + 1
             while (
                 end < len(order)
-                and (end + 1 - start) * len(order[end].prompt) <= self.prefill_tokens
+                and (end + 1 - start) * len(order[end][0].prompt) <= self.prefill_tokens
             ):
                 end += 1
             self._prefill_chunk(order[start:end])
             start = end
 
-    def _prefill_chunk(self, chunk: list[Request]) -> None:
+    def _prefill_chunk(self, groups: list[list[Request]]) -> None:
         assert self.cache is not None
-        width = max(len(r.prompt) for r in chunk)
-        ids = torch.zeros((len(chunk), width), dtype=torch.long)
-        for row, r in enumerate(chunk):
+        leaders = [group[0] for group in groups]
+        width = max(len(r.prompt) for r in leaders)
+        ids = torch.zeros((len(leaders), width), dtype=torch.long)
+        for row, r in enumerate(leaders):
             ids[row, : len(r.prompt)] = torch.tensor(r.prompt, dtype=torch.long)
 
         def column(values: list[Any], dtype: torch.dtype) -> torch.Tensor:
@@ -411,21 +424,29 @@ class Engine:
         logits = self.decoder.prefill(
             self.cache,
             ids.to(self.device),
-            column([len(r.prompt) for r in chunk], torch.long),
-            column([r.slot for r in chunk], torch.long),
+            column([len(r.prompt) for r in leaders], torch.long),
+            column([r.slot for r in leaders], torch.long),
             self.cos,
             self.sin,
             kernels=None if large else EAGER_KERNELS,
         )
+        followers = [(group[0].slot, r.slot) for group in groups for r in group[1:]]
+        if followers:
+            self.cache.move([src for src, _ in followers], [dst for _, dst in followers], width)
+        everyone = [r for group in groups for r in group]
+        row_of = [row for row, group in enumerate(groups) for _ in group]
+        if len(everyone) > len(leaders):
+            logits = logits[column(row_of, torch.long)]
         first = self._sample(
             logits,
-            column([float(r.params.temperature) for r in chunk], torch.float32),
-            column([float(r.params.top_p) for r in chunk], torch.float32),
-            column([r.key for r in chunk], torch.long),
-            torch.zeros(len(chunk), dtype=torch.long, device=self.device),
-            mode=_mode(chunk),
+            column([float(r.params.temperature) for r in everyone], torch.float32),
+            column([float(r.params.top_p) for r in everyone], torch.float32),
+            column([r.key for r in everyone], torch.long),
+            torch.zeros(len(everyone), dtype=torch.long, device=self.device),
+            mode=_mode(everyone),
+            draw=self.draw,
         ).tolist()
-        for r, token in zip(chunk, first, strict=True):
+        for r, token in zip(everyone, first, strict=True):
             r.accept([token], self.eos)
         self.stats["prefills"] += 1
 
@@ -502,6 +523,7 @@ class Engine:
             s.keys[:rows],
             s.counters[:rows],
             mode=mode,
+            draw=self.draw,
         )
         s.tokens[:rows].copy_(token)
         s.positions[:rows].add_(1).clamp_(max=self.cache.max_len - 1)

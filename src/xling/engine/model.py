@@ -298,7 +298,7 @@ class Decoder:
         q, k = ops.rotate_qk(q, k, cos, signed_sin)
         return q, k, v
 
-    def _layers(
+    def run_layers(
         self,
         ops: Kernels,
         x: torch.Tensor,
@@ -376,7 +376,7 @@ class Decoder:
         x = F.embedding(ids, self.embed)
         # [T, 1, D] tables against [n, T, H, D] heads.
         ops = kernels or self.kernels
-        h = self._layers(ops, x, cos[:width, None, :], sin[:width, None, :], attend)
+        h = self.run_layers(ops, x, cos[:width, None, :], sin[:width, None, :], attend)
         return self.logits(h[torch.arange(n, device=ids.device), lengths - 1])
 
     def decode(
@@ -417,7 +417,7 @@ class Decoder:
             return out.reshape(b, -1)
 
         x = F.embedding(tokens, self.embed)
-        h = self._layers(
+        h = self.run_layers(
             self.kernels, x, cos[positions][:, None, :], sin[positions][:, None, :], attend
         )
         return self.logits(h)

@@ -134,6 +134,13 @@ class GRPOTrainConfig(CommonTrainConfig):
         "Rollouts without vLLM: auto (xling's engine on CUDA for Qwen2/Qwen3/Llama/Mistral, "
         "else transformers generate) | on | off.",
     )
+    shared_prompt_forward: str = _f(
+        "auto",
+        "Policy log-probs with each prompt computed once for its whole group, completions "
+        "padded by length bucket and only scored positions through the head "
+        "(xling.train.logprobs): auto (on a CPU, in one process, for the engine's model "
+        "families, without gradient checkpointing) | on | off (TRL's padded forward).",
+    )
     log_completions: bool = _f(False, "Print a sample of rollouts at each log step.")
 
     def __post_init__(self) -> None:
@@ -142,6 +149,7 @@ class GRPOTrainConfig(CommonTrainConfig):
         _check_choice("think", self.think, THINK_MODES)
         _check_choice("vllm_mode", self.vllm_mode, VLLM_MODES)
         _check_choice("rollout_engine", self.rollout_engine, ROLLOUT_ENGINES)
+        _check_choice("shared_prompt_forward", self.shared_prompt_forward, ROLLOUT_ENGINES)
         if self.num_generations < 2:
             raise TrainConfigError(
                 f"num_generations must be at least 2 (GRPO compares completions within a "

@@ -21,6 +21,7 @@ from typing import Any
 
 from rich.console import Console
 
+from xling.cpu import tune_for_cpu
 from xling.errors import XlingError
 from xling.train.callbacks import run_callbacks
 from xling.train.common import (
@@ -121,6 +122,7 @@ def build_grpo_trainer(
     )
     return EngineGRPOTrainer(
         rollout_engine=cfg.rollout_engine,
+        shared_prompt_forward=cfg.shared_prompt_forward,
         rollout_scorer=scorer,
         model=cfg.model,
         reward_funcs=funcs,
@@ -129,6 +131,12 @@ def build_grpo_trainer(
         processing_class=tokenizer,
         callbacks=list(callbacks),
     )
+
+
+def _on_gpu() -> bool:
+    import torch
+
+    return torch.cuda.is_available()
 
 
 def run_grpo(
@@ -152,6 +160,8 @@ def run_grpo(
         console.print(f"GRPO {start}: {describe_rows(rows)} -> [bold]{cfg.out}[/]")
     out = Path(cfg.out)
     callbacks = run_callbacks(out, "grpo", cfg.model, cfg.data)
+    if not _on_gpu():
+        tune_for_cpu()
     with RolloutScorer(workers=cfg.score_workers, timeout_s=cfg.score_timeout) as scorer:
         scorer.start()  # before the model loads: workers come up while weights are read
         trainer = build_grpo_trainer(cfg, scorer, callbacks=callbacks, rows=rows)

@@ -33,6 +33,8 @@ from xling.backends.hf import derive_seed
 from xling.engine import Engine, EngineConfig, SamplingParams, unsupported_reason
 from xling.errors import XlingError
 from xling.train.config import ROLLOUT_ENGINES
+from xling.train.logprobs import shared_prompt_logprobs
+from xling.train.logprobs import unavailable_reason as logprobs_unavailable
 from xling.train.phases import PhaseClock
 from xling.train.rewards import EarlyScoring, RolloutScorer
 
@@ -49,13 +51,17 @@ class EngineGRPOTrainer(GRPOTrainer):
         *args: Any,
         rollout_engine: str = "auto",
         rollout_scorer: RolloutScorer | None = None,
+        shared_prompt_forward: str = "auto",
         **kwargs: Any,
     ) -> None:
-        if rollout_engine not in ROLLOUT_ENGINES:
-            raise XlingError(
-                f"rollout_engine must be one of {', '.join(ROLLOUT_ENGINES)}, "
-                f"got {rollout_engine!r}"
-            )
+        for name, value in (
+            ("rollout_engine", rollout_engine),
+            ("shared_prompt_forward", shared_prompt_forward),
+        ):
+            if value not in ROLLOUT_ENGINES:
+                raise XlingError(
+                    f"{name} must be one of {', '.join(ROLLOUT_ENGINES)}, got {value!r}"
+                )
         super().__init__(*args, **kwargs)
         self.phase_clock = PhaseClock(self)
         self.add_callback(self.phase_clock)
@@ -80,6 +86,40 @@ class EngineGRPOTrainer(GRPOTrainer):
             log.log(
                 logging.WARNING if reason and cuda and not self.use_vllm else logging.INFO, message
             )
+        self.shared_prompt_forward_mode = shared_prompt_forward
+        reason = self._shared_prompt_unavailable()
+        self.uses_shared_prompt_forward = reason is None
+        if reason is not None and shared_prompt_forward == "on":
+            raise XlingError(f"shared_prompt_forward=on, but it cannot run here: {reason}")
+        if shared_prompt_forward != "off":
+            log.info(
+                "GRPO log-probs: %s",
+                "each prompt once per group (xling.train.logprobs)"
+                if reason is None
+                else f"TRL's padded forward ({reason})",
+            )
+
+    def _shared_prompt_unavailable(self) -> str | None:
+        """Why policy log-probs cannot come from `shared_prompt_logprobs`, or None."""
+        if self.shared_prompt_forward_mode == "off":
+            return "shared_prompt_forward=off"
+        if self.accelerator.num_processes > 1:
+            # The wrapped model's own forward is what makes DDP/DeepSpeed reduce gradients.
+            return "training runs in several processes"
+        if self.is_fsdp_enabled or self.is_deepspeed_enabled:
+            return "the weights are sharded or wrapped (FSDP, DeepSpeed)"
+        if self._is_vlm or self.aux_loss_enabled:
+            return "images and mixture-of-experts auxiliary losses need the model's own forward"
+        if self.args.gradient_checkpointing:
+            return "gradient checkpointing needs the model's own forward"
+        if self.args.cast_lm_head_to_fp32:
+            return "cast_lm_head_to_fp32 is not implemented here"
+        reason = logprobs_unavailable(self.accelerator.unwrap_model(self.model))
+        if reason is not None:
+            return reason
+        if self.shared_prompt_forward_mode == "auto" and self.accelerator.device.type != "cpu":
+            return "it runs on a CPU by default; shared_prompt_forward=on forces it here"
+        return None
 
     def _engine_unavailable(self) -> str | None:
         """Why rollouts cannot come from the engine, or None."""
@@ -165,6 +205,49 @@ class EngineGRPOTrainer(GRPOTrainer):
         if images is not None or fields:
             return super()._tokenize_prompts(prompts)
         return [list(ids[first[key]]) for key in keys], images, fields
+
+    def _get_per_token_logps_and_entropies(
+        self,
+        model: Any,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor,
+        logits_to_keep: int,
+        batch_size: int | None = None,
+        compute_entropy: bool = False,
+        compute_aux_loss: bool = False,
+        **multimodal: Any,
+    ) -> Any:
+        unwrapped = self.accelerator.unwrap_model(model)
+        if (
+            self.uses_shared_prompt_forward
+            and not compute_aux_loss
+            and all(value is None for value in multimodal.values())
+            and logprobs_unavailable(unwrapped) is None
+        ):
+            prompt = slice(None, -logits_to_keep)
+            completion = slice(-logits_to_keep, None)
+            with self.accelerator.autocast():
+                scored = shared_prompt_logprobs(
+                    unwrapped,
+                    input_ids[:, prompt],
+                    attention_mask[:, prompt],
+                    input_ids[:, completion],
+                    attention_mask[:, completion],
+                    temperature=self.temperature,
+                    compute_entropy=compute_entropy,
+                )
+            if scored is not None:
+                return *scored, None
+        return super()._get_per_token_logps_and_entropies(
+            model,
+            input_ids,
+            attention_mask,
+            logits_to_keep,
+            batch_size=batch_size,
+            compute_entropy=compute_entropy,
+            compute_aux_loss=compute_aux_loss,
+            **multimodal,
+        )
 
     def _calculate_rewards(self, *args: Any, **kwargs: Any) -> Any:
         return self.phase_clock.timed("scoring", super()._calculate_rewards, *args, **kwargs)

@@ -44,6 +44,7 @@ from typing import Any
 from transformers import TrainerCallback
 
 from xling.benchmarks import BenchmarkSpec, FieldMap
+from xling.cpu import tune_for_cpu
 from xling.organism.world import build_benchmark
 from xling.tinymodel import ensure_tiny_model
 from xling.train.common import is_main_process, world_size
@@ -136,6 +137,10 @@ def measure(
             learning_rate=1e-6,
             warmup_ratio=0.0,
         )
+        import torch
+
+        if not torch.cuda.is_available():
+            tune_for_cpu()  # as `xling train grpo` does on a CPU
         with RolloutScorer(workers=cfg.score_workers, timeout_s=cfg.score_timeout) as scorer:
             scorer.start()
             recorder = StepLogs()

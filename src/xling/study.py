@@ -724,7 +724,7 @@ def _print_references(cfg: StudyConfig, runs_csv: Path, console: Console) -> Non
 
         table.add_row(
             *reference_columns(
-                f"this study: {r['run']}",
+                f"{r['run']} (here)",
                 estimate("gain_seen", 100),
                 estimate("gain_unseen", 100),
                 estimate("mti"),

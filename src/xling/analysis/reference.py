@@ -5,7 +5,7 @@ reader never takes a limit of the small budget for a finding.
 A study file lists them under `[[report.reference]]`, each with where it was measured:
 
     [[report.reference]]
-    label = "GPU study, X = 0, training seed 0"
+    label = "GPU X0 seed 0"
     gain_seen_pp = [18.4, 12.0, 24.4]     # value, CI low, CI high, in points
     gain_unseen_pp = [14.1, 10.1, 18.3]
     mti = [1.01, 0.66, 1.60]
@@ -69,7 +69,7 @@ def parse_references(entries: Sequence[Any]) -> tuple[ReferenceRun, ...]:
     return tuple(out)
 
 
-COLUMNS = ("run", "training-language gain pp", "unseen-language gain pp", "MTI")
+COLUMNS = ("run", "trained gain pp", "unseen gain pp", "MTI")
 
 
 def row(label: str, gain_seen_pp: Estimate, gain_unseen_pp: Estimate, mti: Estimate) -> list[str]:

@@ -106,7 +106,9 @@ def measure(
     vllm_gpu_memory_utilization: float = 0.3,
     rollout_engine: str = "auto",
     score_workers: int = 4,
+    shared_prompt_forward: str = "auto",
     keep: Path | None = None,
+    callbacks: tuple[Any, ...] = (),
 ) -> dict[str, Any] | None:
     """Train `warmup + steps` GRPO steps and return the step-time figures (None on ranks
     other than the main one)."""
@@ -133,6 +135,7 @@ def measure(
             vllm_mode=vllm_mode,
             vllm_gpu_memory_utilization=vllm_gpu_memory_utilization,
             rollout_engine=rollout_engine,
+            shared_prompt_forward=shared_prompt_forward,
             score_workers=score_workers,
             learning_rate=1e-6,
             warmup_ratio=0.0,
@@ -144,7 +147,7 @@ def measure(
         with RolloutScorer(workers=cfg.score_workers, timeout_s=cfg.score_timeout) as scorer:
             scorer.start()
             recorder = StepLogs()
-            trainer = build_grpo_trainer(cfg, scorer, callbacks=[recorder])
+            trainer = build_grpo_trainer(cfg, scorer, callbacks=[recorder, *callbacks])
             trainer.train()
         if not is_main_process():
             return None
@@ -313,6 +316,12 @@ def main() -> None:
     )
     parser.add_argument("--score-workers", type=int, default=4)
     parser.add_argument(
+        "--shared-prompt-forward",
+        default="auto",
+        choices=("auto", "on", "off"),
+        help="policy log-probs with each prompt once (xling.train.logprobs) or TRL's forward",
+    )
+    parser.add_argument(
         "--cpu-threads",
         type=int,
         help="torch intra-op threads (CPU runs; 1 avoids OpenMP spin-waits on busy machines)",
@@ -326,6 +335,8 @@ def main() -> None:
     settings = {
         k: v for k, v in vars(args).items() if k not in ("json", "study", "compare_with", "repeats")
     }
+    if settings["shared_prompt_forward"] == "auto":
+        del settings["shared_prompt_forward"]  # the default, also of trees that lack it
     if args.study:
         recipe = study_recipe(args.study)
         # Enough problems for every step, each seen once.

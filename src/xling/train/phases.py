@@ -70,7 +70,9 @@ class PhaseClock(TrainerCallback):
         rollout_before = self.seconds.get("rollout", 0.0)
         started = self._now()
         try:
-            return fn(*args, **kwargs)
+            # Named in profiler traces too (bench/profile_grpo_step.py splits work by it).
+            with torch.profiler.record_function(f"xling.{phase}"):
+                return fn(*args, **kwargs)
         finally:
             ended = self._now()
             if phase == "training_step":

@@ -55,7 +55,7 @@ from typing import Any
 
 import torch
 
-from xling.tinymodel import QWEN2_5_0_5B_SHAPE
+from xling.models.shapes import QWEN2_5_0_5B_SHAPE
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # bench/train_step.py
 
@@ -135,7 +135,7 @@ def run_checks(device: torch.device) -> dict[str, str]:
     from transformers import AutoModelForCausalLM
 
     from xling.engine import Engine, EngineConfig, SamplingParams
-    from xling.tinymodel import (
+    from xling.testing.tinymodel import (
         TINY_FAMILIES,
         greedy_continuation,
         random_prompts,
@@ -179,9 +179,9 @@ def run_checks(device: torch.device) -> dict[str, str]:
         from transformers import AutoTokenizer
 
         from xling.backends.hf import encode_prompt
-        from xling.organism.world import iter_records
         from xling.prompts import build_request
         from xling.records import Problem
+        from xling.world import iter_records
 
         tokenizer = AutoTokenizer.from_pretrained(ORGANISM)
         model = AutoModelForCausalLM.from_pretrained(ORGANISM, dtype=torch.float32).to(device)
@@ -396,9 +396,9 @@ def bench_vllm(
 def bench_organism(args: argparse.Namespace, device: torch.device, results: dict[str, Any]) -> None:
     from xling.backends.base import GenerationParams
     from xling.backends.hf import HFBackend, resolve_dtype
-    from xling.organism.world import iter_records
     from xling.prompts import build_request
     from xling.records import Problem
+    from xling.world import iter_records
 
     records = list(iter_records("test", args.organism_n, seed=0))
     requests = [

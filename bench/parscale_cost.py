@@ -9,7 +9,7 @@ The same as `xling parscale cost`; prints the tables last and writes JSON with -
 
 from __future__ import annotations
 
-from xling.parscale.commands import cost_command
+from xling.cli.parscale import cost_command
 
 if __name__ == "__main__":
     import typer

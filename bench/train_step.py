@@ -45,14 +45,14 @@ from transformers import TrainerCallback
 
 from xling.benchmarks import BenchmarkSpec, FieldMap
 from xling.cpu import tune_for_cpu
-from xling.organism.world import build_benchmark
-from xling.tinymodel import ensure_tiny_model
+from xling.testing.tinymodel import ensure_tiny_model
 from xling.train.common import is_main_process, world_size
 from xling.train.config import GRPOTrainConfig
 from xling.train.data import build_parallel_from_spec, write_parallel
 from xling.train.grpo import build_grpo_trainer
 from xling.train.phases import PHASES, phase_seconds
 from xling.train.rewards import RolloutScorer
+from xling.world import build_benchmark
 
 
 class StepLogs(TrainerCallback):
@@ -162,7 +162,7 @@ def measure(
         tokens = statistics.mean(lengths) * rollouts
         return {
             "device": _device(),
-            "model": model if model else "tiny test model (xling.tinymodel)",
+            "model": model if model else "tiny test model (xling.testing.tinymodel)",
             "processes": world_size(),
             "vllm": use_vllm,
             "rollout_engine": bool(getattr(trainer, "uses_rollout_engine", False)),

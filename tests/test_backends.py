@@ -520,16 +520,17 @@ def test_vllm_real_engine(tiny_model_dir: Path) -> None:  # pragma: no cover - G
 
 
 def test_eval_config_carries_vllm_options(tmp_path: Path) -> None:
-    from xling.config import EvalConfig, load_config, parse_key_values
-    from xling.evaluate import backend_options
+    from xling.config import load, parse_assignment
+    from xling.evaluate import EvalConfig, backend_options
 
-    extra = parse_key_values(["enforce_eager=true", "swap_space=0.5", "kv_cache_dtype=fp8"], "-o")
+    items = ["enforce_eager=true", "swap_space=0.5", "kv_cache_dtype=fp8"]
+    extra = dict(parse_assignment(item, "-o") for item in items)
     assert extra == {"enforce_eager": True, "swap_space": 0.5, "kv_cache_dtype": "fp8"}
     with pytest.raises(XlingError, match="expected key=value"):
-        parse_key_values(["enforce_eager"], "--vllm-option")
+        parse_assignment("enforce_eager", "--vllm-option")
     toml = tmp_path / "eval.toml"
     toml.write_text('backend = "vllm"\ndtype = "float32"\nvllm_options = {max_num_seqs = 4}\n')
-    cfg = load_config(EvalConfig, toml, tensor_parallel_size=4, gpu_memory_utilization=0.5)
+    cfg = load(EvalConfig, toml, flags={"tensor_parallel_size": 4, "gpu_memory_utilization": 0.5})
     assert backend_options(cfg) == {
         "dtype": "float32",
         "seed": 0,

@@ -368,7 +368,7 @@ def test_gpqa_translations_in_several_languages(tmp_path: Path) -> None:
 
 
 def test_synth_generated_and_from_build_bench_folder(tmp_path: Path) -> None:
-    from xling.organism.world import build_benchmark
+    from xling.world import build_benchmark
 
     generated = load_benchmark(benchmark_specs("synth"), ["en", "sw"], limit=3)
     assert len(generated) == 6 and {p.benchmark for p in generated} == {"synth"}

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import dataclasses
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +30,12 @@ from xling.engine.sampling import (
     seed_key,
 )
 from xling.engine.scheduler import Request, SlotTable
-from xling.tinymodel import TINY_FAMILIES, greedy_continuation, random_prompts, tiny_causal_lm
+from xling.testing.tinymodel import (
+    TINY_FAMILIES,
+    greedy_continuation,
+    random_prompts,
+    tiny_causal_lm,
+)
 
 ORGANISM = Path(__file__).resolve().parents[1] / "src" / "xling" / "data" / "organism"
 cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
@@ -41,12 +45,7 @@ cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA de
 BUCKETED = EngineConfig(max_batch_size=3, pad_to_buckets=True, steps_per_sync=3, length_step=16)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread() -> Iterator[None]:
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 # ------------------------------------------------------------------ greedy == generate
@@ -87,9 +86,9 @@ def organism() -> tuple[Any, Any, list[list[int]]]:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from xling.backends.hf import encode_prompt
-    from xling.organism.world import iter_records
     from xling.prompts import build_request
     from xling.records import Problem
+    from xling.world import iter_records
 
     tokenizer = AutoTokenizer.from_pretrained(ORGANISM)
     model = AutoModelForCausalLM.from_pretrained(ORGANISM, dtype=torch.float32).eval()

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from xling.languages import ALL_CODES
-from xling.organism.world import iter_records
+from xling.world import iter_records
 
 N_PER_LANG = 2
 
@@ -71,6 +71,7 @@ def lines(path: Path) -> list[str]:
     return path.read_text(encoding="utf-8").splitlines()
 
 
+@pytest.mark.slow
 def test_eval_all_languages_writes_the_run(
     tiny_model_dir: Path, mgsm_dir: Path, tmp_path: Path
 ) -> None:
@@ -102,6 +103,7 @@ def test_eval_all_languages_writes_the_run(
     assert proc.returncode == 2 and "other settings" in proc.stderr
 
 
+@pytest.mark.slow
 def test_resume_after_sigkill_gives_the_same_metrics(
     tiny_model_dir: Path, mgsm_dir: Path, tmp_path: Path
 ) -> None:
@@ -147,6 +149,7 @@ def test_resume_after_sigkill_gives_the_same_metrics(
     assert json.loads((killed / "metrics.json").read_text())["benchmarks"] == want["benchmarks"]
 
 
+@pytest.mark.slow
 def test_malformed_rows_fail_with_file_and_line(tiny_model_dir: Path, tmp_path: Path) -> None:
     data = tmp_path / "bad"
     data.mkdir()

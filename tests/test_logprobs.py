@@ -3,25 +3,19 @@ entropies and gradients, with each prompt computed once for its group."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import torch
 
-from xling.tinymodel import TINY_FAMILIES, tiny_causal_lm
+from xling.testing.tinymodel import TINY_FAMILIES, tiny_causal_lm
 from xling.train.logprobs import _buckets, shared_prompt_logprobs, unavailable_reason
 
 ORGANISM = Path(__file__).resolve().parents[1] / "src" / "xling" / "data" / "organism"
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread() -> Iterator[None]:
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def grpo_batch(

@@ -3,7 +3,7 @@ from pathlib import Path
 
 import pytest
 
-from xling.metrics import aggregate, pass_at_k, write_csv
+from xling.metrics import aggregate, pass_at_k, write_metrics_csv
 
 
 def score(
@@ -55,7 +55,7 @@ def test_aggregate_per_language_and_macro(tmp_path: Path) -> None:
     assert bn["off_target_rate"] == pytest.approx(1 / 3)  # the unidentified sample is excluded
     assert bn["no_answer_rate"] == 0.25 and bn["format_rate"] == 0.75
     assert m["benchmarks"]["mgsm"]["macro"]["accuracy"] == 0.5
-    write_csv({"model": "m", **m}, tmp_path / "m.csv")
+    write_metrics_csv({"model": "m", **m}, tmp_path / "m.csv")
     table = list(csv.DictReader((tmp_path / "m.csv").open()))
     assert [r["lang"] for r in table] == ["en", "bn", "macro"]
     assert float(table[0]["pass@2"]) == 1.0

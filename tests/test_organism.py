@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from rich.console import Console
 
+from xling.chat import IM_END
 from xling.errors import XlingError
 from xling.languages import ALL_CODES
 from xling.organism import (
@@ -25,7 +26,6 @@ from xling.organism import (
     pretrain,
     step_examples,
 )
-from xling.tinymodel import IM_END
 
 # A few dozen steps of a ~40k-parameter model: seconds on a laptop CPU.
 MICRO: dict[str, Any] = {
@@ -171,9 +171,9 @@ def test_resume_continues_from_the_checkpoint(micro_run: Path, tmp_path: Path) -
 
 def test_training_examples_round_trip_and_match_the_eval_prompt() -> None:
     from xling.backends.hf import render_prompt
-    from xling.organism.world import iter_records
     from xling.prompts import build_request
     from xling.records import Problem
+    from xling.world import iter_records
 
     cfg = micro(lang_weights={code: 1.0 for code in ALL_CODES}, translation_fraction=0.3)
     tok = build_tokenizer(cfg)
@@ -242,7 +242,7 @@ def test_presets_and_config_errors(tmp_path: Path) -> None:
         load_organism_config("cpu-small", override)
 
     override.write_text("stepz = 7\n")
-    with pytest.raises(XlingError, match="unknown option"):
+    with pytest.raises(XlingError, match=r"o\.toml: unknown key 'stepz'; did you mean 'steps'"):
         load_organism_config("cpu-small", override)
     with pytest.raises(XlingError, match="unknown organism preset"):
         load_organism_config("nope")
@@ -289,3 +289,55 @@ def test_cli_build_bench_and_pretrain(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     meta = json.loads((out / META_FILE).read_text())
     assert meta["steps"] == 6 and meta["config"]["hidden_size"] == MICRO["hidden_size"]
+
+
+def test_pretrain_flags_come_from_organism_config() -> None:
+    import dataclasses
+    import typing
+
+    from typer.testing import CliRunner
+
+    from xling.cli import app
+
+    result = CliRunner().invoke(app, ["organism", "pretrain", "--help"], env={"COLUMNS": "300"})
+    assert result.exit_code == 0, result.output
+    hints = typing.get_type_hints(OrganismConfig)
+    for f in dataclasses.fields(OrganismConfig):
+        flag = "--" + f.name.replace("_", "-")
+        is_table = typing.get_origin(hints[f.name]) is dict
+        assert (flag in result.output) != is_table, flag
+    for flag in ("--config", "--set", "--preset", "--out", "--resume", "--eval-n"):
+        assert flag in result.output
+    assert "--max-steps" not in result.output  # the old spelling works but is hidden
+
+
+def test_pretrain_set_names_the_closest_key(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from xling.cli import app
+
+    out = tmp_path / "never"
+    args = ["organism", "pretrain", "--preset", "tiny", "--out", str(out), "--set", "stepz=2"]
+    result = CliRunner().invoke(app, args, env={"COLUMNS": "300"})
+    assert result.exit_code != 0
+    assert isinstance(result.exception, XlingError)  # `xling` prints it as one error line
+    assert "--set: unknown key 'stepz'; did you mean 'steps'?" in str(result.exception)
+    assert not out.exists()
+
+
+def test_pretrain_resolver_layers_and_the_max_steps_alias() -> None:
+    from xling.cli.organism import _resolve_pretrain
+
+    def resolve(sets: list[str], **flags: Any) -> OrganismConfig:
+        options = {"preset": "tiny", "max_steps": flags.pop("max_steps", None)}
+        return _resolve_pretrain(OrganismConfig, None, sets, flags, **options)
+
+    preset = load_organism_config("tiny")
+    assert resolve([]) == preset
+    assert resolve(["steps=5"]).steps == 5
+    assert resolve(["steps=5"], steps=7).steps == 7  # a flag beats --set
+    assert resolve([], max_steps=9).steps == 9  # the old --max-steps spelling
+    assert resolve([], steps=7, max_steps=9).steps == 7
+    tables = resolve(["careful_share={default = 1.0, bn = 0.5}"])
+    assert tables.careful("bn") == 0.5 and tables.careful("en") == 1.0
+    assert tables.lang_weights == preset.lang_weights

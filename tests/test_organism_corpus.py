@@ -28,7 +28,7 @@ from xling.organism.corpus import (
     derive_seed,
     type_offset,
 )
-from xling.organism.world import PROBLEM_TYPES, iter_problems, render_parts, split_of
+from xling.world import PROBLEM_TYPES, iter_problems, render_parts, split_of
 
 MIX: dict[str, Any] = {
     "seed": 0,

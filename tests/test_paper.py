@@ -7,8 +7,8 @@ from pathlib import Path
 from typing import Any
 
 from xling.analysis.paper import PAPER, write_study_summary
-from xling.analysis.transfer import write_csv
 from xling.study import Study, StudyConfig
+from xling.tables import write_csv
 
 LANGS = ("en", "es", "bn", "sw", "te")
 
@@ -78,7 +78,7 @@ def test_summary_puts_each_finding_beside_the_paper(tmp_path: Path) -> None:
     write_arm(report, "sft", {1: 0.5, 2: 0.6, 3: 0.7}, low_resource_gain=-0.02)
     write_arm(report, "inst", {1: 0.8}, low_resource_gain=0.01)
 
-    summary = write_study_summary(Study(cfg), report)
+    summary = write_study_summary(cfg.name, Study(cfg).study_arms(), report)
     rows = {r["finding"].split(":")[0].split(" f(X)")[0]: r for r in summary["paper"]}
     assert rows["Transferability (MTI) law"]["paper"] == "2.00·X^0.29"
     assert "α = 1.50 [1.20, 1.80]" in rows["Transferability (MTI) law"]["ours"]

@@ -11,7 +11,7 @@ torch = pytest.importorskip("torch")
 
 from transformers import AutoModelForCausalLM, LlamaConfig, LlamaForCausalLM  # noqa: E402
 
-from xling.parscale.model import (  # noqa: E402
+from xling.models.parscale import (  # noqa: E402
     ParScaleError,
     ParScaleForCausalLM,
     parameter_counts,

@@ -13,13 +13,13 @@ torch = pytest.importorskip("torch")
 
 from xling.errors import XlingError  # noqa: E402
 from xling.parscale.law import predict, theta_of  # noqa: E402
-from xling.parscale.study import (  # noqa: E402
+from xling.parscale.settings import (  # noqa: E402
     CellResult,
     ModelShape,
-    ParScaleStudy,
     StudyError,
     load_study_settings,
 )
+from xling.parscale.study import ParScaleStudy  # noqa: E402
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -235,11 +235,11 @@ def test_grpo_runs_on_a_parscale_checkpoint(tiny_model_dir: Path, tmp_path: Path
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from xling.benchmarks import BenchmarkSpec, FieldMap
-    from xling.organism.world import build_benchmark
-    from xling.parscale.model import ParScaleForCausalLM, register_auto_classes
+    from xling.models.parscale import ParScaleForCausalLM, register_auto_classes
     from xling.train.config import GRPOTrainConfig
     from xling.train.data import build_parallel_from_spec, write_parallel
     from xling.train.grpo import run_grpo
+    from xling.world import build_benchmark
 
     head = tmp_path / "head"
     ParScaleForCausalLM.from_backbone(
@@ -292,6 +292,7 @@ if __name__ == "__main__":
 """
 
 
+@pytest.mark.slow
 def test_batch_workers_start_cleanly_after_torch_ran(tmp_path: Path) -> None:
     """Forked workers hung on their first torch call once the parent had run torch (the GPU
     heads run stalled there); workers now come from a clean process and match one worker."""

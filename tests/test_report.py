@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from xling.analysis.report import build_report, chromium_binary, screenshot_html
+from xling.analysis.document import chromium_binary, screenshot_html
+from xling.analysis.report import build_report
 from xling.analysis.synthetic import make_study
 from xling.cli import app
 from xling.errors import XlingError

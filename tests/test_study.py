@@ -33,6 +33,7 @@ def xling(*args: str) -> subprocess.CompletedProcess[str]:
     return proc
 
 
+@pytest.mark.slow
 def test_micro_study_resumes_after_kill_and_writes_the_report(tmp_path: Path) -> None:
     out = tmp_path / "study"
     study_file = str(shipped_study("micro"))
@@ -109,7 +110,9 @@ def test_study_config_validation(tmp_path: Path) -> None:
 
 
 def test_steps_follow_the_grid_and_share_data_between_methods() -> None:
-    cfg = StudyConfig(base_model="m", x_values=(0, 2), methods=("grpo", "sft"), synthetic={"n": 1})
+    cfg = StudyConfig(
+        base_model="m", x_values=(0, 2), methods=("grpo", "sft"), synthetic={"n_train": 1}
+    )
     names = [s.name for s in Study(cfg).steps()]
     assert names[:2] == ["bench", "eval:base"]
     assert names.count("data:X2") == 1
@@ -133,7 +136,8 @@ def test_set_overrides_merge_into_tables_and_keep_the_rest() -> None:
     assert cfg.grpo["num_generations"] == 16  # untouched keys of the table survive
     assert cfg.x_values == (0, 1)
     shipped_n = tomllib.loads(full.read_text())["train_data"]["n"]
-    assert cfg.train_data == {"n": shipped_n, "budget": "per-lang"}  # n survives the override
+    # n survives the override
+    assert cfg.train_data.given() == {"n": shipped_n, "budget": "per-lang"}
     assert cfg.eval["batch_size"] == 64
     assert cfg.out == "/tmp/elsewhere"
 
@@ -311,6 +315,7 @@ def test_a_failing_launcher_stops_the_step_with_its_exit_code(tmp_path: Path) ->
         missing.run()
 
 
+@pytest.mark.slow
 def test_a_study_step_trains_on_two_processes(tmp_path: Path) -> None:
     """The multi-GPU path on CPU: two data-parallel ranks (torchrun, gloo; `accelerate launch
     --cpu` would start only one process) run the study's GRPO step; rank 0 writes the run."""

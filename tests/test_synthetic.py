@@ -12,7 +12,7 @@ import pytest
 
 from xling import languages
 from xling.languages import ALL_CODES, Language, UnknownLanguageError, native_digit_table
-from xling.organism.world import (
+from xling.world import (
     PROBLEM_TYPES,
     SyntheticError,
     TemplateError,

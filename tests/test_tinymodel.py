@@ -5,8 +5,9 @@ from pathlib import Path
 
 import pytest
 
+from xling.chat import IM_END, IM_START
 from xling.languages import LANGUAGES
-from xling.tinymodel import IM_END, IM_START, build_tiny_model, ensure_tiny_model
+from xling.testing.tinymodel import build_tiny_model, ensure_tiny_model
 
 
 def _digest(path: Path) -> str:

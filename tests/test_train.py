@@ -10,20 +10,19 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from xling.errors import XlingError
-from xling.organism.world import build_benchmark
 from xling.train.common import FINAL_DIR, TRAIN_JSON, MissingDependencyError
 from xling.train.config import GRPOTrainConfig, SFTTrainConfig, TrainConfigError
 from xling.train.data import build_parallel_from_spec, write_parallel
 from xling.train.phases import PHASES, phase_seconds
+from xling.world import build_benchmark
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("one_torch_thread")]
 
 # Small enough for two busy CPU cores: 2 prompts x 2 completions of 16 tokens per step.
 TINY = {
@@ -37,18 +36,6 @@ TINY = {
     "score_workers": 1,
     "learning_rate": 1e-4,
 }
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread() -> Iterator[None]:
-    """The tiny model gains nothing from intra-op threads, and on a busy machine OpenMP
-    threads that spin-wait for a core make CPU generation up to 100x slower."""
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="module")
@@ -125,9 +112,8 @@ def test_grpo_two_steps_write_checkpoint_logs_and_model(grpo_run: Path) -> None:
 
 
 def test_grpo_final_model_loads_in_xling_eval(grpo_run: Path, tmp_path: Path) -> None:
-    from xling.config import EvalConfig
-    from xling.evaluate import run_eval
-    from xling.organism.world import build_benchmark
+    from xling.evaluate import EvalConfig, run_eval
+    from xling.world import build_benchmark
 
     build_benchmark(tmp_path / "bench", n_train=0, n_test=1, seed=0)
     bench = tmp_path / "bench" / "test"
@@ -329,7 +315,7 @@ def test_grpo_log_probs_with_each_prompt_once(
 
 
 def test_resume_guards(grpo_run: Path, tiny_model_dir: Path, train_file: Path) -> None:
-    from xling.train.commands import resolve_config
+    from xling.cli.train import resolve_config
     from xling.train.grpo import run_grpo
 
     with pytest.raises(XlingError, match="pass --resume"):
@@ -344,7 +330,7 @@ def test_resume_guards(grpo_run: Path, tiny_model_dir: Path, train_file: Path) -
     # `--resume` alone continues with the run's own settings; flags still win.
     flags = {f: None for f in GRPOTrainConfig.__dataclass_fields__}
     cfg = resolve_config(
-        GRPOTrainConfig, None, {**flags, "out": str(grpo_run), "max_steps": 5}, resume=True
+        GRPOTrainConfig, None, (), {**flags, "out": str(grpo_run), "max_steps": 5}, resume=True
     )
     assert (cfg.num_generations, cfg.max_completion_length, cfg.max_steps) == (2, 16, 5)
     assert cfg.model == str(tiny_model_dir)
@@ -375,19 +361,29 @@ def test_grpo_config_errors(
 
 
 def test_config_layers_defaults_toml_flags(tmp_path: Path) -> None:
-    from xling.train.commands import resolve_config
+    from xling.cli.train import resolve_config
 
     toml = tmp_path / "run.toml"
     toml.write_text(
         'model = "m"\ndata = "d.jsonl"\nnum_generations = 8\nbeta = 0.0\nrewards = "accuracy=1"\n'
     )
     flags = {f: None for f in GRPOTrainConfig.__dataclass_fields__}
-    cfg = resolve_config(GRPOTrainConfig, toml, {**flags, "beta": 0.01})
+    cfg = resolve_config(GRPOTrainConfig, toml, (), {**flags, "beta": 0.01})
     assert (cfg.model, cfg.num_generations, cfg.beta, cfg.rewards) == ("m", 8, 0.01, "accuracy=1")
     assert cfg.max_completion_length == 1024 and cfg.num_generations != 16  # default < TOML
     toml.write_text("num_generation = 8\n")
-    with pytest.raises(XlingError, match=r"unknown option.*num_generation"):
-        resolve_config(GRPOTrainConfig, toml, flags)
+    with pytest.raises(XlingError, match=r"unknown key 'num_generation'; did you mean 'num_gen"):
+        resolve_config(GRPOTrainConfig, toml, (), flags)
+    # --set sits between the file and the flags, and is checked the same way.
+    toml.write_text("num_generations = 8\n")
+    cfg = resolve_config(
+        GRPOTrainConfig, toml, ["num_generations=4", "beta=0.5"], {**flags, "beta": 0.1}
+    )
+    assert (cfg.num_generations, cfg.beta) == (4, 0.1)
+    with pytest.raises(
+        XlingError, match=r"unknown key 'lerning_rate'; did you mean 'learning_rate'"
+    ):
+        resolve_config(GRPOTrainConfig, None, ["lerning_rate=1e-4"], flags)
     defaults = GRPOTrainConfig()
     assert (defaults.num_generations, defaults.rewards) == (
         16,

@@ -16,10 +16,9 @@ from conftest import shared_data
 from xling.benchmarks import BenchmarkSpec
 from xling.errors import XlingError
 from xling.extract import extract_answer
-from xling.organism.world import build_benchmark
+from xling.languages import PARALLEL_ORDER
 from xling.records import Problem
 from xling.train.data import (
-    DEFAULT_PARALLEL_ORDER,
     ParallelDataError,
     build_parallel,
     build_parallel_from_spec,
@@ -30,6 +29,7 @@ from xling.train.data import (
     read_train_rows,
     write_parallel,
 )
+from xling.world import build_benchmark
 
 LANGS = ("en", "es", "ru")
 
@@ -150,7 +150,7 @@ def test_shuffled_control_needs_enough_distinct_problems() -> None:
 def test_langs_for_x_follows_the_papers_order() -> None:
     assert langs_for_x(0) == ("en",)
     assert langs_for_x(2) == ("en", "es", "ru")
-    assert langs_for_x(7) == ("en", *DEFAULT_PARALLEL_ORDER)
+    assert langs_for_x(7) == ("en", *PARALLEL_ORDER)
     with pytest.raises(ParallelDataError, match="between 0 and 7"):
         langs_for_x(8)
 

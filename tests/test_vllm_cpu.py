@@ -89,7 +89,7 @@ def require_vllm() -> Path:
 
 def test_vllm_greedy_matches_hf_on_the_organism(tmp_path: Path) -> None:
     python = require_vllm()
-    from xling.organism.world import build_benchmark
+    from xling.world import build_benchmark
 
     build_benchmark(tmp_path / "synth", n_train=1, n_test=3, seed=0)
     data = tmp_path / "synth" / "test"
@@ -120,8 +120,8 @@ def test_grpo_with_trl_vllm_colocate(tmp_path: Path) -> None:
     the policy's weights into it each step."""
     python = require_vllm()
     from xling.benchmarks import BenchmarkSpec, FieldMap
-    from xling.organism.world import build_benchmark
     from xling.train.data import build_parallel_from_spec, write_parallel
+    from xling.world import build_benchmark
 
     build_benchmark(tmp_path / "synth", n_train=4, n_test=1, seed=0, langs=("en", "es"))
     spec = BenchmarkSpec(

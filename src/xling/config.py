@@ -1,15 +1,29 @@
-"""Frozen config dataclasses: defaults < TOML file < command-line flags.
+"""The one configuration system: frozen dataclasses, loaded in layers.
 
-Every run writes its resolved config next to its results (`config.json`).
+Every configurable thing in xling (an evaluation, a training run, a study, an organism, a
+ParScale grid) is a frozen dataclass whose fields carry their help text
+(`field(metadata={"help": ...})`). `load` builds one from, in order of precedence:
+
+    defaults  <  a TOML file  <  `--set key=value` settings  <  command-line flags
+
+and `build` turns plain data (a TOML table) into the dataclass, nested dataclasses and
+tuples of them included, rejecting an unknown key at any level with one line that names
+the closest valid key — so `[train_data] shufle_ids = true` fails instead of silently
+dropping the shuffled control. The command line's flags are generated from the same fields
+(`xling.cli.flags`), so a TOML key, a `--set` key and a flag are one name.
+
+Every run writes its resolved config next to its results.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import json
 import tomllib
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+import types
+import typing
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -18,81 +32,176 @@ from xling.errors import XlingError
 C = TypeVar("C")
 
 
-@dataclass(frozen=True)
-class EvalConfig:
-    model: str = ""
-    bench: str = "mgsm"  # a preset (`xling benchmarks`) or a loader kind: mgsm | jsonl | hf
-    # A preset: empty = its default source, else a local copy in its --data layout.
-    # A loader kind: folder, file, hub id or save_to_disk folder.
-    data: str = ""
-    bench_name: str | None = None  # name used in records; defaults to the preset / loader kind
-    langs: str = "all"
-    # Field flags override a preset's field map (or the loaders' "question"/"answer").
-    question_field: str | None = None
-    answer_field: str | None = None
-    id_field: str | None = None
-    lang_field: str | None = None
-    choice_fields: str | None = None  # multiple choice: the other choices' fields, comma-separated
-    answer_type: str | None = None  # number | latex | choice [default: the preset's, or number]
-    split: str | None = None  # comma-separated splits [default: the preset's, or test]
-    hf_config: str | None = None  # datasets config name; "{lang}" is replaced per language
-    limit: int | None = None  # first N problems per language (same ids everywhere)
-    skip_bad: bool = False
-    backend: str = "hf"
-    n: int = 1
-    temperature: float = 0.0
-    top_p: float = 1.0
-    max_new_tokens: int = 1024
-    seed: int = 0
-    batch_size: int = 8
-    system_prompt: str | None = None
-    base_url: str = "http://127.0.0.1:8000/v1"  # openai backend
-    concurrency: int = 16  # openai backend
-    dtype: str = "auto"  # hf and vllm backends: auto | bfloat16 | float16 | float32
-    engine: str = "auto"  # hf backend: xling's engine: auto (CUDA, supported models) | on | off
-    tensor_parallel_size: int = 1  # vllm backend: GPUs one model is sharded over
-    # vllm backend: share of GPU memory vLLM may take (on a CPU: of host memory);
-    # None: 0.9 on a GPU, 0.3 on a CPU (where vLLM refuses 0.9 unless that much is free).
-    gpu_memory_utilization: float | None = None
-    max_model_len: int | None = None  # vllm backend: context length (prompt + output)
-    vllm_options: dict[str, Any] = field(default_factory=dict)  # any other `vllm.LLM` argument
-    score_workers: int = 2
-    score_timeout: float = 5.0
-    out: str = "runs/eval"
-
-    def generation_identity(self) -> dict[str, Any]:
-        """Fields that change what is generated: a resumed run must agree on all of them."""
-        keys = ("model", "system_prompt", "n", "temperature", "top_p", "max_new_tokens", "seed")
-        return {k: getattr(self, k) for k in keys}
+class ConfigError(XlingError):
+    pass
 
 
-def parse_key_values(items: Sequence[str], option: str) -> dict[str, Any]:
-    """`key=value` strings as a dict; values in TOML syntax (`true`, `0.5`, `"x"`), and a
-    value that is not TOML is kept as a plain string."""
-    parsed: dict[str, Any] = {}
+def field_help(cls: type, name: str) -> str:
+    """A config field's help text (its `help` metadata)."""
+    for f in dataclasses.fields(cls):
+        if f.name == name:
+            return str(f.metadata.get("help", ""))
+    raise KeyError(name)
+
+
+def closest(key: str, known: Iterable[str]) -> str | None:
+    found = difflib.get_close_matches(key, list(known), n=1, cutoff=0.6)
+    return found[0] if found else None
+
+
+def check_keys(data: Mapping[str, Any], known: Iterable[str], where: str) -> None:
+    """Fail on the first key of `data` not in `known`, naming the closest known key."""
+    known = list(known)
+    for key in data:
+        if key not in known:
+            hint = closest(key, known)
+            suggestion = f"; did you mean {hint!r}?" if hint else f"; known: {', '.join(known)}"
+            raise ConfigError(f"{where}: unknown key {key!r}{suggestion}")
+
+
+def _is_dataclass_type(tp: Any) -> bool:
+    return isinstance(tp, type) and dataclasses.is_dataclass(tp)
+
+
+def _optional_inner(tp: Any) -> Any:
+    """`X | None` -> X; anything else unchanged."""
+    if typing.get_origin(tp) in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        if len(args) == 1:
+            return args[0]
+    return tp
+
+
+def _check_scalar(tp: Any, value: Any, where: str) -> None:
+    """A TOML value of the wrong kind for a plain scalar field, said in one line."""
+    if value is None:
+        return
+    if tp is bool and not isinstance(value, bool):
+        raise ConfigError(f"{where}: expected true or false, got {value!r}")
+    if tp is int and (isinstance(value, bool) or not isinstance(value, int)):
+        raise ConfigError(f"{where}: expected an integer, got {value!r}")
+    if tp is float and (isinstance(value, bool) or not isinstance(value, int | float)):
+        raise ConfigError(f"{where}: expected a number, got {value!r}")
+    if tp is str and not isinstance(value, str):
+        raise ConfigError(f"{where}: expected a string, got {value!r}")
+
+
+def _convert(tp: Any, value: Any, where: str) -> Any:
+    inner = _optional_inner(tp)
+    if value is None:
+        return None
+    if _is_dataclass_type(inner):
+        if isinstance(value, inner):
+            return value
+        if not isinstance(value, Mapping):
+            raise ConfigError(f"{where}: expected a table, got {value!r}")
+        return build(inner, value, where)
+    if typing.get_origin(inner) is tuple:
+        if not isinstance(value, list | tuple):
+            raise ConfigError(f"{where}: expected a list, got {value!r}")
+        args = typing.get_args(inner)
+        item_type = args[0] if args else Any
+        return tuple(_convert(item_type, v, f"{where}[{i}]") for i, v in enumerate(value))
+    if isinstance(value, float) and inner is float:
+        return value
+    if inner is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if inner in (bool, int, float, str):
+        _check_scalar(inner, value, where)
+    return value
+
+
+def build(cls: type[C], data: Mapping[str, Any], where: str) -> C:
+    """`cls` from a table of plain values: nested dataclass fields from tables, tuple fields
+    from lists; an unknown key at any level is an error naming the closest field."""
+    check_keys(data, [f.name for f in dataclasses.fields(cls)], where)  # type: ignore[arg-type]
+    hints = typing.get_type_hints(cls)
+    values = {key: _convert(hints[key], value, f"{where}: {key}") for key, value in data.items()}
+    try:
+        return cls(**values)
+    except TypeError as exc:  # a required field left out
+        raise ConfigError(f"{where}: {exc}") from None
+
+
+def parse_assignment(item: str, option: str) -> tuple[str, Any]:
+    """`key=value` with the value in TOML syntax (`true`, `0.5`, `[0, 1]`, `"x"`); a value
+    that is not TOML is kept as a plain string, so `--set out=runs/x` needs no quotes."""
+    key, sep, raw = item.partition("=")
+    key = key.strip()
+    if not sep or not key:
+        raise ConfigError(f"{option} {item!r}: expected key=value")
+    try:
+        return key, tomllib.loads(f"v = {raw.strip()}")["v"]
+    except tomllib.TOMLDecodeError:
+        return key, raw.strip()
+
+
+def parse_sets(items: Sequence[str], option: str = "--set") -> dict[str, Any]:
+    """`key=value` / `table.key=value` settings as a nested table."""
+    nested: dict[str, Any] = {}
     for item in items:
-        key, sep, raw = item.partition("=")
-        if not sep or not key.strip():
-            raise XlingError(f"{option} {item!r}: expected key=value")
-        try:
-            parsed[key.strip()] = tomllib.loads(f"v = {raw.strip()}")["v"]
-        except tomllib.TOMLDecodeError:
-            parsed[key.strip()] = raw.strip()
-    return parsed
+        key, value = parse_assignment(item, option)
+        *tables, leaf = key.split(".")
+        target = nested
+        for table in tables:
+            target = target.setdefault(table, {})
+            if not isinstance(target, dict):
+                raise ConfigError(f"{option} {item!r}: {table!r} is not a table")
+        target[leaf] = value
+    return nested
 
 
-def config_fields(cls: type) -> dict[str, dataclasses.Field[Any]]:
-    return {f.name: f for f in dataclasses.fields(cls)}
+def merge(base: Mapping[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
+    """`extra` over `base`, table by table."""
+    merged = dict(base)
+    for key, value in extra.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            merged[key] = merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
 
 
 def read_toml(path: Path, what: str = "config file") -> dict[str, Any]:
     """A TOML file's top-level table, with clear errors for a missing or malformed file."""
     if not path.is_file():
-        raise XlingError(f"{what} not found: {path}")
+        raise ConfigError(f"{what} not found: {path}")
     try:
         return tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
-        raise XlingError(f"{path}: invalid TOML ({exc})") from None
+        raise ConfigError(f"{path}: invalid TOML ({exc})") from None
+
+
+def layers(
+    path: Path | None = None,
+    sets: Sequence[str] = (),
+    flags: Mapping[str, Any] | None = None,
+    *,
+    under: Mapping[str, Any] | None = None,
+    what: str = "config file",
+) -> dict[str, Any]:
+    """The merged table: `under` < the TOML file < `--set` settings < flags (None: not
+    given)."""
+    data = dict(under or {})
+    if path is not None:
+        data = merge(data, read_toml(Path(path), what))
+    data = merge(data, parse_sets(sets))
+    return merge(data, {k: v for k, v in (flags or {}).items() if v is not None})
+
+
+def load(
+    cls: type[C],
+    path: Path | None = None,
+    sets: Sequence[str] = (),
+    flags: Mapping[str, Any] | None = None,
+    *,
+    under: Mapping[str, Any] | None = None,
+    what: str = "config file",
+) -> C:
+    """`cls` from its defaults < `under` < a TOML file < `--set` settings < flags."""
+    data = layers(path, sets, flags, under=under, what=what)
+    where = str(path) if path is not None else cls.__name__
+    return build(cls, data, where)
 
 
 def flat_toml(values: dict[str, Any]) -> str:
@@ -109,33 +218,9 @@ def flat_toml(values: dict[str, Any]) -> str:
         if isinstance(value, tuple):
             value = list(value)
         if not isinstance(value, str | int | float | bool | list):
-            raise XlingError(f"{key}: {type(value).__name__} has no TOML form here")
+            raise ConfigError(f"{key}: {type(value).__name__} has no TOML form here")
         lines.append(f"{key} = {json.dumps(value, ensure_ascii=False)}")
     return "\n".join(lines) + "\n"
-
-
-def reject_unknown(data: dict[str, Any], cls: type, source: Path, noun: str = "option") -> None:
-    """Name the keys of `data` that are not fields of `cls` (a typo, an old option)."""
-    known = config_fields(cls)
-    unknown = sorted(set(data) - set(known))
-    if unknown:
-        raise XlingError(
-            f"{source}: unknown {noun}(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}"
-        )
-
-
-def read_config_file(cls: type, path: Path) -> dict[str, Any]:
-    """The options a TOML file sets for config class `cls`, checked against its fields."""
-    data = read_toml(path)
-    reject_unknown(data, cls, path)
-    return data
-
-
-def load_config(cls: type[C], toml_path: Path | None = None, **overrides: Any) -> C:
-    """Build `cls` from defaults, then a TOML file, then non-None overrides."""
-    values = read_config_file(cls, toml_path) if toml_path is not None else {}
-    values.update({k: v for k, v in overrides.items() if v is not None})
-    return cls(**values)
 
 
 def to_json_dict(config: Any) -> dict[str, Any]:

@@ -8,7 +8,8 @@ stopped and regenerates nothing.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -18,18 +19,18 @@ from rich.table import Table
 from xling.backends import get_backend
 from xling.backends.base import GenerationParams
 from xling.benchmarks import (
+    BenchmarkSource,
     BenchmarkSpec,
     LoadReport,
-    benchmark_specs,
     eval_defaults,
     load_benchmark,
 )
 from xling.choice import shuffle_choices
-from xling.config import EvalConfig, read_config_file, to_json_dict
+from xling.config import build, layers, merge, to_json_dict
 from xling.errors import XlingError
 from xling.jsonl import AppendLog, read_jsonl, write_json_atomic
 from xling.languages import get_language, parse_langs
-from xling.metrics import aggregate, write_csv
+from xling.metrics import aggregate, write_metrics_csv
 from xling.progress import make_progress
 from xling.prompts import build_request, user_message
 from xling.records import Generation, Problem, from_dict, to_dict
@@ -39,32 +40,125 @@ GENERATIONS = "generations.jsonl"
 SCORES = "scores.jsonl"
 
 
-def eval_config(toml_path: Path | None = None, **overrides: Any) -> EvalConfig:
-    """EvalConfig from defaults < the benchmark preset's defaults < a TOML file < flags."""
-    values = read_config_file(EvalConfig, toml_path) if toml_path is not None else {}
-    values.update({k: v for k, v in overrides.items() if v is not None})
-    bench = values.get("bench", EvalConfig.bench)
-    return EvalConfig(**{**eval_defaults(bench, values.get("data") or None), **values})
+def _f(default: Any, help: str) -> Any:
+    return field(default=default, metadata={"help": help})
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    """One evaluation: what model, on which benchmark and languages, generated how."""
+
+    model: str = _f("", "HF hub id or local path (or the served model name for --backend openai).")
+    bench: str = _f(
+        "mgsm",
+        "A benchmark preset (`xling benchmarks`: mgsm, polymath, math500, aime24, aime25, "
+        "gpqa-diamond, synth) or a loader kind: mgsm | jsonl | hf.",
+    )
+    data: str = _f(
+        "",
+        "A preset: a local copy in the layout `xling benchmarks` names (empty: the preset's "
+        "default source). A loader kind: MGSM folder, JSONL file or folder, datasets hub id "
+        "or save_to_disk folder.",
+    )
+    bench_name: str | None = _f(
+        None, "Name recorded for the benchmark [default: the preset or loader kind]."
+    )
+    langs: str = _f("all", "'all' or comma-separated codes, e.g. en,es,bn.")
+    question_field: str | None = _f(None, "JSONL/hf: question field (overrides a preset's).")
+    answer_field: str | None = _f(None, "JSONL/hf: answer field (overrides a preset's).")
+    id_field: str | None = _f(
+        None, "JSONL/hf: problem id field (parallel across languages) [default: row index]."
+    )
+    lang_field: str | None = _f(
+        None, "JSONL/hf: language field, if one file holds several languages."
+    )
+    choice_fields: str | None = _f(
+        None, "JSONL/hf multiple choice: the wrong choices' fields, comma-separated."
+    )
+    answer_type: str | None = _f(
+        None, "number | latex | choice [default: the preset's, or number]."
+    )
+    split: str | None = _f(None, "Split(s), comma-separated [default: the preset's, or test].")
+    hf_config: str | None = _f(
+        None, "hf: dataset config; '{lang}' is replaced by each language code."
+    )
+    limit: int | None = _f(
+        None, "Only the first N problems of each language (same ids everywhere)."
+    )
+    skip_bad: bool = _f(False, "Skip malformed rows (counted and reported) instead of failing.")
+    backend: str = _f("hf", "Generation backend: hf | openai | vllm.")
+    n: int = _f(1, "Samples per prompt (accuracy is avg@n; pass@k is reported for k <= n).")
+    temperature: float = _f(0.0, "Sampling temperature; 0 = greedy.")
+    top_p: float = _f(1.0, "Nucleus sampling p.")
+    max_new_tokens: int = _f(1024, "Generation length limit.")
+    seed: int = _f(0, "Sampling seed.")
+    batch_size: int = _f(8, "hf/vllm: prompts per batch.")
+    system_prompt: str | None = _f(None, "Optional system message.")
+    base_url: str = _f("http://127.0.0.1:8000/v1", "openai: server URL.")
+    concurrency: int = _f(16, "openai: requests in flight.")
+    dtype: str = _f("auto", "hf/vllm: auto | bfloat16 | float16 | float32.")
+    engine: str = _f(
+        "auto",
+        "hf: xling's fast engine: auto (on CUDA for Qwen2/Qwen3/Llama/Mistral, else "
+        "transformers generate) | on | off.",
+    )
+    tensor_parallel_size: int = _f(1, "vllm: GPUs one model is sharded over.")
+    gpu_memory_utilization: float | None = _f(
+        None,
+        "vllm: share of GPU memory (on a CPU: of host memory) vLLM may take "
+        "[default: 0.9 on GPUs, 0.3 on CPUs].",
+    )
+    max_model_len: int | None = _f(
+        None, "vllm: context length, prompt + output [default: the model's]."
+    )
+    vllm_options: dict[str, Any] = field(
+        default_factory=dict,
+        metadata={
+            "help": "vllm: any other `vllm.LLM` argument (on the command line: "
+            "--vllm-option key=value)."
+        },
+    )
+    score_workers: int = _f(2, "Scoring worker processes.")
+    score_timeout: float = _f(5.0, "Hard per-item scoring timeout (seconds).")
+    out: str = _f("runs/eval", "Run directory.")
+
+    def source(self) -> BenchmarkSource:
+        return BenchmarkSource(
+            bench=self.bench,
+            data=self.data or None,
+            name=self.bench_name,
+            question_field=self.question_field,
+            answer_field=self.answer_field,
+            id_field=self.id_field,
+            lang_field=self.lang_field,
+            choice_fields=_comma_list(self.choice_fields),
+            split=self.split,
+            config=self.hf_config,
+            answer_type=self.answer_type,
+        )
+
+    def generation_identity(self) -> dict[str, Any]:
+        """Fields that change what is generated: a resumed run must agree on all of them."""
+        keys = ("model", "system_prompt", "n", "temperature", "top_p", "max_new_tokens", "seed")
+        return {k: getattr(self, k) for k in keys}
+
+
+def eval_config(
+    path: Path | None = None,
+    sets: Sequence[str] = (),
+    flags: Mapping[str, Any] | None = None,
+    **overrides: Any,
+) -> EvalConfig:
+    """EvalConfig from defaults < the benchmark preset's defaults < a TOML file < `--set`
+    settings < flags (and keyword overrides, as flags)."""
+    data = layers(path, sets, {**(flags or {}), **overrides})
+    preset = eval_defaults(data.get("bench", EvalConfig.bench), data.get("data") or None)
+    return build(EvalConfig, merge(preset, data), str(path) if path else "evaluation")
 
 
 def benchmark_specs_of(cfg: EvalConfig) -> list[BenchmarkSpec]:
     """What `cfg` evaluates: one spec, or one per split of a multi-split preset."""
-    return benchmark_specs(
-        cfg.bench,
-        data=cfg.data or None,
-        name=cfg.bench_name,
-        fields={
-            "question": cfg.question_field,
-            "answer": cfg.answer_field,
-            "id": cfg.id_field,
-            "lang": cfg.lang_field,
-            "choices": _comma_list(cfg.choice_fields),
-        },
-        split=cfg.split,
-        config=cfg.hf_config,
-        answer_type=cfg.answer_type,
-        langs=parse_langs(cfg.langs),
-    )
+    return cfg.source().specs(parse_langs(cfg.langs))
 
 
 def _comma_list(text: str | None) -> tuple[str, ...]:
@@ -233,7 +327,7 @@ def metrics_stage(out: Path, *, model: str = "") -> dict[str, Any]:
         raise XlingError(f"{out / SCORES} holds no scores")
     metrics = {"model": model, **aggregate(scores)}
     write_json_atomic(out / "metrics.json", metrics)
-    write_csv(metrics, out / "metrics.csv")
+    write_metrics_csv(metrics, out / "metrics.csv")
     return metrics
 
 

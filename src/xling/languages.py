@@ -294,6 +294,8 @@ _ENTRIES: tuple[Language, ...] = (
 
 LANGUAGES: dict[str, Language] = {lang.code: lang for lang in _ENTRIES}
 ALL_CODES: tuple[str, ...] = tuple(LANGUAGES)
+# The order in which the paper adds parallel languages to English: X = 2 is en, es, ru.
+PARALLEL_ORDER: tuple[str, ...] = ("es", "ru", "de", "fr", "bn", "th", "zh")
 
 
 class UnknownLanguageError(XlingError):

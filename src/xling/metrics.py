@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from math import comb
@@ -10,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from xling.languages import ALL_CODES
+from xling.tables import write_csv
 
 # `accuracy` is the flexible score (the fallback chain), as it always was: the report's MTI
 # and scaling fits read it. `accuracy_flexible` repeats it beside `accuracy_strict` (an
@@ -99,7 +99,8 @@ def _macro(cells: list[dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
-def write_csv(metrics: dict[str, Any], path: Path) -> None:
+def write_metrics_csv(metrics: dict[str, Any], path: Path) -> None:
+    """One row per benchmark and language, and each benchmark's macro average."""
     pass_keys = sorted(
         {
             k
@@ -111,10 +112,8 @@ def write_csv(metrics: dict[str, Any], path: Path) -> None:
         key=lambda k: int(k.split("@")[1]),
     )
     columns = ["benchmark", "lang", "n_problems", "n_samples", *RATE_KEYS, "timeouts", *pass_keys]
-    with path.open("w", newline="", encoding="utf-8") as fh:
-        writer = csv.DictWriter(fh, fieldnames=columns, extrasaction="ignore")
-        writer.writeheader()
-        for bench, data in metrics["benchmarks"].items():
-            for lang, cell in data["langs"].items():
-                writer.writerow({"benchmark": bench, "lang": lang, **cell})
-            writer.writerow({"benchmark": bench, "lang": "macro", **data["macro"]})
+    rows = []
+    for bench, data in metrics["benchmarks"].items():
+        rows += [{"benchmark": bench, "lang": lang, **cell} for lang, cell in data["langs"].items()]
+        rows.append({"benchmark": bench, "lang": "macro", **data["macro"]})
+    write_csv(rows, path, columns)

@@ -47,6 +47,33 @@ class Estimate:
     def to_dict(self) -> dict:
         return {k: v for k, v in asdict(self).items() if v is not None or k == "value"}
 
+    @classmethod
+    def from_dict(cls, data: dict | None) -> Estimate:
+        """The inverse of `to_dict` (a missing entry is undefined)."""
+        if not data:
+            return cls(None, reason="not reported")
+        return cls(
+            data.get("value"), data.get("lo"), data.get("hi"), data.get("reason"), data.get("note")
+        )
+
+    @classmethod
+    def from_row(cls, row: dict[str, str], key: str, reason_key: str | None = None) -> Estimate:
+        """`key`, `key_lo` and `key_hi` of a CSV row as written by the reports (an empty
+        cell is None); the reason an undefined value has is read from `reason_key`."""
+
+        def number(cell: str | None) -> float | None:
+            try:
+                value = float(cell) if cell not in (None, "", "None") else None
+            except ValueError:
+                return None
+            return value if value is not None and math.isfinite(value) else None
+
+        value = number(row.get(key))
+        reason = (row.get(reason_key) or None) if reason_key else None
+        if value is None:
+            return cls(None, reason=reason or "undefined")
+        return cls(value, number(row.get(f"{key}_lo")), number(row.get(f"{key}_hi")))
+
     def scaled(self, k: float) -> Estimate:
         def s(v: float | None) -> float | None:
             return None if v is None else v * k

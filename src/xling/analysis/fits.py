@@ -47,10 +47,12 @@ import csv
 import math
 import warnings
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 from scipy.optimize import OptimizeWarning, curve_fit, minimize_scalar
 from scipy.stats import norm
 
@@ -381,6 +383,309 @@ def _fit_reps(fx: np.ndarray, fy: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 MIN_FIT_X = 3
+_NO_CONVERGENCE = "the fit did not converge"
+
+
+@dataclass
+class _Points:
+    """What `analyze` measures on: values y at X, their bootstrap replicates and the
+    monolingual X."""
+
+    x: np.ndarray
+    y: np.ndarray
+    reps: np.ndarray | None  # (B, n) replicates of y; None without a bootstrap
+    mono_x: float | None
+
+    @property
+    def has_mono(self) -> bool:
+        return self.mono_x is not None and bool(np.any(self.x == self.mono_x))
+
+    @cached_property
+    def means(self) -> dict[float, np.ndarray]:
+        """Mean value at each X: [0] over the points, [1:] over each replicate."""
+        values = self.y[None, :] if self.reps is None else np.vstack([self.y[None, :], self.reps])
+        return _means_by_x(self.x, values)
+
+    def estimate(self, values: np.ndarray, ci: float, **kwargs: Any) -> Estimate:
+        """values[0] computed on the points, values[1:] on each replicate."""
+        return summarize(values[0], None if self.reps is None else values[1:], ci, **kwargs)
+
+
+@dataclass(frozen=True)
+class _PowerLaw:
+    """α·X^β fitted to the points and refitted to each replicate (None without replicates)."""
+
+    alpha: float
+    beta: float
+    rep_alpha: np.ndarray | None
+    rep_beta: np.ndarray | None
+
+    def values_at(self, x: float) -> np.ndarray:
+        """The law at x: [0] as fitted to the points, [1:] as refitted to each replicate."""
+        replicated = [] if self.rep_alpha is None else self.rep_alpha * x**self.rep_beta
+        return np.concatenate([[self.alpha * x**self.beta], replicated])
+
+
+@dataclass(frozen=True)
+class _LawEstimates:
+    """The power law with its CIs, and its log-log twin's parameters."""
+
+    law: _PowerLaw
+    alpha: Estimate
+    beta: Estimate
+    r2: Estimate
+    alpha_loglog: Estimate
+    beta_loglog: Estimate
+
+
+@dataclass(frozen=True)
+class _Leap:
+    """The First-Parallel Leap, its ratio to the average later step, and that step."""
+
+    leap: Estimate
+    ratio: Estimate
+    avg_later_step: Estimate
+
+    @classmethod
+    def undefined(cls, reason: str) -> _Leap:
+        later = Estimate(None, reason=reason)
+        return cls(Estimate(None, reason=reason), later, later)
+
+
+@dataclass(frozen=True)
+class _Gap:
+    """The Monolingual Generalization Gap: the law's prediction minus the measured value."""
+
+    gap: Estimate
+    predicted: Estimate
+    measured: Estimate
+
+    @classmethod
+    def undefined(cls, reason: str) -> _Gap:
+        e = Estimate(None, reason=reason)
+        return cls(e, e, e)
+
+
+def _checked_points(
+    x: ArrayLike, y: ArrayLike, x_kind: str, mono_x: float | None
+) -> tuple[np.ndarray, np.ndarray, float | None]:
+    """x and y as float arrays and the monolingual X (from x_kind unless given); refuses
+    values that no power law can be fitted to."""
+    x = np.asarray(x, dtype=float)
+    y = np.asarray(y, dtype=float)
+    if len(x) == 0 or y.shape != x.shape:
+        raise XlingError("need one value per X")
+    if not (np.all(np.isfinite(x)) and np.all(np.isfinite(y))):
+        raise XlingError("every X and value must be a finite number")
+    if mono_x is None:
+        mono_x = MONO_X.get(x_kind)
+    if np.any((x < 0) | ((x == 0) & (x != mono_x))):
+        raise XlingError(
+            "X must be > 0 for a power law (count X as the number of training "
+            "languages: monolingual = 1)"
+        )
+    return x, y, mono_x
+
+
+def _law_points(
+    x: np.ndarray, mono_x: float | None, include_mono: bool
+) -> tuple[np.ndarray, list[str]]:
+    """Mask of the points the law is fitted to, and warnings about points left out.
+
+    The monolingual point is left out unless include_mono: the gap measures it against the
+    law of the parallel settings. X ≤ 0 is always left out, where α·X^β is 0 or undefined.
+    """
+    warn: list[str] = []
+    has_mono = mono_x is not None and bool(np.any(x == mono_x))
+    fit_mask = np.ones(len(x), dtype=bool) if (include_mono or not has_mono) else (x != mono_x)
+    if np.any(x[fit_mask] <= 0):
+        fit_mask &= x > 0
+        warn.append("points with X ≤ 0 left out of the power-law fit")
+    if len(np.unique(x[fit_mask])) < MIN_FIT_X:
+        # Two points fix α and β exactly: such a "law" has no residual to judge it by.
+        raise XlingError(
+            f"a power-law fit needs ≥ {MIN_FIT_X} distinct X values (with a defined value) "
+            f"besides the monolingual point; got X = {', '.join(f'{v:g}' for v in np.unique(x))}"
+        )
+    return fit_mask, warn
+
+
+def _fit_laws(fx: np.ndarray, fy: np.ndarray) -> tuple[list[ModelFit], str | None, str]:
+    """The power law and its alternatives fitted to the law's points (`compare_models`);
+    refuses points that the power law itself cannot be fitted to."""
+    models, better, why = compare_models(fx, fy)
+    if models[0].params is None:
+        raise XlingError(f"the power-law fit failed: {models[0].reason}")
+    return models, better, why
+
+
+def _replicates(reps: ArrayLike | None) -> np.ndarray | None:
+    """reps as a (B, n) float array; None when there are none."""
+    if reps is not None and len(reps):
+        return np.asarray(reps, dtype=float)
+    return None
+
+
+def _replicate_r2(
+    fx: np.ndarray, rep_fy: np.ndarray, alpha: np.ndarray, beta: np.ndarray
+) -> np.ndarray:
+    """R² of every replicate's refitted law; NaN where a replicate's values are all equal."""
+    with np.errstate(invalid="ignore", over="ignore"):
+        pred = alpha[:, None] * np.power(fx[None, :], beta[:, None])
+    ss_res = ((rep_fy - pred) ** 2).sum(axis=1)
+    ss_tot = ((rep_fy - rep_fy.mean(axis=1, keepdims=True)) ** 2).sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(ss_tot > 0, 1 - ss_res / ss_tot, np.nan)
+
+
+def _bootstrap_power_law(
+    pts: _Points, fit_mask: np.ndarray, power: ModelFit, ci: float
+) -> _LawEstimates:
+    """α, β and R² of the nonlinear power-law fit `power` and α, β of the log-log fit, each
+    with a percentile CI from refitting the law to every replicate of the law's points."""
+    fx, fy = pts.x[fit_mask], pts.y[fit_mask]
+    ra = rb = rr2 = la = lb = None
+    if pts.reps is not None:
+        rep_fy = pts.reps[:, fit_mask]
+        ra, rb = _fit_reps(fx, rep_fy)
+        rr2 = _replicate_r2(fx, rep_fy, ra, rb)
+        la, lb = fit_loglog(fx, rep_fy)
+    pa, pb = fit_loglog(fx, fy)
+    loglog_reason = None if np.isfinite(pa) else "log-log fit needs every value > 0"
+    a_pt, b_pt, r2_pt = power.params["alpha"], power.params["beta"], power.r2
+    return _LawEstimates(
+        law=_PowerLaw(a_pt, b_pt, ra, rb),
+        alpha=summarize(a_pt, ra, ci, ci_cause=_NO_CONVERGENCE),
+        beta=summarize(b_pt, rb, ci, ci_cause=_NO_CONVERGENCE),
+        r2=summarize(
+            r2_pt if r2_pt is not None else float("nan"),
+            rr2,
+            ci,
+            undefined=None
+            if r2_pt is not None and math.isfinite(r2_pt)
+            else "all fitted values are equal",
+            ci_cause="values are all equal",
+        ),
+        alpha_loglog=summarize(float(pa), la, ci, undefined=loglog_reason, ci_cause="a value ≤ 0"),
+        beta_loglog=summarize(float(pb), lb, ci, undefined=loglog_reason, ci_cause="a value ≤ 0"),
+    )
+
+
+def _no_mono_reason(mono_x: float | None) -> str:
+    if mono_x is None:
+        return "the monolingual X is unknown"
+    return f"no monolingual point (X = {mono_x:g}) among the inputs"
+
+
+def _first_parallel_leap(pts: _Points, ci: float) -> _Leap:
+    """v(X_mono + 1) − v(X_mono), the average later step and the leap's ratio to it."""
+    if not pts.has_mono:
+        return _Leap.undefined(_no_mono_reason(pts.mono_x))
+    means, mono_x = pts.means, pts.mono_x
+    first = mono_x + 1
+    if first not in means:
+        return _Leap.undefined(f"no point with one parallel language (X = {first:g})")
+    lv = means[first] - means[mono_x]
+    leap = pts.estimate(lv, ci)
+    later = [v for v in means if v > first]
+    if not later:
+        step = Estimate(
+            None, reason=f"no point beyond X = {first:g} to define the average later step"
+        )
+        return _Leap(leap, step, step)
+    last = max(later)
+    sv = (means[last] - means[first]) / (last - first)
+    step = pts.estimate(sv, ci)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        rv = np.where(sv > 0, lv / sv, np.nan)
+    ratio = pts.estimate(
+        rv,
+        ci,
+        undefined=None
+        if sv[0] > 0
+        else f"the average later step is {sv[0]:+.3g} (≤ 0): the ratio is undefined",
+        ci_cause="the average later step is ≤ 0",
+    )
+    return _Leap(leap, ratio, step)
+
+
+def _law_without_mono(
+    pts: _Points, mask: np.ndarray, law: _PowerLaw, include_mono: bool
+) -> _PowerLaw:
+    """The law the gap is measured against, fitted to the points in `mask` (neither the
+    monolingual point nor X ≤ 0): `law` itself unless that included the monolingual point."""
+    if not include_mono:
+        return law
+    p = fit_power_nls(pts.x[mask], pts.y[mask])
+    alpha, beta = (np.nan, np.nan) if p is None else p
+    ra, rb = (None, None) if pts.reps is None else _fit_reps(pts.x[mask], pts.reps[:, mask])
+    return _PowerLaw(alpha, beta, ra, rb)
+
+
+def _monolingual_gap(pts: _Points, law: _PowerLaw, include_mono: bool, ci: float) -> _Gap:
+    """f̂(X_mono) − v(X_mono): the law of the parallel settings at the monolingual X minus
+    the value measured there."""
+    if not pts.has_mono:
+        return _Gap.undefined(_no_mono_reason(pts.mono_x))
+    mono_x = pts.mono_x
+    if mono_x <= 0:
+        return _Gap.undefined(
+            "a power law α·X^β is 0 at X = 0, so it cannot predict the monolingual "
+            "point in num-parallel-langs mode; use --x num-train-langs (monolingual "
+            "X = 1)"
+        )
+    parallel = (pts.x != mono_x) & (pts.x > 0)
+    if len(np.unique(pts.x[parallel])) < 2:
+        return _Gap.undefined("the gap needs ≥ 2 distinct X values besides the monolingual point")
+    predicted = _law_without_mono(pts, parallel, law, include_mono).values_at(mono_x)
+    measured = pts.means[mono_x]
+    return _Gap(
+        gap=pts.estimate(predicted - measured, ci, ci_cause=_NO_CONVERGENCE),
+        predicted=pts.estimate(predicted, ci, ci_cause=_NO_CONVERGENCE),
+        measured=pts.estimate(measured, ci),
+    )
+
+
+def _law_band(
+    pts: _Points,
+    fx: np.ndarray,
+    law: _PowerLaw,
+    saturating_params: dict[str, float] | None,
+    ci: float,
+) -> dict[str, list[float]]:
+    """The fitted law on a grid from the monolingual X to the largest X (for plots), with
+    its bootstrap CI band and the saturating alternative where they exist."""
+    mono_x = pts.mono_x
+    lo_x = min(float(fx.min()), mono_x if (mono_x and mono_x > 0) else float(fx.min()))
+    grid = np.linspace(lo_x, float(pts.x.max()), 60)
+    band: dict[str, list[float]] = {
+        "x": grid.tolist(),
+        "fit": power_law(grid, law.alpha, law.beta).tolist(),
+    }
+    if law.rep_alpha is not None:
+        with np.errstate(invalid="ignore", over="ignore"):
+            curves = law.rep_alpha[:, None] * np.power(grid[None, :], law.rep_beta[:, None])
+        blo, bhi = percentile_ci(curves, ci)
+        band["lo"], band["hi"] = blo.tolist(), bhi.tolist()
+    if saturating_params:
+        sat = saturating_params
+        band["saturating"] = saturating(grid, sat["a"], sat["c"], sat["b"]).tolist()
+    return band
+
+
+def _point_intervals(
+    pts: _Points, ci: float, y_lo: ArrayLike | None, y_hi: ArrayLike | None
+) -> tuple[list[float | None], list[float | None]]:
+    """Each point's interval: as given, else the percentile CI of its replicates, else None."""
+    if pts.reps is not None and y_lo is None:
+        plo, phi = percentile_ci(pts.reps, ci)
+        y_lo = [float(v) for v in plo]
+        y_hi = [float(v) for v in phi]
+    n = len(pts.x)
+    return (
+        list(y_lo) if y_lo is not None else [None] * n,
+        list(y_hi) if y_hi is not None else [None] * n,
+    )
 
 
 def analyze(
@@ -401,164 +706,20 @@ def analyze(
     y_lo=None,
     y_hi=None,
 ) -> FitReport:
-    """Fit, compare, leap and gap for points (x, y); reps: (B, n) bootstrap replicates of y."""
-    x = np.asarray(x, dtype=float)
-    y = np.asarray(y, dtype=float)
-    n = len(x)
-    if n == 0 or y.shape != x.shape:
-        raise XlingError("need one value per X")
-    if not (np.all(np.isfinite(x)) and np.all(np.isfinite(y))):
-        raise XlingError("every X and value must be a finite number")
-    if mono_x is None:
-        mono_x = MONO_X.get(x_kind)
-    if np.any((x < 0) | ((x == 0) & (x != mono_x))):
-        raise XlingError(
-            "X must be > 0 for a power law (count X as the number of training "
-            "languages: monolingual = 1)"
-        )
-    warn: list[str] = []
-    has_mono = mono_x is not None and bool(np.any(x == mono_x))
-    fit_mask = np.ones(n, dtype=bool) if (include_mono or not has_mono) else (x != mono_x)
-    if np.any(x[fit_mask] <= 0):
-        fit_mask &= x > 0
-        warn.append("points with X ≤ 0 left out of the power-law fit")
-    fx, fy = x[fit_mask], y[fit_mask]
-    if len(np.unique(fx)) < MIN_FIT_X:
-        # Two points fix α and β exactly: such a "law" has no residual to judge it by.
-        raise XlingError(
-            f"a power-law fit needs ≥ {MIN_FIT_X} distinct X values (with a defined value) "
-            f"besides the monolingual point; got X = {', '.join(f'{v:g}' for v in np.unique(x))}"
-        )
-    models, better, why = compare_models(fx, fy)
-    main = models[0]
-    if main.params is None:
-        raise XlingError(f"the power-law fit failed: {main.reason}")
-    a_pt, b_pt = main.params["alpha"], main.params["beta"]
-    r2_pt = main.r2
+    """Fit, compare, leap and gap for points (x, y); reps: (B, n) bootstrap replicates of y.
 
-    # Replicates.
-    if reps is not None and len(reps):
-        reps = np.asarray(reps, dtype=float)
-        ra, rb = _fit_reps(fx, reps[:, fit_mask])
-        with np.errstate(invalid="ignore", over="ignore"):
-            pred = ra[:, None] * np.power(fx[None, :], rb[:, None])
-        ss_res = ((reps[:, fit_mask] - pred) ** 2).sum(axis=1)
-        ss_tot = ((reps[:, fit_mask] - reps[:, fit_mask].mean(axis=1, keepdims=True)) ** 2).sum(
-            axis=1
-        )
-        with np.errstate(invalid="ignore", divide="ignore"):
-            rr2 = np.where(ss_tot > 0, 1 - ss_res / ss_tot, np.nan)
-        la, lb = fit_loglog(fx, reps[:, fit_mask])
-    else:
-        reps = None
-        ra = rb = rr2 = la = lb = None
-    pa, pb = fit_loglog(fx, fy)
-    loglog_reason = None if np.isfinite(pa) else "log-log fit needs every value > 0"
-    fail = "the fit did not converge"
-    alpha = summarize(a_pt, ra, ci, ci_cause=fail)
-    beta = summarize(b_pt, rb, ci, ci_cause=fail)
-    r2 = summarize(
-        r2_pt if r2_pt is not None else float("nan"),
-        rr2,
-        ci,
-        undefined=None
-        if r2_pt is not None and math.isfinite(r2_pt)
-        else "all fitted values are equal",
-        ci_cause="values are all equal",
-    )
-    alpha_ll = summarize(float(pa), la, ci, undefined=loglog_reason, ci_cause="a value ≤ 0")
-    beta_ll = summarize(float(pb), lb, ci, undefined=loglog_reason, ci_cause="a value ≤ 0")
-
-    # Leap.
-    allv = y[None, :] if reps is None else np.vstack([y[None, :], reps])
-    means = _means_by_x(x, allv)
-    first = None if mono_x is None else mono_x + 1
-    leap_reason = None
-    if not has_mono:
-        leap_reason = (
-            f"no monolingual point (X = {mono_x:g}) among the inputs"
-            if mono_x is not None
-            else "the monolingual X is unknown"
-        )
-    elif first not in means:
-        leap_reason = f"no point with one parallel language (X = {first:g})"
-    if leap_reason:
-        leap = Estimate(None, reason=leap_reason)
-        ratio = step = Estimate(None, reason=leap_reason)
-    else:
-        lv = means[first] - means[mono_x]
-        leap = summarize(lv[0], None if reps is None else lv[1:], ci)
-        later = [v for v in means if v > first]
-        if not later:
-            step = ratio = Estimate(
-                None, reason=f"no point beyond X = {first:g} to define the average later step"
-            )
-        else:
-            last = max(later)
-            sv = (means[last] - means[first]) / (last - first)
-            step = summarize(sv[0], None if reps is None else sv[1:], ci)
-            with np.errstate(divide="ignore", invalid="ignore"):
-                rv = np.where(sv > 0, lv / sv, np.nan)
-            ratio = summarize(
-                rv[0],
-                None if reps is None else rv[1:],
-                ci,
-                undefined=None
-                if sv[0] > 0
-                else f"the average later step is {sv[0]:+.3g} (≤ 0): the ratio is undefined",
-                ci_cause="the average later step is ≤ 0",
-            )
-
-    # Gap: law fitted without the monolingual point, evaluated at X_mono.
-    gap_reason = None
-    if not has_mono:
-        gap_reason = leap_reason
-    elif mono_x <= 0:
-        gap_reason = (
-            "a power law α·X^β is 0 at X = 0, so it cannot predict the monolingual "
-            "point in num-parallel-langs mode; use --x num-train-langs (monolingual "
-            "X = 1)"
-        )
-    if gap_reason:
-        gap = gp = gm = Estimate(None, reason=gap_reason)
-    else:
-        gmask = (x != mono_x) & (x > 0)
-        if len(np.unique(x[gmask])) < 2:
-            gap = gp = gm = Estimate(
-                None, reason="the gap needs ≥ 2 distinct X values besides the monolingual point"
-            )
-        else:
-            if include_mono:
-                p = fit_power_nls(x[gmask], y[gmask])
-                ga, gb = (np.nan, np.nan) if p is None else p
-                gra, grb = (None, None) if reps is None else _fit_reps(x[gmask], reps[:, gmask])
-            else:
-                ga, gb, gra, grb = a_pt, b_pt, ra, rb
-            pred_all = np.concatenate([[ga * mono_x**gb], [] if gra is None else gra * mono_x**grb])
-            meas_all = means[mono_x]
-            gv = pred_all - meas_all
-            r = None if reps is None else slice(1, None)
-            gp = summarize(pred_all[0], None if r is None else pred_all[r], ci, ci_cause=fail)
-            gm = summarize(meas_all[0], None if r is None else meas_all[r], ci)
-            gap = summarize(gv[0], None if r is None else gv[r], ci, ci_cause=fail)
-
-    # CI band of the fitted law (for plots).
-    lo_x = min(float(fx.min()), mono_x if (mono_x and mono_x > 0) else float(fx.min()))
-    grid = np.linspace(lo_x, float(x.max()), 60)
-    band: dict[str, list[float]] = {"x": grid.tolist(), "fit": power_law(grid, a_pt, b_pt).tolist()}
-    if ra is not None:
-        with np.errstate(invalid="ignore", over="ignore"):
-            curves = ra[:, None] * np.power(grid[None, :], rb[:, None])
-        blo, bhi = percentile_ci(curves, ci)
-        band["lo"], band["hi"] = blo.tolist(), bhi.tolist()
-    sat = models[2].params
-    if sat:
-        band["saturating"] = saturating(grid, sat["a"], sat["c"], sat["b"]).tolist()
-
-    if reps is not None and y_lo is None:
-        plo, phi = percentile_ci(reps, ci)
-        y_lo = [float(v) for v in plo]
-        y_hi = [float(v) for v in phi]
+    The report's n_boot counts the replicates given; the `n_boot` argument is not used.
+    """
+    x, y, mono_x = _checked_points(x, y, x_kind, mono_x)
+    fit_mask, warn = _law_points(x, mono_x, include_mono)
+    fx = x[fit_mask]
+    models, better, why = _fit_laws(fx, y[fit_mask])
+    pts = _Points(x, y, _replicates(reps), mono_x)
+    law = _bootstrap_power_law(pts, fit_mask, models[0], ci)
+    leap = _first_parallel_leap(pts, ci)
+    gap = _monolingual_gap(pts, law.law, include_mono, ci)
+    band = _law_band(pts, fx, law.law, models[2].params, ci)
+    y_lo, y_hi = _point_intervals(pts, ci, y_lo, y_hi)
     return FitReport(
         metric=metric,
         unit=unit,
@@ -566,27 +727,27 @@ def analyze(
         mono_x=mono_x,
         x=x.tolist(),
         y=y.tolist(),
-        y_lo=list(y_lo) if y_lo is not None else [None] * n,
-        y_hi=list(y_hi) if y_hi is not None else [None] * n,
+        y_lo=y_lo,
+        y_hi=y_hi,
         labels=list(labels) if labels is not None else [f"X={v:g}" for v in x],
         fit_x=fx.tolist(),
         include_mono=include_mono,
-        alpha=alpha,
-        beta=beta,
-        r2=r2,
-        alpha_loglog=alpha_ll,
-        beta_loglog=beta_ll,
+        alpha=law.alpha,
+        beta=law.beta,
+        r2=law.r2,
+        alpha_loglog=law.alpha_loglog,
+        beta_loglog=law.beta_loglog,
         models=models,
         better=better,
         better_reason=why,
-        leap=leap,
-        leap_ratio=ratio,
-        avg_later_step=step,
-        gap=gap,
-        gap_predicted=gp,
-        gap_measured=gm,
+        leap=leap.leap,
+        leap_ratio=leap.ratio,
+        avg_later_step=leap.avg_later_step,
+        gap=gap.gap,
+        gap_predicted=gap.predicted,
+        gap_measured=gap.measured,
         ci=ci,
-        n_boot=0 if reps is None else len(reps),
+        n_boot=0 if pts.reps is None else len(pts.reps),
         seed=seed,
         ci_method=ci_method,
         band=band,

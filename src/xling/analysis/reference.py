@@ -13,60 +13,37 @@ A study file lists them under `[[report.reference]]`, each with where it was mea
 
 from __future__ import annotations
 
-import difflib
-from collections.abc import Sequence
-from dataclasses import dataclass, fields
-from typing import Any
+from dataclasses import dataclass
 
 from xling.analysis.bootstrap import Estimate
 from xling.errors import XlingError
+
+Triple = tuple[float, float, float]  # value, CI low, CI high
 
 
 @dataclass(frozen=True)
 class ReferenceRun:
     label: str
-    gain_seen_pp: Estimate  # training languages (English alone at X = 0), points
-    gain_unseen_pp: Estimate
-    mti: Estimate
+    gain_seen_pp: Triple  # training languages (English alone at X = 0), points
+    gain_unseen_pp: Triple
+    mti: Triple
 
+    def __post_init__(self) -> None:
+        for name in ("gain_seen_pp", "gain_unseen_pp", "mti"):
+            value = getattr(self, name)
+            if len(value) != 3:
+                raise XlingError(
+                    f"reference {self.label!r}: {name} must be [value, ci_low, ci_high]"
+                )
+            point, lo, hi = value
+            if not lo <= point <= hi:
+                raise XlingError(
+                    f"reference {self.label!r}: {name} {point} lies outside its CI [{lo}, {hi}]"
+                )
 
-def _estimate(key: str, value: Any, label: str) -> Estimate:
-    if (
-        not isinstance(value, list | tuple)
-        or len(value) != 3
-        or not all(isinstance(v, int | float) for v in value)
-    ):
-        raise XlingError(f"reference {label!r}: {key} must be [value, ci_low, ci_high]")
-    point, lo, hi = (float(v) for v in value)
-    if not lo <= point <= hi:
-        raise XlingError(f"reference {label!r}: {key} {point} lies outside its CI [{lo}, {hi}]")
-    return Estimate(point, lo, hi)
-
-
-def parse_references(entries: Sequence[Any]) -> tuple[ReferenceRun, ...]:
-    """`[[report.reference]]` tables as ReferenceRuns; a missing or unknown key is an error
-    that names the closest known one."""
-    names = [f.name for f in fields(ReferenceRun)]
-    out = []
-    for entry in entries:
-        if not isinstance(entry, dict):
-            raise XlingError("each [[report.reference]] must be a table")
-        label = str(entry.get("label", ""))
-        for key in entry:
-            if key not in names:
-                close = difflib.get_close_matches(key, names, n=1)
-                hint = f" (did you mean {close[0]!r}?)" if close else ""
-                raise XlingError(f"reference {label!r}: unknown key {key!r}{hint}")
-        missing = [n for n in names if n not in entry]
-        if missing:
-            raise XlingError(f"reference {label!r}: missing {', '.join(missing)}")
-        out.append(
-            ReferenceRun(
-                label=label,
-                **{n: _estimate(n, entry[n], label) for n in names if n != "label"},
-            )
-        )
-    return tuple(out)
+    def estimate(self, name: str) -> Estimate:
+        point, lo, hi = getattr(self, name)
+        return Estimate(float(point), float(lo), float(hi))
 
 
 COLUMNS = ("run", "trained gain pp", "unseen gain pp", "MTI")
@@ -83,4 +60,9 @@ def row(label: str, gain_seen_pp: Estimate, gain_unseen_pp: Estimate, mti: Estim
 
 
 def reference_row(ref: ReferenceRun) -> list[str]:
-    return row(ref.label, ref.gain_seen_pp, ref.gain_unseen_pp, ref.mti)
+    return row(
+        ref.label,
+        ref.estimate("gain_seen_pp"),
+        ref.estimate("gain_unseen_pp"),
+        ref.estimate("mti"),
+    )

@@ -7,16 +7,15 @@ Input is a study folder (docs/study-format.md), a trained run plus `--base`, or 
     report.md     the same content; figures linked from figures/
     figures/      every figure as PNG (200 dpi) and SVG
     tables/       per_language.csv, runs.csv, fits.csv, fit_points.csv
+
+This module decides what a study, compare or single-run report says; laying it out as HTML
+and Markdown is xling.analysis.document's.
 """
 
 from __future__ import annotations
 
-import base64
 import datetime as _dt
 import html
-import shutil
-import subprocess
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -26,20 +25,19 @@ import numpy as np
 from xling import __version__
 from xling.analysis import plots
 from xling.analysis.bootstrap import Estimate, fmt_num, summarize
+from xling.analysis.document import Doc, screenshot_html, write_documents
 from xling.analysis.fits import FitReport
 from xling.analysis.reference import COLUMNS as REFERENCE_COLUMNS
 from xling.analysis.reference import ReferenceRun, reference_row
 from xling.analysis.reference import row as reference_columns
 from xling.analysis.rundata import find_study, lang_name
 from xling.analysis.study import StudyData, fit_study, load_study
-from xling.analysis.transfer import MTI_FORMULA, CompareResult, write_csv
+from xling.analysis.transfer import MTI_FORMULA, CompareResult
 from xling.errors import XlingError
+from xling.tables import write_csv
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
-
-CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
-
 
 # --------------------------------------------------------------------------- formatting
 
@@ -61,149 +59,6 @@ def _ci_text(e: Estimate, digits: int = 2, sign: bool = False) -> str:
     if e.lo is None or e.hi is None:
         return "CI n/a" + (f" ({e.reason})" if e.reason else "")
     return f"CI [{fmt_num(e.lo, digits, sign)}, {fmt_num(e.hi, digits, sign)}]"
-
-
-@dataclass
-class Doc:
-    """Builds the HTML and Markdown versions of the report side by side."""
-
-    out: Path
-    html_parts: list[str] = field(default_factory=list)
-    md_parts: list[str] = field(default_factory=list)
-    reasons: list[str] = field(default_factory=list)
-
-    def h(self, level: int, text: str, anchor: str = "") -> None:
-        a = f' id="{anchor}"' if anchor else ""
-        self.html_parts.append(f"<h{level}{a}>{html.escape(text)}</h{level}>")
-        self.md_parts.append(f"{'#' * level} {text}\n")
-
-    def p(self, text: str, md: str | None = None, cls: str = "") -> None:
-        c = f' class="{cls}"' if cls else ""
-        self.html_parts.append(f"<p{c}>{html.escape(text)}</p>")
-        self.md_parts.append((md if md is not None else text) + "\n")
-
-    def raw(self, html_text: str, md_text: str) -> None:
-        self.html_parts.append(html_text)
-        self.md_parts.append(md_text + "\n")
-
-    def cards(self, items: list[tuple[str, str, str]]) -> None:
-        """Key numbers: (title, value, caption); 'X^b' in a value becomes a superscript."""
-
-        def value_html(v: str) -> str:
-            if "^" in v:
-                head, _, exp = v.partition("^")
-                return f"{html.escape(head)}<sup>{html.escape(exp)}</sup>"
-            return html.escape(v)
-
-        cells = "".join(
-            f'<div class="card"><div class="card-title">{html.escape(t)}</div>'
-            f'<div class="card-value">{value_html(v)}</div>'
-            f'<div class="card-cap">{html.escape(c)}</div></div>'
-            for t, v, c in items
-        )
-        self.html_parts.append(f'<div class="cards">{cells}</div>')
-        self.md_parts.append("\n".join(f"- **{t}:** {v} — {c}" for t, v, c in items) + "\n")
-
-    def figure(self, paths: dict[str, Path], caption: str, wide: bool = True) -> None:
-        png = paths["png"]
-        data = base64.b64encode(png.read_bytes()).decode("ascii")
-        rel = png.relative_to(self.out).as_posix()
-        svg = paths["svg"].relative_to(self.out).as_posix()
-        cls = "fig wide" if wide else "fig"
-        self.html_parts.append(
-            f'<figure class="{cls}"><img alt="{html.escape(caption)}" '
-            f'src="data:image/png;base64,{data}"><figcaption>{html.escape(caption)}'
-            f"</figcaption></figure>"
-        )
-        self.md_parts.append(f"![{caption}]({rel})\n\n*{caption}* ([SVG]({svg}))\n")
-
-    def figrow_start(self) -> None:
-        self.html_parts.append('<div class="figrow">')
-
-    def figrow_end(self) -> None:
-        self.html_parts.append("</div>")
-
-    def table(
-        self, header: list[str], rows: list[list[str]], caption: str = "", align_left: int = 1
-    ) -> None:
-        th = "".join(f"<th>{html.escape(h)}</th>" for h in header)
-        body = []
-        for r in rows:
-            tds = []
-            for i, c in enumerate(r):
-                cls = "l" if i < align_left else "r"
-                shown = html.escape(c)
-                if c.startswith("undefined"):
-                    shown = f'<span class="undef">{shown}</span>'
-                tds.append(f'<td class="{cls}">{shown}</td>')
-            body.append("<tr>" + "".join(tds) + "</tr>")
-        cap = f"<caption>{html.escape(caption)}</caption>" if caption else ""
-        self.html_parts.append(
-            f'<div class="tablewrap"><table>{cap}<thead><tr>{th}</tr></thead><tbody>'
-            + "".join(body)
-            + "</tbody></table></div>"
-        )
-        md = []
-        if caption:
-            md.append(f"*{caption}*\n")
-        md.append("| " + " | ".join(header) + " |")
-        md.append(
-            "|" + "|".join(":---" if i < align_left else "---:" for i in range(len(header))) + "|"
-        )
-        for r in rows:
-            md.append("| " + " | ".join(c.replace("|", "\\|") for c in r) + " |")
-        self.md_parts.append("\n".join(md) + "\n")
-
-    def bullets(self, items: list[str]) -> None:
-        if not items:
-            return
-        self.html_parts.append(
-            "<ul>" + "".join(f"<li>{html.escape(i)}</li>" for i in items) + "</ul>"
-        )
-        self.md_parts.append("\n".join(f"- {i}" for i in items) + "\n")
-
-
-CSS = """
-:root { --ink:#1d1d1f; --muted:#5b5b63; --line:#e4e4ea; --accent:#0072B2; }
-* { box-sizing: border-box; }
-body { font-family: "DejaVu Sans", "Segoe UI", Helvetica, Arial, sans-serif; color: var(--ink);
-       margin: 0; background: #fafafa; line-height: 1.45; font-size: 15px; }
-main { max-width: 1200px; margin: 0 auto; padding: 28px 36px 60px; background: white;
-       min-height: 100vh; }
-h1 { font-size: 27px; margin: 0 0 4px; }
-h2 { font-size: 21px; margin: 34px 0 10px; padding-bottom: 4px;
-     border-bottom: 2px solid var(--line); }
-h3 { font-size: 17px; margin: 22px 0 8px; }
-.sub { color: var(--muted); margin: 0 0 14px; font-size: 14px; }
-.cards { display: grid; grid-template-columns: repeat(auto-fill, minmax(250px, 1fr));
-         gap: 12px; margin: 14px 0 6px; }
-.card { border: 1px solid var(--line); border-left: 4px solid var(--accent);
-        border-radius: 6px; padding: 10px 14px; background: #fcfcfe; }
-.card-title { font-size: 13px; color: var(--muted); text-transform: uppercase;
-              letter-spacing: .03em; }
-.card-value { font-size: 21px; font-weight: bold; margin: 2px 0; }
-.card-cap { font-size: 12.5px; color: var(--muted); }
-figure { margin: 16px 0 22px; }
-figure img { width: 100%; height: auto; border: 1px solid var(--line); border-radius: 4px; }
-figcaption { font-size: 13px; color: var(--muted); margin-top: 6px; }
-.figrow { display: grid; grid-template-columns: 1fr 1fr; gap: 18px; }
-.tablewrap { overflow-x: auto; margin: 8px 0 18px; }
-table { border-collapse: collapse; font-size: 13.5px; width: 100%; }
-caption { text-align: left; font-size: 13px; color: var(--muted); padding-bottom: 6px; }
-th { background: #f1f2f6; text-align: left; padding: 6px 9px; border-bottom: 2px solid #d5d6de;
-     white-space: nowrap; }
-td { padding: 5px 9px; border-bottom: 1px solid var(--line); white-space: nowrap; }
-td.r { text-align: right; font-variant-numeric: tabular-nums; }
-tbody tr:nth-child(even) { background: #fafafc; }
-.undef { color: #a0522d; font-style: italic; }
-.defs { background: #f7f8fb; border: 1px solid var(--line); border-radius: 6px;
-        padding: 10px 18px; }
-code, .formula { font-family: "DejaVu Sans Mono", Menlo, Consolas, monospace; font-size: 13px; }
-.formula { display: block; background: #f1f2f6; padding: 8px 12px; border-radius: 4px;
-           margin: 6px 0; white-space: pre-wrap; }
-.warn { color: #8a4b00; }
-ul { margin-top: 4px; }
-"""
 
 
 # --------------------------------------------------------------------------- helpers
@@ -281,6 +136,7 @@ class _Report:
     tables: dict[str, Path] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     shown: list[int] = field(default_factory=list)  # runs drawn in per-language charts
+    undefined_reasons: list[str] = field(default_factory=list)  # listed near the end
     subset_note: str = ""
 
     @property
@@ -356,7 +212,7 @@ def build_report(
     _scoring_table(rep)
     _fit_tables(rep)
     _closing_sections(rep)
-    html_path, md_path = _write_documents(rep)
+    html_path, md_path = write_documents(rep.doc, rep.title)
     result = ReportResult(
         out=out,
         html=html_path,
@@ -620,7 +476,7 @@ def _law_table(rep: _Report) -> None:
         for key, label in names.items():
             e = getattr(fr, key)
             if e.reason:
-                rep.doc.reasons.append(f"{fr.metric} {label}: {e.reason}")
+                rep.undefined_reasons.append(f"{fr.metric} {label}: {e.reason}")
     rep.doc.table(
         ["metric", "α", "β", "R²", "leap", "leap ÷ later step", "gap", "better"],
         rows,
@@ -779,7 +635,7 @@ def _runs_tables(rep: _Report) -> None:
             ]
         )
         if c.mti.reason:
-            rep.doc.reasons.append(f"{r.name} MTI: {c.mti.reason}")
+            rep.undefined_reasons.append(f"{r.name} MTI: {c.mti.reason}")
         run_rows.append(_run_csv_row(sd, i, c))
     rep.doc.table(
         [
@@ -803,7 +659,7 @@ def _runs_tables(rep: _Report) -> None:
         c = sd.compares[i]
         if c is None:
             continue
-        _lang_table(rep.doc, c, run_label(sd, i))
+        _lang_table(rep, c, run_label(sd, i))
     all_rows = []
     for i, c in enumerate(sd.compares):
         if c is not None:
@@ -941,9 +797,9 @@ def _fit_tables(rep: _Report) -> None:
 def _closing_sections(rep: _Report) -> None:
     """Undefined values, definitions, warnings and the list of files."""
     doc = rep.doc
-    if doc.reasons:
+    if rep.undefined_reasons:
         doc.h(3, "Undefined values")
-        doc.bullets(sorted(set(doc.reasons)))
+        doc.bullets(sorted(set(rep.undefined_reasons)))
     _definitions(doc, rep.sd, rep.ci)
     rep.warnings.extend(w for fr in rep.fits.values() for w in fr.warnings)
     if rep.warnings:
@@ -954,25 +810,6 @@ def _closing_sections(rep: _Report) -> None:
         [f"{p.relative_to(rep.out).as_posix()}" for p in rep.tables.values()]
         + [f"figures/{name}.png, figures/{name}.svg" for name in rep.figures]
     )
-
-
-def _write_documents(rep: _Report) -> tuple[Path, Path]:
-    return write_documents(rep.doc, rep.title)
-
-
-def write_documents(doc: Doc, title: str) -> tuple[Path, Path]:
-    """<doc.out>/report.html (self-contained) and report.md from a finished `Doc`."""
-    html_path, md_path = doc.out / "report.html", doc.out / "report.md"
-    html_path.write_text(
-        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-        f'<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>{html.escape(title)}</title><style>{CSS}</style></head><body><main>"
-        + "\n".join(doc.html_parts)
-        + "</main></body></html>\n",
-        encoding="utf-8",
-    )
-    md_path.write_text("\n".join(doc.md_parts), encoding="utf-8")
-    return html_path, md_path
 
 
 def _run_matrix(sd: StudyData, idx: list[int], field_name: str, scale: float = 1.0) -> np.ndarray:
@@ -988,7 +825,8 @@ def _run_matrix(sd: StudyData, idx: list[int], field_name: str, scale: float = 1
     )
 
 
-def _lang_table(doc: Doc, c: CompareResult, label: str) -> None:
+def _lang_table(rep: _Report, c: CompareResult, label: str) -> None:
+    doc = rep.doc
     doc.h(3, f"{label} vs base")
     rows = []
     for r in c.rows:
@@ -1005,7 +843,7 @@ def _lang_table(doc: Doc, c: CompareResult, label: str) -> None:
         )
         for e in (r.rel_gain, r.mti):
             if e.reason:
-                doc.reasons.append(f"{label}, {r.name}: {e.reason}")
+                rep.undefined_reasons.append(f"{label}, {r.name}: {e.reason}")
     for g in c.groups.values():
         rows.append(
             [
@@ -1093,57 +931,3 @@ def _definitions(doc: Doc, sd: StudyData, ci: float) -> None:
         + "</dl></div>",
         "\n".join(f"- **{k}:** {v}" for k, v in items),
     )
-
-
-# --------------------------------------------------------------------------- screenshots
-
-
-def chromium_binary() -> str | None:
-    for name in CHROMIUM_NAMES:
-        found = shutil.which(name)
-        if found:
-            return found
-    return None
-
-
-def screenshot_html(
-    html_path: str | Path,
-    png_path: str | Path,
-    width: int = 1280,
-    height: int = 2000,
-    timeout: float = 90.0,
-) -> Path:
-    """Render a local HTML file in headless Chromium and save a PNG screenshot."""
-    exe = chromium_binary()
-    if exe is None:
-        raise XlingError("no Chromium found on PATH (Debian: apt-get install -y chromium)")
-    html_path = Path(html_path).resolve()
-    png_path = Path(png_path).resolve()
-    png_path.parent.mkdir(parents=True, exist_ok=True)
-    if png_path.exists():
-        png_path.unlink()
-    with tempfile.TemporaryDirectory(prefix="xling-chromium-") as profile:
-        cmd = [
-            exe,
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--hide-scrollbars",
-            f"--user-data-dir={profile}",
-            f"--screenshot={png_path}",
-            f"--window-size={width},{height}",
-            html_path.as_uri(),
-        ]
-        try:
-            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
-        except subprocess.TimeoutExpired:
-            raise XlingError(f"Chromium did not finish within {timeout:.0f} s") from None
-    if not png_path.exists() or png_path.stat().st_size == 0:
-        tail = (proc.stderr or "").strip().splitlines()[-3:]
-        raise XlingError("Chromium wrote no screenshot: " + " | ".join(tail))
-    return png_path

@@ -37,7 +37,6 @@ An unseen language whose Δ(l) is undefined is left out of the aggregate and nam
 
 from __future__ import annotations
 
-import csv
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -239,18 +238,6 @@ class CompareResult:
             row.update(cols("mti", self.mti if g.group == "unseen" else Estimate(None, reason="")))
             out.append(row)
         return out
-
-
-def write_csv(rows: list[dict[str, Any]], path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    keys: list[str] = []
-    for r in rows:
-        keys.extend(k for k in r if k not in keys)
-    with path.open("w", newline="", encoding="utf-8") as fh:
-        w = csv.DictWriter(fh, fieldnames=keys)
-        w.writeheader()
-        for r in rows:
-            w.writerow({k: ("" if r.get(k) is None else r.get(k)) for k in keys})
 
 
 # --------------------------------------------------------------------------- computation
@@ -508,5 +495,4 @@ __all__ = [
     "gains",
     "lang_order",
     "mti_arrays",
-    "write_csv",
 ]

@@ -20,6 +20,7 @@ from typing import Any
 
 from xling.backends.base import GenerationParams, Output, Request
 from xling.errors import XlingError
+from xling.models import load_causal_lm
 
 log = logging.getLogger(__name__)
 ENGINE_MODES = ("auto", "on", "off")
@@ -118,11 +119,8 @@ class HFBackend:
         revision: str | None = None,
     ) -> None:
         import torch
-        from transformers import AutoModelForCausalLM, AutoTokenizer, GenerationConfig
+        from transformers import AutoTokenizer, GenerationConfig
 
-        from xling.parscale import register_auto_classes
-
-        register_auto_classes()  # ParScale checkpoints (model_type xling_parscale) load too
         if batch_size < 1:
             raise XlingError(f"batch_size must be at least 1, got {batch_size}")
         if engine not in ENGINE_MODES:
@@ -134,9 +132,7 @@ class HFBackend:
         load = {"trust_remote_code": trust_remote_code, "revision": revision}
         try:
             self.tokenizer = AutoTokenizer.from_pretrained(self.model_name, **load)
-            self.model = AutoModelForCausalLM.from_pretrained(
-                self.model_name, **load, **{_dtype_kwarg(): self.dtype}
-            )
+            self.model = load_causal_lm(self.model_name, **load, **{_dtype_kwarg(): self.dtype})
         except (OSError, ValueError) as exc:
             raise ModelLoadError(
                 f"cannot load model {self.model_name!r} with transformers: {exc}"

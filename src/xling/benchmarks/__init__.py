@@ -12,6 +12,7 @@ from xling.benchmarks.loaders import (
     load_problems,
 )
 from xling.benchmarks.registry import (
+    BenchmarkSource,
     Preset,
     Source,
     bench_help,
@@ -25,6 +26,7 @@ from xling.benchmarks.registry import (
 __all__ = [
     "DEFAULT_LANG",
     "LOADERS",
+    "BenchmarkSource",
     "BenchmarkSpec",
     "FieldMap",
     "LoadReport",

@@ -14,7 +14,7 @@ from any benchmark. These are the mechanisms behind the named presets of
   folder, or a local .json/.jsonl/.parquet/.csv file, with the same `FieldMap`, optional
   `config` and `split`. Per-language sources put ``{lang}`` into `config` (or `path`);
   otherwise languages come from a lang column or `BenchmarkSpec.lang`.
-* ``synthetic`` -- the organism's synthetic benchmark (`xling.organism.world`), generated in
+* ``synthetic`` -- the organism's synthetic benchmark (`xling.world`), generated in
   memory: `size` problems of `split` from `seed`, in every requested language.
 
 Multiple-choice sources map the correct choice to `FieldMap.answer` and the other choices
@@ -359,7 +359,7 @@ def _load_hf(spec: BenchmarkSpec, langs: tuple[str, ...]) -> Iterator[RawRow]:
 
 
 def _load_synthetic(spec: BenchmarkSpec, langs: tuple[str, ...]) -> Iterator[RawRow]:
-    from xling.organism.world import iter_records  # the generator is only needed here
+    from xling.world import iter_records  # the generator is only needed here
 
     if spec.size is None or spec.size < 1:
         raise XlingError("synthetic benchmark: size must be a positive number of problems")

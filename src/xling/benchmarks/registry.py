@@ -85,7 +85,7 @@ class Source:
     def where(self) -> str:
         """ "juletxara/mgsm (config {lang}, split test)"."""
         if self.kind == "synthetic":
-            return f"generated (xling.organism.world, {self.size} problems, seed {self.seed})"
+            return f"generated (xling.world, {self.size} problems, seed {self.seed})"
         extra = [f"config {self.config}"] if self.config else []
         if self.kind == "hf":
             extra.append(f"split{'s' if len(self.splits) > 1 else ''} {', '.join(self.splits)}")
@@ -292,6 +292,48 @@ def benchmark_specs(
         )
         for s in splits
     ]
+
+
+@dataclass(frozen=True)
+class BenchmarkSource:
+    """Which benchmark to read and how: what `xling eval`, `xling data parallel` and a
+    study's `[train_data]` all name (a preset or a loader kind, a local copy, field names,
+    splits). Not to be confused with a preset's own `Source` (where its files are)."""
+
+    bench: str = "mgsm"
+    data: str | None = None
+    name: str | None = None
+    question_field: str | None = None
+    answer_field: str | None = None
+    id_field: str | None = None
+    lang_field: str | None = None
+    choice_fields: tuple[str, ...] = ()
+    split: str | None = None
+    config: str | None = None
+    lang: str | None = None  # the language of a single-language source with no lang field
+    answer_type: str | None = None
+
+    def specs(
+        self, langs: Iterable[str] | None = None, *, training: bool = False
+    ) -> list[BenchmarkSpec]:
+        return benchmark_specs(
+            self.bench,
+            data=self.data or None,
+            name=self.name,
+            fields={
+                "question": self.question_field,
+                "answer": self.answer_field,
+                "id": self.id_field,
+                "lang": self.lang_field,
+                "choices": self.choice_fields,
+            },
+            split=self.split,
+            config=self.config,
+            lang=self.lang,
+            answer_type=self.answer_type,
+            langs=langs,
+            training=training,
+        )
 
 
 def eval_defaults(bench: str, data: str | None = None) -> dict[str, Any]:

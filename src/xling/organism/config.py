@@ -8,11 +8,12 @@ installed wheel can pretrain from them. Any option can be overridden by a user T
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from xling.config import read_config_file
+from xling.config import build, check_keys, parse_sets, read_toml
 from xling.errors import XlingError
 from xling.languages import ALL_CODES, get_language
 
@@ -27,69 +28,95 @@ class OrganismError(XlingError):
     pass
 
 
+def _f(default: Any, help: str) -> Any:
+    return field(default=default, metadata={"help": help})
+
+
 @dataclass(frozen=True)
 class OrganismConfig:
     """Everything that determines a pretrained organism (presets: xling/organism/presets)."""
 
-    seed: int = 0
+    seed: int = _f(0, "Seed of the tokenizer, the initial weights and the data order.")
     # --- which languages: each example is one chat-formatted problem in a language drawn by
     # `lang_weights` (normalized), or, with probability `translation_fraction`, a request to
     # translate a `translation_src` problem + solution into another language drawn by weight.
-    lang_weights: dict[str, float] = field(default_factory=lambda: {c: 1.0 for c in ALL_CODES})
-    translation_fraction: float = 0.0
-    translation_src: str = "en"
-    loss_on: str = "assistant"  # "assistant" (completion tokens only) | "all"
+    lang_weights: dict[str, float] = field(
+        default_factory=lambda: {c: 1.0 for c in ALL_CODES},
+        metadata={"help": "Language code = weight of its problems in the mix (normalized)."},
+    )
+    translation_fraction: float = _f(
+        0.0, "Share of examples that ask to translate a translation_src problem + solution."
+    )
+    translation_src: str = _f("en", "Language translated from (into the others, by weight).")
+    loss_on: str = _f("assistant", "Tokens with loss: assistant (completion only) | all.")
     # --- how solutions are written (organism/corpus.py explains the mechanism). Per-language
     # tables map language codes, or "default" for the rest, to a share in [0, 1].
-    # careful_share: the share of solutions worked out step by step (the rest are "hasty":
-    # the final answer line alone, computed without written steps).
-    careful_share: dict[str, float] = field(default_factory=lambda: {DEFAULT_KEY: 1.0})
-    # drift_share: the share of a language's solutions whose reasoning is written in
-    # `drift_lang` instead (English-centric drift); drift_answer_share of those write the
-    # final answer line in `drift_lang` too.
-    drift_share: dict[str, float] = field(default_factory=lambda: {DEFAULT_KEY: 0.0})
-    drift_answer_share: float = 0.5
-    drift_lang: str = "en"
-    # type_spread: how much the two shares vary between problem types, on the logit scale
-    # (0: every type alike). Each type gets one offset per behaviour, the same in every
+    careful_share: dict[str, float] = field(
+        default_factory=lambda: {DEFAULT_KEY: 1.0},
+        metadata={
+            "help": "Per language (or default): the share of solutions worked out step by "
+            "step; the rest are hasty, the final answer line alone, computed without "
+            "written steps."
+        },
+    )
+    drift_share: dict[str, float] = field(
+        default_factory=lambda: {DEFAULT_KEY: 0.0},
+        metadata={
+            "help": "Per language (or default): the share of solutions whose reasoning is "
+            "written in drift_lang instead (English-centric drift)."
+        },
+    )
+    drift_answer_share: float = _f(
+        0.5, "Share of the drifted solutions that write the final answer in drift_lang too."
+    )
+    drift_lang: str = _f("en", "The language drifted solutions reason in.")
+    # type_spread: each problem type gets one logit offset per behaviour, the same in every
     # language: some kinds of problem are habitually worked out carefully, whatever the
     # language.
-    type_spread: float = 0.0
-    # reasoning_marker: "think" wraps the written steps in <think>...</think>, the
-    # language-neutral markers of reasoning models; "none" writes them as plain lines.
-    reasoning_marker: str = "none"
-    # --- start from an existing organism directory (weights and tokenizer) instead of from
-    # scratch: a second stage such as the "instruct" organism's English chat SFT.
-    init: str | None = None
-    # --- tokenizer: byte-level BPE on `tokenizer_problems` train problems per language
-    vocab_size: int = 4096
-    tokenizer_problems: int = 300
+    type_spread: float = _f(
+        0.0,
+        "How much the careful and drift shares vary between problem types, on the logit "
+        "scale (0: every type alike).",
+    )
+    reasoning_marker: str = _f(
+        "none",
+        "think: wrap the written steps in `<think>...</think>` (the language-neutral markers of "
+        "reasoning models) | none: plain lines.",
+    )
+    # --- a second stage, such as the "instruct" organism's English chat SFT, starts from an
+    # existing organism instead of from scratch.
+    init: str | None = _f(
+        None, "Start from this organism directory (weights and tokenizer), not from scratch."
+    )
+    # --- tokenizer
+    vocab_size: int = _f(4096, "Byte-level BPE vocabulary size.")
+    tokenizer_problems: int = _f(300, "Train problems per language the tokenizer learns from.")
     # --- model (Qwen2)
-    hidden_size: int = 128
-    num_layers: int = 4
-    num_heads: int = 4
-    num_kv_heads: int = 2
-    intermediate_size: int = 384
-    tie_word_embeddings: bool = True
-    rope_theta: float = 10000.0
-    seq_len: int = 384  # longer examples are cut (counted in the log as `truncated`)
+    hidden_size: int = _f(128, "Model width.")
+    num_layers: int = _f(4, "Transformer layers.")
+    num_heads: int = _f(4, "Attention heads.")
+    num_kv_heads: int = _f(2, "Key/value heads (grouped-query attention).")
+    intermediate_size: int = _f(384, "MLP width.")
+    tie_word_embeddings: bool = _f(True, "Share the input and output embeddings.")
+    rope_theta: float = _f(10000.0, "RoPE base.")
+    seq_len: int = _f(384, "Tokens per example; longer ones are cut (logged as truncated).")
     # --- optimisation: AdamW, linear warmup then cosine decay to min_lr_ratio * lr
-    steps: int = 1000
-    batch_size: int = 32
-    lr: float = 2e-3
-    min_lr_ratio: float = 0.1
-    warmup_steps: int = 50
-    weight_decay: float = 0.1
-    beta1: float = 0.9
-    beta2: float = 0.95
-    grad_clip: float = 1.0
+    steps: int = _f(1000, "Optimizer steps.")
+    batch_size: int = _f(32, "Examples per optimizer step.")
+    lr: float = _f(2e-3, "Peak AdamW learning rate.")
+    min_lr_ratio: float = _f(0.1, "The cosine decay ends at min_lr_ratio * lr.")
+    warmup_steps: int = _f(50, "Linear learning-rate warmup steps.")
+    weight_decay: float = _f(0.1, "AdamW weight decay.")
+    beta1: float = _f(0.9, "AdamW beta1.")
+    beta2: float = _f(0.95, "AdamW beta2.")
+    grad_clip: float = _f(1.0, "Gradient-norm clipping threshold.")
     # --- how to run (these do not change what is learned, so a resume may change them)
-    device: str = "auto"  # auto | cpu | cuda
-    compile: bool = False  # torch.compile the model (CUDA only)
-    data_workers: int = 0  # DataLoader worker processes building batches
-    log_every: int = 10
-    ckpt_every: int = 200
-    save_dtype: str = "bfloat16"  # dtype of the saved weights: bfloat16 | float32
+    device: str = _f("auto", "auto | cpu | cuda.")
+    compile: bool = _f(False, "torch.compile the model (CUDA only).")
+    data_workers: int = _f(0, "DataLoader worker processes building batches.")
+    log_every: int = _f(10, "Log every this many steps.")
+    ckpt_every: int = _f(200, "Checkpoint every this many steps (for --resume).")
+    save_dtype: str = _f("bfloat16", "Dtype of the saved weights: bfloat16 | float32.")
 
     def __post_init__(self) -> None:
         problems: list[str] = []
@@ -212,13 +239,26 @@ def preset_path(name: str) -> Path:
 
 
 def load_organism_config(
-    preset: str | None = DEFAULT_PRESET, config: Path | None = None, **overrides: Any
+    preset: str | None = DEFAULT_PRESET,
+    config: Path | None = None,
+    sets: Sequence[str] = (),
+    **overrides: Any,
 ) -> OrganismConfig:
-    """Defaults < preset TOML < `config` TOML (may set only a few options) < non-None flags."""
-    values: dict[str, Any] = {}
+    """Defaults < preset TOML < `config` TOML (may set only a few options) < `--set`
+    settings < non-None flags. Each layer replaces whole options, a per-language table
+    too, rather than merging into them; a misspelled key fails naming its layer and the
+    closest option."""
+    known = [f.name for f in dataclasses.fields(OrganismConfig)]
+    layers: list[tuple[str, dict[str, Any]]] = []
     if preset:
-        values.update(read_config_file(OrganismConfig, preset_path(preset)))
+        path = preset_path(preset)
+        layers.append((str(path), read_toml(path, "organism preset")))
     if config is not None:
-        values.update(read_config_file(OrganismConfig, Path(config)))
-    values.update({k: v for k, v in overrides.items() if v is not None})
-    return OrganismConfig(**values)
+        layers.append((str(config), read_toml(Path(config))))
+    layers.append(("--set", parse_sets(sets)))
+    layers.append(("flags", {k: v for k, v in overrides.items() if v is not None}))
+    values: dict[str, Any] = {}
+    for where, layer in layers:
+        check_keys(layer, known, where)
+        values.update(layer)
+    return build(OrganismConfig, values, "organism config")

@@ -43,7 +43,7 @@ from typing import Any
 
 from xling.languages import ALL_CODES, get_language
 from xling.organism.config import OrganismConfig
-from xling.organism.world import (
+from xling.world import (
     StructuredProblem,
     iter_problems,
     iter_records,
@@ -203,7 +203,7 @@ def encode_examples(
     import torch
 
     from xling.backends.hf import render_prompt
-    from xling.tinymodel import IM_END
+    from xling.chat import IM_END
 
     prompts = [render_prompt(tokenizer, [{"role": "user", "content": e.user}])[0] for e in examples]
     completions = [e.assistant + IM_END for e in examples]

@@ -13,7 +13,7 @@ BUNDLED_DIR = Path(__file__).resolve().parents[1] / "data" / "organism"
 
 
 def build_tokenizer(cfg: OrganismConfig) -> Any:
-    from xling.tinymodel import make_chat_tokenizer
+    from xling.chat import make_chat_tokenizer
 
     tokenizer = make_chat_tokenizer(
         cfg.vocab_size, model_max_length=cfg.seq_len, corpus=tokenizer_corpus(cfg)
@@ -30,7 +30,7 @@ def build_model(cfg: OrganismConfig, tokenizer: Any) -> Any:
     import torch
     from transformers import GenerationConfig, Qwen2Config, Qwen2ForCausalLM
 
-    from xling.tinymodel import ENDOFTEXT, IM_END
+    from xling.chat import ENDOFTEXT, IM_END
 
     eot, im_end = (
         tokenizer.convert_tokens_to_ids(ENDOFTEXT),

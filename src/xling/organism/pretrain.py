@@ -359,7 +359,7 @@ def corpus_summary(cfg: OrganismConfig, drawn: Counter[str]) -> dict[str, Any]:
     """Per language: chat examples drawn, and the shares of careful, drifted (steps in
     another language) and wholly drifted (answer line too) solutions among them, beside the
     configured means and the per-type shares the mixture drew from."""
-    from xling.organism.world import PROBLEM_TYPES
+    from xling.world import PROBLEM_TYPES
 
     summary: dict[str, Any] = {
         "reasoning_marker": cfg.reasoning_marker,

@@ -16,8 +16,8 @@ from typing import Any
 
 from xling.jsonl import read_jsonl
 from xling.languages import ALL_CODES
-from xling.organism.world import iter_records
 from xling.records import key_of
+from xling.world import iter_records
 
 
 def quick_eval(

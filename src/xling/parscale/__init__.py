@@ -1,7 +1,6 @@
 """ParScale (Chen et al. 2025, arXiv 2505.10475): parallel streams with learned prefixes and a
 learned aggregator, its scaling law L = (A / (N·(k·ln P + 1)))^α + E, and our study of it.
 
-    model.py      the wrapper (any Qwen2/Llama-style HF decoder), save/load, `generate`
     training.py   from-scratch and frozen-backbone training on the organism's corpus
     law.py        fitting the law (bootstrap CIs, leave-one-out against alternatives)
     study.py      `xling parscale study`: the N × P grid, resumable
@@ -10,15 +9,6 @@ learned aggregator, its scaling law L = (A / (N·(k·ln P + 1)))^α + E, and our
     organism_eval.py  ParScale heads on the bundled organism, evaluated in the 11 languages
     commands.py   the `xling parscale` CLI group
 
-This package's __init__ stays light (no torch): the CLI imports it at start-up.
+The model itself is `xling.models.parscale`, below the backends and trainers that load it;
+this package is the study of it. Its __init__ stays light (no torch).
 """
-
-from __future__ import annotations
-
-
-def register_auto_classes() -> None:
-    """Let `AutoModelForCausalLM.from_pretrained` (and so `xling eval`) load ParScale
-    checkpoints (model_type "xling_parscale"). Imports torch and transformers."""
-    from xling.parscale.model import register_auto_classes as register
-
-    register()

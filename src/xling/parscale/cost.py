@@ -29,7 +29,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from xling.errors import XlingError
-from xling.tinymodel import QWEN2_5_0_5B_SHAPE
+from xling.models.shapes import QWEN2_5_0_5B_SHAPE
 
 PAPER_CLAIM = {"memory_increase_ratio": 22.0, "latency_increase_ratio": 6.0, "batch": 1}
 # H200 SXM: 4.8 TB/s HBM3e, 989 TFLOP/s dense bf16.
@@ -152,7 +152,7 @@ def _build(config: Any, streams: int, prefix_tokens: int, device: str, dtype: An
     import torch
     from transformers import Qwen2ForCausalLM
 
-    from xling.parscale.model import ParScaleConfig, ParScaleForCausalLM
+    from xling.models.parscale import ParScaleConfig, ParScaleForCausalLM
 
     with torch.device(device):
         if streams == 1:
@@ -175,7 +175,7 @@ def _decode(
     import torch
     from transformers import DynamicCache
 
-    from xling.parscale.model import cache_argument
+    from xling.models.parscale import cache_argument
 
     arg = cache_argument(model.forward)
     text_config = getattr(model.config, "text_config", model.config)
@@ -235,7 +235,7 @@ def _kernel_ms(run: Any, steps: int) -> float | None:
 def run_cost_bench(cfg: CostSettings, console: Any = None) -> dict[str, Any]:
     import torch
 
-    from xling.parscale.model import parameter_counts
+    from xling.models.parscale import parameter_counts
     from xling.parscale.training import resolve_device
 
     device = resolve_device(cfg.device)

@@ -30,6 +30,7 @@ from xling.errors import XlingError
 from xling.jsonl import write_json_atomic, write_text_atomic
 from xling.languages import ALL_CODES, get_language
 from xling.parscale.training import TrainSettings
+from xling.tables import write_csv
 
 LOW_RESOURCE = tuple(c for c in ALL_CODES if get_language(c).resource == "low")
 
@@ -96,7 +97,7 @@ def run_heads_comparison(
     out.mkdir(parents=True, exist_ok=True)
     bench = out / "bench"
     if not (bench / "test" / f"synth_{ALL_CODES[-1]}.jsonl").exists():
-        from xling.organism.world import build_benchmark
+        from xling.world import build_benchmark
 
         build_benchmark(bench, n_train=0, n_test=cfg.n_test, seed=cfg.bench_seed)
     corpus = organism_corpus(base)
@@ -186,8 +187,7 @@ def _post_train_heads(
 
 
 def _evaluate(model: Path, data: Path, out: Path, cfg: HeadsSettings, console: Console) -> Path:
-    from xling.config import EvalConfig
-    from xling.evaluate import run_eval
+    from xling.evaluate import EvalConfig, run_eval
 
     if not (out / "metrics.json").exists():
         run_eval(
@@ -266,7 +266,6 @@ def _fmt(e: dict[str, Any], scale: float = 100.0, sign: bool = False) -> str:
 
 
 def _write_tables(result: dict[str, Any], out: Path) -> None:
-    import csv
 
     langs = result["langs"]
     header = ["P", *langs, "mean", "low-resource − en gain"]
@@ -316,10 +315,7 @@ def _write_tables(result: dict[str, Any], out: Path) -> None:
                 }
             )
     write_text_atomic(out / "comparison.md", "\n".join(lines) + "\n\n" + "".join(tail) + "\n")
-    with (out / "comparison.csv").open("w", newline="", encoding="utf-8") as fh:
-        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
+    write_csv(rows, out / "comparison.csv")
 
 
 def _print(result: dict[str, Any], console: Console) -> None:

@@ -9,7 +9,6 @@ the leave-one-out comparison, the per-language view, figures, tables and documen
 
 from __future__ import annotations
 
-import csv
 import datetime as _dt
 import math
 from dataclasses import dataclass
@@ -20,14 +19,16 @@ import numpy as np
 
 from xling import __version__
 from xling.analysis.bootstrap import Estimate, resample_counts, summarize
+from xling.analysis.document import Doc, write_documents
 from xling.jsonl import write_json_atomic
 from xling.languages import ALL_CODES, get_language
 from xling.parscale.law import LAW_FORMULA, LawFit, Points, fit_law
+from xling.tables import write_csv
 
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from xling.parscale.study import CellResult, ParScaleStudy
+    from xling.parscale.settings import CellResult, StudySettings
 
 CI = 0.95
 N_LABELS = {
@@ -61,7 +62,7 @@ class StudyAnalysis:
 
 
 def _points(cells: list[CellResult], n_definition: str, loss: np.ndarray) -> Points:
-    from xling.parscale.study import N_DEFINITIONS
+    from xling.parscale.settings import N_DEFINITIONS
 
     key = N_DEFINITIONS[n_definition]
     return Points(
@@ -307,15 +308,6 @@ def _sci(v: float | None) -> str:
     return "n/a" if v is None else f"{v:.3g}"
 
 
-def _write_csv(path: Path, rows: list[dict[str, Any]]) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", newline="", encoding="utf-8") as fh:
-        writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
-    return path
-
-
 def _tables(an: StudyAnalysis, out: Path) -> dict[str, Path]:
     fit = an.fit
     pred = fit.predict(fit.points.n, fit.points.p)
@@ -368,12 +360,12 @@ def _tables(an: StudyAnalysis, out: Path) -> dict[str, Path]:
     ]
     folder = out / "tables"
     tables = {
-        "cells": _write_csv(folder / "cells.csv", cells),
-        "law": _write_csv(folder / "law.csv", law),
-        "loo": _write_csv(folder / "loo.csv", loo),
+        "cells": write_csv(cells, folder / "cells.csv"),
+        "law": write_csv(law, folder / "law.csv"),
+        "loo": write_csv(loo, folder / "loo.csv"),
     }
     if langs:
-        tables["languages"] = _write_csv(folder / "languages.csv", langs)
+        tables["languages"] = write_csv(langs, folder / "languages.csv")
     return tables
 
 
@@ -385,11 +377,11 @@ def _k_cols(k: Estimate | None) -> dict[str, Any]:
     )
 
 
-def write_study_report(study: ParScaleStudy, console: Console) -> Path:
-    from xling.analysis.report import Doc, write_documents
-
-    cfg = study.cfg
-    cells = study.done_cells()
+def write_study_report(
+    cfg: StudySettings, cells: list[CellResult], out: Path, console: Console
+) -> Path:
+    """The report on the finished `cells` of the study `cfg` (the grid may be incomplete),
+    written into `out`."""
     if len(cells) < len(cfg.cells()):
         missing = len(cfg.cells()) - len(cells)
         console.print(f"[yellow]report on {len(cells)} cells ({missing} not trained yet)")
@@ -401,7 +393,6 @@ def write_study_report(study: ParScaleStudy, console: Console) -> Path:
         seed=cfg.seed,
         lang_k=cfg.lang_k,
     )
-    out = study.out / "report"
     out.mkdir(parents=True, exist_ok=True)
     figs = _figures(an, out / "figures")
     tables = _tables(an, out)

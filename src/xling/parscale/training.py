@@ -24,40 +24,11 @@ import torch
 
 from xling.errors import XlingError
 from xling.organism import OrganismConfig, encode_examples, step_examples
+from xling.parscale.settings import TrainSettings
 from xling.workers import worker_context
 
 IGNORE = -100  # the label HF causal-LM losses skip
 _HELDOUT_SEED_OFFSET = 1_000_003  # held-out batches: generator seeds no training batch uses
-
-
-@dataclass(frozen=True)
-class TrainSettings:
-    """Optimisation of one model (AdamW, linear warm-up then cosine decay)."""
-
-    steps: int = 200
-    batch_size: int = 32
-    seq_len: int = 256  # longer examples are cut
-    loss_on: str = "all"  # "all" tokens (language modelling) | "assistant" (completions)
-    lr: float = 3e-3
-    min_lr_ratio: float = 0.1
-    warmup_steps: int = 20
-    weight_decay: float = 0.1
-    grad_clip: float = 1.0
-    seed: int = 0
-
-    def __post_init__(self) -> None:
-        if min(self.steps, self.batch_size, self.seq_len) < 1:
-            raise XlingError("steps, batch_size and seq_len must be positive")
-        if self.loss_on not in ("all", "assistant"):
-            raise XlingError(f"loss_on must be 'all' or 'assistant', got {self.loss_on!r}")
-        if self.lr <= 0 or not 0 <= self.min_lr_ratio <= 1 or self.warmup_steps < 0:
-            raise XlingError("need lr > 0, min_lr_ratio in [0, 1] and warmup_steps >= 0")
-
-    def lr_at(self, step: int) -> float:
-        """Linear warm-up, then cosine decay to min_lr_ratio · lr (the organism's schedule)."""
-        from xling.organism.pretrain import lr_at
-
-        return lr_at(self, step)  # reads lr, warmup_steps, steps and min_lr_ratio
 
 
 # ----------------------------------------------------------------------------- data
@@ -247,7 +218,7 @@ def post_train(
     from transformers import AutoTokenizer
 
     from xling.jsonl import write_json_atomic
-    from xling.parscale.model import ParScaleForCausalLM, parameter_counts
+    from xling.models.parscale import ParScaleForCausalLM, parameter_counts
 
     tokenizer = AutoTokenizer.from_pretrained(base)
     model = ParScaleForCausalLM.from_backbone(

@@ -12,7 +12,6 @@ lines past the checkpoint's step are dropped: those steps are trained again.
 
 from __future__ import annotations
 
-import csv
 import json
 import math
 import os
@@ -25,6 +24,7 @@ from transformers import TrainerCallback
 
 from xling.errors import XlingError
 from xling.jsonl import write_text_atomic
+from xling.tables import write_csv
 from xling.train.phases import PHASES, phase_key
 
 METRICS_JSONL = "metrics.jsonl"
@@ -66,18 +66,6 @@ def read_metrics(path: Path) -> list[dict[str, Any]]:
         except json.JSONDecodeError:  # a half-written last line of a killed run
             continue
     return records
-
-
-def write_csv(records: Sequence[dict[str, Any]], path: Path) -> None:
-    columns: dict[str, None] = {}
-    for rec in records:
-        columns.update(dict.fromkeys(rec))
-    tmp = path.with_name(path.name + ".tmp")
-    with tmp.open("w", newline="", encoding="utf-8") as fh:
-        writer = csv.DictWriter(fh, fieldnames=list(columns), restval="")
-        writer.writeheader()
-        writer.writerows(records)
-    os.replace(tmp, path)
 
 
 def _matches(key: str, patterns: Iterable[str]) -> bool:

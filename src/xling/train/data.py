@@ -37,12 +37,11 @@ from typing import Any
 from xling.benchmarks import BenchmarkSpec, load_problems
 from xling.errors import BadRowError, XlingError
 from xling.jsonl import write_json_atomic, write_text_atomic
-from xling.languages import get_language, parse_langs
+from xling.languages import PARALLEL_ORDER, get_language, parse_langs
 from xling.records import Problem
 
 # The paper's parallel languages in the order its scaling study adds them: X = k trains on
 # English plus the first k of these.
-DEFAULT_PARALLEL_ORDER: tuple[str, ...] = ("es", "ru", "de", "fr", "bn", "th", "zh")
 PIVOT_LANG = "en"  # the language every study trains on; X counts the others
 BUDGETS = ("per-lang", "fixed")
 FORMAT = "xling-parallel/1"
@@ -76,12 +75,12 @@ class ParallelSet:
 
 def langs_for_x(x: int) -> tuple[str, ...]:
     """English plus the first `x` languages of the paper's parallel order."""
-    if not 0 <= x <= len(DEFAULT_PARALLEL_ORDER):
+    if not 0 <= x <= len(PARALLEL_ORDER):
         raise ParallelDataError(
-            f"--x must be between 0 and {len(DEFAULT_PARALLEL_ORDER)} "
-            f"(parallel order: {', '.join(DEFAULT_PARALLEL_ORDER)}), got {x}"
+            f"--x must be between 0 and {len(PARALLEL_ORDER)} "
+            f"(parallel order: {', '.join(PARALLEL_ORDER)}), got {x}"
         )
-    return (PIVOT_LANG, *DEFAULT_PARALLEL_ORDER[:x])
+    return (PIVOT_LANG, *PARALLEL_ORDER[:x])
 
 
 def num_parallel_langs(langs: Sequence[str]) -> int:

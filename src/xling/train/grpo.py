@@ -23,6 +23,7 @@ from rich.console import Console
 
 from xling.cpu import tune_for_cpu
 from xling.errors import XlingError
+from xling.models import register as register_models
 from xling.train.callbacks import run_callbacks
 from xling.train.common import (
     check_dependencies,
@@ -82,6 +83,8 @@ def build_grpo_trainer(
     check_dependencies(cfg, use_vllm=cfg.use_vllm)
     _check_batch(cfg)
     from trl import GRPOConfig
+
+    register_models()  # TRL loads the model by path: ParScale checkpoints too
 
     from xling.train.rollouts import EngineGRPOTrainer
 

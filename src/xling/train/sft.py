@@ -24,6 +24,7 @@ from xling.backends import get_backend
 from xling.backends.base import GenerationParams
 from xling.errors import XlingError
 from xling.jsonl import AppendLog
+from xling.models import register as register_models
 from xling.progress import make_progress
 from xling.prompts import build_request, user_message
 from xling.records import Generation, Score
@@ -204,6 +205,8 @@ def build_sft_trainer(
 ) -> Any:
     check_dependencies(cfg)
     from trl import SFTConfig, SFTTrainer
+
+    register_models()  # TRL loads the model by path: ParScale checkpoints too
 
     tokenizer = load_tokenizer(cfg.model, trust_remote_code=cfg.trust_remote_code)
     # SFT pads on the right for training; generation-time left padding does not apply.

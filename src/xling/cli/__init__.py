@@ -1,0 +1,246 @@
+"""The `xling` command line."""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from xling import __version__
+from xling.cli.flags import config_command
+from xling.errors import XlingError
+
+app = typer.Typer(
+    name="xling",
+    help=(
+        "Cross-lingual reasoning transfer toolkit: evaluate any causal LM on multilingual "
+        "math (accuracy, off-target language rate), compare runs (MTI), fit parallel "
+        "scaling laws and write reports."
+    ),
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="markdown",
+)
+console = Console()
+err_console = Console(stderr=True)
+
+Opt = typer.Option
+
+
+_VLLM_OPTION = inspect.Parameter(
+    "vllm_option",
+    inspect.Parameter.KEYWORD_ONLY,
+    default=None,
+    annotation=Annotated[
+        list[str] | None,
+        Opt(
+            "--vllm-option",
+            help="vllm: any other `vllm.LLM` argument as key=value (TOML value), repeatable: "
+            "`--vllm-option enforce_eager=true`.",
+        ),
+    ],
+)
+
+
+def _resolve_eval(
+    cls: type, path: Path | None, sets: Sequence[str], flags: dict[str, Any], **options: Any
+) -> Any:
+    from xling.config import parse_assignment
+    from xling.evaluate import eval_config
+
+    cfg = eval_config(path, sets, flags)
+    if options.get("vllm_option"):  # added to (not replacing) the file's vllm_options
+        extra = dict(parse_assignment(o, "--vllm-option") for o in options["vllm_option"])
+        cfg = dataclasses.replace(cfg, vllm_options={**cfg.vllm_options, **extra})
+    return cfg
+
+
+def _run_eval(cfg: Any, **_: Any) -> None:
+    from xling.evaluate import run_eval
+
+    if not cfg.model:
+        raise XlingError("--model is required (a HF hub id or local path)")
+    metrics = run_eval(cfg, console)
+    strict = metrics["overall"].get("accuracy_strict")
+    console.print(
+        f"results in [bold]{cfg.out}[/] (overall accuracy "
+        f"{100 * (metrics['overall']['accuracy'] or 0):.1f}%"
+        + (f", strict {100 * strict:.1f}%" if strict is not None else "")
+        + ")"
+    )
+
+
+def _register_eval() -> None:
+    from xling.evaluate import EvalConfig
+
+    app.command("eval")(
+        config_command(
+            EvalConfig,
+            _run_eval,
+            doc="Evaluate a model on a multilingual benchmark (resumable: rerun to continue).\n\n"
+            "`--bench polymath`, `--bench gpqa-diamond`, … name a preset (`xling benchmarks` "
+            "lists them with their sources); its sampling and length defaults apply unless a "
+            "config file, a --set or a flag says otherwise. Scores are strict (an explicit "
+            "final answer) and flexible.",
+            extra=[_VLLM_OPTION],
+            resolve=_resolve_eval,
+        )
+    )
+
+
+_register_eval()
+
+
+@app.command("score")
+def score_command(
+    run: Annotated[Path, typer.Argument(help="A run directory written by `xling eval`.")],
+    workers: Annotated[int, Opt(help="Scoring worker processes.")] = 2,
+    timeout: Annotated[float, Opt(help="Hard per-item scoring timeout (seconds).")] = 5.0,
+) -> None:
+    """Re-score a run's existing generations (e.g. after a scorer fix) and rewrite metrics."""
+    from xling.evaluate import load_config_json, metrics_stage, print_metrics, score_stage
+
+    model = load_config_json(run).get("model", "")
+    n = score_stage(run, workers=workers, timeout_s=timeout, console=console, rescore=True)
+    metrics = metrics_stage(run, model=model)
+    print_metrics(metrics, console)
+    console.print(f"re-scored {n} generation(s) in [bold]{run}[/]")
+
+
+StudyFile = Annotated[Path, typer.Argument(help="Study TOML (see studies/*.toml).")]
+StudyOut = Annotated[str | None, Opt(help="Override the study's output folder.")]
+StudySet = Annotated[
+    list[str] | None,
+    Opt(
+        "--set",
+        help="Override a study-file value, TOML syntax, repeatable: "
+        "`--set grpo.learning_rate=1e-4 --set x_values=[0,1]`.",
+    ),
+]
+
+
+@app.command("demo")
+def demo_command(
+    out: Annotated[
+        str | None, Opt(help="Where the demo study writes [default: runs/demo].")
+    ] = None,
+    full: Annotated[
+        bool,
+        Opt(
+            "--full",
+            help="Run the paper-sized organism study instead (hours on CPU; meant for a GPU).",
+        ),
+    ] = False,
+    set_: StudySet = None,
+) -> None:
+    """The offline demo: the parallel-scaling study on the bundled model organism and the
+    synthetic benchmark at CPU size (English alone and English + Spanish, all 11 languages
+    evaluated), ending with the headline table; --full runs X = 0..7 with the controls."""
+    from xling.study import Study, headline, load_study_config, shipped_study
+
+    cfg = load_study_config(shipped_study("full" if full else "demo"), set_ or (), out=out)
+    Study(cfg, console).run()
+    headline(cfg, console)
+
+
+@app.command("version")
+def version_command() -> None:
+    """Print the xling version."""
+    console.print(__version__)
+
+
+study_app = typer.Typer(
+    help="The whole parallel-scaling study as one resumable pipeline.", no_args_is_help=True
+)
+app.add_typer(study_app, name="study")
+
+
+@study_app.command("run")
+def study_run_command(
+    study: StudyFile,
+    out: StudyOut = None,
+    set_: StudySet = None,
+    arms: Annotated[
+        str | None,
+        Opt(
+            help="Only these arms (comma-separated) and the steps they need. Several "
+            "processes may run one study at once, e.g. one per GPU with its own arms; a "
+            "step another process is running is waited for, not repeated."
+        ),
+    ] = None,
+) -> None:
+    """Evaluate the base model, train one model per X, evaluate them, fit the laws, report.
+
+    Every step is cached under the study's folder: rerun after a crash to continue."""
+    from xling.study import Study, headline, load_study_config
+
+    cfg = load_study_config(study, set_ or (), out=out)
+    chosen = [a.strip() for a in arms.split(",") if a.strip()] if arms else None
+    Study(cfg, console).run(chosen)
+    headline(cfg, console, chosen)
+
+
+@study_app.command("status")
+def study_status_command(study: StudyFile, out: StudyOut = None, set_: StudySet = None) -> None:
+    """Show which steps of a study are done."""
+    from rich.table import Table
+
+    from xling.study import Study, load_study_config
+
+    cfg = load_study_config(study, set_ or (), out=out)
+    table = Table(title=f"study {cfg.name} → {cfg.out}", title_justify="left")
+    for column in ("#", "step", "status", "seconds", "finished"):
+        table.add_column(column)
+    rows = Study(cfg, console).status()
+    for i, (step, marker) in enumerate(rows, start=1):
+        done = marker is not None
+        table.add_row(
+            str(i),
+            step.describe,
+            "[green]done" if done else "[yellow]pending",
+            str(marker["seconds"]) if done else "",
+            marker["finished"] if done else "",
+        )
+    console.print(table)
+    n_done = sum(m is not None for _, m in rows)
+    console.print(f"{n_done}/{len(rows)} steps done")
+
+
+def _register_commands() -> None:
+    # Each part of the pipeline owns its commands. Their modules import heavy libraries
+    # (torch, trl, scipy, matplotlib) only inside command bodies, so startup stays fast.
+    from xling.cli.analysis import register as register_analysis
+    from xling.cli.benchmarks import register as register_benchmarks
+    from xling.cli.organism import register as register_organism
+    from xling.cli.parscale import register as register_parscale
+    from xling.cli.train import register as register_train
+
+    register_benchmarks(app)
+    register_analysis(app)
+    register_train(app)
+    register_organism(app)
+    register_parscale(app)
+
+
+_register_commands()
+
+
+def main() -> None:
+    try:
+        app()
+    except XlingError as exc:
+        err_console.print(f"[bold red]error:[/] {exc}")
+        sys.exit(2)
+    except KeyboardInterrupt:
+        err_console.print("[yellow]interrupted; rerun the same command to continue")
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

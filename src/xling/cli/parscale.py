@@ -1,0 +1,217 @@
+"""`xling parscale ...`: the ParScale command group (domain code lives in the sibling modules;
+heavy libraries are imported inside the commands so `xling --help` stays fast)."""
+
+from __future__ import annotations
+
+import inspect
+import json
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from xling.cli.flags import config_command
+from xling.errors import XlingError
+from xling.parscale.cost import DEFAULT_K
+
+Opt = typer.Option
+console = Console()
+
+
+def fit_command(
+    csv_in: Annotated[Path, Opt("--csv", help="Points: a CSV with columns N, P, loss.")],
+    json_out: Annotated[
+        bool, Opt("--json", help="Print the fit as one JSON object (A, k, alpha, E, CIs, ...).")
+    ] = False,
+    n_boot: Annotated[int, Opt(help="Residual-bootstrap resamples for the CIs (0 = none).")] = 200,
+    seed: Annotated[int, Opt(help="Bootstrap seed.")] = 0,
+    ci: Annotated[float, Opt(help="Confidence level of the intervals.")] = 0.95,
+    loo: Annotated[
+        bool, Opt("--loo/--no-loo", help="Leave-one-out comparison with the alternatives.")
+    ] = True,
+) -> None:
+    """Fit L = (A/(N·(k·ln P + 1)))^α + E to published points (e.g. the paper's), with
+    bootstrap CIs and a leave-one-out comparison with a power law in P and a law without P."""
+    from rich.table import Table
+
+    from xling.parscale.law import LAW_FORMULA, fit_law, read_points_csv
+
+    if not 0 < ci < 1:
+        raise XlingError(f"--ci must lie in (0, 1), got {ci}")
+    fit = fit_law(read_points_csv(csv_in), n_boot=n_boot, seed=seed, ci=ci, loo=loo)
+    if json_out:
+        typer.echo(json.dumps(fit.to_dict(), indent=2))
+        return
+    table = Table(title=f"{csv_in.name}: {LAW_FORMULA}", title_justify="left")
+    for col in ("constant", "value", f"{round(100 * ci)}% CI"):
+        table.add_column(col)
+    for name, est in fit.estimates.items():
+        lo = "n/a" if est.lo is None else f"{est.lo:.4g}"
+        hi = "n/a" if est.hi is None else f"{est.hi:.4g}"
+        table.add_row(name, f"{est.value:.4g}", f"[{lo}, {hi}]")
+    for p, est in fit.multipliers.items():
+        table.add_row(
+            f"P={p}: k·ln P + 1",
+            f"{est.value:.4g}",
+            "" if est.lo is None else f"[{est.lo:.4g}, {est.hi:.4g}]",
+        )
+    table.add_row("R²", f"{fit.r2:.5f}", "")
+    console.print(table)
+    for score in fit.scores:
+        console.print(
+            f"  {score.model:9s} leave-one-out RMSE {score.loo_rmse:.5f} "
+            f"(mean |rel. err| {100 * score.loo_mape:.3f}%)"
+        )
+    for note in fit.warnings:
+        console.print(f"[yellow]warning:[/] {note}")
+
+
+_PRESET = inspect.Parameter(
+    "preset",
+    inspect.Parameter.KEYWORD_ONLY,
+    default="demo",
+    annotation=Annotated[str, Opt(help="Preset: demo (CPU, minutes) | gpu (one H200).")],
+)
+_REPORT_ONLY = inspect.Parameter(
+    "report_only",
+    inspect.Parameter.KEYWORD_ONLY,
+    default=False,
+    annotation=Annotated[bool, Opt(help="Only rewrite the report from the finished cells.")],
+)
+
+
+def _resolve_study(
+    cls: type, path: Path | None, sets: Sequence[str], flags: dict[str, Any], **options: Any
+) -> Any:
+    from xling.parscale.settings import load_study_settings
+
+    return load_study_settings(options["preset"], path, sets, **flags)
+
+
+def _run_study(cfg: Any, *, report_only: bool, **_: Any) -> None:
+    from xling.parscale.study import ParScaleStudy
+
+    study = ParScaleStudy(cfg, console)
+    if report_only:
+        if not study.done_cells():
+            raise XlingError(f"{cfg.out}: no finished cells to report on")
+        study.write_report()
+        return
+    study.run()
+
+
+def organism_heads_command(
+    out: Annotated[Path, Opt(help="Output folder (resumable).")],
+    base: Annotated[
+        str, Opt(help="The frozen backbone: 'organism' (bundled) or a model directory.")
+    ] = "organism",
+    streams: Annotated[str, Opt(help="Comma-separated P values (>= 2) to post-train.")] = "2,4,8",
+    steps: Annotated[int | None, Opt(help="Post-training steps per head [150].")] = None,
+    batch_size: Annotated[int | None, Opt(help="Post-training batch size [64].")] = None,
+    lr: Annotated[float | None, Opt(help="Post-training learning rate [5e-3].")] = None,
+    prefix_tokens: Annotated[int | None, Opt(help="Prefix positions per layer [16].")] = None,
+    n_test: Annotated[int | None, Opt(help="Test problems per language [100].")] = None,
+    max_new_tokens: Annotated[int | None, Opt(help="Generation limit [320].")] = None,
+    eval_batch_size: Annotated[int | None, Opt(help="Prompts per generation batch [128].")] = None,
+    score_workers: Annotated[int | None, Opt(help="Scoring worker processes [4].")] = None,
+    device: Annotated[str | None, Opt(help="auto | cpu | cuda.")] = None,
+) -> None:
+    """Post-train ParScale heads (prefixes + aggregator) on the frozen organism, evaluate the
+    organism and every head with `xling eval` in the 11 languages, and compare the
+    per-language gains (does P help low-resource languages more than English?)."""
+    from xling.parscale.organism_eval import run_heads_comparison, settings_with
+
+    cfg = settings_with(
+        streams=_ints(streams, "--streams"),
+        prefix_tokens=prefix_tokens,
+        n_test=n_test,
+        max_new_tokens=max_new_tokens,
+        eval_batch_size=eval_batch_size,
+        score_workers=score_workers,
+        device=device,
+        train_steps=steps,
+        train_batch_size=batch_size,
+        train_lr=lr,
+    )
+    if base == "organism":
+        from xling.organism import bundled_organism
+
+        base_dir = bundled_organism()
+    else:
+        base_dir = Path(base)
+        if not base_dir.is_dir():
+            raise XlingError(f"--base {base}: not a model directory")
+    run_heads_comparison(base_dir, out, cfg, console)
+
+
+def _ints(text: str, option: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(v) for v in text.split(",") if v.strip())
+    except ValueError:
+        raise XlingError(f"{option} {text!r}: expected comma-separated integers") from None
+
+
+def cost_command(
+    json_out: Annotated[Path | None, Opt("--json", help="Write the figures as JSON here.")] = None,
+    shape: Annotated[str, Opt(help="qwen2-0.5b (the GPU bench) | tiny (CPU smoke).")] = (
+        "qwen2-0.5b"
+    ),
+    streams: Annotated[str, Opt(help="Comma-separated P values.")] = "2,4,8",
+    batch: Annotated[str, Opt(help="Comma-separated batch sizes.")] = "1,2,4,8",
+    new_tokens: Annotated[int, Opt(help="Generated tokens per measurement.")] = 64,
+    prompt_tokens: Annotated[int, Opt(help="Prompt tokens.")] = 64,
+    prefix_tokens: Annotated[int, Opt(help="ParScale prefix positions per layer.")] = 48,
+    k: Annotated[
+        float, Opt(help="Law constant k: the equal-loss dense model has N·(k·ln P + 1).")
+    ] = DEFAULT_K,
+    device: Annotated[str, Opt(help="auto | cpu | cuda.")] = "auto",
+) -> None:
+    """Memory and latency per generated token: P streams against the dense model of equal
+    predicted loss (random weights, Qwen2.5-0.5B's shape), beside the paper's 22×/6× claim."""
+    from xling.jsonl import write_json_atomic
+    from xling.parscale.cost import CostSettings, print_cost, run_cost_bench
+
+    cfg = CostSettings(
+        shape=shape,
+        streams=_ints(streams, "--streams"),
+        batch_sizes=_ints(batch, "--batch"),
+        prompt_tokens=prompt_tokens,
+        new_tokens=new_tokens,
+        prefix_tokens=prefix_tokens,
+        k=k,
+        device=device,
+    )
+    result = run_cost_bench(cfg, console)
+    if json_out is not None:
+        write_json_atomic(json_out, result)
+        console.print(f"wrote {json_out}")
+    print_cost(result, console)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the `parscale` command group to the main `xling` app."""
+    group = typer.Typer(
+        help="ParScale: P parallel streams with learned prefixes and aggregation (arXiv "
+        "2505.10475) — its scaling law, a study on the organism, cost and evaluation.",
+        no_args_is_help=True,
+    )
+    group.command("fit")(fit_command)
+    from xling.parscale.settings import StudySettings
+
+    group.command("study")(
+        config_command(
+            StudySettings,
+            _run_study,
+            doc="Train the N × P grid from scratch on the organism corpus (resumable: "
+            "finished cells are kept), fit the parallel scaling law with CIs, and write the "
+            "report. Flags override --set, which overrides --config, which overrides the "
+            "preset.",
+            extra=[_PRESET, _REPORT_ONLY],
+            resolve=_resolve_study,
+        )
+    )
+    group.command("organism-heads")(organism_heads_command)
+    group.command("cost")(cost_command)
+    app.add_typer(group, name="parscale")

@@ -1,9 +1,10 @@
 """`xling data parallel`, `xling train grpo` and `xling train sft` (registered on the main app).
 
-The train commands' flags are generated from the config dataclasses (xling.train.config), so
-every field is a flag (`--num-generations`, `--use-vllm/--no-use-vllm`, …) and a TOML key
-(`--config run.toml`), with the field's help text. Flags override the TOML file, which
-overrides the defaults. `xling train <flags>` without a subcommand means `xling train grpo`.
+The train commands' flags are generated from the config dataclasses (xling.train.config,
+through xling.cli.flags), so every field is a flag (`--num-generations`,
+`--use-vllm/--no-use-vllm`, …), a `--set` key and a TOML key (`--config run.toml`), with the
+field's help text. Flags override `--set`, which overrides the TOML file, which overrides the
+defaults. `xling train <flags>` without a subcommand means `xling train grpo`.
 
 Nothing heavy is imported here: torch/TRL load only when a command runs.
 """

@@ -71,8 +71,11 @@ class EngineGRPOTrainer(GRPOTrainer):
         shared_prompt_forward: str = "auto",
         **kwargs: Any,
     ) -> None:
-        args_ = kwargs.get("args")
-        if getattr(args_, "use_vllm", False) and getattr(args_, "vllm_mode", "") == "colocate":
+        trl_args = kwargs.get("args")
+        if (
+            getattr(trl_args, "use_vllm", False)
+            and getattr(trl_args, "vllm_mode", "") == "colocate"
+        ):
             keep_vllm_cpu_weights_loadable()
         for name, value in (
             ("rollout_engine", rollout_engine),

@@ -24,7 +24,8 @@ def grpo_batch(
     """A GRPO batch as TRL builds it: left-padded prompts, each repeated for its group (rows
     shuffled), right-padded completions cut after their end."""
     g = torch.Generator().manual_seed(seed)
-    prompts = [torch.randint(2, vocab, (int(n),), generator=g) for n in (5, 11, 8)[:groups]]
+    lengths = [(5, 11, 8)[i % 3] + i for i in range(groups)]
+    prompts = [torch.randint(2, vocab, (n,), generator=g) for n in lengths]
     longest = max(len(p) for p in prompts)
     rows = groups * group_size
     order = torch.randperm(rows, generator=g)
@@ -170,3 +171,24 @@ def test_same_log_probs_on_cuda(family: str) -> None:
     scored = shared_prompt_logprobs(model, *batch, temperature=1.0, compute_entropy=True)
     assert scored is not None
     torch.testing.assert_close(scored[0], ref_lp, atol=1e-4, rtol=1e-3)
+
+
+def test_gradients_are_the_same_bit_for_bit_run_after_run() -> None:
+    """A training run must be reproducible: with several threads, advanced indexing's
+    backward added a prompt's rollout gradients in thread order, and runs drifted apart."""
+    from transformers import AutoModelForCausalLM
+
+    model = AutoModelForCausalLM.from_pretrained(ORGANISM, dtype=torch.float32)
+    batch = grpo_batch(model.config.vocab_size, groups=8, group_size=16, width=60, seed=5)
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        runs = []
+        for _ in range(3):
+            scored = shared_prompt_logprobs(model, *batch, temperature=1.0, compute_entropy=False)
+            assert scored is not None
+            runs.append(loss_and_grads(model, scored[0], batch[3]))
+    finally:
+        torch.set_num_threads(before)
+    for other in runs[1:]:
+        assert all(torch.equal(runs[0][name], other[name]) for name in runs[0])

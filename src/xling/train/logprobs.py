@@ -11,10 +11,13 @@ computed through the model and the head to score about 4,000 completion tokens.
 - each distinct prompt runs once; its keys and values, graph included, are indexed out to
   its rollouts, whose completion tokens attend to them. Backward through that indexing sums
   the rollouts' gradients into the one prompt computation, which is what the repeated
-  prompts' gradients add up to;
+  prompts' gradients add up to. It is `index_select`, whose backward adds in a fixed order:
+  on a CPU, advanced indexing's backward (an accumulating `index_put_`) adds repeated rows
+  in whatever order its threads finish, so two runs drifted apart after a few steps;
 - completions are bucketed by length, each bucket padded only to its own longest;
-- the head is TRL's own chunked log-prob function (temperature, entropy), fed only the
-  positions that are scored.
+- only the scored positions reach the head, 1,024 at a time: plain autograd where their
+  logits fit PLAIN_HEAD_BYTES, else TRL's own chunked log-prob function (which recomputes
+  each tile rather than keep it).
 
 Positions start at 0 for every prompt where TRL's left padding shifts them; rotary
 attention depends only on the distance between positions, so the scores are the same up
@@ -188,8 +191,8 @@ def _completion_hidden(
         index: int, layer: LayerWeights, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor
     ) -> torch.Tensor:
         q, k, v = q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2)
-        keys = torch.cat((prompt_pass.keys[index][group], k), dim=2)
-        values = torch.cat((prompt_pass.values[index][group], v), dim=2)
+        keys = torch.cat((prompt_pass.keys[index].index_select(0, group), k), dim=2)
+        values = torch.cat((prompt_pass.values[index].index_select(0, group), v), dim=2)
         out = F.scaled_dot_product_attention(
             q,
             keys,
@@ -203,7 +206,7 @@ def _completion_hidden(
     hidden = decoder.run_layers(
         decoder.kernels, x, cos[positions][:, :, None, :], sin[positions][:, :, None, :], attend
     )
-    first = prompt_pass.last_hidden[group][:, None, :]
+    first = prompt_pass.last_hidden.index_select(0, group)[:, None, :]
     return torch.cat((first, hidden[:, :-1]), dim=1)
 
 

@@ -6,7 +6,9 @@ Input is a study folder (docs/study-format.md), a trained run plus `--base`, or 
     report.html   self-contained (figures embedded as PNG data URIs, no external requests)
     report.md     the same content; figures linked from figures/
     figures/      every figure as PNG (200 dpi) and SVG
-    tables/       per_language.csv, runs.csv, fits.csv, fit_points.csv
+    tables/       per_language.csv, runs.csv, fits.csv, fit_points.csv (runs.csv: per
+                  trained run, accuracy and the gain over all, the training (seen) and the
+                  unseen languages, MTI and the off-target change, each with _lo and _hi)
 
 This module decides what a study, compare or single-run report says; laying it out as HTML
 and Markdown is xling.analysis.document's.

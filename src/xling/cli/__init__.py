@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import inspect
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -13,7 +12,7 @@ import typer
 from rich.console import Console
 
 from xling import __version__
-from xling.cli.flags import config_command
+from xling.cli.flags import config_command, option
 from xling.errors import XlingError
 
 app = typer.Typer(
@@ -33,18 +32,13 @@ err_console = Console(stderr=True)
 Opt = typer.Option
 
 
-_VLLM_OPTION = inspect.Parameter(
+_VLLM_OPTION = option(
     "vllm_option",
-    inspect.Parameter.KEYWORD_ONLY,
-    default=None,
-    annotation=Annotated[
-        list[str] | None,
-        Opt(
-            "--vllm-option",
-            help="vllm: any other `vllm.LLM` argument as key=value (TOML value), repeatable: "
-            "`--vllm-option enforce_eager=true`.",
-        ),
-    ],
+    list[str] | None,
+    None,
+    "vllm: any other `vllm.LLM` argument as key=value (TOML value), repeatable: "
+    "`--vllm-option enforce_eager=true`.",
+    "--vllm-option",
 )
 
 

@@ -27,27 +27,30 @@ from xling.config import load
 # resolve(cls, config file, --set settings, given flags, **extra options) -> config
 Resolver = Callable[..., Any]
 
-CONFIG_PARAM = inspect.Parameter(
-    "config",
-    inspect.Parameter.KEYWORD_ONLY,
-    default=None,
-    annotation=Annotated[
-        Path | None, typer.Option(help="TOML file with any of these options; flags override it.")
-    ],
+
+def option(
+    name: str, kind: Any, default: Any, help: str, *decls: str, **kw: Any
+) -> inspect.Parameter:
+    """A command's own flag beside its config's: `name` is the keyword the command's
+    function receives, `decls` the flag's spellings (default: from `name`)."""
+    return inspect.Parameter(
+        name,
+        inspect.Parameter.KEYWORD_ONLY,
+        default=default,
+        annotation=Annotated[kind, typer.Option(*decls, help=help, **kw)],
+    )
+
+
+CONFIG_PARAM = option(
+    "config", Path | None, None, "TOML file with any of these options; flags override it."
 )
-SET_PARAM = inspect.Parameter(
+SET_PARAM = option(
     "set_",
-    inspect.Parameter.KEYWORD_ONLY,
-    default=None,
-    annotation=Annotated[
-        list[str] | None,
-        typer.Option(
-            "--set",
-            metavar="KEY=VALUE",
-            help="key=value (TOML value), repeatable: any option, over --config and under "
-            "the flags.",
-        ),
-    ],
+    list[str] | None,
+    None,
+    "key=value (TOML value), repeatable: any option, over --config and under the flags.",
+    "--set",
+    metavar="KEY=VALUE",
 )
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 import json
 from collections.abc import Sequence
 from pathlib import Path
@@ -10,7 +9,7 @@ from typing import Annotated, Any
 
 import typer
 
-from xling.cli.flags import config_command
+from xling.cli.flags import config_command, option
 from xling.organism.config import (
     DEFAULT_PRESET,
     OrganismConfig,
@@ -23,41 +22,19 @@ from xling.organism.probe import behaviours, quick_eval
 Opt = typer.Option
 
 
-_PRESET = inspect.Parameter(
+_PRESET = option(
     "preset",
-    inspect.Parameter.KEYWORD_ONLY,
-    default=DEFAULT_PRESET,
-    annotation=Annotated[
-        str, Opt(help="A preset shipped with xling (`xling organism presets` lists them).")
-    ],
+    str,
+    DEFAULT_PRESET,
+    "A preset shipped with xling (`xling organism presets` lists them).",
 )
-_OUT = inspect.Parameter(
-    "out",
-    inspect.Parameter.KEYWORD_ONLY,
-    default=Path("runs/organism"),
-    annotation=Annotated[Path, Opt(help="Output model directory.")],
-)
-_RESUME = inspect.Parameter(
-    "resume",
-    inspect.Parameter.KEYWORD_ONLY,
-    default=False,
-    annotation=Annotated[bool, Opt(help="Continue an interrupted run from its checkpoint.")],
-)
-_EVAL_N = inspect.Parameter(
-    "eval_n",
-    inspect.Parameter.KEYWORD_ONLY,
-    default=0,
-    annotation=Annotated[
-        int, Opt(help="Then quick-eval this many test problems per language (0 = skip).")
-    ],
+_OUT = option("out", Path, Path("runs/organism"), "Output model directory.")
+_RESUME = option("resume", bool, False, "Continue an interrupted run from its checkpoint.")
+_EVAL_N = option(
+    "eval_n", int, 0, "Then quick-eval this many test problems per language (0 = skip)."
 )
 # The old spelling of --steps, kept working but out of the help.
-_MAX_STEPS = inspect.Parameter(
-    "max_steps",
-    inspect.Parameter.KEYWORD_ONLY,
-    default=None,
-    annotation=Annotated[int | None, Opt("--max-steps", hidden=True)],
-)
+_MAX_STEPS = option("max_steps", int | None, None, "", "--max-steps", hidden=True)
 
 
 def _resolve_pretrain(

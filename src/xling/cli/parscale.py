@@ -3,7 +3,6 @@ heavy libraries are imported inside the commands so `xling --help` stays fast)."
 
 from __future__ import annotations
 
-import inspect
 import json
 from collections.abc import Sequence
 from pathlib import Path
@@ -12,7 +11,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
-from xling.cli.flags import config_command
+from xling.cli.flags import config_command, option
 from xling.errors import XlingError
 from xling.parscale.cost import DEFAULT_K
 
@@ -68,17 +67,9 @@ def fit_command(
         console.print(f"[yellow]warning:[/] {note}")
 
 
-_PRESET = inspect.Parameter(
-    "preset",
-    inspect.Parameter.KEYWORD_ONLY,
-    default="demo",
-    annotation=Annotated[str, Opt(help="Preset: demo (CPU, minutes) | gpu (one H200).")],
-)
-_REPORT_ONLY = inspect.Parameter(
-    "report_only",
-    inspect.Parameter.KEYWORD_ONLY,
-    default=False,
-    annotation=Annotated[bool, Opt(help="Only rewrite the report from the finished cells.")],
+_PRESET = option("preset", str, "demo", "Preset: demo (CPU, minutes) | gpu (one H200).")
+_REPORT_ONLY = option(
+    "report_only", bool, False, "Only rewrite the report from the finished cells."
 )
 
 

@@ -12,7 +12,6 @@ Nothing heavy is imported here: torch/TRL load only when a command runs.
 from __future__ import annotations
 
 import dataclasses
-import inspect
 import json
 from collections.abc import Sequence
 from pathlib import Path
@@ -23,7 +22,7 @@ from rich.console import Console
 from typer.core import TyperGroup
 
 from xling.benchmarks.registry import bench_help
-from xling.cli.flags import config_command
+from xling.cli.flags import config_command, option
 from xling.errors import XlingError
 from xling.languages import PARALLEL_ORDER, parse_langs
 
@@ -168,18 +167,13 @@ def parallel_command(
 # ------------------------------------------------------------------------ train commands
 
 
-_RESUME_PARAM = inspect.Parameter(
+_RESUME_PARAM = option(
     "resume",
-    inspect.Parameter.KEYWORD_ONLY,
-    default=False,
-    annotation=Annotated[
-        bool,
-        typer.Option(
-            "--resume/--no-resume",
-            help="Continue the run in --out from its newest checkpoint (after a kill, or to "
-            "train further with a larger --max-steps).",
-        ),
-    ],
+    bool,
+    False,
+    "Continue the run in --out from its newest checkpoint (after a kill, or to train "
+    "further with a larger --max-steps).",
+    "--resume/--no-resume",
 )
 
 
@@ -233,18 +227,13 @@ def _run_sft(cfg: Any, *, resume: bool, prepare_only: bool) -> None:
 def _register_train_commands() -> None:
     from xling.train.config import GRPOTrainConfig, SFTTrainConfig
 
-    prepare_only = inspect.Parameter(
+    prepare_only = option(
         "prepare_only",
-        inspect.Parameter.KEYWORD_ONLY,
-        default=False,
-        annotation=Annotated[
-            bool,
-            typer.Option(
-                "--prepare-only",
-                help="Only build the SFT targets (rejection sampling), e.g. before a "
-                "multi-GPU `accelerate launch`.",
-            ),
-        ],
+        bool,
+        False,
+        "Only build the SFT targets (rejection sampling), e.g. before a multi-GPU "
+        "`accelerate launch`.",
+        "--prepare-only",
     )
     train_app.command("grpo")(
         config_command(

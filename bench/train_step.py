@@ -140,10 +140,7 @@ def measure(
             learning_rate=1e-6,
             warmup_ratio=0.0,
         )
-        import torch
-
-        if not torch.cuda.is_available():
-            tune_for_cpu()  # as `xling train grpo` does on a CPU
+        tune_for_cpu()  # as `xling train grpo` does
         with RolloutScorer(workers=cfg.score_workers, timeout_s=cfg.score_timeout) as scorer:
             scorer.start()
             recorder = StepLogs()

@@ -273,7 +273,7 @@ def test_grpo_rollouts_from_the_engine(
 
 
 def test_grpo_log_probs_with_each_prompt_once(
-    tiny_model_dir: Path, train_file: Path, tmp_path: Path
+    tiny_model_dir: Path, train_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """On a CPU the trainer scores rollouts with `shared_prompt_logprobs` (auto), and gets
     what TRL's own padded forward gets; where that cannot run, auto falls back and on fails."""
@@ -295,9 +295,19 @@ def test_grpo_log_probs_with_each_prompt_once(
         ids = torch.cat([prompt, completion], 1)
         mask = torch.cat([prompt_mask, completion_mask], 1)
         model = trainer.model
+        import xling.train.rollouts as rollouts
+
+        calls = []
+        shared = rollouts.shared_prompt_logprobs
+        monkeypatch.setattr(
+            rollouts,
+            "shared_prompt_logprobs",
+            lambda *a, **k: calls.append(1) or shared(*a, **k),
+        )
         ours, ours_entropy, _ = trainer._get_per_token_logps_and_entropies(
             model, ids, mask, 4, compute_entropy=True
         )
+        assert calls == [1]  # the policy went through the shared-prompt pass
         theirs, theirs_entropy, _ = GRPOTrainer._get_per_token_logps_and_entropies(
             trainer, model, ids, mask, 4, compute_entropy=True
         )

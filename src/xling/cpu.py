@@ -90,6 +90,9 @@ def flush_denormals() -> int:
 
 
 def tune_for_cpu() -> None:
-    """Both settings, for a process that trains or evaluates on the CPU."""
+    """Both settings, for a process that trains or evaluates on the CPU; nothing where a
+    GPU does the work (the host's float mode then stays as the user left it)."""
+    if torch.cuda.is_available():
+        return
     keep_freed_memory()
     flush_denormals()

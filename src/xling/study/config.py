@@ -105,10 +105,9 @@ class ReportSpec:
         return options
 
 
-def _overrides(table: Mapping[str, Any], cls: type, where: str) -> dict[str, Any]:
-    """A table of overrides of config class `cls`, its keys checked against its fields."""
+def _check_overrides(table: Mapping[str, Any], cls: type, where: str) -> None:
+    """A table of overrides of config class `cls`: its keys must be `cls`'s fields."""
     check_keys(table, [f.name for f in fields(cls)], where)
-    return dict(table)
 
 
 def _train_config_class(method: str) -> type:
@@ -143,11 +142,11 @@ class Arm:
         if isinstance(self.train_data, Mapping):
             spec = build(TrainDataSpec, self.train_data, f"arm {self.name}: train_data")
             object.__setattr__(self, "train_data", spec)
-        _overrides(self.train, _train_config_class(self.method), f"arm {self.name}: train")
+        _check_overrides(self.train, _train_config_class(self.method), f"arm {self.name}: train")
         if self.stage_options:
             from xling.organism.config import OrganismConfig
 
-            _overrides(self.stage_options, OrganismConfig, f"arm {self.name}: stage_options")
+            _check_overrides(self.stage_options, OrganismConfig, f"arm {self.name}: stage_options")
 
 
 @dataclass(frozen=True)
@@ -193,9 +192,9 @@ class StudyConfig:
         object.__setattr__(self, "arms", arms)
         from xling.evaluate import EvalConfig
 
-        _overrides(self.grpo, _train_config_class("grpo"), "[grpo]")
-        _overrides(self.sft, _train_config_class("sft"), "[sft]")
-        _overrides(self.eval, EvalConfig, "[eval]")
+        _check_overrides(self.grpo, _train_config_class("grpo"), "[grpo]")
+        _check_overrides(self.sft, _train_config_class("sft"), "[sft]")
+        _check_overrides(self.eval, EvalConfig, "[eval]")
         parse_langs(self.parallel_order)
         unknown = sorted(set(self.methods) - set(METHODS))
         if unknown:

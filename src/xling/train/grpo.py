@@ -136,12 +136,6 @@ def build_grpo_trainer(
     )
 
 
-def _on_gpu() -> bool:
-    import torch
-
-    return torch.cuda.is_available()
-
-
 def run_grpo(
     cfg: GRPOTrainConfig, *, resume: bool = False, console: Console | None = None
 ) -> dict[str, Any]:
@@ -163,8 +157,7 @@ def run_grpo(
         console.print(f"GRPO {start}: {describe_rows(rows)} -> [bold]{cfg.out}[/]")
     out = Path(cfg.out)
     callbacks = run_callbacks(out, "grpo", cfg.model, cfg.data)
-    if not _on_gpu():
-        tune_for_cpu()
+    tune_for_cpu()
     with RolloutScorer(workers=cfg.score_workers, timeout_s=cfg.score_timeout) as scorer:
         scorer.start()  # before the model loads: workers come up while weights are read
         trainer = build_grpo_trainer(cfg, scorer, callbacks=callbacks, rows=rows)

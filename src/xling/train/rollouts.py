@@ -112,6 +112,15 @@ class EngineGRPOTrainer(GRPOTrainer):
         self.shared_prompt_forward_mode = shared_prompt_forward
         reason = self._shared_prompt_unavailable()
         self.uses_shared_prompt_forward = reason is None
+        # The models it scores (the policy; the reference model too where it is one of the
+        # engine's families), decided here rather than checked again on every call.
+        models = (self.model, self.ref_model) if reason is None else ()
+        self._shared_prompt_models = {
+            id(unwrapped)
+            for m in models
+            if m is not None
+            and logprobs_unavailable(unwrapped := self.accelerator.unwrap_model(m)) is None
+        }
         if reason is not None and shared_prompt_forward == "on":
             raise XlingError(f"shared_prompt_forward=on, but it cannot run here: {reason}")
         if shared_prompt_forward != "off":
@@ -242,10 +251,9 @@ class EngineGRPOTrainer(GRPOTrainer):
     ) -> Any:
         unwrapped = self.accelerator.unwrap_model(model)
         if (
-            self.uses_shared_prompt_forward
+            id(unwrapped) in self._shared_prompt_models
             and not compute_aux_loss
             and all(value is None for value in multimodal.values())
-            and logprobs_unavailable(unwrapped) is None
         ):
             prompt = slice(None, -logits_to_keep)
             completion = slice(-logits_to_keep, None)

@@ -10,13 +10,13 @@ on whichever problem happens to use it.
 
 from __future__ import annotations
 
-import difflib
 import re
 import tomllib
 from collections.abc import Collection, Mapping
 from importlib import resources
 from typing import Any, NoReturn
 
+from xling.config import closest
 from xling.world.problems import N_ITEMS, N_NAMES, PROBLEM_TYPES
 from xling.world.vocab import (
     COUNT_RULES,
@@ -87,8 +87,8 @@ class _TableReader:
     ) -> None:
         for key in table:
             if key not in valid:
-                close = difflib.get_close_matches(key, valid, n=1)
-                hint = f"did you mean {close[0]!r}?" if close else f"valid: {', '.join(valid)}"
+                close = closest(key, valid)
+                hint = f"did you mean {close!r}?" if close else f"valid: {', '.join(valid)}"
                 self.fail(where, f"unknown key {key!r} ({hint})")
         for key in required:
             if key not in table:
@@ -139,8 +139,8 @@ class _TableReader:
     def count_rule(self, value: Any) -> CountRule:
         name = self.expect("count", value, str, "the name of a count rule")
         if name not in COUNT_RULES:
-            close = difflib.get_close_matches(name, COUNT_RULES, n=1)
-            hint = f"did you mean {close[0]!r}?" if close else f"known: {', '.join(COUNT_RULES)}"
+            close = closest(name, COUNT_RULES)
+            hint = f"did you mean {close!r}?" if close else f"known: {', '.join(COUNT_RULES)}"
             self.fail("count", f"unknown count rule {name!r} ({hint})")
         return COUNT_RULES[name]
 

@@ -288,6 +288,75 @@ def test_jsonl_malformed_rows_report_file_and_line(
     assert report.skipped == [str(err.value)]
 
 
+@pytest.mark.parametrize(
+    ("line", "answer_type", "reason"),
+    [
+        ('{"question": "Q", "answer": "two"}', "number", "'two' is not a number"),
+        ('{"question": "Q", "answer": "NaN"}', "number", "'NaN' is not a number"),
+        ('{"question": "Q", "answer": NaN}', "number", "'nan' is not a number"),
+        ('{"question": "Q", "answer": "inf"}', "number", "'inf' is not a number"),
+        ('{"question": "Q", "answer": Infinity}', "number", "'inf' is not a number"),
+        ('{"question": "Q", "answer": "3 or 4"}', "number", "'3 or 4' is not a number"),
+        ('{"question": "Q", "answer": "\\\\frac{1}{2"}', "latex", "has unbalanced braces"),
+        ('{"question": "Q", "answer": "x}"}', "latex", "has unbalanced braces"),
+    ],
+)
+def test_malformed_gold_answer_is_a_bad_row(
+    tmp_path: Path, line: str, answer_type: str, reason: str
+) -> None:
+    path = write(tmp_path / "b.jsonl", '{"question": "Q0", "answer": "0"}\n' + line + "\n")
+    spec = BenchmarkSpec("jsonl", str(path), answer_type=answer_type)
+    with pytest.raises(BadRowError) as err:
+        load_problems(spec, "en")
+    message = str(err.value)
+    assert message.startswith(f"{path}:2: gold answer ") and reason in message
+    assert "\n" not in message
+    report = LoadReport()
+    assert [p.id for p in load_problems(spec, "en", skip_bad=True, report=report)] == ["0"]
+    assert report.skipped == [message]
+
+
+def test_mgsm_gold_that_is_no_number_names_file_and_line(tmp_path: Path) -> None:
+    path = write(tmp_path / "mgsm_en.tsv", "Good one?\t1\nHow many?\ttwo\n")
+    with pytest.raises(BadRowError) as err:
+        load_problems(BenchmarkSpec("mgsm", str(tmp_path)), "en")
+    assert str(err.value) == (f"{path}:2: gold answer 'two' is not a number (answer type 'number')")
+
+
+def test_json_number_golds_load_as_text(tmp_path: Path) -> None:
+    big = "7" * 5000  # past Python's int-conversion limit: json.loads used to raise on it
+    path = write(
+        tmp_path / "b.jsonl",
+        '{"question": "Q0", "answer": 42}\n'
+        '{"question": "Q1", "answer": 3.5}\n'
+        '{"question": "Q2", "answer": 1e20}\n'
+        '{"question": "Q3", "answer": -7}\n'
+        f'{{"question": "Q4", "answer": {big}}}\n',
+    )
+    problems = load_problems(BenchmarkSpec("jsonl", str(path)), "en")
+    assert [p.answer for p in problems] == ["42", "3.5", "1e+20", "-7", big]
+
+
+def test_latex_and_choice_golds_are_not_held_to_numbers(tmp_path: Path) -> None:
+    path = write(
+        tmp_path / "b.jsonl",
+        '{"question": "Q0", "answer": "\\\\frac{\\\\sqrt{6}}{4}"}\n'
+        '{"question": "Q1", "answer": "\\\\left( 3, \\\\frac{\\\\pi}{2} \\\\right)"}\n'
+        '{"question": "Q2", "answer": "x^2 + 1"}\n',
+    )
+    problems = load_problems(BenchmarkSpec("jsonl", str(path), answer_type="latex"), "en")
+    assert [p.answer for p in problems] == [
+        "\\frac{\\sqrt{6}}{4}",
+        "\\left( 3, \\frac{\\pi}{2} \\right)",
+        "x^2 + 1",
+    ]
+
+
+def test_real_mgsm_golds_all_pass_the_gold_check() -> None:
+    problems = load_problems(BenchmarkSpec("mgsm", str(shared_data("mgsm"))), MGSM_LANGS)
+    assert len(problems) == 250 * len(MGSM_LANGS)  # not one row refused
+
+
 def test_jsonl_missing_id_and_lang_fields(tmp_path: Path) -> None:
     path = write(
         tmp_path / "b.jsonl",

@@ -1,16 +1,23 @@
 from __future__ import annotations
 
+import json
+import re
+import time
 from collections import Counter
+from pathlib import Path
 
 import pytest
 from conftest import shared_data
 
 from xling.benchmarks import BenchmarkSpec, load_problems
 from xling.langid import (
+    KANA_SHARE,
     N_WINDOWS,
     OTHER,
     LangGuess,
     _detector,
+    _han_form,
+    _has_japanese,
     _lingua_to_code,
     detect_language,
     is_off_target,
@@ -291,3 +298,125 @@ def test_mgsm_question_openings_are_identified() -> None:
     # 98.0% (de) to 100%.
     accuracy = _accuracy([(lang, q[:40]) for lang, q in _mgsm_questions()])
     assert all(acc >= 0.95 for acc in accuracy.values()), accuracy
+
+
+def test_stripping_is_linear_in_unclosed_math() -> None:
+    # A lazy ".*?" per math delimiter rescanned to the end of the text from every unclosed
+    # opener: 80 kB of "\[" took 19 s, past the scorer's timeout.
+    def best(text: str) -> float:
+        times = []
+        for _ in range(3):
+            start = time.perf_counter()
+            strip_for_lid(text)
+            times.append(time.perf_counter() - start)
+        return min(times)
+
+    for unit in ("\\[ x ", "\\( x ", "\\begin{a} x ", "$$ x "):
+        small, large = best(unit * 10_000), best(unit * 20_000)
+        assert large <= 3 * small + 0.005, (unit, small, large)
+    assert strip_for_lid("Hallo \\[ x \\] Welt \\[ offen") == "Hallo Welt offen"
+    # the stray \end{c} after the environment loses its command name, as any command does
+    assert strip_for_lid("a \\begin{b} x \\begin{c} y \\end{b} z \\end{c} d") == "a z c d"
+
+
+# --- script evidence: kanji-dense Japanese, Thai quoting Chinese ---------------------------
+
+LANGID_DATA = Path(__file__).parent / "data" / "langid"
+_KANA = re.compile(r"[\u3040-\u30ff]")
+_HAN = re.compile(r"[\u4e00-\u9fff]")
+
+
+def _corpus(name: str) -> list[str]:
+    return (LANGID_DATA / f"{name}.txt").read_text(encoding="utf-8").splitlines()
+
+
+def _traces(lines: list[str], size: int) -> list[str]:
+    """Every run of `size` consecutive lines of a corpus: short traces."""
+    return ["\n".join(lines[i : i + size]) for i in range(len(lines) - size + 1)]
+
+
+def test_han_forms_come_from_the_national_character_sets() -> None:
+    assert [_han_form(c) for c in "個総売単問題"] == [1] * 6  # Japanese (and traditional)
+    assert [_han_form(c) for c in "们总卖单问题"] == [-1] * 6  # simplified
+    assert [_han_form(c) for c in "人大三日"] == [0] * 4  # written alike
+
+
+def test_kanji_dense_japanese_is_japanese() -> None:
+    lines = _corpus("ja_kanji_dense")
+    assert len(lines) >= 20
+    # What lingua misreads: most lines hold no kana, so most pieces look Chinese to it.
+    assert sum(bool(_KANA.search(line)) for line in lines) <= len(lines) // 8
+    text = "\n".join(lines)
+    assert _has_japanese([strip_for_lid(text)])
+    guess = detect_language(text)
+    assert guess.lang == "ja" and guess.confidence > 0.9, guess
+    # Traces of 12 lines (a few pieces each) with some kana: lingua's votes alone read 6 of
+    # these 14 as Chinese.
+    traces = [trace for trace in _traces(lines, 12) if _KANA.search(trace)]
+    assert len(traces) >= 10
+    assert [detect_language(trace).lang for trace in traces] == ["ja"] * len(traces)
+
+
+def test_thai_quoting_chinese_is_thai() -> None:
+    lines = _corpus("th_quoting_zh")
+    assert len(lines) >= 20 and all(_HAN.search(line) for line in lines)
+    assert [detect_language(line).lang for line in lines] == ["th"] * len(lines)
+    assert detect_language("\n".join(lines)).lang == "th"
+
+
+def test_plain_chinese_stays_chinese() -> None:
+    lines = _corpus("zh_plain")
+    assert len(lines) >= 20
+    assert [detect_language(line).lang for line in lines] == ["zh"] * len(lines)
+    assert detect_language("\n".join(lines)) == LangGuess("zh", 1.0)
+
+
+def test_chinese_that_quotes_japanese_stays_chinese() -> None:
+    # Enough kana that the text counts as holding Japanese, yet its Chinese pieces are in
+    # simplified forms and keep voting Chinese.
+    text = (
+        "合計金額は十八ドルです。まず卵の数を数えます。\n"
+        + "\n".join(_corpus("zh_plain"))
+        + "\nよって答えは十八ドルになります。"
+    )
+    assert _has_japanese([strip_for_lid(text)])
+    assert detect_language(text).lang == "zh"
+
+
+def test_chinese_after_a_thai_question_stays_chinese() -> None:
+    # Thai elsewhere in the text does not make a piece wholly in Chinese Thai.
+    thai = "ร้านขายไข่ฟองละสองบาท วันนี้ขายได้ทั้งหมดกี่บาท"
+    assert detect_language(thai + "\n" + "\n".join(_corpus("zh_plain"))).lang == "zh"
+
+
+def test_a_stray_kana_does_not_make_traditional_chinese_japanese() -> None:
+    # Traditional Chinese shares Japanese forms; only kana tell the two apart. Two kana in
+    # a long text (a quoted name) are under KANA_SHARE: its pieces stay Chinese.
+    traditional = "這個問題的關鍵是先算出總數，再減去已經用掉的部分。每個蛋賣兩美元。" * 12
+    text = "ドラ" + traditional
+    assert KANA_SHARE * len(_HAN.findall(text)) > 2
+    assert not _has_japanese([strip_for_lid(text)])
+    assert detect_language(text).lang == "zh"
+
+
+def test_s1_traces_keep_their_language_under_script_evidence() -> None:
+    """Real s1.1 traces (shared data): Japanese and Chinese traces are identified as such,
+    and a Chinese trace stays Chinese with the Japanese MGSM question put before it."""
+    rows = [
+        json.loads(line)
+        for line in (shared_data("s1-traces") / "s1.1_sample.jsonl").read_text().splitlines()
+    ]
+    questions = {
+        p.id: p.question
+        for p in load_problems(BenchmarkSpec("mgsm", str(shared_data("mgsm"))), "ja")
+    }
+    by_lang: dict[str, list[str]] = {"ja": [], "zh": []}
+    for row in rows:
+        if row["language"] in by_lang:
+            by_lang[row["language"]].append(row["output"])
+    assert len(by_lang["ja"]) == len(by_lang["zh"]) == 60
+    assert Counter(detect_language(o).lang for o in by_lang["ja"]) == {"ja": 60}
+    assert Counter(detect_language(o).lang for o in by_lang["zh"]) == {"zh": 60}
+    zh_rows = [row for row in rows if row["language"] == "zh"]
+    prefixed = [questions[str(row["mgsm_index"])] + "\n" + row["output"] for row in zh_rows]
+    assert Counter(detect_language(text).lang for text in prefixed) == {"zh": 60}

@@ -74,7 +74,11 @@ def test_bootstrap_ci_covers_the_truth_under_noise() -> None:
     [
         ("N,P\n1,1\n", "needs columns N, P and loss"),
         ("N,P,loss\n1e9,1,abc\n", ":2: loss='abc' is not a number"),
-        ("N,P,loss\n1e9,0,2.0\n", ":2: need N > 0, P >= 1"),
+        ("N,P,loss\n1e9,0,2.0\n", ":2: P=0: P counts parallel streams"),
+        ("N,P,loss\n1e9,1,2.0\n1e9,1.5,2.0\n", ":3: P=1.5: P counts parallel streams"),
+        ("N,P,loss\n0,1,2.0\n", ":2: N=0: the parameter count must be > 0"),
+        ("N,P,loss\n1e9,2,-0.5\n", ":2: loss=-0.5: the loss must be a finite number > 0"),
+        ("N,P,loss\n1e9,2,nan\n", ":2: loss='nan' is not finite"),
         ("N,P,loss\n", "no data rows"),
     ],
 )
@@ -85,6 +89,14 @@ def test_bad_csv_is_one_clear_error(tmp_path: Path, text: str, message: str) -> 
         read_points_csv(path)
     result = CliRunner().invoke(app, ["parscale", "fit", "--csv", str(path)])
     assert result.exit_code != 0
+
+
+def test_points_refuse_a_fractional_stream_count() -> None:
+    pts = _law_points()
+    p = pts.p.copy()
+    p[7] = 2.5
+    with pytest.raises(XlingError, match=r"point 8: P=2\.5"):
+        Points(pts.n, p, pts.loss)
 
 
 def test_too_few_points_is_refused() -> None:

@@ -36,6 +36,34 @@ class ConfigError(XlingError):
     pass
 
 
+def check_range(
+    name: str,
+    value: float | None,
+    *,
+    at_least: float | None = None,
+    above: float | None = None,
+    at_most: float | None = None,
+) -> None:
+    """A config number out of its range (or not finite) as one line naming the key and its
+    flag; None (a value left unset) passes. Called from configs' `__post_init__`, so a
+    TOML file, a `--set` and a flag are checked alike."""
+    if value is None:
+        return
+    bounds = []
+    if at_least is not None:
+        bounds.append(f">= {at_least:g}")
+    if above is not None:
+        bounds.append(f"> {above:g}")
+    if at_most is not None:
+        bounds.append(f"<= {at_most:g}")
+    ok = value == value and abs(value) != float("inf")  # NaN and infinities never pass
+    ok = ok and (at_least is None or value >= at_least) and (above is None or value > above)
+    ok = ok and (at_most is None or value <= at_most)
+    if not ok:
+        flag = "--" + name.replace("_", "-")
+        raise ConfigError(f"{name} ({flag}) must be {' and '.join(bounds)}, got {value!r}")
+
+
 def field_help(cls: type, name: str) -> str:
     """A config field's help text (its `help` metadata)."""
     for f in dataclasses.fields(cls):

@@ -7,16 +7,16 @@ stopped and regenerates nothing.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
-from xling.backends import get_backend
+from xling.backends import BACKENDS, get_backend
 from xling.backends.base import GenerationParams
 from xling.benchmarks import (
     BenchmarkSource,
@@ -26,15 +26,17 @@ from xling.benchmarks import (
     load_benchmark,
 )
 from xling.choice import shuffle_choices
-from xling.config import build, layers, merge, to_json_dict
+from xling.config import ConfigError, build, check_range, layers, merge, to_json_dict
 from xling.errors import XlingError
-from xling.jsonl import AppendLog, read_jsonl, write_json_atomic
+from xling.jsonl import AppendLog, read_json_object, read_jsonl, write_json_atomic
 from xling.languages import get_language, parse_langs
+from xling.lock import run_lock
 from xling.metrics import aggregate, write_metrics_csv
 from xling.progress import make_progress
 from xling.prompts import build_request, user_message
-from xling.records import Generation, Problem, from_dict, to_dict
+from xling.records import Generation, Problem, generation_from_row, to_dict
 from xling.scoring import score_many
+from xling.text import sanitize
 
 GENERATIONS = "generations.jsonl"
 SCORES = "scores.jsonl"
@@ -122,6 +124,21 @@ class EvalConfig:
     score_timeout: float = _f(5.0, "Hard per-item scoring timeout (seconds).")
     out: str = _f("runs/eval", "Run directory.")
 
+    def __post_init__(self) -> None:
+        for name in ("n", "max_new_tokens", "batch_size", "concurrency", "score_workers"):
+            check_range(name, getattr(self, name), at_least=1)
+        for name in ("limit", "tensor_parallel_size", "max_model_len"):
+            check_range(name, getattr(self, name), at_least=1)
+        check_range("temperature", self.temperature, at_least=0)
+        check_range("top_p", self.top_p, above=0, at_most=1)
+        check_range("seed", self.seed, at_least=0)
+        check_range("score_timeout", self.score_timeout, above=0)
+        check_range("gpu_memory_utilization", self.gpu_memory_utilization, above=0, at_most=1)
+        if not self.out.strip():
+            raise ConfigError("out (--out) must name a run directory")
+        if self.backend.strip().lower() not in BACKENDS:
+            raise ConfigError(f"backend must be one of {', '.join(BACKENDS)}, got {self.backend!r}")
+
     def source(self) -> BenchmarkSource:
         return BenchmarkSource(
             bench=self.bench,
@@ -136,6 +153,14 @@ class EvalConfig:
             config=self.hf_config,
             answer_type=self.answer_type,
         )
+
+    def source_identity(self) -> dict[str, Any]:
+        """Fields that say where the problems come from: a run holds one benchmark source."""
+        keys = (
+            "bench", "data", "bench_name", "question_field", "answer_field", "id_field",
+            "lang_field", "choice_fields", "answer_type", "split", "hf_config",
+        )  # fmt: skip
+        return {k: getattr(self, k) for k in keys}
 
     def generation_identity(self) -> dict[str, Any]:
         """Fields that change what is generated: a resumed run must agree on all of them."""
@@ -165,32 +190,78 @@ def _comma_list(text: str | None) -> tuple[str, ...]:
     return tuple(part.strip() for part in (text or "").split(",") if part.strip())
 
 
-def prepare_run_dir(cfg: EvalConfig) -> Path:
-    """Create the run directory, refusing to mix generation settings in one run."""
+def prepare_run_dir(cfg: EvalConfig, *, extend: bool = False) -> Path:
+    """Create the run directory, refusing to mix generation settings or problem sets in one
+    run; `extend` lets a run grow to more languages or a larger --limit, recorded in
+    config.json's `extensions`."""
     out = Path(cfg.out)
     out.mkdir(parents=True, exist_ok=True)
     config_path = out / "config.json"
+    record = to_json_dict(cfg)
     if config_path.exists() and (out / GENERATIONS).exists():
-        previous = json.loads(config_path.read_text(encoding="utf-8"))
-        changed = {
-            k: (previous.get(k), v)
-            for k, v in cfg.generation_identity().items()
-            if previous.get(k) != v
-        }
+        previous = read_json_object(config_path, "run config")
+        identity = {**cfg.source_identity(), **cfg.generation_identity()}
+        changed = {k: (previous.get(k), v) for k, v in identity.items() if previous.get(k) != v}
         if changed:
             diff = "; ".join(f"{k}: {a!r} -> {b!r}" for k, (a, b) in changed.items())
             raise XlingError(
                 f"{out} already holds generations made with other settings ({diff}). "
                 "Use another --out, or delete that directory to start over."
             )
-    write_json_atomic(config_path, to_json_dict(cfg))
+        extensions = list(previous.get("extensions") or [])
+        growth = _problem_set_change(previous, cfg, out, extend=extend)
+        if growth:
+            extensions.append({"at": datetime.now(UTC).isoformat(timespec="seconds"), **growth})
+        record["extensions"] = extensions
+    write_json_atomic(config_path, record)
     return out
 
 
-def run_eval(cfg: EvalConfig, console: Console | None = None) -> dict[str, Any]:
-    console = console or Console()
+def _problem_set_change(
+    previous: dict[str, Any], cfg: EvalConfig, out: Path, *, extend: bool
+) -> dict[str, Any]:
+    """{"langs": [before, after], "limit": [...]} for what `cfg` changes in the run's
+    problem set; refused unless `extend` and the set only grows (metrics average each
+    language's problems, so a run must hold the same problems in every language)."""
+    before_langs = parse_langs(str(previous.get("langs", cfg.langs)))
+    after_langs = parse_langs(cfg.langs)
+    before_limit, after_limit = previous.get("limit"), cfg.limit
+    change: dict[str, Any] = {}
+    if set(before_langs) != set(after_langs):
+        change["langs"] = [",".join(before_langs), ",".join(after_langs)]
+    if before_limit != after_limit:
+        change["limit"] = [before_limit, after_limit]
+    if not change:
+        return {}
+    described = "; ".join(f"{k}: {a} -> {b}" for k, (a, b) in change.items())
+    grows = set(before_langs) <= set(after_langs) and (
+        after_limit is None or (before_limit is not None and after_limit >= before_limit)
+    )
+    if not grows:
+        raise XlingError(
+            f"{out} holds another problem set ({described}); a run can only grow (more "
+            "languages, a larger --limit): use another --out for a different set"
+        )
+    if not extend:
+        raise XlingError(
+            f"{out} holds another problem set ({described}); pass --extend to add the new "
+            "problems to this run, or use another --out"
+        )
+    return change
+
+
+def run_eval(
+    cfg: EvalConfig, console: Console | None = None, *, extend: bool = False
+) -> dict[str, Any]:
+    """Evaluate (resuming what `cfg.out` holds); `extend` lets the run take more languages
+    or a larger --limit than it was started with."""
+    with run_lock(Path(cfg.out)):
+        return _run_eval(cfg, console or Console(), extend=extend)
+
+
+def _run_eval(cfg: EvalConfig, console: Console, *, extend: bool) -> dict[str, Any]:
     langs = parse_langs(cfg.langs)
-    out = prepare_run_dir(cfg)
+    out = prepare_run_dir(cfg, extend=extend)
     report = LoadReport()
     problems = load_benchmark(
         benchmark_specs_of(cfg), langs, skip_bad=cfg.skip_bad, limit=cfg.limit, report=report
@@ -236,6 +307,7 @@ def generate_stage(
     backend = get_backend(cfg.backend, cfg.model, **backend_options(cfg))
     written = 0
     try:
+        _check_context(backend, cfg, [p for _, chunk in missing for p in chunk])
         with make_progress(console) as progress:
             task = progress.add_task("generating", total=sum(len(c) for _, c in missing))
             for index, chunk in missing:
@@ -258,7 +330,7 @@ def generate_stage(
                             question=p.question,
                             answer=p.answer,
                             prompt=user_message(p),
-                            output=o.text,
+                            output=sanitize(o.text),
                             finish_reason=o.finish_reason,
                             n_output_tokens=o.n_tokens,
                             answer_type=p.answer_type,
@@ -274,6 +346,25 @@ def generate_stage(
     finally:
         backend.close()
     return written
+
+
+def _check_context(backend: Any, cfg: EvalConfig, problems: Sequence[Problem]) -> None:
+    """Refuse, before generating anything, a problem whose prompt cannot fit the model."""
+    overflow = getattr(backend, "context_overflow", None)
+    if overflow is None or not problems:
+        return
+    found = overflow(
+        [build_request(p, cfg.system_prompt) for p in problems],
+        GenerationParams(max_new_tokens=cfg.max_new_tokens),
+    )
+    if found is not None:
+        index, n_prompt, limit = found
+        p = problems[index]
+        raise XlingError(
+            f"problem {p.benchmark}/{p.lang}/{p.id}: a prompt of {n_prompt} tokens and "
+            f"--max-new-tokens {cfg.max_new_tokens} do not fit the model's context of {limit} "
+            "tokens; lower --max-new-tokens or leave the problem out of the data"
+        )
 
 
 def backend_options(cfg: EvalConfig) -> dict[str, Any]:
@@ -304,21 +395,42 @@ def score_stage(
     # so an interrupted re-score never leaves the run with a half-empty scores file.
     target = out / ("scores.rescore.jsonl" if rescore else SCORES)
     log = AppendLog(target)
-    todo = [g for g in (from_dict(Generation, r) for r in read_jsonl(gen_path)) if g.key not in log]
+    todo = [g for g in read_generations(gen_path) if g.key not in log]
     if todo:
         batch: list[dict[str, Any]] = []
-        with make_progress(console) as progress:
-            task = progress.add_task("scoring", total=len(todo))
-            for score in score_many(todo, workers=workers, timeout_s=timeout_s):
-                batch.append(to_dict(score))
-                progress.advance(task)
-                if len(batch) >= 64:
-                    log.append(batch)
-                    batch = []
-            log.append(batch)
+        failed = 0
+        finished = False
+        try:
+            with make_progress(console) as progress:
+                task = progress.add_task("scoring", total=len(todo))
+                for score in score_many(todo, workers=workers, timeout_s=timeout_s):
+                    batch.append(to_dict(score))
+                    failed += score.status == "error"
+                    progress.advance(task)
+                    if len(batch) >= 64:
+                        log.append(batch)
+                        batch = []
+            finished = True
+        finally:
+            # What was scored is kept when the run stops; the items that failed just before
+            # the workers gave up are not, so the rerun scores them again.
+            log.append([s for s in batch if finished or s["status"] != "error"])
+        if failed:
+            console.print(
+                f"[yellow]{failed} generation(s) could not be scored (status 'error', counted "
+                f"wrong); `xling score {out}` re-scores them"
+            )
     if rescore:
         target.replace(out / SCORES)
     return len(todo)
+
+
+def read_generations(path: Path) -> list[Generation]:
+    """A run's generations, each row checked (`generation_from_row`)."""
+    return [
+        generation_from_row(row, f"{path}, row {i}")
+        for i, row in enumerate(read_jsonl(path), start=1)
+    ]
 
 
 def metrics_stage(out: Path, *, model: str = "") -> dict[str, Any]:
@@ -381,4 +493,4 @@ def load_config_json(run_dir: Path) -> dict[str, Any]:
     path = run_dir / "config.json"
     if not path.exists():
         raise XlingError(f"{run_dir} is not a run directory (no config.json)")
-    return json.loads(path.read_text(encoding="utf-8"))
+    return read_json_object(path, "run config")

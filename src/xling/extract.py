@@ -18,13 +18,21 @@ the question did not already give, a number a link word points at ("5 tickets *c
 $37.50", "2週間*で*48時間"), a money amount after a count; otherwise the first (or, in a
 closing sentence, the last) number, flagged `ambiguous`.
 
-Everything here is plain string scanning with bounded work per candidate: no regex with
-nested quantifiers over the whole text, no recursion, nothing evaluated. The scorer still
-runs it under a hard per-item timeout (see `scoring.py`).
+Numbers are read as exact fractions: "5,600", "1.234,5", "-3/4", scientific notation
+("1e9", "1.5e-3", "2\\times 10^{5}") and 0x/0b/0o literals, each as the one value it
+denotes, never as its first digits. Integers of any length stay digit strings (no
+conversion, so no int-conversion limit and linear time); other values are exact only up
+to MAX_EXACT_DIGITS digits and exponents up to MAX_EXPONENT, beyond which they are no
+answer rather than a rounded guess.
+
+Everything here is plain string scanning, linear in the text: boxes are paired in one pass
+over the braces, no regex with nested quantifiers runs over the whole text, nothing is
+evaluated. The scorer still runs it under a hard per-item timeout (see `scoring.py`).
 """
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -35,12 +43,17 @@ from typing import NamedTuple
 
 from xling.languages import LANGUAGES, native_digit_table
 
-MAX_BOXED_CHARS = 2000  # a longer "answer" is not an answer; refusing it bounds the work
+MAX_BOXED_CHARS = 2000  # a longer "answer" is not an answer, unless it is one long number
 MAX_SEGMENT_CHARS = 400  # how far past an answer word the answer may sit
 MAX_ANNOUNCEMENTS = 500  # announcements read from the end; a looping trace repeats itself
 _MAX_WORD_CHARS = 64  # longer than any registry word, so a window never cuts one
+MAX_EXPONENT = 1000  # "1e5000" is no answer: exact values that size serve no benchmark
+MAX_EXACT_DIGITS = 5000  # digits of a non-integer read exactly; integers have no limit
 
-_BOX_COMMANDS = ("\\boxed", "\\fbox")
+_BOX_OPEN_RE = re.compile(r"\\(?:boxed|fbox)[ \t]*\{")
+_BRACE_RE = re.compile(r"[{}]")
+# A box that holds nothing but one number may be of any length (a 5,000-digit answer).
+_LONG_NUMBER_RE = re.compile(r"[\s$]*[-+]?\d(?:[\d,.' ]*\d)?[\s$]*")
 # Chat/turn markers of common templates. s1-style traces switch sections with
 # "<|im_start|>answer"; an answer is never inside a marker.
 # The role word glued to a marker ("<|im_start|>answer") goes with it.
@@ -63,12 +76,30 @@ _FULLWIDTH = {
     "\u2009": " ",
     "\u2007": " ",
 }
-_TRANSLATE = native_digit_table() | {ord(k): v for k, v in _FULLWIDTH.items()}
+# Invisible joiners and spaces models leave inside numbers and words ("4\u200d2"); the
+# registry's words contain none, so dropping them everywhere loses nothing.
+_ZERO_WIDTH = "\u200b\u200c\u200d\u2060\ufeff"
+_TRANSLATE: dict[int, int | str | None] = (
+    native_digit_table()
+    | {ord(k): v for k, v in _FULLWIDTH.items()}
+    | dict.fromkeys(map(ord, _ZERO_WIDTH))
+)
 
 # A number as people write it: optional sign, digits with optional thousands groups
-# (",", ".", " ", "'"), optional decimal part, optional "/denominator" fraction.
+# (",", ".", " ", "'"), optional decimal part, optional exponent ("1e9", "1.5e-3"), optional
+# "/denominator" fraction; or a 0x/0b/0o literal. The exponent and the radix prefix belong
+# to the number: "1e9" is one number, not a 1 followed by a word.
 _NUMBER_RE = re.compile(
-    r"(?<![0-9A-Za-z.])[-+]?(?:\d{1,3}(?:[,. ']\d{3})+|\d+)(?:[.,]\d+)?(?:\s*/\s*\d+)?(?!\d)"
+    r"(?<![0-9A-Za-z.])[-+]?"
+    r"(?:0(?:[xX][0-9a-fA-F]+|[bB][01]+|[oO][0-7]+)(?![0-9A-Za-z])"
+    r"|(?!0[xXbBoO][0-9A-Za-z])(?:\d{1,3}(?:[,. ']\d{3})+|\d+)(?:[.,]\d+)?(?:[eE][-+]?\d+)?"
+    r"(?:\s*/\s*\d+)?(?!\d))"
+)
+# Scientific notation as it is typeset: "2×10^{5}", "2 \\times 10^5", "1.5·10^{-3}". The
+# mantissa must not be part of a power or a fraction ("2^3 \\times 10^2", "1/2 × 10^2").
+_TIMES_TEN_RE = re.compile(
+    r"(?<![\w.^{/])(\d+(?:[.,]\d+)?)[ \t]*(?:\\times|\\cdot|×|·|\*)[ \t]*10[ \t]*\^[ \t]*"
+    r"(?:\{[ \t]*([-+]?\d+)[ \t]*\}|([-+]?\d+))(?![\d.^])"
 )
 _BOLD_RE = re.compile(r"\*\*([^*\n]{1,200})\*\*")
 _LATEX_FRAC_RE = re.compile(r"\\[dt]?frac\s*\{\s*([-+]?\d+)\s*\}\s*\{\s*(\d+)\s*\}")
@@ -104,7 +135,10 @@ class Answers:
 
 
 def normalize_text(text: str) -> str:
-    """Native and full-width digits to ASCII, exotic spaces and punctuation to plain ones."""
+    """Native and full-width digits to ASCII, exotic spaces and punctuation to plain ones,
+    zero-width characters removed."""
+    if text.isascii():  # the table maps only non-ASCII characters; a 1 MB answer stays cheap
+        return text
     return text.translate(_TRANSLATE)
 
 
@@ -117,36 +151,39 @@ def find_boxed(text: str) -> list[str]:
 
 
 def _boxes(text: str) -> list[tuple[int, int, str]]:
-    """(start, end, content) of every well-formed box, in order of appearance."""
+    """(start, end, content) of every well-formed box, in order of appearance.
+
+    One pass pairs every brace with its partner on a stack, so the work is linear in the
+    text however many boxes are left open. (Scanning forward from each "\\boxed{" for its
+    closing brace cost MAX_BOXED_CHARS per box: 23 s for 1 MB of unclosed boxes.)
+    A brace's partner depends only on the text after it, so the pairs are the ones a
+    depth count from each box would find.
+    """
+    box_at = {m.end() - 1: m.start() for m in _BOX_OPEN_RE.finditer(text)}  # "{" -> command
+    if not box_at:
+        return []
     found: list[tuple[int, int, str]] = []
-    for command in _BOX_COMMANDS:
-        start = text.find(command)
-        while start != -1:
-            braced = _braced_after(text, start + len(command))
-            if braced is not None:
-                found.append((start, braced[1], braced[0]))
-            start = text.find(command, start + len(command))
+    stack: list[int] = []
+    for match in _BRACE_RE.finditer(text, min(box_at)):
+        pos = match.start()
+        if text[pos] == "{":
+            stack.append(pos)
+        elif stack:
+            opening = stack.pop()
+            start = box_at.get(opening)
+            if start is not None and _box_content_ok(text, opening + 1, pos):
+                found.append((start, pos + 1, text[opening + 1 : pos]))
     found.sort()
     return found
 
 
-def _braced_after(text: str, pos: int) -> tuple[str, int] | None:
-    """(content, end) of the brace group that starts at `pos` (after spaces), if balanced."""
-    while pos < len(text) and text[pos] in " \t":
-        pos += 1
-    if pos >= len(text) or text[pos] != "{":
-        return None
-    depth = 0
-    end_limit = min(len(text), pos + MAX_BOXED_CHARS + 2)
-    for i in range(pos, end_limit):
-        ch = text[i]
-        if ch == "{":
-            depth += 1
-        elif ch == "}":
-            depth -= 1
-            if depth == 0:
-                return text[pos + 1 : i], i + 1
-    return None
+def _box_content_ok(text: str, start: int, end: int) -> bool:
+    """Short enough to be an answer, or one long number. The number check stops at the
+    first character that is no digit, and only a box's own leading digits are read (an
+    inner box's command stops it), so the checks stay linear in the text."""
+    if end - start <= MAX_BOXED_CHARS:
+        return True
+    return _LONG_NUMBER_RE.fullmatch(text, start, end) is not None
 
 
 # ------------------------------------------------------------------------ vocabulary
@@ -304,7 +341,7 @@ class _Context:
 def _question_values(question: str | None, lang: str | None) -> frozenset[Fraction]:
     if not question:
         return frozenset()
-    clean = normalize_text(question[-4000:])
+    clean = _times_ten(normalize_text(question[-4000:]))
     values = (parse_number(m.group(), lang) for m in _NUMBER_RE.finditer(clean))
     return frozenset(v for v in values if v is not None)
 
@@ -316,21 +353,29 @@ def _explicit(text: str, ctx: _Context, *, plain_words: bool) -> Extraction:
     found = _from_boxes(text, ctx)
     if found is not None:
         return found
-    return _from_announcements(clean_text(text), ctx, plain_words=plain_words)
+    return _from_announcements(_clean(text), ctx, plain_words=plain_words)
 
 
 def _from_boxes(text: str, ctx: _Context) -> Extraction | None:
     """The last box; when the last boxes state one quantity in several forms ("\\boxed{130}
-    minutes or \\boxed{2 hours 10 minutes}"), the first numeric one of them."""
-    boxes = [(s, e, c, a) for s, e, c in _boxes(text) if (a := normalize_answer(c, ctx.lang))]
-    if not boxes:
-        return None
-    group = [boxes[-1]]
-    for prev in reversed(boxes[:-1]):
-        if not _same_quantity_gap(text[prev[1] : group[0][0]]):
+    minutes or \\boxed{2 hours 10 minutes}"), the first numeric one of them. A last box
+    holding a number too large to read ("\\boxed{1e5000}") is the model's answer and reads
+    as none. Boxes are normalized from the last one back, only as far as the group goes."""
+    group: list[tuple[int, int, str, str]] = []
+    for start, end, content in reversed(_boxes(text)):
+        answer = _canonical_answer(content, ctx.lang)
+        if answer is None:
+            continue
+        if group and not _same_quantity_gap(text[end : group[0][0]]):
             break
-        group.insert(0, prev)
-    numeric = [b for b in group if parse_number(b[3], ctx.lang) is not None]
+        if answer == _UNREADABLE:
+            if group:
+                break
+            return Extraction(None, "boxed", content)
+        group.insert(0, (start, end, content, answer))
+    if not group:
+        return None
+    numeric = [b for b in group if is_number(b[3])]
     _, _, content, answer = numeric[0] if numeric else group[-1]
     return Extraction(answer, "boxed", content)
 
@@ -392,6 +437,17 @@ def clean_text(text: str) -> str:
     return normalize_text(_MARKER_RE.sub("\n", text))
 
 
+def _clean(text: str) -> str:
+    """clean_text with typeset scientific notation as one number ("2\\times 10^{5}" -> "2e5")."""
+    return _times_ten(clean_text(text))
+
+
+def _times_ten(text: str) -> str:
+    if "10" not in text:
+        return text
+    return _TIMES_TEN_RE.sub(lambda m: f"{m[1]}e{m[2] or m[3]}", text)
+
+
 def _announcement_end(text: str, match: re.Match[str], value_re: re.Pattern[str]) -> int | None:
     """Where the announced value starts, or None when the word is not announcing anything
     ("To answer this…", "答えを求める"): an announcement is followed by a colon, a line
@@ -428,8 +484,13 @@ def _asks(segment: str) -> bool:
 
 def _segment_after(text: str, pos: int) -> Announcement | None:
     """What an announcement says: the rest of its line, or the next non-empty line when the
-    announcement ends its line (a heading: "**Final Answer**\\n\\nShe earns 18 dollars")."""
-    after = text[pos : pos + MAX_SEGMENT_CHARS]
+    announcement ends its line (a heading: "**Final Answer**\\n\\nShe earns 18 dollars").
+    A number running past MAX_SEGMENT_CHARS is taken whole, never cut to its first digits."""
+    end = pos + MAX_SEGMENT_CHARS
+    if 0 < end < len(text) and text[end - 1].isdigit():
+        run = _DIGITS_ON_RE.match(text, end)
+        end = run.end() if run else end
+    after = text[pos:end]
     offset = 0
     for line in after.split("\n"):
         if line.strip(" \t*:_#"):
@@ -442,8 +503,13 @@ def _segment_after(text: str, pos: int) -> Announcement | None:
 
 
 def _fallback(text: str, ctx: _Context) -> Extraction:
-    clean = clean_text(text)
-    tail = clean[-MAX_SEGMENT_CHARS:]
+    clean = _clean(text)
+    cut = max(0, len(clean) - MAX_SEGMENT_CHARS)
+    if cut and clean[cut].isdigit():
+        # The tail starts inside a number: take it whole, not as its last digits.
+        run = _DIGITS_ON_RE.match(clean[cut - 1 :: -1])
+        cut -= run.end() if run else 0
+    tail = clean[cut:]
     closing = _closing_sentence(tail)
     if closing is not None:
         number, ambiguous = _stated_number(closing, ctx, prefer="last", first_clause=False)
@@ -458,9 +524,9 @@ def _fallback(text: str, ctx: _Context) -> Extraction:
 
     matches = list(_NUMBER_RE.finditer(tail))
     if matches:
-        value = parse_number(matches[-1].group(), ctx.lang)
-        if value is not None:
-            return Extraction(format_number(value), "last_number", matches[-1].group())
+        number = canonical_number(matches[-1].group(), ctx.lang)
+        if number is not None:
+            return Extraction(number, "last_number", matches[-1].group())
     return Extraction(None, None)
 
 
@@ -512,8 +578,8 @@ def _stated_number(
     if not matches:
         return None, False
     chosen, ambiguous = _pick_amount(span, matches, ctx, prefer)
-    value = parse_number(chosen.group(), ctx.lang)
-    return (None, False) if value is None else (format_number(value), ambiguous)
+    number = canonical_number(chosen.group(), ctx.lang)
+    return (None, False) if number is None else (number, ambiguous)
 
 
 def _pick_amount(
@@ -535,10 +601,11 @@ def _pick_amount(
     if len(candidates) == 1:
         return candidates[0], False
     vocab = _vocab()
+    kept = {m.start() for m in candidates}  # a set: `m in candidates` was quadratic
     linked = [
         m
         for prev, m in pairwise(matches)
-        if m in candidates and vocab.link_end_re.search(span[prev.end() : m.start()])
+        if m.start() in kept and vocab.link_end_re.search(span[prev.end() : m.start()])
     ]
     if linked:
         return linked[-1], False
@@ -556,8 +623,30 @@ def _is_money(span: str, match: re.Match[str]) -> bool:
     return bool(after) and (after[0] in _CURRENCY_SIGNS or bool(_vocab().currency_re.match(after)))
 
 
+# ------------------------------------------------------------------------ numbers
+
+# What a box that states a number too large to read exactly normalizes to ("1e5000"): an
+# answer that is none, as opposed to an empty box.
+_UNREADABLE = ""
+_DIGITS_ON_RE = re.compile(r"[\d,.']*\d")  # the rest of a number a window's edge cut
+_CANONICAL_NUMBER_RE = re.compile(r"-?\d+(?:\.\d+)?(?:/\d+)?")
+_DECIMAL_RE = re.compile(r"(\d+)(?:\.(\d+))?")
+_EXPONENT_RE = re.compile(r"(.*\d)[eE]([-+]?\d+)")
+_RADIX_RE = re.compile(r"0([xX][0-9a-fA-F]+|[bB][01]+|[oO][0-7]+)")
+_RADIX_BASES = {"x": 16, "b": 2, "o": 8}
+# Digits Python converts directly under any int_max_str_digits setting (the least is 640);
+# longer strings are converted in halves, so the conversion limit is never hit.
+_SAFE_DIGITS = 600
+
+
 def normalize_answer(content: str, lang: str | None = None) -> str | None:
-    """A boxed (or gold) answer in canonical form: a number when it is one, else LaTeX."""
+    """A boxed (or gold) answer in canonical form: a number when it is one, else LaTeX.
+    None when it states nothing, or a number too large to read exactly ("1e5000")."""
+    return _canonical_answer(content, lang) or None
+
+
+def _canonical_answer(content: str, lang: str | None) -> str | None:
+    """normalize_answer, with _UNREADABLE for a number too large to read exactly."""
     text = normalize_text(content).strip()
     text = _TEXT_CMD_RE.sub(r" \1 ", text)
     text = _LATEX_SPACING_RE.sub(" ", text)
@@ -565,6 +654,7 @@ def normalize_answer(content: str, lang: str | None = None) -> str | None:
     text = text.replace("\\left", "").replace("\\right", "")
     text = text.replace("$", "").strip()
     text = _LATEX_FRAC_RE.sub(r"\1/\2", text)
+    text = _times_ten(text)
     # "x = 5" and "Answer: 5" style boxes: the value is what follows the last '=' or ':'.
     for sep in ("=", ":"):
         if sep in text and not text.endswith(sep):
@@ -573,24 +663,56 @@ def normalize_answer(content: str, lang: str | None = None) -> str | None:
         return None
     # A number with units, currency or words around it ("18 ডলার", "€ 5,600", "3 days").
     numbers = _NUMBER_RE.findall(text)
-    leftover = _NUMBER_RE.sub("", text)
-    if len(numbers) == 1 and not re.search(r"[\\^_{}()\[\]*+]", leftover):
-        value = parse_number(numbers[0], lang)
-        if value is not None:
-            return format_number(value)
+    if len(numbers) == 1 and not re.search(r"[\\^_{}()\[\]*+]", _NUMBER_RE.sub("", text)):
+        # A number that cannot be read exactly is no answer: its text must not reach the
+        # LaTeX comparison, where "1e5000" could read as 1·e·5000.
+        return canonical_number(numbers[0], lang) or _UNREADABLE
     return re.sub(r"\s+", " ", text)
 
 
+def is_number(answer: str) -> bool:
+    """Whether a canonical answer (from normalize_answer or extraction) is a number."""
+    return _CANONICAL_NUMBER_RE.fullmatch(answer) is not None
+
+
+def canonical_number(token: str, lang: str | None = None) -> str | None:
+    """A number token in canonical form ("5,600" -> "5600", "1.5e3" -> "1500", "3/4" ->
+    "0.75"), or None when it is no number or too large to read exactly.
+
+    Integers stay digit strings, however long: converting a 5,000-digit answer to an int
+    hits Python's int-conversion limit, and converting 1 MB of digits takes seconds.
+    """
+    clean = _clean_token(token)
+    if "/" not in clean and not _RADIX_RE.match(clean.lstrip("+-")):
+        parts = _decimal_parts(clean, lang)
+        if parts is None:
+            return None
+        negative, whole, frac, exp = parts
+        frac = frac.rstrip("0")
+        if exp >= len(frac):  # an integer
+            digits = (whole + frac).lstrip("0")
+            if not digits:
+                return "0"
+            return ("-" if negative else "") + digits + "0" * (exp - len(frac))
+    value = parse_number(token, lang)
+    return None if value is None else format_number(value)
+
+
 def parse_number(token: str, lang: str | None = None) -> Fraction | None:
-    """'5,600' / '5 600' / '1.234,5' / '-3/4' / '12.5' -> exact Fraction.
+    """'5,600' / '5 600' / '1.234,5' / '-3/4' / '12.5' / '1.5e-3' / '0x1F' -> exact Fraction.
 
     A lone separator before exactly three digits is ambiguous. A comma there ("5,600") is
     read as thousands in every language: grade-school answers are far more often
     thousands than three-decimal values, and models write English-style numbers
     everywhere. A point ("5.600") is thousands only where the language writes decimals
     with a comma (the registry's `decimal_comma`), else a decimal point ("222.857").
+
+    0x/0b/0o literals are read as their value: the prefix is unambiguous, and reading one
+    as "no answer" would let an earlier box, or the LaTeX comparison (where "0x10" is
+    0·x·10 = 0), decide instead. None for more than MAX_EXACT_DIGITS digits or an exponent
+    beyond MAX_EXPONENT (see `canonical_number` for integers of any length).
     """
-    token = normalize_text(token).strip().replace("'", "").replace(" ", "")
+    token = _clean_token(token)
     if not token:
         return None
     if "/" in token:
@@ -599,38 +721,142 @@ def parse_number(token: str, lang: str | None = None) -> Fraction | None:
         if a is None or b is None or b == 0:
             return None
         return a / b
-    sign = -1 if token.startswith("-") else 1
+    radix = _RADIX_RE.fullmatch(token.lstrip("+-"))
+    if radix is not None:
+        body = radix[1]
+        if len(body) > 4 * MAX_EXACT_DIGITS:
+            return None
+        value = int(body[1:], _RADIX_BASES[body[0].lower()])  # power-of-2 bases: no limit
+        return Fraction(-value if token.startswith("-") else value)
+    parts = _decimal_parts(token, lang)
+    if parts is None:
+        return None
+    negative, whole, frac, exp = parts
+    digits = (whole + frac).lstrip("0")
+    if len(digits) > MAX_EXACT_DIGITS:
+        return None
+    value = Fraction(_digits_to_int(digits) if digits else 0)
+    scale = exp - len(frac)
+    value = value * 10**scale if scale >= 0 else value / 10**-scale
+    return -value if negative else value
+
+
+def _clean_token(token: str) -> str:
+    return normalize_text(token).strip().replace("'", "").replace(" ", "")
+
+
+def _decimal_parts(token: str, lang: str | None) -> tuple[bool, str, str, int] | None:
+    """(negative, whole digits, fraction digits, exponent) of a cleaned decimal token, with
+    the thousands/decimal separators resolved (see `parse_number`); None if it is none."""
+    negative = token.startswith("-")
     token = token.lstrip("+-")
-    seps = [c for c in token if c in ",."]
-    if seps:
+    exp = 0
+    if "e" in token or "E" in token:
+        match = _EXPONENT_RE.fullmatch(token)
+        if match is None:
+            return None
+        token, exp_text = match[1], match[2]
+        # Checked on the text first: int() of a 10,000-digit exponent is itself the problem.
+        if len(exp_text.lstrip("+-").lstrip("0")) > len(str(MAX_EXPONENT)):
+            return None
+        exp = int(exp_text)
+        if abs(exp) > MAX_EXPONENT:
+            return None
+    commas, points = token.count(","), token.count(".")
+    if commas or points:
         last = max(token.rfind(","), token.rfind("."))
         head, tail = token[:last], token[last + 1 :]
-        if len(set(seps)) == 2:  # "1,234.5" / "1.234,5": the last mark is the decimal one
+        if commas and points:  # "1,234.5" / "1.234,5": the last mark is the decimal one
             token = head.replace(",", "").replace(".", "") + "." + tail
-        elif len(seps) > 1:  # "1.234.567": one mark repeated only groups thousands
-            token = token.replace(seps[0], "")
-        elif len(tail) == 3 and head.isdigit() and (seps[0] == "," or _decimal_comma(lang)):
+        elif commas + points > 1:  # "1.234.567": one mark repeated only groups thousands
+            token = token.replace("," if commas else ".", "")
+        elif len(tail) == 3 and head.isdigit() and (commas or _decimal_comma(lang)):
             token = head + tail
         else:
             token = head + "." + tail
-    if not re.fullmatch(r"\d+(?:\.\d+)?", token):
+    match = _DECIMAL_RE.fullmatch(token)
+    if match is None:
         return None
-    return sign * Fraction(token)
+    return negative, match[1], match[2] or "", exp
 
 
 def _decimal_comma(lang: str | None) -> bool:
     return lang is not None and lang in LANGUAGES and LANGUAGES[lang].decimal_comma
 
 
+def _digits_to_int(digits: str) -> int:
+    """int(digits) for a digit string of any length, without the int-conversion limit."""
+    if len(digits) <= _SAFE_DIGITS:
+        return int(digits)
+    half = len(digits) // 2
+    return _digits_to_int(digits[:-half]) * 10**half + _digits_to_int(digits[-half:])
+
+
+def _int_to_digits(value: int) -> str:
+    """str(value) for an int of any size, without the int-conversion limit."""
+    if value < 0:
+        return "-" + _int_to_digits(-value)
+    if value.bit_length() <= 3 * _SAFE_DIGITS:  # log2(10) < 3.33: at most _SAFE_DIGITS digits
+        return str(value)
+    half = value.bit_length() * 3 // 20  # about half its decimal digits
+    high, low = divmod(value, 10**half)
+    return _int_to_digits(high) + _int_to_digits(low).rjust(half, "0")
+
+
 def format_number(value: Fraction) -> str:
-    if value.denominator == 1:
-        return str(value.numerator)
-    # Terminating decimals print as decimals; others stay exact fractions.
-    den = value.denominator
-    while den % 2 == 0:
-        den //= 2
-    while den % 5 == 0:
-        den //= 5
+    """Integers as digits, terminating decimals exactly as decimals ("0.0015"), other values
+    as exact fractions ("1/3"). Never through float, which rounds long decimals and turns
+    1.5e-400 into 0."""
+    num, den = value.numerator, value.denominator
     if den == 1:
-        return f"{float(value):.10g}"
-    return f"{value.numerator}/{value.denominator}"
+        return _int_to_digits(num)
+    twos = (den & -den).bit_length() - 1
+    rest = den >> twos
+    # The decimal terminates when what is left is a power of 5. Its exponent is found from
+    # the bit length, not by dividing out one 5 at a time: that loop is quadratic in the
+    # digits, seconds on a 100,000-digit decimal.
+    estimate = round(rest.bit_length() / math.log2(5))
+    fives = next((k for k in (estimate - 1, estimate, estimate + 1) if k >= 0 and 5**k == rest), -1)
+    if fives < 0:
+        return f"{_int_to_digits(num)}/{_int_to_digits(den)}"
+    places = max(twos, fives)
+    digits = _int_to_digits(abs(num) * 10**places // den).rjust(places + 1, "0")
+    return ("-" if num < 0 else "") + digits[:-places] + "." + digits[-places:]
+
+
+# ------------------------------------------------------------------------ gold answers
+
+
+def _braces_balanced(text: str) -> bool:
+    depth = 0
+    for match in _BRACE_RE.finditer(text.replace("\\{", "").replace("\\}", "")):
+        depth += 1 if match.group() == "{" else -1
+        if depth < 0:
+            return False
+    return depth == 0
+
+
+def gold_problem(answer: str, answer_type: str) -> str | None:
+    """Why `answer` cannot be the gold answer of a problem of `answer_type`, as one line;
+    None when it can. A malformed gold scores every response wrong without a sign, so
+    loaders refuse it at the edge.
+
+    "number": the answer must read as one number (units and currency around it are fine:
+    "18", "5,600", "$18", "3/4", "1e3"); "two", "NaN", "inf" or "3 or 4" are refused.
+    "latex": the answer must be non-empty with balanced braces. "choice": non-empty.
+    """
+    shown = answer if len(answer) <= 60 else answer[:57] + "..."
+    if not answer.strip():
+        return "gold answer is empty"
+    if answer_type == "number":
+        canonical = _canonical_answer(answer, None)
+        if canonical == _UNREADABLE:
+            return f"gold answer {shown!r} is too large a number to read exactly"
+        if canonical is None or not is_number(canonical):
+            return f"gold answer {shown!r} is not a number (answer type 'number')"
+    elif answer_type == "latex":
+        if not _braces_balanced(answer):
+            return f"gold answer {shown!r} has unbalanced braces (answer type 'latex')"
+        if normalize_answer(answer) is None:
+            return f"gold answer {shown!r} states nothing (answer type 'latex')"
+    return None

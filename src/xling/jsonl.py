@@ -33,10 +33,35 @@ def read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
         if not raw.strip():
             continue
         try:
-            yield json.loads(raw)
+            record = json.loads(raw)
         except json.JSONDecodeError as exc:
             raise XlingError(f"{path}:{lineno}: corrupt JSON line ({exc.msg})") from None
+        except UnicodeDecodeError as exc:
+            raise XlingError(
+                f"{path}:{lineno}: not UTF-8 (byte {raw[exc.start]:#04x} at column {exc.start + 1})"
+            ) from None
+        if not isinstance(record, dict):
+            raise XlingError(
+                f"{path}:{lineno}: expected a JSON object, got {type(record).__name__}"
+            )
+        yield record
     del tail
+
+
+def read_json_object(path: Path, what: str = "file") -> dict[str, Any]:
+    """A JSON file holding one object (a run's config.json, metrics.json), or one line saying
+    why not: missing, not UTF-8, not JSON, not an object."""
+    try:
+        data = json.loads(path.read_bytes())
+    except FileNotFoundError:
+        raise XlingError(f"{what} not found: {path}") from None
+    except UnicodeDecodeError:
+        raise XlingError(f"{path}: not UTF-8 text") from None
+    except json.JSONDecodeError as exc:
+        raise XlingError(f"{path}: invalid JSON at line {exc.lineno} ({exc.msg})") from None
+    if not isinstance(data, dict):
+        raise XlingError(f"{path}: expected a JSON object, got {type(data).__name__}")
+    return data
 
 
 def repair_tail(path: Path) -> int:

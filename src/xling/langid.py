@@ -51,6 +51,30 @@ over all of each s1.1 output (mean 7,391 stripped characters), 2,000 characters 
 only disagree on 5 of 660, head + tail on 9, 4 windows on 4, 8 windows on 4, 16 windows
 (of ~125 characters, the reference's own piece size) on 0.
 
+Script evidence overrides lingua's piece votes in two cases where lingua reads the script
+mix, not the language (see `_script_override`):
+
+* Japanese written with many kanji. lingua calls a piece Japanese as soon as it holds one
+  kana and Chinese when it holds none, so kana-free stretches of kanji-dense Japanese
+  ("残数計算：16個減3個減4個、残9個。") vote Chinese and can outvote the rest. A piece
+  lingua gives to Chinese votes Japanese instead when (a) the text holds kana, at least
+  KANA_SHARE of its Han and kana characters, and (b) the piece's Han characters include
+  no more simplified-only forms than Japanese-only forms. The forms come from the two
+  national character sets: a character in GB 2312 but not in JIS X 0208 is a simplified
+  form (们 这 说 时 问 题 总), one in JIS X 0208 but not GB 2312 a Japanese (or
+  traditional) form (個 総 売 単 時 問 題). On the MGSM questions every Chinese question
+  has simplified forms and no Japanese ones, and no Japanese question has a simplified
+  form (1,754 Japanese-form characters in all). So (b) keeps Chinese the Chinese pieces
+  of a text that also quotes or restates Japanese, and (a) keeps Traditional Chinese,
+  which shares the Japanese forms but has no kana, Chinese.
+* Thai quoting Chinese. lingua weighs a run of Thai, written without spaces, against
+  each Han character, so a Thai sentence quoting four Chinese characters ("ครูสอนว่า
+  学而时习之 หมายถึง…") is called Chinese. A piece lingua gives to Chinese or Japanese
+  votes Thai instead when it holds at least as many Thai characters as Han and kana: the
+  quoted Han is then at most half of the piece. Pieces wholly in Chinese still vote
+  Chinese, so a Thai response that drifts into Chinese reasoning is still off-target in
+  proportion.
+
 Limits: a language outside the registry is reported as the closest registry language
 (Portuguese as Spanish), or as OTHER when its script is in no registry language (Korean,
 Hindi): such a response is off-target whatever the prompt's language.
@@ -60,6 +84,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from bisect import bisect_left
 from dataclasses import dataclass
 from functools import lru_cache
 from itertools import pairwise
@@ -75,6 +100,11 @@ MIN_LETTERS = 3
 # Texts are scored in pieces of max_chars // N_WINDOWS characters; texts longer than
 # max_chars by N_WINDOWS such pieces spread evenly from head to tail.
 N_WINDOWS = 16
+# A text with kana of at least this share of its Han and kana characters has Japanese in
+# it (see the module docstring). Low on purpose: the kanji-dense corpus of the tests holds
+# 3.4% kana, and the per-piece character forms, not this share, keep Chinese pieces of a
+# mixed text Chinese. It only has to tell Japanese from Traditional Chinese.
+KANA_SHARE = 0.02
 # lingua's accuracy mode, see the module docstring for the figures behind the choice.
 HIGH_ACCURACY = True
 # Preload every model when the detector is built (see the module docstring).
@@ -105,17 +135,16 @@ _CHAT_MARKER = re.compile(
 _FENCED_CODE = re.compile(r"```.*?(?:```|\Z)|~~~.*?(?:~~~|\Z)", re.DOTALL)
 _INLINE_CODE = re.compile(r"`[^`\n]*`")
 _URL = re.compile(r"\b(?:https?://|www\.)\S+")
-# Display math and explicit inline math. `$…$` follows pandoc's rule so that prices are not
-# taken for math ("$20 and $30"): the opening `$` is followed by a non-space, the closing
-# `$` is preceded by a non-space and not followed by a digit; it stays on one line.
-_MATH = re.compile(
-    r"\$\$.*?\$\$"
-    r"|\\\[.*?\\\]"
-    r"|\\\(.*?\\\)"
-    r"|\\begin\{([a-zA-Z*]+)\}.*?\\end\{\1\}"
-    r"|(?<![\\$])\$(?=[^\s$])[^$\n]*?(?<=[^\s\\])\$(?!\d)",
-    re.DOTALL,
-)
+# Display math and explicit inline math: $$…$$, \[…\], \(…\), environments and `$…$`,
+# which follows pandoc's rule so that prices are not taken for math ("$20 and $30"): the
+# opening `$` is followed by a non-space, the closing `$` is preceded by a non-space and
+# not followed by a digit; it stays on one line. Where each opener's span ends is found by
+# `_drop_math`, not by one regex: a lazy ".*?" rescans to the end of the text from every
+# unclosed opener, 19 s for 80 kB of "\[".
+_MATH_OPEN = re.compile(r"\$\$|\\\[|\\\(|\\begin\{([a-zA-Z*]+)\}|(?<![\\$])\$(?=[^\s$])")
+_INLINE_MATH = re.compile(r"\$[^$\n]*?(?<=[^\s\\])\$(?!\d)")
+_MATH_CLOSE = {"$$": "$$", "\\[": "\\]", "\\(": "\\)"}
+_MATH_END = re.compile(r"\\end\{([a-zA-Z*]+)\}")
 # Commands whose argument is prose and is kept, inside math as well as outside.
 _TEXT_COMMAND = re.compile(
     r"\\(?:text|textbf|textit|textrm|textsf|texttt|emph|mbox|textnormal)\s*\{([^{}]*)\}"
@@ -180,6 +209,47 @@ def _drop_boxed(text: str) -> str:
     return "".join(out)
 
 
+def _drop_math(text: str) -> str:
+    """Replace each math span by the prose inside its \\text{…}, in one pass: spans are
+    matched left to right, each opener with its first closer after it. An opener without a
+    closer is left as text, and later openers of its kind are not searched again (there is
+    no closer after them either), so the work is linear in the text."""
+    ends: dict[str, list[int]] | None = None  # \end{name} positions, built on first use
+    closed: set[str] = set()  # kinds with no closer left
+    out: list[str] = []
+    pos = search = 0
+    while (opener := _MATH_OPEN.search(text, search)) is not None:
+        kind = opener.group()
+        end = -1
+        if kind.startswith("\\begin"):
+            if ends is None:
+                ends = {}
+                for match in _MATH_END.finditer(text):
+                    ends.setdefault(match[1], []).append(match.end())
+            after = ends.get(opener[1], [])
+            # The first \end{name} whose text starts after the opener.
+            index = bisect_left(after, opener.end() + len(opener[1]) + 6)
+            end = after[index] if index < len(after) else -1
+        elif kind == "$":
+            inline = _INLINE_MATH.match(text, opener.start())
+            end = inline.end() if inline else -1
+        elif kind not in closed:
+            closer = _MATH_CLOSE[kind]
+            found = text.find(closer, opener.end())
+            if found == -1:
+                closed.add(kind)
+            else:
+                end = found + len(closer)
+        if end == -1:
+            search = opener.start() + 1
+            continue
+        out.append(text[pos : opener.start()])
+        out.append(_prose_of(text[opener.start() : end]))
+        pos = search = end
+    out.append(text[pos:])
+    return "".join(out)
+
+
 def strip_for_lid(text: str) -> str:
     """The natural-language words of `text`, for language identification.
 
@@ -194,7 +264,7 @@ def strip_for_lid(text: str) -> str:
     text = _INLINE_CODE.sub(" ", text)
     text = _URL.sub(" ", text)
     text = _drop_boxed(text)
-    text = _MATH.sub(lambda m: _prose_of(m.group(0)), text)
+    text = _drop_math(text)
     text = _LATEX_COMMAND.sub(" ", text)
     text = _DIGIT_RUN.sub(" ", text)
     text = text.translate(_CHAR_FILTER)
@@ -258,6 +328,51 @@ def _letter_count(text: str) -> int:
     return sum(1 for char in text if unicodedata.category(char)[0] == "L")
 
 
+# --- script evidence (see the module docstring) ---------------------------------------------
+
+_HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+_KANA = re.compile(r"[\u3040-\u309f\u30a0-\u30ff\u31f0-\u31ff\uff66-\uff9f]")
+_THAI = re.compile(r"[\u0e00-\u0e7f]")
+
+
+@lru_cache(maxsize=8192)
+def _han_form(char: str) -> int:
+    """+1 for a Japanese-only form (in JIS X 0208, not GB 2312), -1 for a simplified-only
+    form (the reverse), 0 for a character both or neither write."""
+
+    def encodes(codec: str) -> bool:
+        try:
+            char.encode(codec)
+        except UnicodeEncodeError:
+            return False
+        return True
+
+    return encodes("shift_jis") - encodes("gb2312")
+
+
+def _has_japanese(pieces: list[str]) -> bool:
+    """Kana make up at least KANA_SHARE of the Han and kana characters of `pieces`."""
+    kana = sum(len(_KANA.findall(piece)) for piece in pieces)
+    han = sum(len(_HAN.findall(piece)) for piece in pieces)
+    return kana > 0 and kana >= KANA_SHARE * (kana + han)
+
+
+def _script_override(piece: str, top: str, japanese: bool) -> str | None:
+    """The lingua language a piece lingua gives to `top` votes for instead, by its script
+    (see the module docstring); None to keep lingua's vote. `japanese`: the whole text
+    holds kana (_has_japanese)."""
+    if top not in ("CHINESE", "JAPANESE"):
+        return None
+    han = _HAN.findall(piece)
+    kana = len(_KANA.findall(piece))
+    thai = len(_THAI.findall(piece))
+    if thai and thai >= len(han) + kana:
+        return "THAI"
+    if top == "CHINESE" and japanese and han and not kana and sum(map(_han_form, han)) >= 0:
+        return "JAPANESE"
+    return None
+
+
 def detect_language(text: str, *, max_chars: int = 2000) -> LangGuess:
     """The registry language most of `text` is written in, with a confidence.
 
@@ -268,13 +383,16 @@ def detect_language(text: str, *, max_chars: int = 2000) -> LangGuess:
     weighted by length, and the top language wins with its average as the confidence
     (1.0 when every piece is surely that language, about 0.7 for a trace that is 70% one
     language and 30% another). Pieces with no letter of a registry language's script
-    (Korean, Hindi) vote for OTHER with full confidence. Returns LangGuess(None, 0.0) when
+    (Korean, Hindi) vote for OTHER with full confidence; script evidence moves the vote of
+    a kana-free piece of kanji-dense Japanese, or of Thai quoting Chinese, from Chinese
+    (see the module docstring). Returns LangGuess(None, 0.0) when
     fewer than MIN_LETTERS letters remain (pure math, numbers only, empty).
     """
     pieces = sample_windows(strip_for_lid(text), max_chars)
     if sum(map(_letter_count, pieces)) < MIN_LETTERS:
         return LangGuess(None, 0.0)
     detector = _detector()
+    japanese = _has_japanese(pieces)
     scores: dict[str, float] = {}
     weight = 0
     for piece in pieces:
@@ -287,6 +405,11 @@ def detect_language(text: str, *, max_chars: int = 2000) -> LangGuess:
         else:
             names = [value.language.name for value in values]
             confidences = [value.value for value in values]
+            override = _script_override(piece, names[0], japanese)
+            if override is not None and override in names:
+                # The piece's vote goes to the script's language: the two swap confidences.
+                other = names.index(override)
+                names[0], names[other] = names[other], names[0]
         weight += len(piece)
         for name, confidence in zip(names, confidences, strict=True):
             scores[name] = scores.get(name, 0.0) + len(piece) * confidence

@@ -9,6 +9,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields
 from typing import Any, TypeVar
 
+from xling.errors import XlingError
+from xling.text import sanitize
+
 Key = tuple[str, str, str, int]
 R = TypeVar("R")
 
@@ -91,3 +94,45 @@ def from_dict(cls: type[R], data: dict[str, Any]) -> R:
 
 def key_of(data: dict[str, Any]) -> Key:
     return (data["benchmark"], data["lang"], str(data["id"]), int(data["sample"]))
+
+
+_GENERATION_TEXT = ("benchmark", "lang", "question", "prompt", "output")
+
+
+def generation_from_row(data: dict[str, Any], where: str) -> Generation:
+    """A Generation from a generations.jsonl row written by any xling version, or by hand.
+
+    Fields are type-checked here, once, so a bad row fails as one line naming it rather
+    than deep inside scoring (where an int gold once crashed the error handler itself); a
+    number where text belongs (`"answer": 42`, `"id": 7`) is taken as its text, and all text
+    is sanitized (`xling.text`).
+    """
+    missing = [k for k in (*_GENERATION_TEXT, "id", "sample", "answer") if k not in data]
+    if missing:
+        raise XlingError(f"{where}: generation row lacks {', '.join(missing)}")
+    row = {k: v for k, v in data.items() if k in _GENERATION_FIELDS}
+    for key in _GENERATION_TEXT:
+        if not isinstance(row[key], str):
+            raise XlingError(f"{where}: {key} must be text, got {type(row[key]).__name__}")
+        row[key] = sanitize(row[key])
+    for key in ("id", "answer"):
+        value = row[key]
+        if isinstance(value, bool) or not isinstance(value, str | int | float):
+            raise XlingError(f"{where}: {key} must be text or a number, got {value!r}"[:200])
+        row[key] = sanitize(str(value))
+    if isinstance(row["sample"], bool) or not isinstance(row["sample"], int):
+        raise XlingError(f"{where}: sample must be an integer, got {row['sample']!r}"[:200])
+    if row.get("answer_type", "number") not in ANSWER_TYPES:
+        raise XlingError(
+            f"{where}: answer_type must be one of {', '.join(ANSWER_TYPES)}, "
+            f"got {row['answer_type']!r}"[:200]
+        )
+    if row.get("choices") is not None:
+        choices = row["choices"]
+        if not isinstance(choices, list) or not all(isinstance(c, str) for c in choices):
+            raise XlingError(f"{where}: choices must be a list of texts")
+        row["choices"] = [sanitize(c) for c in choices]
+    return Generation(**row)
+
+
+_GENERATION_FIELDS = frozenset(f.name for f in fields(Generation))

@@ -109,10 +109,126 @@ def failed_score(gen: Generation, status: str, detail: str) -> Score:
     )
 
 
-def _warm_worker() -> None:
+def warm_up() -> None:
     # Pay the language-model load once per worker, not inside the first item's timeout.
     logging.getLogger("math_verify").setLevel(logging.ERROR)
     detect_language("warm up the detector with a sentence")
+
+
+# Why a worker's start-up failed, kept in the worker. pebble replaces a worker whose
+# initializer raises, forever and silently (a study on the GPU machine sat 500 s with no
+# error), so the initializer never raises: each item reports the failure instead, and the
+# failure threshold below stops the run with its message.
+_START_FAILURE: str | None = None
+
+
+def _start_worker(warm: Callable[[], None]) -> None:
+    global _START_FAILURE
+    try:
+        warm()
+    except BaseException as exc:
+        _START_FAILURE = f"{type(exc).__name__}: {exc}"
+
+
+def _score_in_worker(gen: Generation) -> Score:
+    if _START_FAILURE is not None:
+        raise RuntimeError(f"the scoring worker did not start ({_START_FAILURE})")
+    return score_generation(gen)
+
+
+# A run stops once this many items failed in the workers and they are at least half of the
+# items scored: a scorer bug on a rare output costs one item, a broken pool (a worker that
+# dies on every item, a missing library) stops the run with its reason instead of writing
+# 0 % accuracy (or training on all-zero rewards).
+FAILURES_TO_STOP = 10
+# No result at all for this long (on top of the items' own timeouts) means the workers never
+# started or hang outside any item (a language-ID import that blocks): stop, saying so.
+DEFAULT_STALL_S = 120.0
+
+
+class ScoringStopped(XlingError):
+    """The scoring workers cannot score: the scores handed out before it are good."""
+
+
+def check_pool_settings(workers: Any, timeout_s: Any) -> None:
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise XlingError(f"scoring needs at least 1 worker process, got {workers!r}")
+    # pebble reads a timeout of 0 as "none": the hard timeout is what keeps sympy bombs
+    # from hanging a run, so it must be a finite positive number of seconds.
+    if isinstance(timeout_s, bool) or not 0 < timeout_s < float("inf"):
+        raise XlingError(
+            f"the scoring timeout must be a positive number of seconds, got {timeout_s!r}"
+        )
+
+
+class ScoringPool:
+    """Worker processes that score untrusted output: each item under a hard timeout, the
+    workers watched for start-up failure and stalls, the run stopped (ScoringStopped) once
+    the workers keep failing. `warm` runs in each worker as it starts (a module-level
+    function); `context` is the multiprocessing start method (None: the platform's)."""
+
+    def __init__(
+        self,
+        workers: int,
+        timeout_s: float,
+        *,
+        stall_s: float = DEFAULT_STALL_S,
+        warm: Callable[[], None] = warm_up,
+        context: Any = None,
+    ) -> None:
+        from pebble import ProcessPool
+
+        check_pool_settings(workers, timeout_s)
+        if not stall_s > 0:
+            raise XlingError(f"stall_s must be positive, got {stall_s!r}")
+        self.timeout_s = timeout_s
+        # The item waited on has at most one round of the workers' items ahead of it.
+        self.deadline = stall_s + 2 * timeout_s
+        self.done = self.failed = 0
+        self.first_failure = ""
+        options = {"context": context} if context is not None else {}
+        self._pool = ProcessPool(
+            max_workers=workers, initializer=_start_worker, initargs=(warm,), **options
+        )
+
+    def schedule(self, gen: Generation) -> Any:
+        return self._pool.schedule(_score_in_worker, args=(gen,), timeout=self.timeout_s)
+
+    def result(self, gen: Generation, future: Any) -> Score:
+        """`gen`'s score from its future: a timeout or a scorer bug is a failed score, a
+        broken or stalled pool stops the run."""
+        try:
+            score = future.result(timeout=self.deadline)
+        except FutureTimeout:
+            if not future.done():
+                raise ScoringStopped(
+                    f"scoring made no progress for {self.deadline:g} s: the workers did not "
+                    "start or hang outside any item (a language-ID or math-verify import that "
+                    "blocks?); rerun to continue"
+                ) from None
+            score = failed_score(gen, "timeout", f"scoring exceeded {self.timeout_s:g}s")
+        except BrokenProcessPool as exc:
+            raise ScoringStopped(f"scoring workers could not run: {exc}") from exc
+        except Exception as exc:  # a scorer bug must not lose the rest of the run
+            score = failed_score(gen, "error", f"{type(exc).__name__}: {exc}")
+        self.done += 1
+        if score.status == "error":
+            self.failed += 1
+            self.first_failure = self.first_failure or score.detail
+            if self.failed >= FAILURES_TO_STOP and 2 * self.failed >= self.done:
+                raise ScoringStopped(
+                    f"scoring stopped: {self.failed} of {self.done} items failed in the "
+                    f"workers (first: {self.first_failure}); fix the cause and rerun"
+                )
+        return score
+
+    def close(self, *, wait: bool = True) -> None:
+        """Finish (wait) or kill the workers; a stopped run must not wait on hung ones."""
+        if wait:
+            self._pool.close()
+        else:
+            self._pool.stop()
+        self._pool.join()
 
 
 def score_many(
@@ -121,33 +237,47 @@ def score_many(
     workers: int = 2,
     timeout_s: float = DEFAULT_TIMEOUT_S,
     on_done: Callable[[Score], None] | None = None,
+    stall_s: float = DEFAULT_STALL_S,
+    warm: Callable[[], None] = warm_up,
 ) -> Iterator[Score]:
-    """Score in `workers` processes, each item under a hard `timeout_s`. Yields in input order."""
-    from pebble import ProcessPool
+    """Score in `workers` processes, each item under a hard `timeout_s`. Yields in input order.
 
+    Raises ScoringStopped when the workers cannot score (see FAILURES_TO_STOP and stall_s);
+    the items that failed are not yielded then, so a rerun scores them again.
+    """
+    check_pool_settings(workers, timeout_s)  # here, not at the first item
+    return _score_many(generations, workers, timeout_s, on_done, stall_s, warm)
+
+
+def _score_many(
+    generations: Iterable[Generation],
+    workers: int,
+    timeout_s: float,
+    on_done: Callable[[Score], None] | None,
+    stall_s: float,
+    warm: Callable[[], None],
+) -> Iterator[Score]:
     # The platform's default start method (fork on Linux): spawn-like methods re-import the
     # caller's main module, which breaks scripts without a __main__ guard. Workers never
     # touch torch, so forking a parent that holds a model is safe.
-    with ProcessPool(max_workers=workers, initializer=_warm_worker) as pool:
-        pending: list[tuple[Generation, Any]] = []
-        window = max(8, workers * 16)  # bounded in-flight work keeps memory flat on big runs
+    pool = ScoringPool(workers, timeout_s, stall_s=stall_s, warm=warm)
+    pending: list[tuple[Generation, Any]] = []
+    window = max(8, workers * 16)  # bounded in-flight work keeps memory flat on big runs
 
-        def drain(until: int) -> Iterator[Score]:
-            while len(pending) > until:
-                gen, future = pending.pop(0)
-                try:
-                    score = future.result()
-                except FutureTimeout:
-                    score = failed_score(gen, "timeout", f"scoring exceeded {timeout_s:g}s")
-                except BrokenProcessPool as exc:  # the pool itself died: nothing to record
-                    raise XlingError(f"scoring workers could not run: {exc}") from exc
-                except Exception as exc:  # a scorer bug must not lose the rest of the run
-                    score = failed_score(gen, "error", f"{type(exc).__name__}: {exc}")
-                if on_done is not None:
-                    on_done(score)
-                yield score
+    def drain(until: int) -> Iterator[Score]:
+        while len(pending) > until:
+            gen, future = pending.pop(0)
+            score = pool.result(gen, future)
+            if on_done is not None:
+                on_done(score)
+            yield score
 
+    finished = False
+    try:
         for gen in generations:
-            pending.append((gen, pool.schedule(score_generation, args=(gen,), timeout=timeout_s)))
+            pending.append((gen, pool.schedule(gen)))
             yield from drain(window)
         yield from drain(0)
+        finished = True
+    finally:
+        pool.close(wait=finished)

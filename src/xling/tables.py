@@ -1,17 +1,22 @@
-"""CSV tables: the one writer every stage's tables go through.
+"""CSV tables: the one writer every stage's tables go through, and a reader for the tables
+users hand in.
 
 Columns are the union of the rows' keys in first-seen order (or those given), a missing or
 None cell is empty, and the file is written to a temporary name and moved into place, so a
-reader never meets half a table.
+reader never meets half a table. The reader turns every way a file can be unreadable (missing,
+a folder, not UTF-8, a malformed or overlong row) into one XlingError naming file and line.
 """
 
 from __future__ import annotations
 
 import csv
+import io
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
+
+from xling.errors import XlingError
 
 
 def write_csv(
@@ -33,3 +38,41 @@ def write_csv(
             writer.writerow({k: ("" if row.get(k) is None else row.get(k)) for k in columns})
     os.replace(tmp, path)
     return path
+
+
+def read_csv(path: Path) -> tuple[list[str], list[tuple[int, dict[str, str]]]]:
+    """The header and the (line number, row) pairs of a UTF-8 CSV file (a BOM is allowed).
+
+    Rows that hold nothing but blanks are skipped; a cell missing at the end of a row is "".
+    """
+    path = Path(path)
+    if not path.exists():
+        raise XlingError(f"{path}: no such file")
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise XlingError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise XlingError(f"{path}:{line}: not UTF-8 text (byte {exc.start})") from None
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        header = next(reader, None)
+        if not header or not any(name.strip() for name in header):
+            raise XlingError(f"{path}: empty CSV (no header row)")
+        rows = []
+        for cells in reader:
+            if not any(cell.strip() for cell in cells):
+                continue
+            if len(cells) > len(header):
+                raise XlingError(
+                    f"{path}:{reader.line_num}: {len(cells)} fields but the header has "
+                    f"{len(header)}"
+                )
+            cells = cells + [""] * (len(header) - len(cells))
+            rows.append((reader.line_num, dict(zip(header, cells, strict=True))))
+    except csv.Error as exc:
+        raise XlingError(f"{path}:{reader.line_num}: malformed CSV ({exc})") from None
+    return header, rows

@@ -13,12 +13,14 @@ resampled mean over problems is a matrix product: (B × n) @ (n × cells). 10 00
 from __future__ import annotations
 
 import math
+import numbers
 import warnings
 from dataclasses import asdict, dataclass
 
 import numpy as np
 
 from xling.analysis.rundata import _F, Aligned
+from xling.errors import XlingError
 
 DEFAULT_SEED = 0
 _CHUNK = 1000  # resamples drawn per block; fixed so results depend on the seed only
@@ -162,6 +164,24 @@ def percentile_ci(
 # --------------------------------------------------------------------------- resampling
 
 
+def check_bootstrap_options(
+    *, n_boot: int | None = None, seed: int | None = None, ci: float | None = None
+) -> None:
+    """Refuse resample counts, seeds and CI levels no bootstrap can use (None: not checked),
+    before any data is read: numpy would fail on them later with a traceback, or the CI
+    would silently be empty."""
+    if n_boot is not None and not (_whole(n_boot) and n_boot >= 0):
+        raise XlingError(f"--n-boot must be a whole number >= 0, got {n_boot!r}")
+    if seed is not None and not (_whole(seed) and seed >= 0):
+        raise XlingError(f"--seed must be a whole number >= 0, got {seed!r}")
+    if ci is not None and not (isinstance(ci, numbers.Real) and 0 < ci < 1):
+        raise XlingError(f"--ci must lie strictly between 0 and 1, got {ci!r}")
+
+
+def _whole(value: object) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
 def resample_counts(n: int, n_boot: int, rng: np.random.Generator) -> np.ndarray:
     """(n_boot, n) matrix: how many times each of n problems is drawn in each resample."""
     idx = rng.integers(0, n, size=(n_boot, n))
@@ -247,8 +267,7 @@ def _bench_stats(arr, weights: np.ndarray) -> dict[str, np.ndarray]:
 def compute_cube(aligned: Aligned, n_boot: int = 2000, seed: int = DEFAULT_SEED) -> Cube:
     """Full-data statistics plus `n_boot` paired resamples (same problem draw for every run
     and language of a benchmark; benchmarks resampled independently)."""
-    if n_boot < 0:
-        raise ValueError("n_boot must be >= 0")
+    check_bootstrap_options(n_boot=n_boot, seed=seed)
     langs = aligned.langs
     li = {lang: i for i, lang in enumerate(langs)}
     R = len(aligned.runs)

@@ -43,7 +43,6 @@ intervals, or a residual bootstrap when none are given) and reported as percenti
 
 from __future__ import annotations
 
-import csv
 import math
 import warnings
 from dataclasses import dataclass, field
@@ -56,8 +55,9 @@ from numpy.typing import ArrayLike
 from scipy.optimize import OptimizeWarning, curve_fit, minimize_scalar
 from scipy.stats import norm
 
-from xling.analysis.bootstrap import Estimate, percentile_ci, summarize
+from xling.analysis.bootstrap import Estimate, check_bootstrap_options, percentile_ci, summarize
 from xling.errors import XlingError
+from xling.tables import read_csv
 
 MONO_X = {"num-train-langs": 1.0, "num-parallel-langs": 0.0}
 
@@ -770,49 +770,42 @@ class CsvPoints:
 def read_points_csv(path: str | Path) -> CsvPoints:
     """Columns X, value[, lo, hi][, label] (case-insensitive; `y` is accepted for value)."""
     path = Path(path)
-    if not path.exists():
-        raise XlingError(f"{path}: no such file")
-    with path.open(newline="", encoding="utf-8-sig") as fh:
-        reader = csv.DictReader(fh)
-        if not reader.fieldnames:
-            raise XlingError(f"{path}: empty CSV (expected columns X, value[, lo, hi])")
-        cols = {name.strip().lower(): name for name in reader.fieldnames}
-        xcol = cols.get("x")
-        ycol = cols.get("value") or cols.get("y")
-        if xcol is None or ycol is None:
-            raise XlingError(
-                f"{path}: needs columns X and value (got {', '.join(reader.fieldnames)})"
-            )
-        locol, hicol, labcol = cols.get("lo"), cols.get("hi"), cols.get("label")
-        xs, ys, los, his, labels = [], [], [], [], []
-        for lineno, row in enumerate(reader, start=2):
+    header, rows = read_csv(path)
+    cols = {name.strip().lower(): name for name in header}
+    xcol = cols.get("x")
+    ycol = cols.get("value") or cols.get("y")
+    if xcol is None or ycol is None:
+        raise XlingError(f"{path}: needs columns X and value (got {', '.join(header)})")
+    locol, hicol, labcol = cols.get("lo"), cols.get("hi"), cols.get("label")
+    xs, ys, los, his, labels = [], [], [], [], []
+    for lineno, row in rows:
 
-            def num(col, required=True, row=row, lineno=lineno):
-                raw = (row.get(col) or "").strip() if col else ""
-                if not raw:
-                    if required:
-                        raise XlingError(f"{path}:{lineno}: missing {col}")
-                    return None
-                try:
-                    v = float(raw)
-                except ValueError:
-                    raise XlingError(f"{path}:{lineno}: {col}={raw!r} is not a number") from None
-                if not math.isfinite(v):
-                    raise XlingError(f"{path}:{lineno}: {col}={raw!r} is not finite")
-                return v
+        def num(col, required=True, row=row, lineno=lineno):
+            raw = row.get(col, "").strip() if col else ""
+            if not raw:
+                if required:
+                    raise XlingError(f"{path}:{lineno}: missing {col}")
+                return None
+            try:
+                v = float(raw)
+            except ValueError:
+                raise XlingError(f"{path}:{lineno}: {col}={raw!r} is not a number") from None
+            if not math.isfinite(v):
+                raise XlingError(f"{path}:{lineno}: {col}={raw!r} is not finite")
+            return v
 
-            if not any((v or "").strip() for v in row.values()):
-                continue
-            xs.append(num(xcol))
-            ys.append(num(ycol))
-            lo, hi = num(locol, False), num(hicol, False)
-            if (lo is None) != (hi is None):
-                raise XlingError(f"{path}:{lineno}: give both lo and hi, or neither")
-            if lo is not None and not lo <= ys[-1] <= hi:
-                raise XlingError(f"{path}:{lineno}: need lo ≤ value ≤ hi")
-            los.append(lo)
-            his.append(hi)
-            labels.append((row.get(labcol) or "").strip() if labcol else f"X={xs[-1]:g}")
+        xs.append(num(xcol))
+        if xs[-1] < 0:
+            raise XlingError(f"{path}:{lineno}: {xcol}={xs[-1]:g} (X counts languages: >= 0)")
+        ys.append(num(ycol))
+        lo, hi = num(locol, False), num(hicol, False)
+        if (lo is None) != (hi is None):
+            raise XlingError(f"{path}:{lineno}: give both lo and hi, or neither")
+        if lo is not None and not lo <= ys[-1] <= hi:
+            raise XlingError(f"{path}:{lineno}: need lo ≤ value ≤ hi")
+        los.append(lo)
+        his.append(hi)
+        labels.append(row.get(labcol, "").strip() if labcol else f"X={xs[-1]:g}")
     if not xs:
         raise XlingError(f"{path}: no data rows")
     have = [v is not None for v in los]
@@ -868,6 +861,9 @@ def fit_csv(
     seed: int = 0,
     ci: float = 0.95,
 ) -> FitReport:
+    check_bootstrap_options(n_boot=n_boot, seed=seed, ci=ci)
+    if mono_x is not None and not math.isfinite(mono_x):
+        raise XlingError(f"--mono-x must be a finite number, got {mono_x}")
     pts = read_points_csv(path)
     if mono_x is None:
         mono_x = MONO_X.get(x_kind)

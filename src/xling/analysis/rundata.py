@@ -108,7 +108,16 @@ class Run:
 
 def _read_json(path: Path) -> dict[str, Any]:
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise XlingError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise XlingError(f"{path}:{line}: not UTF-8 text (byte {exc.start})") from None
+    try:
+        data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise XlingError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
     if not isinstance(data, dict):
@@ -135,16 +144,20 @@ def load_run(path: str | Path, name: str | None = None) -> Run:
     run = Run(path=path, name=name or path.name)
     metrics = path / "metrics.json"
     if metrics.exists():
-        run.model = _read_json(metrics).get("model")
+        model = _read_json(metrics).get("model")
+        if model is not None and not isinstance(model, str):
+            raise XlingError(f"{metrics}: model must be a string, got {model!r}")
+        run.model = model
 
-    # Last record wins for a repeated key (a re-scored run may have appended again).
     latest: dict[tuple[str, str, str, int], dict[str, Any]] = {}
+    first_line: dict[tuple[str, str, str, int], int] = {}
     for lineno, rec in enumerate(read_jsonl(scores), start=1):
-        try:
-            key = (str(rec["benchmark"]), str(rec["lang"]), str(rec["id"]), int(rec["sample"]))
-            latest[key] = rec
-        except (KeyError, TypeError, ValueError):
-            raise XlingError(f"{scores}:{lineno}: record lacks benchmark/lang/id/sample") from None
+        key = _score_key(rec, f"{scores}:{lineno}")
+        if key in latest:
+            _check_duplicate(latest[key], rec, key, f"{scores}:{lineno}", first_line[key])
+            continue
+        latest[key] = rec
+        first_line[key] = lineno
     if not latest:
         raise XlingError(f"{scores}: no scored records")
     for (bench, lang, pid, _sample), rec in latest.items():
@@ -171,14 +184,59 @@ def load_run(path: str | Path, name: str | None = None) -> Run:
     return run
 
 
+# The record fields the analysis counts: (name, may be null). A string "false" would count
+# as true under bool(), so anything but a JSON boolean is refused.
+_FLAGS = (("correct", False), ("format_ok", True), ("off_target", True), ("correct_strict", True))
+
+
+def _score_key(rec: dict[str, Any], where: str) -> tuple[str, str, str, int]:
+    if not isinstance(rec, dict):
+        raise XlingError(f"{where}: a score record must be a JSON object")
+    try:
+        bench, lang, pid, sample = (rec[k] for k in ("benchmark", "lang", "id", "sample"))
+    except KeyError:
+        raise XlingError(f"{where}: record lacks benchmark/lang/id/sample") from None
+    if not (isinstance(bench, str) and isinstance(lang, str)):
+        raise XlingError(f"{where}: benchmark and lang must be strings")
+    if isinstance(pid, bool) or not isinstance(pid, str | int):
+        raise XlingError(f"{where}: id must be a string or an integer, got {pid!r}")
+    if isinstance(sample, bool) or not isinstance(sample, int) or sample < 0:
+        raise XlingError(f"{where}: sample must be an integer >= 0, got {sample!r}")
+    for name, nullable in _FLAGS:
+        value = rec.get(name)
+        if not isinstance(value, bool) and not (nullable and value is None):
+            null = " or null" if nullable else ""
+            raise XlingError(f"{where}: {name} must be true or false{null}, got {value!r}")
+    return bench, lang, str(pid), sample
+
+
+def _check_duplicate(
+    kept: dict[str, Any], rec: dict[str, Any], key: tuple, where: str, first: int
+) -> None:
+    """A key scored twice is harmless when both records agree on everything the analysis
+    counts; otherwise which one is right is unknowable, and either choice moves the MTI."""
+    for name in (*(f for f, _ in _FLAGS), "pred"):
+        if kept.get(name) != rec.get(name):
+            bench, lang, pid, sample = key
+            raise XlingError(
+                f"{where}: duplicate score for benchmark {bench!r}, lang {lang!r}, id {pid!r}, "
+                f"sample {sample} disagrees with line {first} on {name} "
+                f"({kept.get(name)!r} vs {rec.get(name)!r}); keep one record per key"
+            )
+
+
 def _apply_train_json(run: Run, train: dict[str, Any]) -> None:
     where = run.path / TRAIN_JSON
     langs = train.get("train_langs")
     if langs is not None:
         if isinstance(langs, str):
             langs = [langs]
+        if not isinstance(langs, list) or not all(isinstance(c, str) for c in langs):
+            raise XlingError(
+                f"{where}: train_langs must be a list of language codes, got {langs!r}"
+            )
         try:
-            run.train_langs = parse_langs(list(langs))
+            run.train_langs = parse_langs(langs)
         except XlingError as exc:
             raise XlingError(f"{where}: {exc}") from None
     for key in ("num_parallel_langs", "num_train_langs"):
@@ -222,10 +280,16 @@ def find_study(path: str | Path) -> Study | None:
     path = Path(path)
     if not path.is_dir():
         return None
-    meta = _read_json(path / STUDY_JSON) if (path / STUDY_JSON).exists() else {}
-    base = path / str(meta.get("base", "base"))
+    where = path / STUDY_JSON
+    meta = _read_json(where) if where.exists() else {}
+    if not isinstance(meta.get("base", "base"), str):
+        raise XlingError(f"{where}: base must be a folder name, got {meta['base']!r}")
+    base = path / meta.get("base", "base")
     if "runs" in meta:
-        trained = [path / str(r) for r in meta["runs"]]
+        runs = meta["runs"]
+        if not isinstance(runs, list) or not all(isinstance(r, str) for r in runs):
+            raise XlingError(f"{where}: runs must be a list of folder names, got {runs!r}")
+        trained = [path / r for r in runs]
         missing = [str(t) for t in trained if not t.is_dir()]
         if missing:
             raise XlingError(f"{path / STUDY_JSON}: listed run(s) missing: {', '.join(missing)}")
@@ -307,6 +371,7 @@ def align(runs: list[Run], benchmark: str = "all", langs: list[str] | None = Non
         raise XlingError("the runs share no benchmark")
 
     benches: dict[str, BenchArrays] = {}
+    unpaired_only = False
     for bench in sorted(common):
         per_run = [set(r.langs(bench)) for r in runs]
         keep = set.intersection(*per_run)
@@ -317,6 +382,21 @@ def align(runs: list[Run], benchmark: str = "all", langs: list[str] | None = Non
             warnings.append(
                 f"{bench}: language(s) not evaluated in every run, left out: "
                 f"{', '.join(lang_order(dropped))}"
+            )
+        # The bootstrap pairs runs through shared problem ids; a language in which no id
+        # was scored by every run would get a "paired" interval built from unrelated draws.
+        unpaired = {
+            lang
+            for lang in keep
+            if not set.intersection(*(set(r.cells[(bench, lang)]) for r in runs))
+        }
+        if unpaired:
+            keep -= unpaired
+            unpaired_only = unpaired_only or not keep
+            warnings.append(
+                f"{bench}: language(s) with no problem id scored in every run "
+                f"({', '.join(r.name for r in runs)}), left out: "
+                f"{', '.join(lang_order(unpaired))}"
             )
         if not keep:
             continue
@@ -339,6 +419,12 @@ def align(runs: list[Run], benchmark: str = "all", langs: list[str] | None = Non
                 "those problems are left out of that cell's averages"
             )
         benches[bench] = BenchArrays(ids=id_list, langs=lang_list, sums=sums)
+    if not benches and unpaired_only:
+        raise XlingError(
+            f"{' and '.join(r.name for r in runs)} share no problem: no (benchmark, language, "
+            "id) was scored in every run, so there is nothing to compare pairwise (were they "
+            "evaluated on the same benchmark data?)"
+        )
     if not benches:
         raise XlingError("no language was evaluated in every run")
     for r in runs:

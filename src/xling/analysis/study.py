@@ -7,6 +7,7 @@ replicate.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -76,9 +77,11 @@ def parse_x(spec: str, runs: list[Run]) -> tuple[np.ndarray, str]:
     try:
         values = [float(v) for v in spec.split(",") if v.strip()]
     except ValueError:
+        values = []
+    if not values or not all(math.isfinite(v) and v >= 0 for v in values):
         raise XlingError(
-            f"--x {spec!r}: use {' or '.join(X_KINDS)}, or one number per run, e.g. 1,2,3"
-        ) from None
+            f"--x {spec!r}: use {' or '.join(X_KINDS)}, or one number >= 0 per run, e.g. 1,2,3"
+        )
     if len(values) != len(runs):
         raise XlingError(f"--x gives {len(values)} value(s) for {len(runs)} run(s)")
     return np.array(values), "explicit"
@@ -107,7 +110,9 @@ def load_study(
     langs=None,
 ) -> StudyData:
     """Load trained runs (or one study folder) and their base into one bootstrap cube."""
-    check_compare_options(ci, mti_gain)
+    check_compare_options(ci, mti_gain, n_boot=n_boot, seed=seed)
+    # Parsed once here: a plain string such as "en" must stay one code, not two letters.
+    override = list(parse_langs(train_langs)) if train_langs else None
     paths = [Path(p) for p in paths]
     study_path = None
     if len(paths) == 1:
@@ -132,7 +137,7 @@ def load_study(
     off = 1 if base_run else 0
     compares: list[CompareResult | None] = []
     for i, r in enumerate(runs):
-        seen = train_langs or (r.train_langs and list(r.train_langs))
+        seen = override or (r.train_langs and list(r.train_langs))
         if base_run is None or not seen:
             compares.append(None)
             continue

@@ -44,7 +44,13 @@ from typing import Any
 
 import numpy as np
 
-from xling.analysis.bootstrap import Cube, Estimate, compute_cube, summarize
+from xling.analysis.bootstrap import (
+    Cube,
+    Estimate,
+    check_bootstrap_options,
+    compute_cube,
+    summarize,
+)
 from xling.analysis.rundata import align, lang_name, lang_order, load_run
 from xling.errors import XlingError
 from xling.languages import parse_langs
@@ -269,8 +275,10 @@ def compare_from_cube(
     benchmark: str = "all",
     warnings: list[str] | None = None,
 ) -> CompareResult:
-    """Gains and MTI of run `trained_idx` against run `base_idx` of a bootstrap cube."""
-    train_langs = list(parse_langs(list(train_langs)))
+    """Gains and MTI of run `trained_idx` against run `base_idx` of a bootstrap cube.
+
+    train_langs: codes as a list, or one comma-separated string ("en" or "en,es")."""
+    train_langs = list(parse_langs(train_langs))
     langs = cube.langs
     L = len(langs)
     seen = np.array([lang in train_langs for lang in langs], dtype=bool)
@@ -440,10 +448,12 @@ def resolve_train_langs(run, override) -> list[str]:
     )
 
 
-def check_compare_options(ci: float, mti_gain: str) -> None:
-    """Fail before any run is loaded when the CI level or the MTI gain kind is off."""
-    if not 0 < ci < 1:
-        raise XlingError(f"--ci must be between 0 and 1, got {ci}")
+def check_compare_options(
+    ci: float, mti_gain: str, *, n_boot: int | None = None, seed: int | None = None
+) -> None:
+    """Fail before any run is loaded when the CI level, the resample count, the seed or the
+    MTI gain kind is off."""
+    check_bootstrap_options(n_boot=n_boot, seed=seed, ci=ci)
     if mti_gain not in GAIN_KINDS:
         raise XlingError(f"--mti-gain must be one of {', '.join(GAIN_KINDS)}")
 
@@ -461,7 +471,7 @@ def compare(
     langs=None,
 ) -> CompareResult:
     """Compare a trained run with its base run (paired bootstrap over problems)."""
-    check_compare_options(ci, mti_gain)
+    check_compare_options(ci, mti_gain, n_boot=n_boot, seed=seed)
     base = load_run(base_path)
     trained = load_run(trained_path)
     if base.name == trained.name:

@@ -13,6 +13,7 @@ from typing import Any
 
 from xling.backends.base import Backend, GenerationParams, Output, Request
 from xling.errors import XlingError
+from xling.models import resolve_model
 
 __all__ = [
     "BACKENDS",
@@ -70,4 +71,5 @@ def get_backend(name: str, model: str, **options: Any) -> Backend:
         )
     factory = _load(BACKENDS[key])
     _check_options(key, factory, options)
-    return factory(model, **options)
+    # A served model's name is the server's business; a local backend loads bundled names.
+    return factory(model if key == "openai" else resolve_model(model), **options)

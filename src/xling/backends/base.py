@@ -42,3 +42,9 @@ class Backend(Protocol):
     def close(self) -> None:
         """Release models, pools and connections."""
         ...
+
+
+# A backend that knows its model's context length may also define
+#     context_overflow(requests, params) -> (index, prompt tokens, context) | None
+# (see HFBackend): the first request that cannot fit, so an evaluation refuses it before
+# generating anything. Servers (openai, vLLM) check prompts against their context themselves.

@@ -191,6 +191,22 @@ class HFBackend:
             config=EngineConfig(max_batch_size=self.batch_size),
         )
 
+    def context_overflow(
+        self, requests: Sequence[Request], params: GenerationParams
+    ) -> tuple[int, int, int] | None:
+        """(index, prompt tokens, context length) of the first request whose prompt and
+        `max_new_tokens` do not fit the model's context; None when all fit (or the model
+        states no context). Past its context a model with learned positions fails and a
+        rotary one degrades, and a giant prompt asks for terabytes of attention."""
+        limit = getattr(self.model.config, "max_position_embeddings", None)
+        if not isinstance(limit, int) or limit < 1:
+            return None
+        encoded = encode_prompts(self.tokenizer, [r.messages for r in requests])
+        for index, ids in enumerate(encoded):
+            if len(ids) + params.max_new_tokens > limit:
+                return index, len(ids), limit
+        return None
+
     # ------------------------------------------------------------------ generation
 
     def generate(self, requests: Sequence[Request], params: GenerationParams) -> list[list[Output]]:

@@ -25,6 +25,9 @@ part so the id is the same in every language.
 
 Adding a loader is one function `(spec, langs) -> Iterable[RawRow]` and one `LOADERS`
 entry; the shared code validates rows, rejects duplicates, applies `skip_bad` and `limit`.
+Validation includes the gold answer itself (`xling.extract.gold_problem`): a "number"
+gold that is no number ("two", "NaN", "inf") or a "latex" gold with unbalanced braces
+would score every response wrong without a sign, so such a row is malformed.
 """
 
 from __future__ import annotations
@@ -39,8 +42,10 @@ from pathlib import Path
 from typing import Any
 
 from xling.errors import BadRowError, XlingError
+from xling.extract import gold_problem
 from xling.languages import get_language, parse_langs
 from xling.records import ANSWER_TYPES, Problem
+from xling.text import sanitize
 
 log = logging.getLogger(__name__)
 
@@ -227,7 +232,7 @@ def _as_text(value: Any, what: str) -> str:
         return str(value)
     if not isinstance(value, str):
         raise ValueError(f"{what} is a {type(value).__name__}, expected text or a number")
-    text = value.strip()
+    text = sanitize(value).strip()  # every benchmark text enters here (xling.text)
     if not text:
         raise ValueError(f"{what} is empty")
     return text
@@ -254,13 +259,22 @@ def _load_mgsm(spec: BenchmarkSpec, langs: tuple[str, ...]) -> Iterator[RawRow]:
             yield RawRow(where, lang, id=str(index), question=question, answer=answer)
 
 
+# Longer JSON integers stay digit strings: json.loads would raise on one over Python's
+# int-conversion limit (4,300 digits), and the text is what a gold answer needs anyway.
+_MAX_JSON_INT_DIGITS = 600
+
+
+def _json_int(digits: str) -> int | str:
+    return int(digits) if len(digits) <= _MAX_JSON_INT_DIGITS else digits
+
+
 def _jsonl_records(path: Path) -> Iterator[tuple[str, Mapping[str, Any] | str]]:
     for lineno, line in enumerate(_read_text(path).split("\n"), start=1):
         if not line.strip():
             continue
         where = f"{path}:{lineno}"
         try:
-            obj = json.loads(line)
+            obj = json.loads(line, parse_int=_json_int)
         except json.JSONDecodeError as exc:
             yield where, f"invalid JSON ({exc.msg} at column {exc.colno})"
             continue
@@ -437,6 +451,8 @@ def load_problems(
                 pid = _id_without_lang(pid, row.lang)
             question = _as_text(row.question, "question")
             answer = _as_text(row.answer, "answer")
+            if spec.answer_type != "choice" and (problem := gold_problem(answer, spec.answer_type)):
+                raise ValueError(problem)
             choices = tuple(_as_text(c, "choice") for c in row.choices)
             if choices:
                 choices = (answer, *choices)

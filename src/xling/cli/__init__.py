@@ -9,10 +9,11 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
+from rich.markup import escape
 
 from xling import __version__
 from xling.cli.flags import config_command, option
+from xling.cli.output import make_console
 from xling.errors import XlingError
 
 app = typer.Typer(
@@ -26,8 +27,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode="markdown",
 )
-console = Console()
-err_console = Console(stderr=True)
+console = make_console()
+err_console = make_console(stderr=True)
 
 Opt = typer.Option
 
@@ -55,12 +56,22 @@ def _resolve_eval(
     return cfg
 
 
-def _run_eval(cfg: Any, **_: Any) -> None:
+_EXTEND_OPTION = option(
+    "extend",
+    bool,
+    False,
+    "Let an existing run grow to more languages or a larger --limit (recorded in its "
+    "config.json); without it a run refuses another problem set.",
+    "--extend",
+)
+
+
+def _run_eval(cfg: Any, *, extend: bool = False, **_: Any) -> None:
     from xling.evaluate import run_eval
 
     if not cfg.model:
-        raise XlingError("--model is required (a HF hub id or local path)")
-    metrics = run_eval(cfg, console)
+        raise XlingError("--model is required (a HF hub id or local path, or 'organism')")
+    metrics = run_eval(cfg, console, extend=extend)
     strict = metrics["overall"].get("accuracy_strict")
     console.print(
         f"results in [bold]{cfg.out}[/] (overall accuracy "
@@ -82,7 +93,7 @@ def _register_eval() -> None:
             "lists them with their sources); its sampling and length defaults apply unless a "
             "config file, a --set or a flag says otherwise. Scores are strict (an explicit "
             "final answer) and flexible.",
-            extra=[_VLLM_OPTION],
+            extra=[_VLLM_OPTION, _EXTEND_OPTION],
             resolve=_resolve_eval,
         )
     )
@@ -94,15 +105,19 @@ _register_eval()
 @app.command("score")
 def score_command(
     run: Annotated[Path, typer.Argument(help="A run directory written by `xling eval`.")],
-    workers: Annotated[int, Opt(help="Scoring worker processes.")] = 2,
-    timeout: Annotated[float, Opt(help="Hard per-item scoring timeout (seconds).")] = 5.0,
+    workers: Annotated[int, Opt(help="Scoring worker processes (>= 1).")] = 2,
+    timeout: Annotated[float, Opt(help="Hard per-item scoring timeout (seconds, > 0).")] = 5.0,
 ) -> None:
     """Re-score a run's existing generations (e.g. after a scorer fix) and rewrite metrics."""
     from xling.evaluate import load_config_json, metrics_stage, print_metrics, score_stage
+    from xling.lock import run_lock
+    from xling.scoring import check_pool_settings
 
+    check_pool_settings(workers, timeout)
     model = load_config_json(run).get("model", "")
-    n = score_stage(run, workers=workers, timeout_s=timeout, console=console, rescore=True)
-    metrics = metrics_stage(run, model=model)
+    with run_lock(run):
+        n = score_stage(run, workers=workers, timeout_s=timeout, console=console, rescore=True)
+        metrics = metrics_stage(run, model=model)
     print_metrics(metrics, console)
     console.print(f"re-scored {n} generation(s) in [bold]{run}[/]")
 
@@ -229,11 +244,19 @@ def main() -> None:
     try:
         app()
     except XlingError as exc:
-        err_console.print(f"[bold red]error:[/] {exc}")
+        # soft_wrap: one line however long (paths are), so `grep error:` finds all of it.
+        err_console.print(f"[bold red]error:[/] {escape(str(exc))}", soft_wrap=True)
         sys.exit(2)
     except KeyboardInterrupt:
         err_console.print("[yellow]interrupted; rerun the same command to continue")
         sys.exit(130)
+    except OSError as exc:
+        # A full or read-only disk, a missing directory: what was written before stays (every
+        # stage appends and renames), so the message is all the user needs.
+        where = f" ({exc.filename})" if exc.filename else ""
+        message = escape(f"{exc.strerror or exc}{where}")
+        err_console.print(f"[bold red]error:[/] {message}", soft_wrap=True)
+        sys.exit(2)
 
 
 if __name__ == "__main__":

@@ -2,26 +2,51 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from xling.cli.output import make_console
 from xling.errors import XlingError
 
-console = Console()
-err_console = Console(stderr=True)
+console = make_console()
+err_console = make_console(stderr=True)
 Opt = typer.Option
 Arg = typer.Argument
 
-N_BOOT_HELP = "Bootstrap resamples (paired over problem ids; 0 = no CIs)."
+N_BOOT_HELP = "Bootstrap resamples (paired over problem ids; at least 1)."
 
 
 def _fail(exc: XlingError) -> typer.Exit:
     err_console.print(f"[bold red]error:[/] {exc}", soft_wrap=True)
     return typer.Exit(code=2)
+
+
+def _unreadable(exc: OSError) -> XlingError:
+    """An input or output path the system refused (a folder where a file belongs, no
+    permission), as one line naming the path."""
+    return XlingError(f"{exc.filename or 'a file'}: {exc.strerror or exc}")
+
+
+def _check_bootstrap(n_boot: int, seed: int, ci: float) -> str | None:
+    """Refuse what no CI can come from; returns a warning when the count is too small for
+    the level's tails to hold even one resample each (the interval is then the extremes)."""
+    from xling.analysis.bootstrap import check_bootstrap_options
+
+    # Every table heads its intervals "[95% CI]": without resamples there would be none.
+    if n_boot < 1:
+        raise XlingError(f"--n-boot must be >= 1, got {n_boot}")
+    check_bootstrap_options(n_boot=n_boot, seed=seed, ci=ci)
+    needed = math.ceil(2 / (1 - ci) - 1e-9)
+    if n_boot < needed:
+        return (
+            f"--n-boot {n_boot} is too few for {100 * ci:g}% intervals: each tail holds "
+            f"less than one resample (use at least {needed}, better thousands)"
+        )
+    return None
 
 
 def _pct(e, sign: bool = False) -> str:
@@ -72,6 +97,7 @@ def compare_command(
     from xling.tables import write_csv
 
     try:
+        few = _check_bootstrap(n_boot, seed, ci)
         res = compare(
             base,
             trained,
@@ -85,6 +111,8 @@ def compare_command(
         )
     except XlingError as exc:
         raise _fail(exc) from None
+    except OSError as exc:
+        raise _fail(_unreadable(exc)) from None
     level = f"{round(100 * ci)}% CI"
     problems = ", ".join(f"{b}: {n}" for b, n in res.n_problems.items())
     t = Table(
@@ -103,7 +131,7 @@ def compare_command(
         ("off-target Δ pp", "right"),
         ("MTI(l)", "right"),
     ):
-        t.add_column(col, justify=just)
+        t.add_column(col, justify=just, no_wrap=col == "language")
     for r in res.rows:
         t.add_row(
             f"{r.name} ({r.lang})",
@@ -147,14 +175,17 @@ def compare_command(
     )
     for line in reasons:
         console.print(f"  [dark_orange]undefined[/] {line}")
-    for w in res.warnings:
+    for w in res.warnings + ([few] if few else []):
         console.print(f"[yellow]warning:[/] {w}")
-    if json_out:
-        dump_json(res.to_dict(), json_out)
-        console.print(f"wrote {json_out}")
-    if csv_out:
-        write_csv(res.table(), csv_out)
-        console.print(f"wrote {csv_out}")
+    try:
+        if json_out:
+            dump_json(res.to_dict(), json_out)
+            console.print(f"wrote {json_out}")
+        if csv_out:
+            write_csv(res.table(), csv_out)
+            console.print(f"wrote {csv_out}")
+    except OSError as exc:
+        raise _fail(_unreadable(exc)) from None
 
 
 # --------------------------------------------------------------------------- fit
@@ -231,7 +262,7 @@ def fit_command(
     ci: Annotated[float, Opt(help="Confidence level of the intervals.")] = 0.95,
     mti_gain: Annotated[str, Opt(help="MTI gain: relative or absolute.")] = "relative",
     json_out: Annotated[Path | None, Opt("--json", help="Write the fit report as JSON.")] = None,
-    plot: Annotated[Path | None, Opt(help="Write the scaling plot (.png or .svg).")] = None,
+    plot: Annotated[Path | None, Opt(help="Write the scaling plot (.png, .svg or .pdf).")] = None,
 ) -> None:
     """Fit the parallel scaling law f(X) = α·X^β (nonlinear and log-log least squares) to a
     metric over the number of training languages X, with bootstrap CIs for α, β and R²; report
@@ -242,6 +273,11 @@ def fit_command(
     from xling.analysis.transfer import dump_json
 
     try:
+        few = _check_bootstrap(n_boot, seed, ci)
+        if mono_x is not None and not math.isfinite(mono_x):
+            raise XlingError(f"--mono-x must be a finite number, got {mono_x}")
+        if plot is not None and plot.suffix.lower() not in (".png", ".svg", ".pdf"):
+            raise XlingError(f"--plot {plot}: name a .png, .svg or .pdf file")
         if csv_in is not None:
             if runs:
                 raise XlingError("give either run directories or --csv, not both")
@@ -258,6 +294,8 @@ def fit_command(
         else:
             if not runs:
                 raise XlingError("give trained run directories, a study folder, or --csv FILE")
+            if metric not in METRICS:
+                raise XlingError(f"unknown --metric {metric!r}; use one of {', '.join(METRICS)}")
             sd = load_study(
                 runs,
                 base,
@@ -269,27 +307,38 @@ def fit_command(
                 ci=ci,
                 mti_gain=mti_gain,
             )
-            if metric not in METRICS:
-                raise XlingError(f"unknown --metric {metric!r}; use one of {', '.join(METRICS)}")
             fr = fit_study(
                 sd, metric, metric_langs=metric_langs, include_mono=include_mono, mono_x=mono_x
             )
             fr.warnings.extend(sd.warnings)
     except XlingError as exc:
         raise _fail(exc) from None
+    except OSError as exc:
+        raise _fail(_unreadable(exc)) from None
+    if few:
+        fr.warnings.append(few)
     _print_fit(fr)
-    if json_out:
-        dump_json(fr.to_dict(), json_out)
-        console.print(f"wrote {json_out}")
-    if plot:
-        from xling.analysis import plots
+    try:
+        if json_out:
+            dump_json(fr.to_dict(), json_out)
+            console.print(f"wrote {json_out}")
+        if plot:
+            _save_plot(fr, plot)
+            console.print(f"wrote {plot}")
+    except OSError as exc:
+        raise _fail(_unreadable(exc)) from None
 
-        unit = f" ({fr.unit})" if fr.unit else ""
-        fig = plots.scaling_plot(fr, ylabel=f"{fr.metric}{unit}", title=f"{fr.metric} vs X")
+
+def _save_plot(fr, plot: Path) -> None:
+    from xling.analysis import plots
+
+    unit = f" ({fr.unit})" if fr.unit else ""
+    fig = plots.scaling_plot(fr, ylabel=f"{fr.metric}{unit}", title=f"{fr.metric} vs X")
+    try:
         plot.parent.mkdir(parents=True, exist_ok=True)
         fig.savefig(plot, dpi=200)
+    finally:
         plots.plt.close(fig)
-        console.print(f"wrote {plot}")
 
 
 def _print_fit(fr) -> None:
@@ -301,7 +350,7 @@ def _print_fit(fr) -> None:
         header_style="bold",
     )
     for col in ("point", "X", f"{fr.metric}{unit}", f"{round(100 * fr.ci)}% CI", ""):
-        pts.add_column(col, justify="left" if col == "point" else "right")
+        pts.add_column(col, justify="left" if col == "point" else "right", no_wrap=col == "point")
     for xv, yv, lo, hi, lab in zip(fr.x, fr.y, fr.y_lo, fr.y_hi, fr.labels, strict=True):
         mono = "monolingual" if fr.mono_x is not None and xv == fr.mono_x else ""
         ci = f"[{lo:.3g}, {hi:.3g}]" if lo is not None and hi is not None else "—"
@@ -330,7 +379,7 @@ def _print_fit(fr) -> None:
         title_justify="left",
         header_style="bold",
     )
-    s.add_column("quantity")
+    s.add_column("quantity", no_wrap=True)
     s.add_column("estimate", justify="right")
     s.add_column("note")
     rows = [
@@ -395,6 +444,7 @@ def report_command(
     from xling.analysis.report import build_report
 
     try:
+        few = _check_bootstrap(n_boot, seed, ci)
         res = build_report(
             path,
             out,
@@ -411,8 +461,10 @@ def report_command(
         )
     except XlingError as exc:
         raise _fail(exc) from None
+    except OSError as exc:
+        raise _fail(_unreadable(exc)) from None
     t = Table(title=f"report written to {res.out}", title_justify="left", header_style="bold")
-    t.add_column("file")
+    t.add_column("file", no_wrap=True)
     t.add_column("what")
     t.add_row(str(res.html), "self-contained HTML (figures embedded)")
     t.add_row(str(res.md), "Markdown (links figures/)")
@@ -423,7 +475,7 @@ def report_command(
     if res.screenshot:
         t.add_row(str(res.screenshot), "Chromium screenshot")
     console.print(t)
-    for w in res.warnings:
+    for w in res.warnings + ([few] if few else []):
         console.print(f"[yellow]warning:[/] {w}")
 
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
+from xling.cli.output import make_console
 from xling.errors import XlingError
 
-console = Console()
+console = make_console()
 
 
 def _languages(codes: tuple[str, ...]) -> str:
@@ -60,7 +60,9 @@ def benchmarks_command(
         return
 
     table = Table(title="benchmark presets (--bench NAME)", title_justify="left")
-    for column in ("name", "answer", "languages", "default source", "--data PATH", "licence"):
+    # Names never wrap: a preset name split over two lines is one that grep cannot find.
+    table.add_column("name", no_wrap=True)
+    for column in ("answer", "languages", "default source", "--data PATH", "licence"):
         table.add_column(column, overflow="fold")
     for preset in presets().values():
         source = preset.source

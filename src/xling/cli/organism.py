@@ -10,6 +10,7 @@ from typing import Annotated, Any
 import typer
 
 from xling.cli.flags import config_command, option
+from xling.cli.output import make_console
 from xling.organism.config import (
     DEFAULT_PRESET,
     OrganismConfig,
@@ -67,30 +68,32 @@ pretrain_command = config_command(
 
 def presets_command() -> None:
     """List the organism presets shipped with xling, with the first line of each."""
-    from rich.console import Console
+
     from rich.table import Table
 
     table = Table("preset", "what it is")
     for name in preset_names():
         first = preset_path(name).read_text(encoding="utf-8").splitlines()[0]
         table.add_row(name, first.lstrip("# ").strip())
-    Console().print(table)
+    make_console().print(table)
 
 
 def quick_eval_command(
-    model: Annotated[Path, Opt(help="Model directory.")],
-    n: Annotated[int, Opt("--n", help="Test problems per language.")] = 50,
+    model: Annotated[str, Opt(help="Model directory, or 'organism' (the bundled one).")],
+    n: Annotated[int, Opt("--n", min=1, help="Test problems per language.")] = 50,
     langs: Annotated[str, Opt(help="'all' or comma-separated codes.")] = "all",
-    batch_size: Annotated[int, Opt(help="Prompts per generation batch.")] = 64,
+    batch_size: Annotated[int, Opt(min=1, help="Prompts per generation batch.")] = 64,
 ) -> None:
     """Greedy per-language accuracy on synthetic test problems (no off-target rate; use
     `xling eval` for reported figures)."""
-    from rich.console import Console
 
     from xling.languages import parse_langs
+    from xling.models import resolve_model
 
-    accuracy = quick_eval(model, n_per_lang=n, langs=parse_langs(langs), batch_size=batch_size)
-    Console().print(json.dumps({k: round(v, 4) for k, v in accuracy.items()}))
+    accuracy = quick_eval(
+        resolve_model(model), n_per_lang=n, langs=parse_langs(langs), batch_size=batch_size
+    )
+    make_console().print(json.dumps({k: round(v, 4) for k, v in accuracy.items()}))
 
 
 def behaviours_command(
@@ -99,7 +102,7 @@ def behaviours_command(
 ) -> None:
     """Split each language's answers by strategy: how often the model works carefully,
     how often careful and hasty answers are right, and the off-target rate."""
-    from rich.console import Console
+
     from rich.table import Table
 
     from xling.errors import XlingError
@@ -118,23 +121,22 @@ def behaviours_command(
     table = Table("lang", "n", *(c.replace("_", " ") + " %" for c in columns))
     for lang, row in stats.items():
         table.add_row(lang, str(row["n"]), *(pct(row[c]) for c in columns))
-    Console().print(table)
+    make_console().print(table)
 
 
 def build_bench_command(
     out: Annotated[Path, Opt(help="Folder for <split>/synth_<lang>.jsonl.")],
-    n_train: Annotated[int, Opt(help="Train problems per language.")] = 1000,
-    n_test: Annotated[int, Opt(help="Test problems per language.")] = 250,
-    seed: Annotated[int, Opt(help="Benchmark seed.")] = 0,
+    n_train: Annotated[int, Opt(min=1, help="Train problems per language.")] = 1000,
+    n_test: Annotated[int, Opt(min=1, help="Test problems per language.")] = 250,
+    seed: Annotated[int, Opt(min=0, help="Benchmark seed.")] = 0,
     langs: Annotated[str, Opt(help="'all' or comma-separated codes.")] = "all",
 ) -> None:
     """Write the synthetic parallel benchmark (train/ and test/ folders of JSONL)."""
-    from rich.console import Console
 
     from xling.world import build_benchmark
 
     build_benchmark(out, n_train=n_train, n_test=n_test, seed=seed, langs=langs)
-    Console().print(
+    make_console().print(
         f"wrote [bold]{out}[/]/{{train,test}}/synth_<lang>.jsonl; evaluate with: xling eval "
         f"--model <dir> --bench jsonl --data {out / 'test'} --bench-name synth --id-field id"
     )

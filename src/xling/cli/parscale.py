@@ -4,19 +4,20 @@ heavy libraries are imported inside the commands so `xling --help` stays fast)."
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 
 from xling.cli.flags import config_command, option
+from xling.cli.output import make_console
 from xling.errors import XlingError
 from xling.parscale.cost import DEFAULT_K
 
 Opt = typer.Option
-console = Console()
+console = make_console()
 
 
 def fit_command(
@@ -35,17 +36,17 @@ def fit_command(
     bootstrap CIs and a leave-one-out comparison with a power law in P and a law without P."""
     from rich.table import Table
 
+    from xling.analysis.bootstrap import check_bootstrap_options
     from xling.parscale.law import LAW_FORMULA, fit_law, read_points_csv
 
-    if not 0 < ci < 1:
-        raise XlingError(f"--ci must lie in (0, 1), got {ci}")
+    check_bootstrap_options(n_boot=n_boot, seed=seed, ci=ci)
     fit = fit_law(read_points_csv(csv_in), n_boot=n_boot, seed=seed, ci=ci, loo=loo)
     if json_out:
         typer.echo(json.dumps(fit.to_dict(), indent=2))
         return
     table = Table(title=f"{csv_in.name}: {LAW_FORMULA}", title_justify="left")
     for col in ("constant", "value", f"{round(100 * ci)}% CI"):
-        table.add_column(col)
+        table.add_column(col, no_wrap=col == "constant")
     for name, est in fit.estimates.items():
         lo = "n/a" if est.lo is None else f"{est.lo:.4g}"
         hi = "n/a" if est.hi is None else f"{est.hi:.4g}"
@@ -112,6 +113,18 @@ def organism_heads_command(
     """Post-train ParScale heads (prefixes + aggregator) on the frozen organism, evaluate the
     organism and every head with `xling eval` in the 11 languages, and compare the
     per-language gains (does P help low-resource languages more than English?)."""
+    _at_least(
+        1,
+        steps=steps,
+        batch_size=batch_size,
+        prefix_tokens=prefix_tokens,
+        n_test=n_test,
+        max_new_tokens=max_new_tokens,
+        eval_batch_size=eval_batch_size,
+        score_workers=score_workers,
+    )
+    if lr is not None and not (math.isfinite(lr) and lr > 0):
+        raise XlingError(f"--lr must be a finite number > 0, got {lr}")
     from xling.parscale.organism_eval import run_heads_comparison, settings_with
 
     cfg = settings_with(
@@ -135,6 +148,13 @@ def organism_heads_command(
         if not base_dir.is_dir():
             raise XlingError(f"--base {base}: not a model directory")
     run_heads_comparison(base_dir, out, cfg, console)
+
+
+def _at_least(low: int, **values: int | None) -> None:
+    """Refuse a count below `low` (None: not given) naming its flag."""
+    for name, value in values.items():
+        if value is not None and value < low:
+            raise XlingError(f"--{name.replace('_', '-')} must be >= {low}, got {value}")
 
 
 def _ints(text: str, option: str) -> tuple[int, ...]:
@@ -164,9 +184,15 @@ def cost_command(
     from xling.jsonl import write_json_atomic
     from xling.parscale.cost import CostSettings, print_cost, run_cost_bench
 
+    _at_least(1, prefix_tokens=prefix_tokens, prompt_tokens=prompt_tokens)
+    _at_least(2, new_tokens=new_tokens)
+    p_values = _ints(streams, "--streams")
+    # The dense comparison model has N·(k·ln P + 1) parameters: that must be a positive size.
+    if not math.isfinite(k) or any(k * math.log(p) + 1 <= 0 for p in p_values if p >= 1):
+        raise XlingError(f"--k {k}: k·ln P + 1 must be > 0 for every P in --streams")
     cfg = CostSettings(
         shape=shape,
-        streams=_ints(streams, "--streams"),
+        streams=p_values,
         batch_sizes=_ints(batch, "--batch"),
         prompt_tokens=prompt_tokens,
         new_tokens=new_tokens,

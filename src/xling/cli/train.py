@@ -18,15 +18,15 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from typer.core import TyperGroup
 
 from xling.benchmarks.registry import bench_help
 from xling.cli.flags import config_command, option
+from xling.cli.output import make_console
 from xling.errors import XlingError
 from xling.languages import PARALLEL_ORDER, parse_langs
 
-console = Console()
+console = make_console()
 Opt = typer.Option
 
 
@@ -81,7 +81,7 @@ def parallel_command(
         ),
     ] = None,
     n: Annotated[
-        int, Opt("--n", help="Problems per language (per-lang) or rows in total (fixed).")
+        int, Opt("--n", min=1, help="Problems per language (per-lang) or rows in total (fixed).")
     ] = 1000,
     budget: Annotated[
         str,
@@ -94,7 +94,7 @@ def parallel_command(
             help="Non-parallel control: every language gets different problems.",
         ),
     ] = False,
-    seed: Annotated[int, Opt(help="Seed of the problem selection.")] = 0,
+    seed: Annotated[int, Opt(min=0, help="Seed of the problem selection.")] = 0,
     question_field: Annotated[
         str | None, Opt(help="JSONL/hf: question field [default: the preset's, or question].")
     ] = None,

@@ -11,7 +11,28 @@ This package's __init__ stays light (no torch): the CLI imports what imports it 
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
+
+from xling.errors import XlingError
+
+_DATA = Path(__file__).resolve().parents[1] / "data"
+# Checkpoints shipped inside the package, by the name every command takes for a model.
+BUNDLED_MODELS: dict[str, Path] = {"organism": _DATA / "organism"}
+
+
+def resolve_model(name: str) -> str:
+    """A bundled checkpoint's name ("organism") as its directory; any other name (a hub id,
+    a path) unchanged. Without this `--model organism` would be asked of the model hub."""
+    path = BUNDLED_MODELS.get(name)
+    if path is None:
+        return name
+    if not (path / "model.safetensors").is_file():
+        raise XlingError(
+            f"the bundled {name} is missing at {path}; reinstall xling (or rebuild it: "
+            "`xling organism pretrain --preset full --out DIR`, then pass DIR)"
+        )
+    return str(path)
 
 
 def register() -> None:

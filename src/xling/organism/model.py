@@ -6,10 +6,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from xling.models import BUNDLED_MODELS, resolve_model
 from xling.organism.config import OrganismConfig, OrganismError
 from xling.organism.corpus import THINK_CLOSE, THINK_OPEN, derive_seed, tokenizer_corpus
 
-BUNDLED_DIR = Path(__file__).resolve().parents[1] / "data" / "organism"
+BUNDLED_DIR = BUNDLED_MODELS["organism"]
 
 
 def build_tokenizer(cfg: OrganismConfig) -> Any:
@@ -65,8 +66,7 @@ def load_init(path: str) -> tuple[Any, Any]:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    if path == "organism":
-        path = str(bundled_organism())
+    path = resolve_model(path)
     if not (Path(path) / "config.json").is_file():
         raise OrganismError(f"init: {path} is not a model directory (no config.json)")
     tokenizer = AutoTokenizer.from_pretrained(path)
@@ -82,10 +82,4 @@ def count_params(model: Any) -> int:
 def bundled_organism() -> Path:
     """The organism checkpoint shipped with xling (the `full` preset; its training log,
     organism.json and base evaluation sit beside the weights)."""
-    if not (BUNDLED_DIR / "model.safetensors").exists():
-        raise OrganismError(
-            f"the bundled organism is missing at {BUNDLED_DIR}; reinstall xling or rebuild "
-            "it with `xling organism pretrain --preset full --out <dir>` and point base_model "
-            "at <dir>"
-        )
-    return BUNDLED_DIR
+    return Path(resolve_model("organism"))

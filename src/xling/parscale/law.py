@@ -21,7 +21,6 @@ published points without batches, a residual bootstrap around the fit.
 
 from __future__ import annotations
 
-import csv
 import math
 import warnings
 from dataclasses import dataclass, field
@@ -31,8 +30,9 @@ from typing import Any
 import numpy as np
 from scipy.optimize import least_squares
 
-from xling.analysis.bootstrap import Estimate, summarize
+from xling.analysis.bootstrap import Estimate, check_bootstrap_options, summarize
 from xling.errors import XlingError
+from xling.tables import read_csv
 
 HUBER_DELTA = 1e-3  # on ln L residuals, the paper's choice
 LAW_FORMULA = "L = (A / (N·(k·ln P + 1)))^α + E"
@@ -49,44 +49,53 @@ class Points:
     def __post_init__(self) -> None:
         if not (len(self.n) == len(self.p) == len(self.loss)):
             raise XlingError("N, P and loss need the same length")
-        if np.any(self.n <= 0) or np.any(self.p < 1) or np.any(self.loss <= 0):
-            raise XlingError("need N > 0, P >= 1 and loss > 0 at every point")
+        n, p, loss = (np.asarray(v, dtype=float) for v in (self.n, self.p, self.loss))
+        with np.errstate(invalid="ignore"):
+            ok = (n > 0) & (p >= 1) & (p == np.round(p)) & (loss > 0)
+        ok &= np.isfinite(n) & np.isfinite(p) & np.isfinite(loss)
+        if not ok.all():
+            i = int(np.argmin(ok))
+            problem = _point_problem(float(n[i]), float(p[i]), float(loss[i]))
+            raise XlingError(f"point {i + 1}: {problem}")
 
     def __len__(self) -> int:
         return len(self.n)
 
 
+def _point_problem(n: float, p: float, loss: float) -> str | None:
+    """What makes (N, P, loss) unusable for the law, or None."""
+    if not (math.isfinite(n) and n > 0):
+        return f"N={n:g}: the parameter count must be > 0"
+    if not (math.isfinite(p) and p >= 1 and p == int(p)):
+        return f"P={p:g}: P counts parallel streams, a whole number >= 1"
+    if not (math.isfinite(loss) and loss > 0):
+        return f"loss={loss:g}: the loss must be a finite number > 0"
+    return None
+
+
 def read_points_csv(path: str | Path) -> Points:
     """Columns N, P, loss (names case-insensitive; other columns are ignored)."""
     path = Path(path)
-    if not path.is_file():
-        raise XlingError(f"{path}: no such file")
-    with path.open(newline="", encoding="utf-8-sig") as fh:
-        reader = csv.DictReader(fh)
-        cols = {name.strip().lower(): name for name in reader.fieldnames or []}
-        missing = [c for c in ("n", "p", "loss") if c not in cols]
-        if missing:
-            got = ", ".join(reader.fieldnames or []) or "nothing"
-            raise XlingError(f"{path}: needs columns N, P and loss (got {got})")
-        rows = []
-        for lineno, row in enumerate(reader, start=2):
-            if not any((v or "").strip() for v in row.values()):
-                continue
-            values = []
-            for key in ("n", "p", "loss"):
-                raw = (row.get(cols[key]) or "").strip()
-                try:
-                    value = float(raw)
-                except ValueError:
-                    raise XlingError(
-                        f"{path}:{lineno}: {cols[key]}={raw!r} is not a number"
-                    ) from None
-                if not math.isfinite(value):
-                    raise XlingError(f"{path}:{lineno}: {cols[key]}={raw!r} is not finite")
-                values.append(value)
-            if values[0] <= 0 or values[1] < 1 or values[2] <= 0:
-                raise XlingError(f"{path}:{lineno}: need N > 0, P >= 1 and loss > 0")
-            rows.append(values)
+    header, table = read_csv(path)
+    cols = {name.strip().lower(): name for name in header}
+    if any(c not in cols for c in ("n", "p", "loss")):
+        raise XlingError(f"{path}: needs columns N, P and loss (got {', '.join(header)})")
+    rows = []
+    for lineno, row in table:
+        values = []
+        for key in ("n", "p", "loss"):
+            raw = row.get(cols[key], "").strip()
+            try:
+                value = float(raw)
+            except ValueError:
+                raise XlingError(f"{path}:{lineno}: {cols[key]}={raw!r} is not a number") from None
+            if not math.isfinite(value):
+                raise XlingError(f"{path}:{lineno}: {cols[key]}={raw!r} is not finite")
+            values.append(value)
+        problem = _point_problem(*values)
+        if problem:
+            raise XlingError(f"{path}:{lineno}: {problem}")
+        rows.append(values)
     if not rows:
         raise XlingError(f"{path}: no data rows")
     n, p, loss = (np.array(col) for col in zip(*rows, strict=True))
@@ -332,6 +341,7 @@ def fit_law(
     of `n_boot` draws is used (0 = no CIs). `start`: internal parameters of a related fit
     to start from as well as (`grid`) or instead of the grid of starts (e.g. one language's
     points from the fit to all languages)."""
+    check_bootstrap_options(n_boot=n_boot, seed=seed, ci=ci)
     if len(pts) < 5:
         raise XlingError(f"the law has 4 constants: need at least 5 points, got {len(pts)}")
     notes = []

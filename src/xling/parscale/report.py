@@ -605,7 +605,7 @@ def _print_summary(an: StudyAnalysis, console: Console) -> None:
     fit = an.fit
     table = Table(title=f"ParScale law: {LAW_FORMULA}", title_justify="left")
     for col in ("constant", "value", f"{round(100 * CI)}% CI"):
-        table.add_column(col)
+        table.add_column(col, no_wrap=col == "constant")
     for name, e in fit.estimates.items():
         table.add_row(name, _sci(e.value), f"[{_sci(e.lo)}, {_sci(e.hi)}]")
     for p, e in fit.multipliers.items():

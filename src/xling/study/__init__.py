@@ -1,8 +1,8 @@
 """`xling study run`: the whole Parallel-Scaling-Law study as one resumable pipeline.
 
 - `config.py`   what a study is: the study file, its arms and tables, typed and checked;
-- `pipeline.py` its steps (evaluate, build data, train, report) and the order they run in;
-- `lock.py`     one process per step, when several processes share a study;
+- `pipeline.py` its steps (evaluate, build data, train, report) and the order they run in
+  (one process per step when several share a study: `xling.lock`);
 - `console.py`  the headline tables printed at the end.
 """
 

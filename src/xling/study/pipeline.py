@@ -27,14 +27,15 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.rule import Rule
 
+from xling import lock
 from xling.analysis.paper import StudyArm
 from xling.benchmarks.registry import eval_defaults
 from xling.config import flat_toml
 from xling.errors import XlingError
 from xling.evaluate import EvalConfig
 from xling.jsonl import write_json_atomic, write_text_atomic
-from xling.study import lock
 from xling.study.config import Arm, StudyConfig, TrainDataSpec, config_json
 
 
@@ -249,7 +250,9 @@ class Study:
                 lock.release(self.marker(step.name).with_suffix(".lock"))
                 continue
             try:
-                self.console.rule(f"[bold]{index}/{len(steps)} {step.describe}")
+                # At most 120 columns: a console writing to a pipe is ~unbounded in width.
+                rule = Rule(f"[bold]{index}/{len(steps)} {step.describe}")
+                self.console.print(rule, width=min(self.console.width, 120))
                 started = time.time()
                 step.run()
                 write_json_atomic(

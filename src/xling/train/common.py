@@ -16,6 +16,7 @@ from typing import Any
 
 from xling.errors import XlingError
 from xling.jsonl import write_json_atomic
+from xling.lock import run_lock
 from xling.prompts import build_request
 from xling.train.config import CommonTrainConfig, resume_mismatches
 from xling.train.data import TrainRow, num_parallel_langs, train_langs_of
@@ -180,6 +181,12 @@ def resumable_checkpoint(out: Path) -> Path | None:
         if (ckpt / "trainer_state.json").is_file():
             return ckpt
     return None
+
+
+def out_dir_lock(cfg: CommonTrainConfig) -> contextlib.AbstractContextManager[None]:
+    """One training run per output directory (a second `xling train` on it is refused):
+    held by the main process, as the other ranks of the same run write there by design."""
+    return run_lock(Path(cfg.out)) if is_main_process() else contextlib.nullcontext()
 
 
 def prepare_out_dir(cfg: CommonTrainConfig, method: str, *, resume: bool) -> Path | None:

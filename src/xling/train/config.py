@@ -14,6 +14,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
+from xling.config import check_range
 from xling.errors import XlingError
 from xling.train.rewards import DEFAULT_REWARDS, parse_reward_spec
 
@@ -93,8 +94,13 @@ class CommonTrainConfig:
             raise TrainConfigError(f"max_steps must be -1 or positive, got {self.max_steps}")
         if self.save_total_limit < 0:
             raise TrainConfigError(f"save_total_limit must be >= 0, got {self.save_total_limit}")
-        if self.score_timeout <= 0:
-            raise TrainConfigError(f"score_timeout must be positive, got {self.score_timeout}")
+        check_range("score_timeout", self.score_timeout, above=0)
+        check_range("num_train_epochs", self.num_train_epochs, above=0)
+        check_range("weight_decay", self.weight_decay, at_least=0)
+        check_range("max_grad_norm", self.max_grad_norm, above=0)
+        check_range("seed", self.seed, at_least=0)
+        if not self.out.strip():
+            raise TrainConfigError("out (--out) must name an output directory")
 
 
 @dataclass(frozen=True)
@@ -159,6 +165,15 @@ class GRPOTrainConfig(CommonTrainConfig):
             raise TrainConfigError("max_completion_length must be at least 1")
         if self.beta < 0:
             raise TrainConfigError(f"beta must be >= 0, got {self.beta}")
+        check_range("temperature", self.temperature, above=0)  # GRPO needs varied samples
+        check_range("top_p", self.top_p, above=0, at_most=1)
+        check_range("epsilon", self.epsilon, above=0)
+        check_range("num_iterations", self.num_iterations, at_least=1)
+        check_range(
+            "vllm_gpu_memory_utilization", self.vllm_gpu_memory_utilization, above=0, at_most=1
+        )
+        check_range("vllm_tensor_parallel_size", self.vllm_tensor_parallel_size, at_least=1)
+        check_range("vllm_max_model_length", self.vllm_max_model_length, at_least=1)
 
 
 @dataclass(frozen=True)
@@ -189,6 +204,9 @@ class SFTTrainConfig(CommonTrainConfig):
         _check_choice("rejection_backend", self.rejection_backend, ("hf", "vllm"))
         if self.rejection_samples < 1:
             raise TrainConfigError("rejection_samples must be at least 1")
+        check_range("rejection_temperature", self.rejection_temperature, at_least=0)
+        check_range("rejection_max_new_tokens", self.rejection_max_new_tokens, at_least=1)
+        check_range("rejection_batch_size", self.rejection_batch_size, at_least=1)
         if self.max_length < 8:
             raise TrainConfigError(f"max_length must be at least 8, got {self.max_length}")
 

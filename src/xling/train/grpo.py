@@ -24,6 +24,7 @@ from rich.console import Console
 from xling.cpu import tune_for_cpu
 from xling.errors import XlingError
 from xling.models import register as register_models
+from xling.models import resolve_model
 from xling.train.callbacks import run_callbacks
 from xling.train.common import (
     check_dependencies,
@@ -31,6 +32,7 @@ from xling.train.common import (
     has_chat_template,
     is_main_process,
     load_tokenizer,
+    out_dir_lock,
     prepare_out_dir,
     prompt_of,
     train_and_save,
@@ -90,7 +92,8 @@ def build_grpo_trainer(
 
     if rows is None:
         rows = read_train_rows(Path(cfg.data))
-    tokenizer = load_tokenizer(cfg.model, trust_remote_code=cfg.trust_remote_code)
+    model = resolve_model(cfg.model)  # a bundled name ("organism") as its directory
+    tokenizer = load_tokenizer(model, trust_remote_code=cfg.trust_remote_code)
     chat = has_chat_template(tokenizer)
     require_think = cfg.think == "required" or (
         cfg.think == "auto" and template_uses_think(tokenizer)
@@ -127,7 +130,7 @@ def build_grpo_trainer(
         rollout_engine=cfg.rollout_engine,
         shared_prompt_forward=cfg.shared_prompt_forward,
         rollout_scorer=scorer,
-        model=cfg.model,
+        model=model,
         reward_funcs=funcs,
         args=args,
         train_dataset=grpo_dataset(rows, cfg.system_prompt, chat),
@@ -140,6 +143,11 @@ def run_grpo(
     cfg: GRPOTrainConfig, *, resume: bool = False, console: Console | None = None
 ) -> dict[str, Any]:
     """Train, save `final/`, write train.json; returns train.json's content."""
+    with out_dir_lock(cfg):
+        return _run_grpo(cfg, resume=resume, console=console)
+
+
+def _run_grpo(cfg: GRPOTrainConfig, *, resume: bool, console: Console | None) -> dict[str, Any]:
     console = console or Console()
     if not cfg.model:
         raise XlingError("--model is required (a HF hub id or local path)")

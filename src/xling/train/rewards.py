@@ -32,13 +32,11 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import TimeoutError as FutureTimeout
-from concurrent.futures.process import BrokenProcessPool
 from typing import TYPE_CHECKING, Any
 
 from xling.errors import XlingError
 from xling.records import Generation, Score
-from xling.scoring import DEFAULT_TIMEOUT_S, _warm_worker, failed_score, score_generation
+from xling.scoring import DEFAULT_TIMEOUT_S, ScoringPool, check_pool_settings
 from xling.workers import worker_context
 
 if TYPE_CHECKING:  # the engine (and torch) only where rollouts are generated
@@ -108,10 +106,7 @@ class RolloutScorer:
     """
 
     def __init__(self, *, workers: int = 2, timeout_s: float = DEFAULT_TIMEOUT_S) -> None:
-        if workers < 1:
-            raise RewardConfigError(f"score workers must be at least 1, got {workers}")
-        if timeout_s <= 0:
-            raise RewardConfigError(f"score timeout must be positive, got {timeout_s}")
+        check_pool_settings(workers, timeout_s)
         self.workers = workers
         self.timeout_s = timeout_s
         self._pool: Any = None
@@ -126,13 +121,9 @@ class RolloutScorer:
         self._early: dict[tuple[str, str, str], Any] = {}  # (text, lang, answer) -> future
         self._early_lock = threading.Lock()
 
-    def _ensure_pool(self) -> Any:
+    def _ensure_pool(self) -> ScoringPool:
         if self._pool is None:
-            from pebble import ProcessPool
-
-            self._pool = ProcessPool(
-                max_workers=self.workers, initializer=_warm_worker, context=worker_context()
-            )
+            self._pool = ScoringPool(self.workers, self.timeout_s, context=worker_context())
         return self._pool
 
     def start(self) -> RolloutScorer:
@@ -176,9 +167,7 @@ class RolloutScorer:
         with self._early_lock:
             if key not in self._early:
                 gen = _generation(0, *key)
-                self._early[key] = self._ensure_pool().schedule(
-                    score_generation, args=(gen,), timeout=self.timeout_s
-                )
+                self._early[key] = self._ensure_pool().schedule(gen)
 
     def _score_all(self, gens: list[Generation]) -> list[Score]:
         pool = self._ensure_pool()
@@ -188,7 +177,7 @@ class RolloutScorer:
         for gen in gens:
             future = early.get((gen.output, gen.lang, gen.answer))
             if future is None:
-                future = pool.schedule(score_generation, args=(gen,), timeout=self.timeout_s)
+                future = pool.schedule(gen)
             else:
                 self.n_early += 1
             futures.append(future)
@@ -197,18 +186,18 @@ class RolloutScorer:
         scores: list[Score] = []
         for gen, future in zip(gens, futures, strict=True):
             try:
-                score = future.result()
-                if score.id != gen.id:  # an early score, made under another id
-                    score = dataclasses.replace(score, id=gen.id)
-                scores.append(score)
-            except FutureTimeout:
-                self.n_timeouts += 1
-                scores.append(failed_score(gen, "timeout", f"scoring exceeded {self.timeout_s:g}s"))
-            except BrokenProcessPool as exc:
+                # A timeout or a scorer bug costs one rollout's reward, not the run; workers
+                # that keep failing stop the training (ScoringStopped) rather than let it
+                # learn from all-zero rewards.
+                score = pool.result(gen, future)
+            except XlingError:
                 self.close()
-                raise XlingError(f"reward scoring workers could not run: {exc}") from exc
-            except Exception as exc:  # a scorer bug costs one rollout's reward, not the run
-                scores.append(failed_score(gen, "error", f"{type(exc).__name__}: {exc}"))
+                raise
+            if score.status == "timeout":
+                self.n_timeouts += 1
+            elif score.id != gen.id:  # an early score, made under another id
+                score = dataclasses.replace(score, id=gen.id)
+            scores.append(score)
         return scores
 
     def close(self) -> None:
@@ -216,8 +205,7 @@ class RolloutScorer:
             self._early = {}
         pool, self._pool = self._pool, None
         if pool is not None:
-            pool.stop()
-            pool.join(timeout=10)
+            pool.close(wait=False)
 
     def __enter__(self) -> RolloutScorer:
         return self

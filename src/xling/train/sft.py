@@ -25,6 +25,7 @@ from xling.backends.base import GenerationParams
 from xling.errors import XlingError
 from xling.jsonl import AppendLog
 from xling.models import register as register_models
+from xling.models import resolve_model
 from xling.progress import make_progress
 from xling.prompts import build_request, user_message
 from xling.records import Generation, Score
@@ -36,6 +37,7 @@ from xling.train.common import (
     has_chat_template,
     is_main_process,
     load_tokenizer,
+    out_dir_lock,
     prepare_out_dir,
     prompt_of,
     require_module,
@@ -208,12 +210,13 @@ def build_sft_trainer(
 
     register_models()  # TRL loads the model by path: ParScale checkpoints too
 
-    tokenizer = load_tokenizer(cfg.model, trust_remote_code=cfg.trust_remote_code)
+    model = resolve_model(cfg.model)  # a bundled name ("organism") as its directory
+    tokenizer = load_tokenizer(model, trust_remote_code=cfg.trust_remote_code)
     # SFT pads on the right for training; generation-time left padding does not apply.
     tokenizer.padding_side = "right"
     args = training_arguments(cfg, SFTConfig, max_length=cfg.max_length, packing=False)
     return SFTTrainer(
-        model=cfg.model,
+        model=model,
         args=args,
         train_dataset=sft_dataset(pairs, cfg.system_prompt, has_chat_template(tokenizer)),
         processing_class=tokenizer,
@@ -229,6 +232,13 @@ def run_sft(
     console: Console | None = None,
 ) -> dict[str, Any]:
     """Build targets (rejection sampling if needed), train, save `final/`, write train.json."""
+    with out_dir_lock(cfg):
+        return _run_sft(cfg, resume=resume, prepare_only=prepare_only, console=console)
+
+
+def _run_sft(
+    cfg: SFTTrainConfig, *, resume: bool, prepare_only: bool, console: Console | None
+) -> dict[str, Any]:
     console = console or Console()
     if not cfg.model:
         raise XlingError("--model is required (a HF hub id or local path)")

@@ -224,7 +224,7 @@ def test_score_command_refuses_settings_that_hang(
 @pytest.mark.parametrize(
     ("config", "raw", "needle"),
     [
-        ('{"model": ', b"", "invalid JSON"),
+        ('{"model": ', b"", "not valid JSON"),
         ("[1, 2]", b"", "expected a JSON object"),
         ('{"model": "m"}', b'{"benchmark": "\xff"}\n', "not UTF-8"),
         ('{"model": "m"}', b'{"benchmark": "b"}\n', "lacks"),

@@ -199,7 +199,7 @@ def prepare_run_dir(cfg: EvalConfig, *, extend: bool = False) -> Path:
     config_path = out / "config.json"
     record = to_json_dict(cfg)
     if config_path.exists() and (out / GENERATIONS).exists():
-        previous = read_json_object(config_path, "run config")
+        previous = read_json_object(config_path)
         identity = {**cfg.source_identity(), **cfg.generation_identity()}
         changed = {k: (previous.get(k), v) for k, v in identity.items() if previous.get(k) != v}
         if changed:
@@ -493,4 +493,4 @@ def load_config_json(run_dir: Path) -> dict[str, Any]:
     path = run_dir / "config.json"
     if not path.exists():
         raise XlingError(f"{run_dir} is not a run directory (no config.json)")
-    return read_json_object(path, "run config")
+    return read_json_object(path)

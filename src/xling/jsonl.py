@@ -48,17 +48,29 @@ def read_jsonl(path: Path) -> Iterator[dict[str, Any]]:
     del tail
 
 
-def read_json_object(path: Path, what: str = "file") -> dict[str, Any]:
+def read_utf8(path: Path, encoding: str = "utf-8") -> str:
+    """A text file's content, or one line saying why not (missing, unreadable, not UTF-8
+    with the line of the first bad byte)."""
+    try:
+        raw = Path(path).read_bytes()
+    except FileNotFoundError:
+        raise XlingError(f"{path}: no such file") from None
+    except OSError as exc:
+        raise XlingError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+    try:
+        return raw.decode(encoding)
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise XlingError(f"{path}:{line}: not UTF-8 text (byte {exc.start})") from None
+
+
+def read_json_object(path: Path) -> dict[str, Any]:
     """A JSON file holding one object (a run's config.json, metrics.json), or one line saying
     why not: missing, not UTF-8, not JSON, not an object."""
     try:
-        data = json.loads(path.read_bytes())
-    except FileNotFoundError:
-        raise XlingError(f"{what} not found: {path}") from None
-    except UnicodeDecodeError:
-        raise XlingError(f"{path}: not UTF-8 text") from None
+        data = json.loads(read_utf8(path))
     except json.JSONDecodeError as exc:
-        raise XlingError(f"{path}: invalid JSON at line {exc.lineno} ({exc.msg})") from None
+        raise XlingError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
     if not isinstance(data, dict):
         raise XlingError(f"{path}: expected a JSON object, got {type(data).__name__}")
     return data

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from xling.errors import XlingError
+from xling.jsonl import read_utf8
 
 
 def write_csv(
@@ -46,17 +47,7 @@ def read_csv(path: Path) -> tuple[list[str], list[tuple[int, dict[str, str]]]]:
     Rows that hold nothing but blanks are skipped; a cell missing at the end of a row is "".
     """
     path = Path(path)
-    if not path.exists():
-        raise XlingError(f"{path}: no such file")
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise XlingError(f"{path}: cannot be read ({exc.strerror or exc})") from None
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
-        raise XlingError(f"{path}:{line}: not UTF-8 text (byte {exc.start})") from None
+    text = read_utf8(path, "utf-8-sig")
     reader = csv.reader(io.StringIO(text, newline=""))
     try:
         header = next(reader, None)

@@ -13,7 +13,6 @@ resampled ids can be used for the base run, the trained runs and all languages a
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,7 +21,7 @@ from typing import Any
 import numpy as np
 
 from xling.errors import XlingError
-from xling.jsonl import read_jsonl
+from xling.jsonl import read_json_object, read_jsonl
 from xling.languages import ALL_CODES, get_language, parse_langs
 
 TRAIN_JSON = "train.json"
@@ -107,22 +106,7 @@ class Run:
 
 
 def _read_json(path: Path) -> dict[str, Any]:
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise XlingError(f"{path}: cannot be read ({exc.strerror or exc})") from None
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
-        raise XlingError(f"{path}:{line}: not UTF-8 text (byte {exc.start})") from None
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise XlingError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
-    if not isinstance(data, dict):
-        raise XlingError(f"{path}: expected a JSON object")
-    return data
+    return read_json_object(path)
 
 
 def read_train_json(run_dir: Path) -> dict[str, Any] | None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -39,6 +40,17 @@ def write_csv(
             writer.writerow({k: ("" if row.get(k) is None else row.get(k)) for k in columns})
     os.replace(tmp, path)
     return path
+
+
+def csv_number(raw: str, where: str, column: str) -> float:
+    """A CSV cell as a finite number, or one line naming file:line and the column."""
+    try:
+        value = float(raw)
+    except ValueError:
+        raise XlingError(f"{where}: {column}={raw!r} is not a number") from None
+    if not math.isfinite(value):
+        raise XlingError(f"{where}: {column}={raw!r} is not finite")
+    return value
 
 
 def read_csv(path: Path) -> tuple[list[str], list[tuple[int, dict[str, str]]]]:

@@ -57,7 +57,7 @@ from scipy.stats import norm
 
 from xling.analysis.bootstrap import Estimate, check_bootstrap_options, percentile_ci, summarize
 from xling.errors import XlingError
-from xling.tables import read_csv
+from xling.tables import csv_number, read_csv
 
 MONO_X = {"num-train-langs": 1.0, "num-parallel-langs": 0.0}
 
@@ -786,13 +786,7 @@ def read_points_csv(path: str | Path) -> CsvPoints:
                 if required:
                     raise XlingError(f"{path}:{lineno}: missing {col}")
                 return None
-            try:
-                v = float(raw)
-            except ValueError:
-                raise XlingError(f"{path}:{lineno}: {col}={raw!r} is not a number") from None
-            if not math.isfinite(v):
-                raise XlingError(f"{path}:{lineno}: {col}={raw!r} is not finite")
-            return v
+            return csv_number(raw, f"{path}:{lineno}", col)
 
         xs.append(num(xcol))
         if xs[-1] < 0:

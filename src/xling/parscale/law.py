@@ -32,7 +32,7 @@ from scipy.optimize import least_squares
 
 from xling.analysis.bootstrap import Estimate, check_bootstrap_options, summarize
 from xling.errors import XlingError
-from xling.tables import read_csv
+from xling.tables import csv_number, read_csv
 
 HUBER_DELTA = 1e-3  # on ln L residuals, the paper's choice
 LAW_FORMULA = "L = (A / (N·(k·ln P + 1)))^α + E"
@@ -82,16 +82,10 @@ def read_points_csv(path: str | Path) -> Points:
         raise XlingError(f"{path}: needs columns N, P and loss (got {', '.join(header)})")
     rows = []
     for lineno, row in table:
-        values = []
-        for key in ("n", "p", "loss"):
-            raw = row.get(cols[key], "").strip()
-            try:
-                value = float(raw)
-            except ValueError:
-                raise XlingError(f"{path}:{lineno}: {cols[key]}={raw!r} is not a number") from None
-            if not math.isfinite(value):
-                raise XlingError(f"{path}:{lineno}: {cols[key]}={raw!r} is not finite")
-            values.append(value)
+        values = [
+            csv_number(row.get(cols[key], "").strip(), f"{path}:{lineno}", cols[key])
+            for key in ("n", "p", "loss")
+        ]
         problem = _point_problem(*values)
         if problem:
             raise XlingError(f"{path}:{lineno}: {problem}")

@@ -25,6 +25,24 @@ def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_tiny_model(tmp_path_factory.mktemp("tiny-model"), seed=0)
 
 
+@pytest.fixture(scope="session")
+def train_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A parallel training set (en + es, the same 4 synthetic problems in each), built once
+    per session: what `xling data parallel` writes."""
+    from xling.benchmarks import BenchmarkSpec, FieldMap
+    from xling.train.data import build_parallel_from_spec, write_parallel
+    from xling.world import build_benchmark
+
+    root = tmp_path_factory.mktemp("train-data")
+    build_benchmark(root / "synth", n_train=6, n_test=1, seed=0, langs=("en", "es"))
+    spec = BenchmarkSpec(
+        "jsonl", str(root / "synth" / "train"), name="synth", fields=FieldMap(id="id")
+    )
+    path = root / "train.jsonl"
+    write_parallel(build_parallel_from_spec(spec, "en,es", 4, seed=0), path)
+    return path
+
+
 @pytest.fixture
 def hf_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Keep `load_dataset` caches inside the test's tmp folder."""

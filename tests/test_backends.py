@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import dataclasses
 import json
 import socket
 import sys
@@ -116,8 +117,8 @@ def test_hf_greedy_is_deterministic_and_copies_n(hf_backend: Any) -> None:
 
 
 def test_hf_engine_and_generate_agree(tiny_model_dir: Path) -> None:
-    """Greedy outputs are identical (float32), with and without stop strings; sampled ones
-    are reproducible on both paths."""
+    """Greedy outputs are identical (float32), with and without stop strings, and so are
+    sampled ones: both paths draw a seed's tokens from the same counter-based stream."""
     paths = {
         mode: get_backend("hf", str(tiny_model_dir), batch_size=2, device="cpu", engine=mode)
         for mode in ("off", "on")
@@ -134,6 +135,9 @@ def test_hf_engine_and_generate_agree(tiny_model_dir: Path) -> None:
         assert on == off
         assert off[0][0].text == text[: text.find(stop)] and off[0][0].finish_reason == "stop"
         assert off[0][0].n_tokens is not None and off[0][0].n_tokens < 10
+        sampled = GenerationParams(temperature=0.9, top_p=0.9, n=2, max_new_tokens=10, seed=4)
+        off, on = (paths[m].generate(REQS, sampled) for m in ("off", "on"))
+        assert on == off and off != paths["off"].generate(REQS, greedy)
     finally:
         for backend in paths.values():
             backend.close()
@@ -156,6 +160,45 @@ def test_hf_engine_modes(tiny_model_dir: Path, tmp_path: Path) -> None:
         get_backend("hf", str(tiny_model_dir), device="cpu", engine="fast")
 
 
+@pytest.mark.parametrize("engine", ["off", "on"], ids=["generate", "engine"])
+def test_hf_samples_do_not_depend_on_batch_or_company(
+    tiny_model_dir: Path, engine: str, one_torch_thread: None
+) -> None:
+    """A sample is a function of (seed, request key, sample index): the same at any batch
+    size, in any request order, beside any other requests; another seed changes it."""
+    reqs = [
+        Request(messages=_req(f"What is {i} + {2 * i}? " * (1 + i % 3)).messages, seed_key=f"q{i}")
+        for i in range(6)
+    ]
+    params = GenerationParams(temperature=1.0, top_p=0.95, n=3, max_new_tokens=6, seed=7)
+    by_size = {}
+    for size in (1, 2, 5, 8):
+        backend = get_backend(
+            "hf", str(tiny_model_dir), batch_size=size, device="cpu", engine=engine
+        )
+        by_size[size] = backend.generate(reqs, params)
+        if size != 8:
+            backend.close()
+    try:
+        reference = by_size[1]
+        assert all(out == reference for out in by_size.values())
+        assert all(len({x.text for x in samples}) == 3 for samples in reference)
+        picked = [4, 0, 3]  # another subset, in another order
+        assert backend.generate([reqs[i] for i in picked], params) == [reference[i] for i in picked]
+        # The key, not the position, seeds a request: unkeyed, its index does.
+        moved = backend.generate([reqs[5], reqs[1]], params)
+        assert moved == [reference[5], reference[1]]
+        unkeyed = [Request(messages=r.messages) for r in reqs[:2]]
+        assert backend.generate(unkeyed, params) != reference[:2]
+        other = backend.generate(reqs, dataclasses.replace(params, seed=8))
+        assert all(a != b for a, b in zip(other, reference, strict=True))
+        # Greedy ignores seeds and keys as before.
+        greedy = GenerationParams(n=2, max_new_tokens=6)
+        assert backend.generate(reqs[:2], greedy) == backend.generate(unkeyed, greedy)
+    finally:
+        backend.close()
+
+
 def test_hf_batch_smaller_than_n(tiny_model_dir: Path) -> None:
     backend = get_backend("hf", str(tiny_model_dir), batch_size=2, device="cpu")
     try:
@@ -173,6 +216,71 @@ def test_hf_without_chat_template_concatenates(tiny_model_dir: Path) -> None:
 
     text, templated = render_prompt(Plain(), _req("question", system="sys").messages)
     assert (text, templated) == ("sys\n\nquestion", False)
+    # Arguments for a template that is not there are refused, not silently dropped.
+    with pytest.raises(XlingError, match=r"chat_template_kwargs \(enable_thinking\) given"):
+        render_prompt(Plain(), _req("q").messages, {"enable_thinking": False})
+
+
+THINKING_TEMPLATE = (
+    "{% for m in messages %}<|im_start|>{{ m.role }}\n{{ m.content }}<|im_end|>\n{% endfor %}"
+    "<|im_start|>assistant\n{% if enable_thinking is defined and not enable_thinking %}"
+    "<think>\n\n</think>\n\n{% endif %}"
+)
+
+
+def test_chat_template_kwargs_reach_the_template(tiny_model_dir: Path) -> None:
+    """`chat_template_kwargs` go to `apply_chat_template` (Qwen3's enable_thinking=False
+    pre-fills an empty think block), in `render_prompt` and through the hf backend."""
+    from xling.backends.hf import render_prompt
+
+    backend = get_backend(
+        "hf",
+        str(tiny_model_dir),
+        device="cpu",
+        chat_template_kwargs={"enable_thinking": False},
+    )
+    try:
+        tokenizer = backend.tokenizer
+        tokenizer.chat_template = THINKING_TEMPLATE
+        messages = _req("2+2?").messages
+        plain, _ = render_prompt(tokenizer, messages)
+        off, templated = render_prompt(tokenizer, messages, {"enable_thinking": False})
+        assert templated and off == plain + "<think>\n\n</think>\n\n"
+        assert backend._encode([_req("2+2?")]) == [
+            tokenizer(off, add_special_tokens=False)["input_ids"]
+        ]
+    finally:
+        backend.close()
+
+
+def test_revision_and_remote_code_reach_from_pretrained(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """--revision and --trust-remote-code go from the eval config to the tokenizer's and the
+    model's `from_pretrained`."""
+    import transformers
+
+    from xling.backends import hf
+    from xling.evaluate import EvalConfig, backend_options
+
+    seen: list[dict[str, Any]] = []
+
+    def tokenizer(name: str, **kw: Any) -> Any:
+        seen.append(kw)
+        return object()
+
+    def model(name: str, **kw: Any) -> Any:
+        seen.append(kw)
+        raise OSError("stop here")
+
+    monkeypatch.setattr(transformers.AutoTokenizer, "from_pretrained", tokenizer)
+    monkeypatch.setattr(hf, "load_causal_lm", model)
+    cfg = EvalConfig(model=str(tmp_path), revision="refs/pr/7", trust_remote_code=True)
+    with pytest.raises(XlingError, match="stop here"):
+        get_backend("hf", cfg.model, device="cpu", **backend_options(cfg))
+    assert len(seen) == 2
+    for kw in seen:
+        assert kw["revision"] == "refs/pr/7" and kw["trust_remote_code"] is True
 
 
 def test_batched_encoding_equals_prompt_by_prompt() -> None:
@@ -469,9 +577,13 @@ def test_vllm_backend_logic_with_stub_engine(
         max_model_len=512,
         dtype="float32",
         tensor_parallel_size=2,
+        revision="v1.0",
+        trust_remote_code=True,
+        chat_template_kwargs={"enable_thinking": False},
         engine_options={"enforce_eager": True, "max_num_seqs": 8},
     )
     assert calls[0]["model"] == str(tiny_model_dir) and calls[0]["max_model_len"] == 512
+    assert calls[0]["revision"] == "v1.0" and calls[0]["trust_remote_code"] is True
     assert calls[0]["dtype"] == "float32" and calls[0]["tensor_parallel_size"] == 2
     assert calls[0]["enforce_eager"] is True and calls[0]["max_num_seqs"] == 8
     assert calls[0]["gpu_memory_utilization"] == 0.3  # no GPU here: a share of host memory
@@ -488,6 +600,21 @@ def test_vllm_backend_logic_with_stub_engine(
     )
     assert sampling[0].max_tokens == 7 and sampling[0].n == 2
     assert sampling[0].seed != sampling[1].seed
+    # The chat template got the backend's chat_template_kwargs.
+    tokenizer.chat_template = THINKING_TEMPLATE
+    backend.generate(REQS[:1], GenerationParams(temperature=0.8))
+    rendered = tokenizer.decode(calls[-1][0][0]["prompt_token_ids"])
+    assert rendered.endswith("<think>\n\n</think>\n\n")
+    # A keyed request's seed is its key's wherever it stands in the call.
+    keyed = [
+        Request(messages=REQS[0].messages, seed_key="a"),
+        Request(messages=REQS[1].messages, seed_key="b"),
+    ]
+    params = GenerationParams(temperature=0.8, n=2, seed=3)
+    backend.generate(keyed, params)
+    forward = [sp.seed for sp in calls[-1][1]]
+    backend.generate(keyed[::-1], params)
+    assert [sp.seed for sp in calls[-1][1]] == forward[::-1] and forward[0] != forward[1]
 
     greedy = backend.generate(REQS[:1], GenerationParams(temperature=0.0, n=3))
     assert [x.text for x in greedy[0]] == ["p0s0"] * 3
@@ -529,7 +656,10 @@ def test_eval_config_carries_vllm_options(tmp_path: Path) -> None:
     with pytest.raises(XlingError, match="expected key=value"):
         parse_assignment("enforce_eager", "--vllm-option")
     toml = tmp_path / "eval.toml"
-    toml.write_text('backend = "vllm"\ndtype = "float32"\nvllm_options = {max_num_seqs = 4}\n')
+    toml.write_text(
+        'backend = "vllm"\ndtype = "float32"\nvllm_options = {max_num_seqs = 4}\n'
+        'revision = "main"\n[chat_template_kwargs]\nenable_thinking = false\n'
+    )
     cfg = load(EvalConfig, toml, flags={"tensor_parallel_size": 4, "gpu_memory_utilization": 0.5})
     assert backend_options(cfg) == {
         "dtype": "float32",
@@ -537,6 +667,16 @@ def test_eval_config_carries_vllm_options(tmp_path: Path) -> None:
         "tensor_parallel_size": 4,
         "gpu_memory_utilization": 0.5,
         "max_model_len": None,
+        "trust_remote_code": False,
+        "revision": "main",
+        "chat_template_kwargs": {"enable_thinking": False},
         "engine_options": {"max_num_seqs": 4},
     }
-    assert backend_options(EvalConfig(engine="on"))["engine"] == "on"
+    hf = backend_options(EvalConfig(engine="on", chat_template_kwargs={"x": 1}), device="cuda:1")
+    assert (
+        hf["engine"] == "on" and hf["device"] == "cuda:1" and hf["chat_template_kwargs"] == {"x": 1}
+    )
+    assert "device" not in backend_options(EvalConfig())  # the backend's own default
+    # A server applies its own template: settings it cannot honour are refused.
+    with pytest.raises(XlingError, match="revision and chat_template_kwargs are for --backend"):
+        EvalConfig(backend="openai", chat_template_kwargs={"enable_thinking": False})

@@ -46,7 +46,7 @@ def xling(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
     return proc
 
 
-def eval_args(model: Path, data: Path, out: Path, *extra: str) -> list[str]:
+def eval_args(model: Path, data: Path, out: Path, *extra: str, batch_size: int = 2) -> list[str]:
     return [
         "eval",
         "--model",
@@ -60,7 +60,7 @@ def eval_args(model: Path, data: Path, out: Path, *extra: str) -> list[str]:
         "--max-new-tokens",
         "12",
         "--batch-size",
-        "2",
+        str(batch_size),
         "--out",
         str(out),
         *extra,
@@ -76,12 +76,21 @@ def test_eval_all_languages_writes_the_run(
     tiny_model_dir: Path, mgsm_dir: Path, tmp_path: Path
 ) -> None:
     out = tmp_path / "run"
-    proc = xling(*eval_args(tiny_model_dir, mgsm_dir, out, "--n", "2", "--temperature", "0.8"))
+    sampled = (
+        "--n",
+        "2",
+        "--temperature",
+        "0.8",
+        "--chat-template-kwargs",
+        "enable_thinking=false",
+    )
+    proc = xling(*eval_args(tiny_model_dir, mgsm_dir, out, *sampled))
     assert "macro average" in proc.stdout and "Bengali (bn)" in proc.stdout
     for name in ("config.json", "generations.jsonl", "scores.jsonl", "metrics.json", "metrics.csv"):
         assert (out / name).exists(), name
     config = json.loads((out / "config.json").read_text())
     assert config["n"] == 2 and config["model"] == str(tiny_model_dir)
+    assert config["chat_template_kwargs"] == {"enable_thinking": False}
     metrics = json.loads((out / "metrics.json").read_text())
     cells = metrics["benchmarks"]["mgsm"]["langs"]
     assert list(cells) == list(ALL_CODES)
@@ -94,7 +103,7 @@ def test_eval_all_languages_writes_the_run(
 
     # A rerun of the same command generates nothing new.
     before = (out / "generations.jsonl").read_bytes()
-    proc = xling(*eval_args(tiny_model_dir, mgsm_dir, out, "--n", "2", "--temperature", "0.8"))
+    proc = xling(*eval_args(tiny_model_dir, mgsm_dir, out, *sampled))
     assert "already in generations.jsonl" in proc.stdout
     assert (out / "generations.jsonl").read_bytes() == before
 
@@ -107,11 +116,19 @@ def test_eval_all_languages_writes_the_run(
 def test_resume_after_sigkill_gives_the_same_metrics(
     tiny_model_dir: Path, mgsm_dir: Path, tmp_path: Path
 ) -> None:
+    """Sampled, and resumed at another batch size: each sample is seeded by its problem, so
+    the resumed run holds exactly what an uninterrupted one does."""
     reference, killed = tmp_path / "reference", tmp_path / "killed"
-    xling(*eval_args(tiny_model_dir, mgsm_dir, reference))
+    sampled = ("--temperature", "0.8")
+    xling(*eval_args(tiny_model_dir, mgsm_dir, reference, *sampled))
 
     proc = subprocess.Popen(
-        [sys.executable, "-m", "xling.cli", *eval_args(tiny_model_dir, mgsm_dir, killed)],
+        [
+            sys.executable,
+            "-m",
+            "xling.cli",
+            *eval_args(tiny_model_dir, mgsm_dir, killed, *sampled),
+        ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -128,7 +145,8 @@ def test_resume_after_sigkill_gives_the_same_metrics(
     total = N_PER_LANG * len(ALL_CODES)
     assert 4 <= len(written_before_kill) < total
 
-    xling(*eval_args(tiny_model_dir, mgsm_dir, killed))
+    xling(*eval_args(tiny_model_dir, mgsm_dir, killed, *sampled, batch_size=3))
+    assert json.loads((killed / "config.json").read_text())["batch_size"] == 3
     after = lines(gen_path)
     assert after[: len(written_before_kill)] == written_before_kill  # nothing regenerated
     keys = [(r["lang"], r["id"], r["sample"]) for r in map(json.loads, after)]
@@ -160,6 +178,40 @@ def test_malformed_rows_fail_with_file_and_line(tiny_model_dir: Path, tmp_path: 
 
     proc = xling(*eval_args(tiny_model_dir, data, tmp_path / "r2", "--langs", "en", "--skip-bad"))
     assert "skipped 1 malformed row" in proc.stdout
+
+
+def test_resume_checks_what_changes_the_outputs(tmp_path: Path) -> None:
+    """A resumed run must keep every setting that changes what is generated, not the batch
+    size; a config.json written before a setting existed holds that setting's default."""
+    from dataclasses import replace
+
+    from xling.errors import XlingError
+    from xling.evaluate import GENERATIONS, EvalConfig, prepare_run_dir
+
+    cfg = EvalConfig(model="m", out=str(tmp_path), temperature=0.7, n=2)
+    prepare_run_dir(cfg)
+    (tmp_path / GENERATIONS).write_text("")
+    prepare_run_dir(replace(cfg, batch_size=64, score_workers=1))
+    changes = {
+        "seed": 1,
+        "temperature": 0.6,
+        "top_p": 0.9,
+        "max_new_tokens": 5,
+        "n": 3,
+        "model": "other",
+        "revision": "v2",
+        "chat_template_kwargs": {"enable_thinking": False},
+        "system_prompt": "Be brief.",
+    }
+    for name, value in changes.items():
+        with pytest.raises(XlingError, match=f"other settings \\({name}: "):
+            prepare_run_dir(replace(cfg, **{name: value}))
+    config = json.loads((tmp_path / "config.json").read_text())
+    for name in ("revision", "chat_template_kwargs", "trust_remote_code"):
+        del config[name]
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    prepare_run_dir(cfg)
+    assert json.loads((tmp_path / "config.json").read_text())["chat_template_kwargs"] == {}
 
 
 def test_unknown_language_and_missing_data(tiny_model_dir: Path, tmp_path: Path) -> None:

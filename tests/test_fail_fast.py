@@ -18,6 +18,8 @@ import pytest
 from xling.errors import XlingError
 from xling.records import Generation, generation_from_row, to_dict
 from xling.scoring import FAILURES_TO_STOP, ScoringStopped, score_many
+from xling.testing.cli import one_line_error
+from xling.testing.cli import run_xling as xling
 
 
 def _gen(i: int, output: str = "so \\boxed{3}", answer: str = "3") -> Generation:
@@ -31,26 +33,6 @@ def _gen(i: int, output: str = "so \\boxed{3}", answer: str = "3") -> Generation
         prompt="q?",
         output=output,
     )
-
-
-def xling(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "xling.cli", *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env={**os.environ, "COLUMNS": "200"},
-    )
-
-
-def one_line_error(proc: subprocess.CompletedProcess[str], *needles: str) -> None:
-    """rc 2, no traceback, one `error:` line holding every needle."""
-    assert proc.returncode == 2, (proc.returncode, proc.stdout, proc.stderr)
-    assert "Traceback" not in proc.stderr, proc.stderr
-    errors = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
-    assert len(errors) == 1, proc.stderr
-    for needle in needles:
-        assert needle in errors[0], (needle, errors[0])
 
 
 # ------------------------------------------------------------------ scoring workers

@@ -299,8 +299,12 @@ def test_flat_toml_round_trips_a_training_config() -> None:
 
     values = {"model": 'a "quoted" path', "lr": 1e-4, "steps": 3, "fp": False, "langs": ("en",)}
     assert tomllib.loads(flat_toml({**values, "unset": None})) == {**values, "langs": ["en"]}
+    # Tables (the [trl] passthrough) as inline tables, keys that need quotes quoted.
+    tables = {"trl": {"mask_truncated_completions": True, "generation_kwargs": {"top_k": 3}}}
+    tables |= {"empty": {}, "odd key": 'say "hi"'}
+    assert tomllib.loads(flat_toml(tables)) == tables
     with pytest.raises(XlingError, match="no TOML form"):
-        flat_toml({"nested": {"a": 1}})
+        flat_toml({"when": object()})
 
 
 def test_a_failing_launcher_stops_the_step_with_its_exit_code(tmp_path: Path) -> None:

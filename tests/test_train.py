@@ -18,7 +18,6 @@ import pytest
 from xling.errors import XlingError
 from xling.train.common import FINAL_DIR, TRAIN_JSON, MissingDependencyError
 from xling.train.config import GRPOTrainConfig, SFTTrainConfig, TrainConfigError
-from xling.train.data import build_parallel_from_spec, write_parallel
 from xling.train.phases import PHASES, phase_seconds
 from xling.world import build_benchmark
 
@@ -36,20 +35,6 @@ TINY = {
     "score_workers": 1,
     "learning_rate": 1e-4,
 }
-
-
-@pytest.fixture(scope="module")
-def train_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from xling.benchmarks import BenchmarkSpec, FieldMap
-
-    root = tmp_path_factory.mktemp("data")
-    build_benchmark(root / "synth", n_train=6, n_test=1, seed=0, langs=("en", "es"))
-    spec = BenchmarkSpec(
-        "jsonl", str(root / "synth" / "train"), name="synth", fields=FieldMap(id="id")
-    )
-    path = root / "train.jsonl"
-    write_parallel(build_parallel_from_spec(spec, "en,es", 4, seed=0), path)
-    return path
 
 
 def grpo_config(model: Path, data: Path, out: Path, **kw: object) -> GRPOTrainConfig:
@@ -113,7 +98,6 @@ def test_grpo_two_steps_write_checkpoint_logs_and_model(grpo_run: Path) -> None:
 
 def test_grpo_final_model_loads_in_xling_eval(grpo_run: Path, tmp_path: Path) -> None:
     from xling.evaluate import EvalConfig, run_eval
-    from xling.world import build_benchmark
 
     build_benchmark(tmp_path / "bench", n_train=0, n_test=1, seed=0)
     bench = tmp_path / "bench" / "test"

@@ -72,8 +72,8 @@ def field_help(cls: type, name: str) -> str:
     raise KeyError(name)
 
 
-def closest(key: str, known: Iterable[str]) -> str | None:
-    found = difflib.get_close_matches(key, list(known), n=1, cutoff=0.6)
+def closest(key: str, known: Iterable[str], *, cutoff: float = 0.6) -> str | None:
+    found = difflib.get_close_matches(key, list(known), n=1, cutoff=cutoff)
     return found[0] if found else None
 
 
@@ -137,6 +137,11 @@ def _convert(tp: Any, value: Any, where: str) -> Any:
     if inner in (bool, int, float, str):
         _check_scalar(inner, value, where)
     return value
+
+
+def convert_value(tp: Any, value: Any, where: str) -> Any:
+    """A plain (TOML) value as a field of type `tp` holds it; one line when it cannot be."""
+    return _convert(tp, value, where)
 
 
 def build(cls: type[C], data: Mapping[str, Any], where: str) -> C:
@@ -233,22 +238,41 @@ def load(
 
 
 def flat_toml(values: dict[str, Any]) -> str:
-    """A flat table of scalars and lists as TOML; None (TOML has no null) is left out.
+    """A table of plain values as TOML (tables, such as a training config's [trl], as
+    inline tables); None (TOML has no null) is left out.
 
     Written by hand because the standard library reads TOML but cannot write it, and a
     config of plain values needs no writer dependency: JSON's strings, numbers, booleans
     and arrays are valid TOML values.
     """
-    lines = []
-    for key, value in values.items():
-        if value is None:
-            continue
-        if isinstance(value, tuple):
-            value = list(value)
-        if not isinstance(value, str | int | float | bool | list):
-            raise ConfigError(f"{key}: {type(value).__name__} has no TOML form here")
-        lines.append(f"{key} = {json.dumps(value, ensure_ascii=False)}")
+    lines = [
+        f"{_toml_key(key)} = {_toml_value(value, key)}"
+        for key, value in values.items()
+        if value is not None
+    ]
     return "\n".join(lines) + "\n"
+
+
+def _toml_key(key: str) -> str:
+    bare = key.replace("_", "").replace("-", "").isalnum() and key.isascii()
+    return key if bare else json.dumps(key, ensure_ascii=False)
+
+
+def _toml_value(value: Any, where: str) -> str:
+    if isinstance(value, tuple):
+        value = list(value)
+    if isinstance(value, dict):
+        items = (
+            f"{_toml_key(k)} = {_toml_value(v, f'{where}.{k}')}"
+            for k, v in value.items()
+            if v is not None
+        )
+        return "{ " + ", ".join(items) + " }" if value else "{}"
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(v, where) for v in value) + "]"
+    if not isinstance(value, str | int | float | bool):
+        raise ConfigError(f"{where}: {type(value).__name__} has no TOML form here")
+    return json.dumps(value, ensure_ascii=False)
 
 
 def to_json_dict(config: Any) -> dict[str, Any]:

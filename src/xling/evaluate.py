@@ -3,21 +3,32 @@
 Each stage appends to its own file in the run directory and skips what is already
 there, so rerunning the same command after a crash (even SIGKILL) continues where it
 stopped and regenerates nothing.
+
+Under `torchrun`/`accelerate launch` (WORLD_SIZE > 1) the hf backend generates data
+parallel: rank 0 checks the run and decides what is missing, every rank generates its share
+into the one generations log, and rank 0 scores and writes the metrics. Each sample is
+seeded by its problem and index, so neither the batch size nor the number of processes
+changes what is generated.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import contextlib
+import dataclasses
+import hashlib
+import json
+import os
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from rich.console import Console
 from rich.table import Table
 
-from xling.backends import BACKENDS, get_backend
-from xling.backends.base import GenerationParams
+from xling.backends import BACKENDS, Backend, get_backend
+from xling.backends.base import GenerationParams, Request
 from xling.benchmarks import (
     BenchmarkSource,
     BenchmarkSpec,
@@ -32,14 +43,19 @@ from xling.jsonl import AppendLog, read_json_object, read_jsonl, write_json_atom
 from xling.languages import get_language, parse_langs
 from xling.lock import run_lock
 from xling.metrics import aggregate, write_metrics_csv
+from xling.models import resolve_model
 from xling.progress import make_progress
 from xling.prompts import build_request, user_message
+from xling.protocols import DEFAULT_PROTOCOL, PROTOCOLS, describe, protocol_metrics
+from xling.provenance import environment, model_info, records_fingerprint, write_env_json
 from xling.records import Generation, Problem, generation_from_row, to_dict
+from xling.scorers import DEFAULT_SCORER, SCORERS, run_scorer, scores_file
 from xling.scoring import score_many
 from xling.text import sanitize
 
 GENERATIONS = "generations.jsonl"
 SCORES = "scores.jsonl"
+T = TypeVar("T")
 
 
 def _f(default: Any, help: str) -> Any:
@@ -51,6 +67,12 @@ class EvalConfig:
     """One evaluation: what model, on which benchmark and languages, generated how."""
 
     model: str = _f("", "HF hub id or local path (or the served model name for --backend openai).")
+    revision: str | None = _f(
+        None, "hf/vllm: the model's revision (branch, tag or commit), for model and tokenizer."
+    )
+    trust_remote_code: bool = _f(
+        False, "hf/vllm: run code from the model's repository (only for repositories you trust)."
+    )
     bench: str = _f(
         "mgsm",
         "A benchmark preset (`xling benchmarks`: mgsm, polymath, math500, aime24, aime25, "
@@ -96,6 +118,13 @@ class EvalConfig:
     seed: int = _f(0, "Sampling seed.")
     batch_size: int = _f(8, "hf/vllm: prompts per batch.")
     system_prompt: str | None = _f(None, "Optional system message.")
+    chat_template_kwargs: dict[str, Any] = field(
+        default_factory=dict,
+        metadata={
+            "help": "hf/vllm: arguments for the model's chat template, e.g. "
+            "{enable_thinking = false} (on the command line: --chat-template-kwargs key=value)."
+        },
+    )
     base_url: str = _f("http://127.0.0.1:8000/v1", "openai: server URL.")
     concurrency: int = _f(16, "openai: requests in flight.")
     dtype: str = _f("auto", "hf/vllm: auto | bfloat16 | float16 | float32.")
@@ -122,6 +151,17 @@ class EvalConfig:
     )
     score_workers: int = _f(2, "Scoring worker processes.")
     score_timeout: float = _f(5.0, "Hard per-item scoring timeout (seconds).")
+    protocol: str = _f(
+        DEFAULT_PROTOCOL,
+        "Evaluation protocol: paper (arXiv 2510.02272's instruction and metrics) | polymath "
+        "(PolyMath's instruction, DW-ACC over its levels, thinking/answer language "
+        "consistency).",
+    )
+    scorer: str = _f(
+        DEFAULT_SCORER,
+        "Answer scorer: xling | math-verify | lm-eval-flexible | lm-eval-strict "
+        "(`xling score RUN --scorer NAME` adds another beside it).",
+    )
     out: str = _f("runs/eval", "Run directory.")
 
     def __post_init__(self) -> None:
@@ -136,8 +176,21 @@ class EvalConfig:
         check_range("gpu_memory_utilization", self.gpu_memory_utilization, above=0, at_most=1)
         if not self.out.strip():
             raise ConfigError("out (--out) must name a run directory")
+        if self.protocol not in PROTOCOLS:
+            raise ConfigError(
+                f"protocol must be one of {', '.join(PROTOCOLS)}, got {self.protocol!r}"
+            )
+        if self.scorer not in SCORERS:
+            raise ConfigError(f"scorer must be one of {', '.join(SCORERS)}, got {self.scorer!r}")
         if self.backend.strip().lower() not in BACKENDS:
             raise ConfigError(f"backend must be one of {', '.join(BACKENDS)}, got {self.backend!r}")
+        # A server loads its model and applies its template itself: ignoring these settings
+        # would record a run made otherwise than its config.json says.
+        if self.backend == "openai" and (self.revision is not None or self.chat_template_kwargs):
+            raise ConfigError(
+                "revision and chat_template_kwargs are for --backend hf and vllm; an "
+                "OpenAI-compatible server loads its model and applies its template itself"
+            )
 
     def source(self) -> BenchmarkSource:
         return BenchmarkSource(
@@ -163,9 +216,22 @@ class EvalConfig:
         return {k: getattr(self, k) for k in keys}
 
     def generation_identity(self) -> dict[str, Any]:
-        """Fields that change what is generated: a resumed run must agree on all of them."""
-        keys = ("model", "system_prompt", "n", "temperature", "top_p", "max_new_tokens", "seed")
+        """Fields that change what is generated: a resumed run must agree on all of them.
+        (Not the batch size or the number of processes: a sample's seed is its problem's.)"""
+        keys = (
+            "model", "revision", "system_prompt", "chat_template_kwargs", "n", "temperature",
+            "top_p", "max_new_tokens", "seed", "protocol",
+        )  # fmt: skip
         return {k: getattr(self, k) for k in keys}
+
+
+def _default(name: str) -> Any:
+    """EvalConfig's default for field `name`: what a config.json written before the field
+    existed meant."""
+    f = next(f for f in dataclasses.fields(EvalConfig) if f.name == name)
+    if f.default_factory is not dataclasses.MISSING:
+        return f.default_factory()
+    return f.default
 
 
 def eval_config(
@@ -200,8 +266,10 @@ def prepare_run_dir(cfg: EvalConfig, *, extend: bool = False) -> Path:
     record = to_json_dict(cfg)
     if config_path.exists() and (out / GENERATIONS).exists():
         previous = read_json_object(config_path)
-        identity = {**cfg.source_identity(), **cfg.generation_identity()}
-        changed = {k: (previous.get(k), v) for k, v in identity.items() if previous.get(k) != v}
+        # One scorer per scores.jsonl: another goes beside it (`xling score --scorer`).
+        identity = {**cfg.source_identity(), **cfg.generation_identity(), "scorer": cfg.scorer}
+        before = {k: previous.get(k, _default(k)) for k in identity}
+        changed = {k: (before[k], v) for k, v in identity.items() if before[k] != v}
         if changed:
             diff = "; ".join(f"{k}: {a!r} -> {b!r}" for k, (a, b) in changed.items())
             raise XlingError(
@@ -250,16 +318,74 @@ def _problem_set_change(
     return change
 
 
+@dataclass(frozen=True)
+class Shard:
+    """This process's place in a data-parallel evaluation: rank `rank` of `world` processes,
+    on this machine the `local_rank`-th (which picks its GPU)."""
+
+    rank: int = 0
+    world: int = 1
+    local_rank: int = 0
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+
+def launch_shard() -> Shard:
+    """The shard that `torchrun`/`accelerate launch` gave this process (their WORLD_SIZE,
+    RANK and LOCAL_RANK); a plain process is rank 0 of 1."""
+    env = {name: os.environ.get(name) or "" for name in ("WORLD_SIZE", "RANK", "LOCAL_RANK")}
+    try:
+        world = int(env["WORLD_SIZE"] or 1)
+        rank = int(env["RANK"] or 0)
+        local = int(env["LOCAL_RANK"] or 0)
+    except ValueError:
+        shown = ", ".join(f"{name}={value!r}" for name, value in env.items())
+        raise XlingError(f"the data-parallel environment is not integers ({shown})") from None
+    if world < 1 or not 0 <= rank < world or local < 0:
+        raise XlingError(f"no rank {rank} of WORLD_SIZE {world} (LOCAL_RANK {local})")
+    return Shard(rank=rank, world=world, local_rank=local)
+
+
 def run_eval(
-    cfg: EvalConfig, console: Console | None = None, *, extend: bool = False
+    cfg: EvalConfig,
+    console: Console | None = None,
+    *,
+    extend: bool = False,
+    backend: Backend | None = None,
 ) -> dict[str, Any]:
     """Evaluate (resuming what `cfg.out` holds); `extend` lets the run take more languages
-    or a larger --limit than it was started with."""
+    or a larger --limit than it was started with. Under `torchrun`/`accelerate launch` the
+    processes share the generation (hf backend) and every one returns the metrics.
+    `backend`: one built by the caller around a model in memory (`cfg.model` then only
+    names it), used instead of loading `cfg.model` and left open."""
+    console = console or Console()
+    shard = launch_shard()
+    if backend is not None:
+        if shard.world > 1:
+            raise XlingError("a model in memory is evaluated in one process")
+        with run_lock(Path(cfg.out)):
+            out, problems = _prepare(cfg, console, extend=extend, in_memory=backend)
+            generate_stage(cfg, problems, out, console, backend=backend)
+            return _score_and_report(cfg, out, console)
+    if shard.world > 1:
+        if cfg.backend != "hf":
+            raise XlingError(
+                f"data-parallel evaluation (WORLD_SIZE={shard.world}) needs --backend hf; "
+                f"run --backend {cfg.backend} as one process"
+            )
+        return _run_eval_parallel(cfg, console, shard, extend=extend)
     with run_lock(Path(cfg.out)):
-        return _run_eval(cfg, console or Console(), extend=extend)
+        out, problems = _prepare(cfg, console, extend=extend)
+        generate_stage(cfg, problems, out, console)
+        return _score_and_report(cfg, out, console)
 
 
-def _run_eval(cfg: EvalConfig, console: Console, *, extend: bool) -> dict[str, Any]:
+def _prepare(
+    cfg: EvalConfig, console: Console, *, extend: bool, in_memory: Backend | None = None
+) -> tuple[Path, list[Problem]]:
+    """Check (or start) the run directory and load the problems to evaluate."""
     langs = parse_langs(cfg.langs)
     out = prepare_run_dir(cfg, extend=extend)
     report = LoadReport()
@@ -278,48 +404,199 @@ def _run_eval(cfg: EvalConfig, console: Console, *, extend: bool) -> dict[str, A
     console.print(
         f"[bold]{len(problems)}[/] problems × {cfg.n} sample(s) in {len(langs)} language(s) → {out}"
     )
-    generate_stage(cfg, problems, out, console)
-    score_stage(out, workers=cfg.score_workers, timeout_s=cfg.score_timeout, console=console)
-    metrics = metrics_stage(out, model=cfg.model)
+    write_env_json(out, eval_environment(cfg, problems, in_memory=in_memory))
+    return out, problems
+
+
+def eval_environment(
+    cfg: EvalConfig, problems: Sequence[Problem], *, in_memory: Backend | None = None
+) -> dict[str, Any]:
+    """env.json of a run: versions, command, device, the model's revision or weights hash
+    (not for a model in memory, whose weights may differ from any files), and a
+    fingerprint of the problems evaluated (their text and gold answers)."""
+    model = cfg.model if cfg.backend == "openai" else str(resolve_model(cfg.model))
+    info = (
+        {"name": cfg.model, "in_memory": type(in_memory).__name__}
+        if in_memory is not None
+        else model_info(model, cfg.revision)
+    )
+    rows = (
+        {"benchmark": p.benchmark, "lang": p.lang, "id": p.id, "q": p.question, "a": p.answer}
+        for p in problems
+    )
+    data = {"problems": len(problems), "problems_sha256": records_fingerprint(rows)}
+    return environment(
+        model=info,
+        data=data,
+        extra={"backend": cfg.backend, "processes": launch_shard().world},
+    )
+
+
+def _score_and_report(cfg: EvalConfig, out: Path, console: Console) -> dict[str, Any]:
+    score_stage(
+        out,
+        workers=cfg.score_workers,
+        timeout_s=cfg.score_timeout,
+        console=console,
+        scorer=cfg.scorer,
+    )
+    metrics = metrics_stage(out, model=cfg.model, protocol=cfg.protocol)
     print_metrics(metrics, console)
     return metrics
 
 
+# How long a rank waits for the others: on a large evaluation the imbalance of the shards,
+# or rank 0's loading and scoring, can outlast gloo's default of 30 minutes.
+_COLLECTIVE_TIMEOUT = timedelta(hours=24)
+
+
+def _run_eval_parallel(
+    cfg: EvalConfig, console: Console, shard: Shard, *, extend: bool
+) -> dict[str, Any]:
+    """One rank of a data-parallel evaluation. Rank 0 holds the run (lock, config.json),
+    loads the problems and decides which are missing; every rank generates every
+    world-th of those into the one generations log; rank 0 scores and reports."""
+    import torch
+    import torch.distributed as dist
+
+    device = "cpu"
+    if torch.cuda.is_available():
+        # Modulo: several ranks may share a GPU (a small model, fewer GPUs than ranks).
+        index = shard.local_rank % torch.cuda.device_count()
+        torch.cuda.set_device(index)
+        device = f"cuda:{index}"
+    created = not dist.is_initialized()
+    try:
+        if created:
+            dist.init_process_group("gloo", timeout=_COLLECTIVE_TIMEOUT)
+        # Objects go through gloo (host memory) whatever backend an existing group has.
+        group = None if created else dist.new_group(backend="gloo", timeout=_COLLECTIVE_TIMEOUT)
+    except (ValueError, RuntimeError) as exc:
+        raise XlingError(
+            f"cannot join the data-parallel job (rank {shard.rank} of {shard.world}): "
+            f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}; start it with "
+            "torchrun or accelerate launch"
+        ) from None
+    # One voice: the other ranks' messages would repeat rank 0's.
+    voice = console if shard.main else Console(quiet=True)
+    try:
+        with contextlib.ExitStack() as held:
+
+            def prepare() -> tuple[Path, list[Problem]]:
+                held.enter_context(run_lock(Path(cfg.out)))
+                out, problems = _prepare(cfg, voice, extend=extend)
+                log = AppendLog(out / GENERATIONS)
+                pending = missing_problems(cfg, problems, log)
+                if pending:
+                    voice.print(
+                        f"generating {len(pending)} problem(s) on {shard.world} processes "
+                        "(the progress shown is rank 0's share)"
+                    )
+                else:
+                    voice.print(f"generations: all {len(log)} already in {GENERATIONS}")
+                return out, pending
+
+            out, pending = _from_rank0(shard, group, prepare)
+            failure = None
+            try:
+                generate_stage(cfg, pending, out, voice, shard=shard, device=device)
+            except XlingError as exc:
+                failure = str(exc)
+            failures: list[str | None] = [None] * shard.world
+            dist.all_gather_object(failures, failure, group=group)
+            for rank, message in enumerate(failures):
+                if message is not None:
+                    where = "" if rank == shard.rank else f"rank {rank} of {shard.world}: "
+                    raise XlingError(where + message)
+            return _from_rank0(shard, group, lambda: _score_and_report(cfg, out, voice))
+    finally:
+        if created and dist.is_initialized():
+            dist.destroy_process_group()
+
+
+def _from_rank0(shard: Shard, group: Any, work: Callable[[], T]) -> T:
+    """`work()` done by rank 0, and its result given to every rank; its one-line error
+    stops them all (they would otherwise wait for rank 0 until the timeout)."""
+    import torch.distributed as dist
+
+    box: list[Any] = [None]
+    if shard.main:
+        try:
+            box[0] = (True, work())
+        except XlingError as exc:
+            box[0] = (False, str(exc))
+            dist.broadcast_object_list(box, src=0, group=group)
+            raise
+    dist.broadcast_object_list(box, src=0, group=group)
+    done, value = box[0]
+    if not done:
+        raise XlingError(f"rank 0 of {shard.world}: {value}")
+    return value
+
+
+def seed_key(p: Problem) -> str:
+    """What seeds a problem's samples (with the eval seed and the sample index): a digest of
+    (benchmark, language, id), the same in every run and process, so a sample never depends
+    on the batch, chunk or rank that generates it."""
+    return hashlib.sha256(json.dumps([p.benchmark, p.lang, p.id]).encode()).hexdigest()[:32]
+
+
+def eval_request(p: Problem, cfg: EvalConfig) -> Request:
+    request = build_request(p, cfg.system_prompt, protocol=cfg.protocol)
+    return dataclasses.replace(request, seed_key=seed_key(p))
+
+
+def missing_problems(cfg: EvalConfig, problems: Sequence[Problem], log: AppendLog) -> list[Problem]:
+    """The problems with a sample not yet in `log`, in their order."""
+    return [
+        p for p in problems if any((p.benchmark, p.lang, p.id, s) not in log for s in range(cfg.n))
+    ]
+
+
 def generate_stage(
-    cfg: EvalConfig, problems: Sequence[Problem], out: Path, console: Console
+    cfg: EvalConfig,
+    problems: Sequence[Problem],
+    out: Path,
+    console: Console,
+    *,
+    shard: Shard = Shard(),
+    device: str | None = None,
+    backend: Backend | None = None,
 ) -> int:
-    """Generate what is missing. Returns the number of new generations written."""
+    """Generate what is missing of `problems`, or of every `shard.world`-th of them from
+    `shard.rank` on (each rank of a data-parallel run passes the same list). Returns the
+    number of new generations written."""
     log = AppendLog(out / GENERATIONS)
     if log.repaired_bytes:
         console.print(f"[yellow]{GENERATIONS}: dropped a partial last line left by a crash")
-    # Chunks are a fixed partition of the whole problem list and each gets its own seed,
-    # so a resumed run samples exactly what an uninterrupted one would have.
-    chunk_size = cfg.batch_size if cfg.backend == "hf" else max(cfg.batch_size, cfg.concurrency)
-    chunks = [problems[i : i + chunk_size] for i in range(0, len(problems), chunk_size)]
-    missing = [
-        (index, chunk)
-        for index, chunk in enumerate(chunks)
-        if any((p.benchmark, p.lang, p.id, s) not in log for p in chunk for s in range(cfg.n))
-    ]
-    if not missing:
-        console.print(f"generations: all {len(log)} already in {GENERATIONS}")
+    todo = missing_problems(cfg, problems[shard.rank :: shard.world], log)
+    if not todo:
+        if shard.world == 1:
+            console.print(f"generations: all {len(log)} already in {GENERATIONS}")
         return 0
-    backend = get_backend(cfg.backend, cfg.model, **backend_options(cfg))
+    # Chunks only pace the appends (each sample is seeded by its problem), so a resumed run
+    # samples exactly what an uninterrupted one would have, at any batch size.
+    chunk_size = cfg.batch_size if cfg.backend == "hf" else max(cfg.batch_size, cfg.concurrency)
+    chunks = [todo[i : i + chunk_size] for i in range(0, len(todo), chunk_size)]
+    owned = backend is None
+    if backend is None:
+        backend = get_backend(cfg.backend, cfg.model, **backend_options(cfg, device=device))
     written = 0
     try:
-        _check_context(backend, cfg, [p for _, chunk in missing for p in chunk])
+        # Every rank checks the whole list, so a prompt that cannot fit stops all of them
+        # alike, before any generates.
+        _check_context(backend, cfg, problems if shard.world > 1 else todo)
+        params = GenerationParams(
+            temperature=cfg.temperature,
+            top_p=cfg.top_p,
+            max_new_tokens=cfg.max_new_tokens,
+            n=cfg.n,
+            seed=cfg.seed,
+        )
         with make_progress(console) as progress:
-            task = progress.add_task("generating", total=sum(len(c) for _, c in missing))
-            for index, chunk in missing:
-                params = GenerationParams(
-                    temperature=cfg.temperature,
-                    top_p=cfg.top_p,
-                    max_new_tokens=cfg.max_new_tokens,
-                    n=cfg.n,
-                    seed=cfg.seed * 1_000_003 + index,
-                )
-                requests = [build_request(p, cfg.system_prompt) for p in chunk]
-                outputs = backend.generate(requests, params)
+            task = progress.add_task("generating", total=len(todo))
+            for chunk in chunks:
+                outputs = backend.generate([eval_request(p, cfg) for p in chunk], params)
                 records = [
                     to_dict(
                         Generation(
@@ -329,7 +606,7 @@ def generate_stage(
                             sample=s,
                             question=p.question,
                             answer=p.answer,
-                            prompt=user_message(p),
+                            prompt=user_message(p, cfg.protocol),
                             output=sanitize(o.text),
                             finish_reason=o.finish_reason,
                             n_output_tokens=o.n_tokens,
@@ -344,7 +621,8 @@ def generate_stage(
                 written += log.append(records)
                 progress.advance(task, len(chunk))
     finally:
-        backend.close()
+        if owned:
+            backend.close()
     return written
 
 
@@ -354,7 +632,7 @@ def _check_context(backend: Any, cfg: EvalConfig, problems: Sequence[Problem]) -
     if overflow is None or not problems:
         return
     found = overflow(
-        [build_request(p, cfg.system_prompt) for p in problems],
+        [eval_request(p, cfg) for p in problems],
         GenerationParams(max_new_tokens=cfg.max_new_tokens),
     )
     if found is not None:
@@ -367,9 +645,22 @@ def _check_context(backend: Any, cfg: EvalConfig, problems: Sequence[Problem]) -
         )
 
 
-def backend_options(cfg: EvalConfig) -> dict[str, Any]:
+def backend_options(cfg: EvalConfig, *, device: str | None = None) -> dict[str, Any]:
+    """`get_backend` options for `cfg` (`device`: the hf backend's, else its default)."""
+    loading = {
+        "trust_remote_code": cfg.trust_remote_code,
+        "revision": cfg.revision,
+        "chat_template_kwargs": dict(cfg.chat_template_kwargs),
+    }
     if cfg.backend == "hf":
-        return {"batch_size": cfg.batch_size, "dtype": cfg.dtype, "engine": cfg.engine}
+        placed = {"device": device} if device is not None else {}
+        return {
+            "batch_size": cfg.batch_size,
+            "dtype": cfg.dtype,
+            "engine": cfg.engine,
+            **loading,
+            **placed,
+        }
     if cfg.backend == "openai":
         return {"base_url": cfg.base_url, "concurrency": cfg.concurrency}
     if cfg.backend == "vllm":
@@ -379,21 +670,31 @@ def backend_options(cfg: EvalConfig) -> dict[str, Any]:
             "tensor_parallel_size": cfg.tensor_parallel_size,
             "gpu_memory_utilization": cfg.gpu_memory_utilization,
             "max_model_len": cfg.max_model_len,
+            **loading,
             "engine_options": dict(cfg.vllm_options),
         }
     return {}
 
 
 def score_stage(
-    out: Path, *, workers: int, timeout_s: float, console: Console, rescore: bool = False
+    out: Path,
+    *,
+    workers: int,
+    timeout_s: float,
+    console: Console,
+    rescore: bool = False,
+    scorer: str | None = None,
 ) -> int:
-    """Score generations that have no score yet (all of them with `rescore`)."""
+    """Score generations that have no score yet (all of them with `rescore`) with `scorer`
+    (default: the run's own, into scores.jsonl; another goes to scores.<scorer>.jsonl)."""
     gen_path = out / GENERATIONS
     if not gen_path.exists():
         raise XlingError(f"{gen_path} not found: run `xling eval` first")
+    scorer = scorer or run_scorer(out)
+    final = out / scores_file(scorer, run_scorer(out))
     # A re-score builds a fresh file beside the old one and swaps it in when complete,
     # so an interrupted re-score never leaves the run with a half-empty scores file.
-    target = out / ("scores.rescore.jsonl" if rescore else SCORES)
+    target = final.with_name(final.stem + ".rescore.jsonl") if rescore else final
     log = AppendLog(target)
     todo = [g for g in read_generations(gen_path) if g.key not in log]
     if todo:
@@ -403,7 +704,7 @@ def score_stage(
         try:
             with make_progress(console) as progress:
                 task = progress.add_task("scoring", total=len(todo))
-                for score in score_many(todo, workers=workers, timeout_s=timeout_s):
+                for score in score_many(todo, workers=workers, timeout_s=timeout_s, scorer=scorer):
                     batch.append(to_dict(score))
                     failed += score.status == "error"
                     progress.advance(task)
@@ -421,7 +722,7 @@ def score_stage(
                 f"wrong); `xling score {out}` re-scores them"
             )
     if rescore:
-        target.replace(out / SCORES)
+        target.replace(final)
     return len(todo)
 
 
@@ -433,11 +734,17 @@ def read_generations(path: Path) -> list[Generation]:
     ]
 
 
-def metrics_stage(out: Path, *, model: str = "") -> dict[str, Any]:
+def metrics_stage(out: Path, *, model: str = "", protocol: str | None = None) -> dict[str, Any]:
+    """metrics.json and .csv from scores.jsonl, with the run's protocol's own metrics
+    (`protocol` None: the one config.json records)."""
     scores = list(read_jsonl(out / SCORES))
     if not scores:
         raise XlingError(f"{out / SCORES} holds no scores")
-    metrics = {"model": model, **aggregate(scores)}
+    if protocol is None:
+        config = out / "config.json"
+        recorded = read_json_object(config).get("protocol") if config.is_file() else None
+        protocol = recorded if isinstance(recorded, str) else DEFAULT_PROTOCOL
+    metrics = {"model": model, **aggregate(scores), **protocol_metrics(scores, protocol)}
     write_json_atomic(out / "metrics.json", metrics)
     write_metrics_csv(metrics, out / "metrics.csv")
     return metrics
@@ -487,6 +794,8 @@ def print_metrics(metrics: dict[str, Any], console: Console) -> None:
             *("" for _ in pass_keys),
         )
         console.print(table)
+    for line in describe(metrics):  # the protocol's own metrics (PolyMath's DW-ACC, ...)
+        console.print(line, markup=False, highlight=False)
 
 
 def load_config_json(run_dir: Path) -> dict[str, Any]:

@@ -4,15 +4,24 @@ Each stage of the pipeline appends one JSON object per line and flushes+fsyncs a
 every batch. A process killed mid-write can leave at most one partial last line; on
 the next open that tail is cut off (and reported), never parsed, so a rerun resumes
 from the last complete record and nothing already written is lost.
+
+Several processes may append to one log (the ranks of a data-parallel evaluation): each
+append holds an exclusive `flock` on the file (see `AppendLog`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows: one writer per log there
+    fcntl = None  # type: ignore[assignment]
 
 from xling.errors import XlingError
 from xling.records import Key, key_of
@@ -80,38 +89,68 @@ def repair_tail(path: Path) -> int:
     """Cut a partial last line left by a killed writer. Returns the bytes removed."""
     if not path.exists():
         return 0
-    size = path.stat().st_size
+    with path.open("rb+") as fh, _exclusive(fh):
+        return _cut_partial_line(fh)
+
+
+@contextlib.contextmanager
+def _exclusive(fh: IO[bytes]) -> Iterator[None]:
+    """Hold `fh`'s file against the other processes that lock it (released on close too,
+    so a writer that is killed never leaves it locked)."""
+    if fcntl is None:  # pragma: no cover
+        yield
+        return
+    fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+    try:
+        yield
+    finally:
+        fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+
+
+def _cut_partial_line(fh: IO[bytes]) -> int:
+    """Truncate an open, readable file after its last newline. Returns the bytes removed."""
+    size = fh.seek(0, os.SEEK_END)
     if size == 0:
         return 0
-    with path.open("rb+") as fh:
-        # Scan backwards in blocks for the last newline; files can be large.
-        block = 1 << 16
-        pos = size
-        while pos > 0:
-            start = max(0, pos - block)
-            fh.seek(start)
-            chunk = fh.read(pos - start)
-            idx = chunk.rfind(b"\n")
-            if idx >= 0:
-                keep = start + idx + 1
-                break
-            pos = start
-        else:
-            keep = 0
-        if keep < size:
-            fh.truncate(keep)
-            fh.flush()
-            os.fsync(fh.fileno())
-        return size - keep
+    fh.seek(size - 1)
+    if fh.read(1) == b"\n":
+        return 0
+    # Scan backwards in blocks for the last newline; files can be large.
+    block = 1 << 16
+    pos = size - 1
+    keep = 0
+    while pos > 0:
+        start = max(0, pos - block)
+        fh.seek(start)
+        idx = fh.read(pos - start).rfind(b"\n")
+        if idx >= 0:
+            keep = start + idx + 1
+            break
+        pos = start
+    fh.truncate(keep)
+    fh.flush()
+    os.fsync(fh.fileno())
+    return size - keep
 
 
 class AppendLog:
-    """A JSONL file keyed by (benchmark, lang, id, sample) that is only ever appended to."""
+    """A JSONL file keyed by (benchmark, lang, id, sample) that is only ever appended to.
+
+    Several processes may append to one log, each with keys of its own (the ranks of a
+    data-parallel evaluation share the run's generations.jsonl), so every append and repair
+    holds an exclusive `flock` on the file. One shared file rather than one per process keeps
+    the run format and resume as they are: any number of processes resumes any run, with
+    nothing to merge. A lock rather than O_APPEND alone, because a large batch may take
+    several write calls, and because a process opening the log must not cut another's line
+    in progress as if a crash had left it.
+    """
 
     def __init__(self, path: Path) -> None:
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
         self.repaired_bytes = repair_tail(path)
+        # Read without the lock: a line being appended meanwhile is an unfinished last line,
+        # which `read_jsonl` leaves out, and other writers' keys are never this one's.
         self._keys: set[Key] = {key_of(r) for r in read_jsonl(path)}
 
     def __contains__(self, key: Key) -> bool:
@@ -135,8 +174,11 @@ class AppendLog:
         if not fresh:
             return 0
         payload = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in fresh)
-        with self.path.open("a", encoding="utf-8") as fh:
-            fh.write(payload)
+        with self.path.open("ab+") as fh, _exclusive(fh):
+            # A writer killed while it held the lock can have left half a line, which this
+            # batch would turn into a corrupt line in the middle of the log.
+            self.repaired_bytes += _cut_partial_line(fh)
+            fh.write(payload.encode("utf-8"))
             fh.flush()
             os.fsync(fh.fileno())
         return len(fresh)

@@ -77,6 +77,11 @@ class Score:
     # None in scores written before strict scoring existed.
     pred_strict: str | None = None
     correct_strict: bool | None = None
+    # The language of the thinking (before the last "</think>") and of the answer after it,
+    # as `detected_lang`; None when the output has no "</think>" or that part no letters, and
+    # in scores written before these fields existed. PolyMath's language consistency.
+    think_lang: str | None = None
+    answer_lang: str | None = None
 
     @property
     def key(self) -> Key:

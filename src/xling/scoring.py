@@ -22,6 +22,7 @@ from xling.errors import XlingError
 from xling.extract import extract_answers, final_section, find_boxed, normalize_answer
 from xling.langid import detect_language, is_off_target
 from xling.records import Generation, Score
+from xling.scorers import DEFAULT_SCORER, check_scorer, rescore
 
 DEFAULT_TIMEOUT_S = 5.0
 _THINK_OPEN, _THINK_CLOSE = "<think>", "</think>"
@@ -65,6 +66,13 @@ def score_generation(gen: Generation) -> Score:
     # With a reasoning block, the box must be in the answer after it.
     boxed = extraction.boxed and bool(find_boxed(final_section(gen.output)))
     guess = detect_language(gen.output)
+    think_lang = answer_lang = None
+    if _THINK_CLOSE in gen.output:
+        # Split where the answer section starts for extraction (`final_section`): after the
+        # last "</think>". Identified here, under the worker's hard timeout with the rest.
+        thinking, _, answer = gen.output.rpartition(_THINK_CLOSE)
+        think_lang = detect_language(thinking).lang
+        answer_lang = detect_language(answer).lang
     detail = (extraction.source or "") + (" ambiguous" if extraction.ambiguous else "")
     return Score(
         benchmark=gen.benchmark,
@@ -84,6 +92,8 @@ def score_generation(gen: Generation) -> Score:
         detail=detail,
         pred_strict=answers.strict.answer,
         correct_strict=correct_strict,
+        think_lang=think_lang,
+        answer_lang=answer_lang,
     )
 
 
@@ -130,10 +140,10 @@ def _start_worker(warm: Callable[[], None]) -> None:
         _START_FAILURE = f"{type(exc).__name__}: {exc}"
 
 
-def _score_in_worker(gen: Generation) -> Score:
+def _score_in_worker(gen: Generation, scorer: str = DEFAULT_SCORER) -> Score:
     if _START_FAILURE is not None:
         raise RuntimeError(f"the scoring worker did not start ({_START_FAILURE})")
-    return score_generation(gen)
+    return rescore(score_generation(gen), gen, scorer)
 
 
 # A run stops once this many items failed in the workers and they are at least half of the
@@ -165,7 +175,8 @@ class ScoringPool:
     """Worker processes that score untrusted output: each item under a hard timeout, the
     workers watched for start-up failure and stalls, the run stopped (ScoringStopped) once
     the workers keep failing. `warm` runs in each worker as it starts (a module-level
-    function); `context` is the multiprocessing start method (None: the platform's)."""
+    function); `context` is the multiprocessing start method (None: the platform's);
+    `scorer` judges the answers (`xling.scorers`)."""
 
     def __init__(
         self,
@@ -175,10 +186,12 @@ class ScoringPool:
         stall_s: float = DEFAULT_STALL_S,
         warm: Callable[[], None] = warm_up,
         context: Any = None,
+        scorer: str = DEFAULT_SCORER,
     ) -> None:
         from pebble import ProcessPool
 
         check_pool_settings(workers, timeout_s)
+        self.scorer = check_scorer(scorer)
         if not stall_s > 0:
             raise XlingError(f"stall_s must be positive, got {stall_s!r}")
         self.timeout_s = timeout_s
@@ -192,7 +205,9 @@ class ScoringPool:
         )
 
     def schedule(self, gen: Generation) -> Any:
-        return self._pool.schedule(_score_in_worker, args=(gen,), timeout=self.timeout_s)
+        return self._pool.schedule(
+            _score_in_worker, args=(gen, self.scorer), timeout=self.timeout_s
+        )
 
     def result(self, gen: Generation, future: Any) -> Score:
         """`gen`'s score from its future: a timeout or a scorer bug is a failed score, a
@@ -239,14 +254,17 @@ def score_many(
     on_done: Callable[[Score], None] | None = None,
     stall_s: float = DEFAULT_STALL_S,
     warm: Callable[[], None] = warm_up,
+    scorer: str = DEFAULT_SCORER,
 ) -> Iterator[Score]:
-    """Score in `workers` processes, each item under a hard `timeout_s`. Yields in input order.
+    """Score in `workers` processes, each item under a hard `timeout_s`, answers judged by
+    `scorer` (`xling.scorers`). Yields in input order.
 
     Raises ScoringStopped when the workers cannot score (see FAILURES_TO_STOP and stall_s);
     the items that failed are not yielded then, so a rerun scores them again.
     """
     check_pool_settings(workers, timeout_s)  # here, not at the first item
-    return _score_many(generations, workers, timeout_s, on_done, stall_s, warm)
+    check_scorer(scorer)
+    return _score_many(generations, workers, timeout_s, on_done, stall_s, warm, scorer)
 
 
 def _score_many(
@@ -256,11 +274,12 @@ def _score_many(
     on_done: Callable[[Score], None] | None,
     stall_s: float,
     warm: Callable[[], None],
+    scorer: str,
 ) -> Iterator[Score]:
     # The platform's default start method (fork on Linux): spawn-like methods re-import the
     # caller's main module, which breaks scripts without a __main__ guard. Workers never
     # touch torch, so forking a parent that holds a model is safe.
-    pool = ScoringPool(workers, timeout_s, stall_s=stall_s, warm=warm)
+    pool = ScoringPool(workers, timeout_s, stall_s=stall_s, warm=warm, scorer=scorer)
     pending: list[tuple[Generation, Any]] = []
     window = max(8, workers * 16)  # bounded in-flight work keeps memory flat on big runs
 

@@ -26,6 +26,7 @@ import numpy as np
 
 from xling import __version__
 from xling.analysis import plots
+from xling.analysis.agreement import scorer_agreement
 from xling.analysis.bootstrap import Estimate, fmt_num, summarize
 from xling.analysis.document import Doc, screenshot_html, write_documents
 from xling.analysis.fits import FitReport
@@ -212,6 +213,7 @@ def build_report(
     else:
         _single_run_table(rep)
     _scoring_table(rep)
+    _scorer_agreement_table(rep)
     _fit_tables(rep)
     _closing_sections(rep)
     html_path, md_path = write_documents(rep.doc, rep.title)
@@ -767,6 +769,32 @@ def _scoring_table(rep: _Report) -> None:
         "scores predate strict scoring (re-score with `xling score RUN`).",
     )
     rep.write_table("scoring", csv_rows)
+
+
+def _scorer_agreement_table(rep: _Report) -> None:
+    """Each run's own scorer beside the others it was re-scored with (`xling score RUN
+    --scorer NAME`): answers each accepts, and how many they judge differently."""
+    sd = rep.sd
+    runs = ([sd.base] if sd.base is not None else []) + sd.runs
+    rows, csv_rows = [], []
+    for run in runs:
+        for row in scorer_agreement(run.path):
+            accepted = ", ".join(f"{k} {v}" for k, v in row.accepted.items())
+            differ = ", ".join(f"{k} {v}" for k, v in row.differ.items())
+            rows.append([run.name, row.benchmark, row.lang, str(row.n), accepted, differ])
+            csv_rows.append({"run": run.name, **row.as_dict()})
+    if not rows:
+        return
+    rep.doc.h(3, "Agreement between scorers")
+    rep.doc.table(
+        ["run", "benchmark", "language", "answers", "accepted by", "differing from the first"],
+        rows,
+        "The same generations judged by the run's own scorer (first) and the others it was "
+        "re-scored with: xling's extraction, math-verify, and lm-evaluation-harness's MGSM "
+        "filters (strict: 'The answer is N'; flexible: the last number). A gap between two "
+        "scorers is the part of an accuracy difference that answer extraction makes.",
+    )
+    rep.write_table("scorer_agreement", csv_rows)
 
 
 def _fit_tables(rep: _Report) -> None:

@@ -22,6 +22,7 @@ __all__ = [
     "Output",
     "Request",
     "UnknownBackendError",
+    "backend_for_object",
     "get_backend",
 ]
 
@@ -73,3 +74,28 @@ def get_backend(name: str, model: str, **options: Any) -> Backend:
     _check_options(key, factory, options)
     # A served model's name is the server's business; a local backend loads bundled names.
     return factory(model if key == "openai" else resolve_model(model), **options)
+
+
+def backend_for_object(model: Any, *, tokenizer: Any = None, **options: Any) -> Backend:
+    """A backend around a model already in memory: a transformers model (hf backend; pass
+    its tokenizer), a `vllm.LLM` (vllm backend) or a function `messages -> text`."""
+    module = type(model).__module__
+    if module.startswith("vllm"):
+        from xling.backends.vllm_backend import VLLMBackend
+
+        keep = {"chat_template_kwargs"}
+        return VLLMBackend(model, **{k: v for k, v in options.items() if k in keep})
+    if hasattr(model, "generate") and hasattr(model, "parameters"):
+        from xling.backends.hf import HFBackend
+
+        keep = {"batch_size", "engine", "chat_template_kwargs"}
+        hf_options = {k: v for k, v in options.items() if k in keep}
+        return HFBackend(model, tokenizer=tokenizer, **hf_options)
+    if callable(model):
+        from xling.backends.function import FunctionBackend
+
+        return FunctionBackend(model)
+    raise XlingError(
+        "model must be a hub id or path, a transformers model, a vllm.LLM or a function "
+        f"messages -> text; got {type(model).__name__}"
+    )

@@ -23,6 +23,11 @@ class Request:
     """One prompt as chat messages ({"role": ..., "content": ...}); backends apply templates."""
 
     messages: tuple[dict[str, str], ...]
+    # What seeds this request's samples (with the params' seed and the sample index) in
+    # backends that seed per request: a name that stays the same from run to run (an
+    # evaluation uses its problem's), so a sample never depends on the batch, chunk or
+    # process it is generated in. None: the request's index in the call.
+    seed_key: str | None = None
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,8 @@
 """`vllm`: in-process generation with `vllm.LLM` (install with `pip install 'xling[vllm]'`).
 
 Prompts are rendered with the model's chat template exactly as the `hf` backend renders them
-and passed as token ids, so both backends see the same prompt tokens.
+(`chat_template_kwargs` included) and passed as token ids, so both backends see the same
+prompt tokens.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ class VLLMBackend:
 
     def __init__(
         self,
-        model: str,
+        model: Any,
         *,
         dtype: str = "auto",
         seed: int = 0,
@@ -50,10 +51,24 @@ class VLLMBackend:
         max_model_len: int | None = None,
         enforce_eager: bool = False,
         trust_remote_code: bool = False,
+        revision: str | None = None,
+        chat_template_kwargs: Mapping[str, Any] | None = None,
         engine_options: Mapping[str, Any] | None = None,
     ) -> None:
         vllm = _import_vllm()
         self._vllm = vllm
+        self.chat_template_kwargs = dict(chat_template_kwargs or {})
+        self._owned = isinstance(model, str)
+        if not self._owned:  # a `vllm.LLM` the caller built: used as it is, never torn down
+            if not isinstance(model, vllm.LLM):
+                raise XlingError(
+                    f"the vllm backend takes a model name or a vllm.LLM, not {type(model).__name__}"
+                )
+            self.llm = model
+            config = getattr(getattr(model, "llm_engine", None), "model_config", None)
+            self.model_name = str(getattr(config, "model", None) or "vllm.LLM")
+            self.tokenizer = model.get_tokenizer()
+            return
         self.model_name = str(model)
         if gpu_memory_utilization is None:
             gpu_memory_utilization = default_memory_share()
@@ -68,6 +83,8 @@ class VLLMBackend:
         }
         if max_model_len is not None:
             options["max_model_len"] = max_model_len
+        if revision is not None:  # vLLM takes the tokenizer at the same revision
+            options["revision"] = revision
         options.update(engine_options or {})
         self.llm: Any = vllm.LLM(**options)
         self.tokenizer = self.llm.get_tokenizer()
@@ -81,21 +98,23 @@ class VLLMBackend:
             return []
         greedy = params.temperature <= 0
         k = 1 if greedy else params.n
+        conversations = [r.messages for r in requests]
         prompts = [
             {"prompt_token_ids": ids}
-            for ids in encode_prompts(self.tokenizer, [r.messages for r in requests])
+            for ids in encode_prompts(self.tokenizer, conversations, self.chat_template_kwargs)
         ]
-        # One seed per prompt, so prompts do not share a random stream.
+        # One seed per prompt, from its key (as the hf backend's), so prompts do not share a
+        # random stream and a prompt's samples do not depend on the batch it is sent in.
         sampling = [
             self._vllm.SamplingParams(
                 n=k,
                 temperature=max(params.temperature, 0.0),
                 top_p=params.top_p if not greedy else 1.0,
                 max_tokens=params.max_new_tokens,
-                seed=derive_seed(params.seed, i) & 0x7FFFFFFF,
+                seed=derive_seed(params.seed, i if r.seed_key is None else r.seed_key) & 0x7FFFFFFF,
                 stop=list(params.stop) or None,
             )
-            for i in range(len(requests))
+            for i, r in enumerate(requests)
         ]
         results = self.llm.generate(prompts, sampling, use_tqdm=False)
         outputs: list[list[Output]] = []
@@ -119,4 +138,5 @@ class VLLMBackend:
         if getattr(self, "llm", None) is None:
             return
         self.llm = None
-        release_accelerator_memory()
+        if self._owned:
+            release_accelerator_memory()

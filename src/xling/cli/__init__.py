@@ -10,6 +10,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
+from rich.table import Table
 
 from xling import __version__
 from xling.cli.flags import config_command, option
@@ -41,6 +42,14 @@ _VLLM_OPTION = option(
     "`--vllm-option enforce_eager=true`.",
     "--vllm-option",
 )
+_CHAT_TEMPLATE_OPTION = option(
+    "chat_template_kwarg",
+    list[str] | None,
+    None,
+    "hf/vllm: an argument for the model's chat template as key=value (TOML value), "
+    "repeatable: `--chat-template-kwargs enable_thinking=false`.",
+    "--chat-template-kwargs",
+)
 
 
 def _resolve_eval(
@@ -50,9 +59,14 @@ def _resolve_eval(
     from xling.evaluate import eval_config
 
     cfg = eval_config(path, sets, flags)
-    if options.get("vllm_option"):  # added to (not replacing) the file's vllm_options
-        extra = dict(parse_assignment(o, "--vllm-option") for o in options["vllm_option"])
-        cfg = dataclasses.replace(cfg, vllm_options={**cfg.vllm_options, **extra})
+    # Added to (not replacing) the file's tables.
+    for name, field, flag in (
+        ("vllm_option", "vllm_options", "--vllm-option"),
+        ("chat_template_kwarg", "chat_template_kwargs", "--chat-template-kwargs"),
+    ):
+        if options.get(name):
+            extra = dict(parse_assignment(o, flag) for o in options[name])
+            cfg = dataclasses.replace(cfg, **{field: {**getattr(cfg, field), **extra}})
     return cfg
 
 
@@ -67,11 +81,13 @@ _EXTEND_OPTION = option(
 
 
 def _run_eval(cfg: Any, *, extend: bool = False, **_: Any) -> None:
-    from xling.evaluate import run_eval
+    from xling.evaluate import launch_shard, run_eval
 
     if not cfg.model:
         raise XlingError("--model is required (a HF hub id or local path, or 'organism')")
     metrics = run_eval(cfg, console, extend=extend)
+    if not launch_shard().main:  # rank 0 speaks for a data-parallel run
+        return
     strict = metrics["overall"].get("accuracy_strict")
     console.print(
         f"results in [bold]{cfg.out}[/] (overall accuracy "
@@ -92,8 +108,10 @@ def _register_eval() -> None:
             "`--bench polymath`, `--bench gpqa-diamond`, … name a preset (`xling benchmarks` "
             "lists them with their sources); its sampling and length defaults apply unless a "
             "config file, a --set or a flag says otherwise. Scores are strict (an explicit "
-            "final answer) and flexible.",
-            extra=[_VLLM_OPTION, _EXTEND_OPTION],
+            "final answer) and flexible. Under `torchrun --nproc_per_node N -m xling.cli eval "
+            "…` (or `accelerate launch -m xling.cli eval …`) the hf backend generates on N "
+            "processes.",
+            extra=[_VLLM_OPTION, _CHAT_TEMPLATE_OPTION, _EXTEND_OPTION],
             resolve=_resolve_eval,
         )
     )
@@ -107,19 +125,51 @@ def score_command(
     run: Annotated[Path, typer.Argument(help="A run directory written by `xling eval`.")],
     workers: Annotated[int, Opt(help="Scoring worker processes (>= 1).")] = 2,
     timeout: Annotated[float, Opt(help="Hard per-item scoring timeout (seconds, > 0).")] = 5.0,
+    scorer: Annotated[
+        str | None,
+        Opt(
+            help="xling | math-verify | lm-eval-flexible | lm-eval-strict [default: the run's "
+            "own]. Another scorer's scores go beside the run's (scores.<scorer>.jsonl) and "
+            "are compared with them; metrics stay the run's own."
+        ),
+    ] = None,
 ) -> None:
-    """Re-score a run's existing generations (e.g. after a scorer fix) and rewrite metrics."""
+    """Re-score a run's existing generations (e.g. after a scorer fix) and rewrite metrics,
+    or score them with another scorer and show where the scorers disagree."""
+    from xling.analysis.agreement import scorer_agreement
     from xling.evaluate import load_config_json, metrics_stage, print_metrics, score_stage
     from xling.lock import run_lock
+    from xling.scorers import check_scorer, run_scorer
     from xling.scoring import check_pool_settings
 
     check_pool_settings(workers, timeout)
     model = load_config_json(run).get("model", "")
+    own = run_scorer(run)
+    chosen = check_scorer(scorer or own)
     with run_lock(run):
-        n = score_stage(run, workers=workers, timeout_s=timeout, console=console, rescore=True)
+        n = score_stage(
+            run, workers=workers, timeout_s=timeout, console=console, rescore=True, scorer=chosen
+        )
         metrics = metrics_stage(run, model=model)
     print_metrics(metrics, console)
-    console.print(f"re-scored {n} generation(s) in [bold]{run}[/]")
+    console.print(f"re-scored {n} generation(s) in [bold]{run}[/] with the {chosen} scorer")
+    rows = scorer_agreement(run)
+    if rows:
+        table = Table(title=f"agreement between scorers (the run's own: {own})")
+        others = list(rows[0].differ)
+        for column in ("benchmark", "lang", "answers", *(f"{s} ✓" for s in (own, *others))):
+            table.add_column(column, justify="left" if column in ("benchmark", "lang") else "right")
+        for column in others:
+            table.add_column(f"≠ {column}", justify="right")
+        for row in rows:
+            table.add_row(
+                row.benchmark,
+                row.lang,
+                str(row.n),
+                *(str(row.accepted[s]) for s in (own, *others)),
+                *(str(row.differ[s]) for s in others),
+            )
+        console.print(table)
 
 
 StudyFile = Annotated[Path, typer.Argument(help="Study TOML (see studies/*.toml).")]
@@ -226,6 +276,7 @@ def _register_commands() -> None:
     # (torch, trl, scipy, matplotlib) only inside command bodies, so startup stays fast.
     from xling.cli.analysis import register as register_analysis
     from xling.cli.benchmarks import register as register_benchmarks
+    from xling.cli.interop import register as register_interop
     from xling.cli.organism import register as register_organism
     from xling.cli.parscale import register as register_parscale
     from xling.cli.train import register as register_train
@@ -235,6 +286,7 @@ def _register_commands() -> None:
     register_train(app)
     register_organism(app)
     register_parscale(app)
+    register_interop(app)
 
 
 _register_commands()

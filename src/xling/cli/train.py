@@ -177,6 +177,18 @@ _RESUME_PARAM = option(
 )
 
 
+_TRL_PARAM = option(
+    "trl_settings",
+    list[str] | None,
+    None,
+    "key=value (TOML value), repeatable: any TRL GRPOConfig/SFTConfig field xling has no "
+    "option for (report_to=wandb, push_to_hub=true, generation_kwargs={...}); the same as a "
+    "[trl] table in --config.",
+    "--trl",
+    metavar="KEY=VALUE",
+)
+
+
 def resolve_config(
     cls: type,
     toml_path: Path | None,
@@ -184,17 +196,21 @@ def resolve_config(
     flags: dict[str, Any],
     *,
     resume: bool = False,
+    trl_settings: Sequence[str] | None = None,
     **_: Any,
 ) -> Any:
     """defaults < (with --resume: the run's saved config) < TOML file < --set < flags.
 
     So `xling train grpo --out runs/x --resume` continues a run with its own settings, and
-    any flag given (say a larger --max-steps) still wins.
+    any flag given (say a larger --max-steps) still wins. `--trl key=value` adds to the
+    [trl] table.
     """
-    from xling.config import build, layers
+    from xling.config import build, layers, merge, parse_sets
     from xling.train.common import TRAIN_CONFIG_JSON
 
     given = layers(toml_path, sets, flags)
+    if trl_settings:
+        given = merge(given, {"trl": parse_sets(trl_settings, "--trl")})
     cfg = build(cls, given, str(toml_path or cls.__name__))
     if not resume:
         return cfg
@@ -209,16 +225,16 @@ def resolve_config(
         ) from None
     known = {f.name for f in dataclasses.fields(cls)}
     values = {k: v for k, v in saved.items() if k in known}
-    return build(cls, {**values, **given}, str(saved_path))
+    return build(cls, merge(values, given), str(saved_path))
 
 
-def _run_grpo(cfg: Any, *, resume: bool) -> None:
+def _run_grpo(cfg: Any, *, resume: bool, **_: Any) -> None:
     from xling.train.grpo import run_grpo
 
     run_grpo(cfg, resume=resume, console=console)
 
 
-def _run_sft(cfg: Any, *, resume: bool, prepare_only: bool) -> None:
+def _run_sft(cfg: Any, *, resume: bool, prepare_only: bool, **_: Any) -> None:
     from xling.train.sft import run_sft
 
     run_sft(cfg, resume=resume, prepare_only=prepare_only, console=console)
@@ -239,7 +255,7 @@ def _register_train_commands() -> None:
         config_command(
             GRPOTrainConfig,
             _run_grpo,
-            extra=[_RESUME_PARAM],
+            extra=[_RESUME_PARAM, _TRL_PARAM],
             resolve=resolve_config,
             doc="GRPO (TRL) with the composite reward: 0.8 accuracy + 0.1 format + 0.1 "
             "language consistency by default. Writes checkpoints, metrics.csv/jsonl, "
@@ -250,7 +266,7 @@ def _register_train_commands() -> None:
         config_command(
             SFTTrainConfig,
             _run_sft,
-            extra=[_RESUME_PARAM, prepare_only],
+            extra=[_RESUME_PARAM, prepare_only, _TRL_PARAM],
             resolve=resolve_config,
             doc="SFT baseline (TRL) on the same data: worked solutions where the data has "
             "them, else correct rollouts of the base model (rejection sampling).",

@@ -133,8 +133,11 @@ class Engine:
         tokenizer: Any = None,
         config: EngineConfig | None = None,
         autocast_dtype: torch.dtype | None = None,
+        merged_adapters: bool = False,
     ) -> None:
-        self.decoder = Decoder(model)
+        # merged_adapters: LoRA-wrapped projections allowed; the caller merges them around
+        # each `generate` (see model.unsupported_reason).
+        self.decoder = Decoder(model, merged_adapters=merged_adapters)
         self.model = model
         self.config = config or EngineConfig()
         self.eos = frozenset(int(t) for t in eos_token_ids)

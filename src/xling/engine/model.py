@@ -38,8 +38,18 @@ class UnsupportedModelError(XlingError):
     pass
 
 
-def unsupported_reason(model: Any) -> str | None:
-    """Why the engine cannot run `model` (an HF causal LM), or None when it can."""
+def is_lora_linear(module: Any) -> bool:
+    """A PEFT LoRA wrapper around a plain nn.Linear: its `.weight` is the base layer's."""
+    base = getattr(module, "base_layer", None)
+    return type(base) is torch.nn.Linear and type(module).__module__.startswith("peft.tuners.lora")
+
+
+def unsupported_reason(model: Any, *, merged_adapters: bool = False) -> str | None:
+    """Why the engine cannot run `model` (an HF causal LM), or None when it can.
+
+    `merged_adapters`: LoRA-wrapped projections are accepted, because the caller merges
+    the adapters into the base weights (which the engine reads) around every generation,
+    as TRL does before it syncs a PEFT policy into vLLM."""
     config = getattr(model, "config", None)
     model_type = getattr(config, "model_type", None)
     if model_type not in SUPPORTED_MODEL_TYPES:
@@ -66,7 +76,10 @@ def unsupported_reason(model: Any) -> str | None:
         projections = [getattr(layer.self_attn, f"{n}_proj", None) for n in "qkvo"]
         projections += [getattr(layer.mlp, f"{n}_proj", None) for n in ("gate", "up", "down")]
         # An adapter (LoRA) or quantized wrapper would be silently skipped by reading .weight.
-        if not all(type(m) is torch.nn.Linear for m in projections):
+        if not all(
+            type(m) is torch.nn.Linear or (merged_adapters and is_lora_linear(m))
+            for m in projections
+        ):
             return "projections are not plain nn.Linear modules (adapters, quantization)"
     rope_type = getattr(inner.rotary_emb, "rope_type", "default")
     if rope_type not in STATIC_ROPE_TYPES:
@@ -209,8 +222,8 @@ EAGER_KERNELS = Kernels()
 class Decoder:
     """Forward passes of a supported HF model over a `KVCache`, reading the model's tensors."""
 
-    def __init__(self, model: Any) -> None:
-        reason = unsupported_reason(model)
+    def __init__(self, model: Any, *, merged_adapters: bool = False) -> None:
+        reason = unsupported_reason(model, merged_adapters=merged_adapters)
         if reason is not None:
             raise UnsupportedModelError(f"the xling engine cannot run this model: {reason}")
         self.model = model

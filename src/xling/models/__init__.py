@@ -37,7 +37,11 @@ def resolve_model(name: str) -> str:
 
 def register() -> None:
     """Let `AutoConfig` / `AutoModelForCausalLM.from_pretrained` (and TRL, which loads by
-    path) load ParScale checkpoints (model_type "xling_parscale"). Imports torch."""
+    path) load ParScale checkpoints (model_type "xling_parscale"). Imports torch.
+
+    The checkpoints also carry their modelling code (config.json's auto_map), for loading
+    without xling; once registered, transformers prefers these classes over that copy, with
+    or without trust_remote_code, so xling never runs code out of a checkpoint directory."""
     from xling.models.parscale import register_auto_classes
 
     register_auto_classes()

@@ -26,6 +26,12 @@ which the LM head is applied).
 
 transformers' gradient checkpointing drops the KV cache inside checkpointed layers, which
 would silently drop the prefixes, so it is refused for P > 1.
+
+**Checkpoints carry this file.** The classes are registered for transformers' auto classes
+(`register_for_auto_class`), so `save_pretrained` copies this file next to the weights and
+writes `auto_map` into config.json: plain transformers loads the checkpoint with
+`trust_remote_code=True`, without xling. Hence this file needs only the standard library,
+torch and transformers (no relative imports; xling's error base is used only if present).
 """
 
 from __future__ import annotations
@@ -33,7 +39,6 @@ from __future__ import annotations
 import copy
 import inspect
 from collections.abc import Mapping
-from types import MappingProxyType
 from typing import Any
 
 import torch
@@ -50,7 +55,16 @@ from transformers import (
 from transformers import initialization as hf_init
 from transformers.modeling_outputs import CausalLMOutputWithPast
 
-from xling.errors import XlingError
+try:
+    # Inside xling, a ParScale error is one of xling's user errors (its CLI prints those as one
+    # line). The checkpoint's copy of this file runs without xling: transformers' remote-code
+    # check skips imports inside `try`, and the stand-in below keeps the class hierarchy.
+    from xling.errors import XlingError
+except ImportError:
+
+    class XlingError(Exception):
+        """Stand-in for xling's user-error base where xling is not installed."""
+
 
 MODEL_TYPE = "xling_parscale"
 DEFAULT_PREFIX_TOKENS = 48  # the paper's prefix length
@@ -63,8 +77,8 @@ _OUTPUT_CACHE_FIELD = (
 )
 
 
-class ParScaleError(XlingError):
-    pass
+class ParScaleError(XlingError, ValueError):
+    """A ParScale setting or call that cannot work (a ValueError, as transformers' own)."""
 
 
 class ParScaleConfig(PretrainedConfig):
@@ -72,10 +86,6 @@ class ParScaleConfig(PretrainedConfig):
 
     model_type = MODEL_TYPE
     sub_configs = {"text_config": AutoConfig}  # noqa: RUF012 (transformers' class attribute)
-    # TRL and the auto classes look up `config.auto_map` (remote code) for architectures
-    # transformers does not ship; an empty class attribute (not a field, so not written to
-    # config.json) says "no remote code".
-    auto_map = MappingProxyType({})
 
     text_config: Any = None
     parscale_n: int = 1
@@ -103,6 +113,11 @@ class ParScaleConfig(PretrainedConfig):
         if problems:
             raise ParScaleError("invalid ParScale config: " + "; ".join(problems))
         self.tie_word_embeddings = bool(getattr(self.text_config, "tie_word_embeddings", False))
+        # TRL and the auto classes read `config.auto_map` for architectures transformers does
+        # not ship, so every instance has one (a checkpoint saved before auto_map was written
+        # has none); `save_pretrained` fills it in place, so it must be a plain dict. A saved
+        # auto_map arrives in kwargs and replaces this one in super().__post_init__.
+        self.auto_map: dict[str, Any] = {}
         super().__post_init__(**kwargs)
 
 
@@ -413,6 +428,12 @@ def parameter_counts(model: ParScaleForCausalLM | PreTrainedModel) -> dict[str, 
     counts["law_n"] = counts["backbone_non_embedding"] + counts["parscale"]
     return counts
 
+
+# So that every checkpoint xling writes (any `save_pretrained`, TRL's included) carries this
+# file and auto_map, whether or not `register_auto_classes` ran. Where it has run, transformers
+# prefers the registered classes to the checkpoint's copy, even with trust_remote_code=True.
+ParScaleConfig.register_for_auto_class("AutoConfig")
+ParScaleForCausalLM.register_for_auto_class("AutoModelForCausalLM")
 
 _registered = False
 

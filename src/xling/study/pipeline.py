@@ -369,9 +369,25 @@ class Study:
 
         train_dir = self.train_dir(slot)
         run_dir = self.run_dir(slot)
-        run_eval(self._eval_config(str(train_dir / FINAL_DIR), run_dir), self.console)
+        metrics = run_eval(self._eval_config(str(train_dir / FINAL_DIR), run_dir), self.console)
         train_info = json.loads((train_dir / "train.json").read_text(encoding="utf-8"))
         write_json_atomic(run_dir / "train.json", train_info)
+        self._card_with_results(slot, metrics)
+
+    def _card_with_results(self, slot: Slot, metrics: dict[str, Any]) -> None:
+        """The trained model's card, now with its held-out results beside the base model's."""
+        from xling.train.card import write_model_card
+
+        base_path = self.base_run_of(slot.arm.base_stage) / "metrics.json"
+        base = json.loads(base_path.read_text(encoding="utf-8")) if base_path.is_file() else None
+        samples = self._eval_config("", self.run_dir(slot)).n
+        note = (
+            f"Evaluated by the xling study `{self.out.name}` (arm {slot.arm.name}, seed "
+            f"{slot.seed}) on its held-out test problems, {samples} sample(s) each."
+        )
+        write_model_card(
+            self.train_dir(slot), {"metrics": metrics, "base_metrics": base, "note": note}
+        )
 
     def _report(self, arm: Arm) -> None:
         from xling.analysis.report import build_report

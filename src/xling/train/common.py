@@ -14,10 +14,12 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from xling.config import closest
 from xling.errors import XlingError
 from xling.jsonl import write_json_atomic
 from xling.lock import run_lock
 from xling.prompts import build_request
+from xling.provenance import environment, file_sha256, model_info, write_env_json
 from xling.train.config import CommonTrainConfig, resume_mismatches
 from xling.train.data import TrainRow, num_parallel_langs, train_langs_of
 
@@ -59,6 +61,7 @@ _WITHOUT = {
     "vllm": "drop --use-vllm (rollouts then use transformers generate)",
     "deepspeed": "use configs/accelerate/ddp.yaml (plain DDP) instead",
     "trl": "see docs/training.md",
+    "peft": "drop --peft (train every weight)",
 }
 
 
@@ -70,6 +73,8 @@ def deepspeed_requested(cfg: CommonTrainConfig) -> bool:
 def check_dependencies(cfg: CommonTrainConfig, *, use_vllm: bool = False) -> None:
     """Fail early, with the fix in the message, when the config asks for a missing package."""
     require_module("trl", "training", "pip install 'xling[train]'")
+    if cfg.peft != "none":
+        require_module("peft", f"--peft {cfg.peft}", "pip install 'xling[train]'")
     if use_vllm:
         require_module("vllm", "--use-vllm", "pip install vllm")
     if deepspeed_requested(cfg):
@@ -95,15 +100,69 @@ def precision_flags(precision: str) -> dict[str, bool]:
 
 
 def report_targets(report_to: str) -> list[str]:
-    if report_to == "none":
+    """TRL's `report_to` list: "auto" is TensorBoard when it is installed, else nothing;
+    otherwise the names given, each one an integration transformers knows and whose
+    package is installed (a tracker missing at the first log line would lose the run)."""
+    from transformers.integrations.integration_utils import (
+        INTEGRATION_TO_CALLBACK,
+        get_available_reporting_integrations,
+    )
+
+    value = report_to.strip()
+    if value == "none":
         return []
-    if report_to == "tensorboard":
-        if not (has_module("tensorboard") or has_module("tensorboardX")):
-            raise MissingDependencyError(
-                "report_to=tensorboard needs `pip install tensorboard` (or use report_to=auto)"
+    if value == "auto":
+        return ["tensorboard"] if "tensorboard" in get_available_reporting_integrations() else []
+    names = [n.strip() for n in value.split(",") if n.strip()]
+    if names == ["all"]:
+        return get_available_reporting_integrations()
+    available = get_available_reporting_integrations()
+    for name in names:
+        if name not in INTEGRATION_TO_CALLBACK:
+            hint = closest(name, INTEGRATION_TO_CALLBACK)
+            suggestion = f"; did you mean {hint!r}?" if hint else ""
+            raise XlingError(
+                f"report_to: {name!r} is not a tracker transformers knows{suggestion} "
+                f"(known: {', '.join(sorted(INTEGRATION_TO_CALLBACK))})"
             )
-        return ["tensorboard"]
-    return ["tensorboard"] if has_module("tensorboard") or has_module("tensorboardX") else []
+        if name not in available:
+            raise MissingDependencyError(
+                f"report_to={name} needs its package installed (e.g. `pip install {name}`)"
+            )
+    return names
+
+
+def check_trl_settings(cfg: CommonTrainConfig, args_cls: type) -> dict[str, Any]:
+    """The `[trl]` table, every key a field of TRL's `args_cls` (an unknown one is one line
+    naming the closest field)."""
+    names = sorted(f.name for f in dataclasses.fields(args_cls))
+    for key in cfg.trl:
+        if key not in names:
+            # TRL has some 200 fields: name the nearest, however far, rather than list them.
+            hint = closest(key, names, cutoff=0.0)
+            raise XlingError(
+                f"--trl {key}: {args_cls.__name__} has no such field; the closest is {hint!r}"
+            )
+    return dict(cfg.trl)
+
+
+def peft_config(cfg: CommonTrainConfig) -> Any:
+    """The LoRA adapter config for `--peft lora` (None: train every weight)."""
+    if cfg.peft == "none":
+        return None
+    require_module("peft", "--peft lora", "pip install 'xling[train]'")
+    from peft import LoraConfig
+
+    targets = cfg.lora_target_modules.strip()
+    return LoraConfig(
+        r=cfg.lora_r,
+        lora_alpha=cfg.lora_alpha,
+        lora_dropout=cfg.lora_dropout,
+        target_modules=(
+            targets if targets == "all-linear" else [t.strip() for t in targets.split(",")]
+        ),
+        task_type="CAUSAL_LM",
+    )
 
 
 def training_arguments(cfg: CommonTrainConfig, args_cls: type, **specific: Any) -> Any:
@@ -154,6 +213,11 @@ def training_arguments(cfg: CommonTrainConfig, args_cls: type, **specific: Any) 
     if cfg.deepspeed:
         kwargs["deepspeed"] = cfg.deepspeed
     kwargs.update(specific)
+    # The [trl] table goes last: any TRL field xling has no option for, as TRL defines it.
+    passthrough = check_trl_settings(cfg, args_cls)
+    if isinstance(passthrough.get("model_init_kwargs"), dict):
+        passthrough["model_init_kwargs"] = {**model_init, **passthrough["model_init_kwargs"]}
+    kwargs.update(passthrough)
     try:
         return args_cls(**kwargs)
     except ValueError as exc:
@@ -213,7 +277,26 @@ def prepare_out_dir(cfg: CommonTrainConfig, method: str, *, resume: bool) -> Pat
     if is_main_process():
         out.mkdir(parents=True, exist_ok=True)
         write_json_atomic(saved_path, {"method": method, "config": dataclasses.asdict(cfg)})
+        write_env_json(out, training_environment(cfg, method))
     return ckpt if resume else None
+
+
+def training_environment(cfg: CommonTrainConfig, method: str) -> dict[str, Any]:
+    """env.json of a training folder: versions, command, device, the base model's revision
+    or weights hash, and the training data file's hash."""
+    from xling.models import resolve_model
+
+    data = Path(cfg.data)
+    data_info: dict[str, Any] = {"path": str(data)}
+    if data.is_file():
+        data_info["sha256"] = file_sha256(data)
+    init = cfg.trl.get("model_init_kwargs")
+    revision = init.get("revision") if isinstance(init, dict) else None
+    return environment(
+        model=model_info(resolve_model(cfg.model), revision),
+        data=data_info,
+        extra={"method": method, "processes": world_size()},
+    )
 
 
 def write_train_json(
@@ -303,7 +386,10 @@ def train_and_save(
     out = Path(cfg.out)
     with collector_skips_what_lives_now():
         trainer.train(resume_from_checkpoint=str(checkpoint) if checkpoint else None)
-    trainer.save_model(str(out / FINAL_DIR))
+    if cfg.peft != "none":
+        save_merged_adapters(trainer, out / FINAL_DIR)
+    else:
+        trainer.save_model(str(out / FINAL_DIR))
     step = trainer.state.global_step
     info = write_train_json(
         cfg,
@@ -315,5 +401,29 @@ def train_and_save(
         config=dataclasses.asdict(cfg),
     )
     if is_main_process():
+        from xling.train.card import push_to_hub, write_model_card
+
+        card = write_model_card(out)
         console.print(f"{method.upper()} done at step {step}: model in [bold]{out / FINAL_DIR}[/]")
+        if cfg.push_to_hub:
+            url = push_to_hub(card.parent, cfg.push_to_hub, private=cfg.hub_private)
+            console.print(f"pushed {out / FINAL_DIR} to [bold]{url}[/]")
     return info
+
+
+def save_merged_adapters(trainer: Any, final: Path) -> None:
+    """A LoRA run's final/: the adapters merged into the base weights (a plain model that
+    `xling eval`, vLLM and any transformers code load), with the adapter alone in
+    final/adapter/ for those who want to apply it to the base model themselves."""
+    from xling.train.card import ADAPTER_DIR
+
+    trainer.save_model(str(final / ADAPTER_DIR))
+    if not is_main_process():
+        return
+    # PEFT's template card (all "[More Information Needed]"); final/README.md describes both.
+    (final / ADAPTER_DIR / "README.md").unlink(missing_ok=True)
+    model = trainer.accelerator.unwrap_model(trainer.model)
+    merged = model.merge_and_unload()
+    merged.save_pretrained(str(final))
+    if trainer.processing_class is not None:
+        trainer.processing_class.save_pretrained(str(final))

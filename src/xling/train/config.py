@@ -11,10 +11,11 @@ values the paper states (see docs/training.md).
 from __future__ import annotations
 
 import dataclasses
+import typing
 from dataclasses import dataclass, field
 from typing import Any
 
-from xling.config import check_range
+from xling.config import check_range, convert_value
 from xling.errors import XlingError
 from xling.train.rewards import DEFAULT_REWARDS, parse_reward_spec
 
@@ -24,7 +25,23 @@ THINK_MODES = ("auto", "required", "optional")
 VLLM_MODES = ("colocate", "server")
 ROLLOUT_ENGINES = ("auto", "on", "off")
 SFT_SOURCES = ("auto", "reference", "rejection")
-REPORT_TO = ("auto", "none", "tensorboard")
+PEFT_METHODS = ("none", "lora")
+
+# xling options that set a TRL config field of another name. A `[trl]` key naming one of
+# these TRL fields (or an xling option of the same name) sets the xling option instead, so
+# every setting has one home, its checks and its record in train_config.json.
+TRL_NAME_OF = {
+    "out": "output_dir",
+    "lr_scheduler": "lr_scheduler_type",
+    "per_device_batch_size": "per_device_train_batch_size",
+    "gradient_checkpointing": "activation_checkpointing",
+}
+# TRL fields that xling sets for its own reasons and a `[trl]` table may not override.
+TRL_RESERVED = {
+    "reward_weights": "set the rewards' weights with --rewards (e.g. accuracy=0.8,format=0.1)",
+    "remove_unused_columns": "the rewards read the dataset's lang and answer columns",
+    "output_dir": "set it with --out",
+}
 
 
 class TrainConfigError(XlingError):
@@ -68,15 +85,52 @@ class CommonTrainConfig:
         "DeepSpeed JSON (e.g. configs/deepspeed/zero2.json); usually given through "
         "`accelerate launch --config_file configs/accelerate/zero2.yaml` instead.",
     )
-    report_to: str = _f("auto", "auto (TensorBoard when installed) | none | tensorboard.")
+    report_to: str = _f(
+        "auto",
+        "Trackers: auto (TensorBoard when installed) | none | any of transformers' "
+        "integrations, comma-separated (tensorboard, wandb, trackio, mlflow, comet_ml, ...).",
+    )
     trust_remote_code: bool = _f(False, "Allow models that ship their own code.")
+    push_to_hub: str | None = _f(
+        None,
+        "Hub repo id (user/name) to upload final/ to (model, tokenizer, model card) when "
+        "training ends; uses your Hugging Face login (HF_TOKEN).",
+    )
+    hub_private: bool = _f(True, "--push-to-hub creates a private repo.")
+    peft: str = _f("none", "Train adapters instead of all weights: none | lora.")
+    lora_r: int = _f(16, "LoRA rank.")
+    lora_alpha: int = _f(32, "LoRA scaling numerator (the update is scaled by alpha / r).")
+    lora_dropout: float = _f(0.0, "Dropout on the LoRA branch.")
+    lora_target_modules: str = _f(
+        "all-linear",
+        "Modules that get adapters: all-linear | comma-separated names (q_proj,v_proj).",
+    )
+    trl: dict[str, Any] = field(
+        default_factory=dict,
+        metadata={
+            "help": "Any other TRL GRPOConfig / SFTConfig field (a [trl] table; on the "
+            "command line --trl key=value), checked against TRL's own dataclass."
+        },
+    )
     score_workers: int = _f(4, "Reward/rejection scoring worker processes (per training process).")
     score_timeout: float = _f(5.0, "Hard per-rollout scoring timeout in seconds (as `xling eval`).")
 
     def __post_init__(self) -> None:
+        self._fold_trl_aliases()
         _check_choice("precision", self.precision, PRECISIONS)
         _check_choice("model_dtype", self.model_dtype, MODEL_DTYPES)
-        _check_choice("report_to", self.report_to, REPORT_TO)
+        _check_choice("peft", self.peft, PEFT_METHODS)
+        check_range("lora_r", self.lora_r, at_least=1)
+        check_range("lora_alpha", self.lora_alpha, above=0)
+        check_range("lora_dropout", self.lora_dropout, at_least=0, at_most=0.99)
+        if not self.lora_target_modules.strip():
+            raise TrainConfigError("lora_target_modules must name modules or be all-linear")
+        if not self.report_to.strip():
+            raise TrainConfigError("report_to must be auto, none or tracker names")
+        if self.push_to_hub is not None and self.push_to_hub.count("/") != 1:
+            raise TrainConfigError(
+                f"push_to_hub must be a hub repo id like user/name, got {self.push_to_hub!r}"
+            )
         for name in (
             "per_device_batch_size",
             "gradient_accumulation_steps",
@@ -101,6 +155,24 @@ class CommonTrainConfig:
         check_range("seed", self.seed, at_least=0)
         if not self.out.strip():
             raise TrainConfigError("out (--out) must name an output directory")
+
+    def _fold_trl_aliases(self) -> None:
+        """Move `[trl]` keys that name one of xling's own options into that option."""
+        if not isinstance(self.trl, dict):
+            raise TrainConfigError(f"trl must be a table of TRL settings, got {self.trl!r}")
+        own = {f.name for f in dataclasses.fields(self)} - {"trl"}
+        alias = {trl_name: name for name, trl_name in TRL_NAME_OF.items() if name in own}
+        hints = typing.get_type_hints(type(self))
+        rest = {}
+        for key, value in self.trl.items():
+            if key in TRL_RESERVED:
+                raise TrainConfigError(f"trl.{key} cannot be set: {TRL_RESERVED[key]}")
+            name = alias.get(key, key if key in own else None)
+            if name is None:
+                rest[key] = value
+            else:
+                object.__setattr__(self, name, convert_value(hints[name], value, f"trl.{key}"))
+        object.__setattr__(self, "trl", rest)
 
 
 @dataclass(frozen=True)
@@ -238,6 +310,10 @@ RESUME_IDENTITY = (
     "loss_type",
     "source",
     "max_length",
+    "peft",
+    "lora_r",
+    "lora_alpha",
+    "lora_target_modules",
 )
 
 

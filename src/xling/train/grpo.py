@@ -28,11 +28,13 @@ from xling.models import resolve_model
 from xling.train.callbacks import run_callbacks
 from xling.train.common import (
     check_dependencies,
+    check_trl_settings,
     describe_rows,
     has_chat_template,
     is_main_process,
     load_tokenizer,
     out_dir_lock,
+    peft_config,
     prepare_out_dir,
     prompt_of,
     train_and_save,
@@ -136,6 +138,7 @@ def build_grpo_trainer(
         train_dataset=grpo_dataset(rows, cfg.system_prompt, chat),
         processing_class=tokenizer,
         callbacks=list(callbacks),
+        peft_config=peft_config(cfg),
     )
 
 
@@ -155,6 +158,9 @@ def _run_grpo(cfg: GRPOTrainConfig, *, resume: bool, console: Console | None) ->
         raise XlingError("--data is required: a training JSONL from `xling data parallel`")
     check_dependencies(cfg, use_vllm=cfg.use_vllm)
     _check_batch(cfg)
+    from trl import GRPOConfig
+
+    check_trl_settings(cfg, GRPOConfig)  # a misspelt --trl key fails before anything runs
     rows = read_train_rows(Path(cfg.data))
     meta = read_train_meta(Path(cfg.data), rows)
     checkpoint = prepare_out_dir(cfg, "grpo", resume=resume)

@@ -169,13 +169,38 @@ class EngineGRPOTrainer(GRPOTrainer):
             return "generation_kwargs / cast_lm_head_to_fp32 are not implemented by the engine"
         if self.is_fsdp_enabled:
             return "FSDP shards the weights"
-        model = self.accelerator.unwrap_model(self.model)
-        reason = unsupported_reason(model)
+        model, adapters = self._engine_model()
+        reason = unsupported_reason(model, merged_adapters=adapters)
         if reason is not None:
             return reason
         if self.rollout_engine_mode == "auto" and self.accelerator.device.type != "cuda":
             return "it runs on CUDA by default; rollout_engine=on forces it here"
         return None
+
+    def _engine_model(self) -> tuple[Any, bool]:
+        """The model the engine reads, and whether it carries LoRA adapters: for a PEFT
+        policy, its base model, whose projections' weights the adapters are merged into
+        while the engine generates (`_adapters_merged`)."""
+        model = self.accelerator.unwrap_model(self.model)
+        if hasattr(model, "merge_adapter") and hasattr(model, "get_base_model"):
+            return model.get_base_model(), True
+        return model, False
+
+    @contextlib.contextmanager
+    def _adapters_merged(self) -> Any:
+        """LoRA policy: W + BA in the base weights for the rollout, then W again, so the
+        engine samples from the live adapters without a copy of the model."""
+        model = self.accelerator.unwrap_model(self.model)
+        if not hasattr(model, "merge_adapter"):
+            yield
+            return
+        with torch.no_grad():
+            model.merge_adapter()
+        try:
+            yield
+        finally:
+            with torch.no_grad():
+                model.unmerge_adapter()
 
     def _engine(self) -> Engine:
         if self.rollout_engine is None:
@@ -184,8 +209,10 @@ class EngineGRPOTrainer(GRPOTrainer):
                 autocast = torch.bfloat16
             elif self.args.fp16:
                 autocast = torch.float16
+            model, adapters = self._engine_model()
             self.rollout_engine = Engine(
-                self.accelerator.unwrap_model(self.model),
+                model,
+                merged_adapters=adapters,
                 eos_token_ids=self.eos_token_ids,
                 # Under mixed precision the policy's forward runs in autocast; so do rollouts.
                 autocast_dtype=autocast,
@@ -203,6 +230,10 @@ class EngineGRPOTrainer(GRPOTrainer):
         self._rollout_calls = (step, call + 1)
         rank = self.accelerator.process_index
         return [derive_seed(self.args.seed, rank, step, call, i) for i in range(count)]
+
+    def create_model_card(self, *args: Any, **kwargs: Any) -> None:
+        """xling writes the model card into final/ (xling.train.card); TRL's, written into
+        the training folder, cannot name a local base model or the run's languages."""
 
     def training_step(self, *args: Any, **kwargs: Any) -> Any:
         return self.phase_clock.timed("training_step", super().training_step, *args, **kwargs)
@@ -308,7 +339,11 @@ class EngineGRPOTrainer(GRPOTrainer):
             for seed in self._rollout_seeds(len(prompt_ids))
         ]
         early = self._early_scoring(len(prompt_ids))
-        with profiling_context(self, "xling.engine.generate"), early or contextlib.nullcontext():
+        with (
+            profiling_context(self, "xling.engine.generate"),
+            self._adapters_merged(),
+            early or contextlib.nullcontext(),
+        ):
             completions = self._engine().generate(
                 prompt_ids, params, on_finish=early.on_finish if early else None
             )

@@ -33,11 +33,13 @@ from xling.scoring import score_many
 from xling.train.callbacks import run_callbacks
 from xling.train.common import (
     check_dependencies,
+    check_trl_settings,
     describe_rows,
     has_chat_template,
     is_main_process,
     load_tokenizer,
     out_dir_lock,
+    peft_config,
     prepare_out_dir,
     prompt_of,
     require_module,
@@ -215,12 +217,19 @@ def build_sft_trainer(
     # SFT pads on the right for training; generation-time left padding does not apply.
     tokenizer.padding_side = "right"
     args = training_arguments(cfg, SFTConfig, max_length=cfg.max_length, packing=False)
-    return SFTTrainer(
+
+    class XlingSFTTrainer(SFTTrainer):
+        def create_model_card(self, *args: Any, **kwargs: Any) -> None:
+            """xling writes the model card into final/ (xling.train.card); TRL's cannot
+            name a local base model or the run's languages."""
+
+    return XlingSFTTrainer(
         model=model,
         args=args,
         train_dataset=sft_dataset(pairs, cfg.system_prompt, has_chat_template(tokenizer)),
         processing_class=tokenizer,
         callbacks=list(callbacks),
+        peft_config=peft_config(cfg),
     )
 
 
@@ -245,6 +254,9 @@ def _run_sft(
     if not cfg.data:
         raise XlingError("--data is required: a training JSONL from `xling data parallel`")
     check_dependencies(cfg)
+    from trl import SFTConfig
+
+    check_trl_settings(cfg, SFTConfig)  # a misspelt --trl key fails before anything runs
     rows = read_train_rows(Path(cfg.data))
     meta = read_train_meta(Path(cfg.data), rows)
     checkpoint = prepare_out_dir(cfg, "sft", resume=resume or prepare_only)

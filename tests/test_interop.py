@@ -78,6 +78,9 @@ def test_an_imported_run_holds_the_tools_samples(study: Path) -> None:
     assert config["model"] == results_of("base")["model_name"]
     assert config["max_new_tokens"] == 128 and config["temperature"] == 0.0
     assert config["langs"] == "en,es,sw" and config["n"] == 1
+    env = json.loads((study / "base" / "env.json").read_text())
+    assert env["imported_from"] == "lm-eval" and env["model"]["imported"]
+    assert env["data"]["files"] and all(len(h) == 64 for h in env["data"]["files"].values())
 
 
 @pytest.mark.parametrize("run", ["base", *TRAINED])
@@ -248,13 +251,18 @@ def test_export_writes_lm_evals_layout_and_reads_back(study: Path, tmp_path: Pat
 
 
 def _lm_eval_python() -> str | None:
+    """lm-eval's venv: `make lm-eval-env` (.venv-lmeval, which CI builds and names in
+    XLING_LM_EVAL_PYTHON) or the one bench/interop_fixtures.py makes."""
+    root = Path(__file__).resolve().parents[1]
     for candidate in (
         os.environ.get("XLING_LM_EVAL_PYTHON"),
+        str(root / ".venv-lmeval" / "bin" / "python"),
         "/tmp/xling-lmeval-venv/bin/python",
-        "/tmp/lmeval-venv/bin/python",
     ):
         if candidate and Path(candidate).exists():
             return candidate
+    if os.environ.get("XLING_REQUIRE_LM_EVAL"):
+        raise RuntimeError("XLING_REQUIRE_LM_EVAL is set but no lm-eval venv was found")
     return None
 
 

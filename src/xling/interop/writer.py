@@ -33,6 +33,7 @@ from xling.interop.samples import SourceRun, SourceSample
 from xling.jsonl import AppendLog, read_json_object, read_jsonl, write_json_atomic
 from xling.languages import ALL_CODES, parse_langs
 from xling.lock import run_lock
+from xling.provenance import environment, file_sha256, write_env_json
 from xling.records import Generation, to_dict
 
 SOURCE_SCORES = "source_scores.jsonl"
@@ -112,6 +113,7 @@ def write_run(
     out.mkdir(parents=True, exist_ok=True)
     with run_lock(out):
         write_json_atomic(out / "config.json", _config(source, samples, out))
+        write_env_json(out, _environment(source))
         AppendLog(out / GENERATIONS).append(to_dict(_generation(s)) for s in samples)
         AppendLog(out / SOURCE_SCORES).append(_source_row(source, s) for s in samples)
         if train is not None:
@@ -128,6 +130,17 @@ def write_run(
         cells=cells,
         metrics=metrics,
         notes=list(source.notes),
+    )
+
+
+def _environment(source: SourceRun) -> dict[str, Any]:
+    """env.json of an imported run: this invocation, and the tool's files it came from (with
+    their hashes: the tool's own environment is in them, where it wrote one)."""
+    files = {str(f): file_sha256(Path(f)) for f in source.files if Path(f).is_file()}
+    return environment(
+        model={"name": source.model, "imported": True},
+        data={"files": files},
+        extra={"imported_from": source.tool, "tool_version": source.tool_version},
     )
 
 

@@ -87,6 +87,13 @@ def test_micro_study_resumes_after_kill_and_writes_the_report(tmp_path: Path) ->
         assert (report / name).exists(), name
     train = json.loads((out / "grpo" / "X1" / "train.json").read_text())
     assert train["train_langs"] == ["en", "es"] and train["num_parallel_langs"] == 1
+    # The trained model's card has its held-out accuracy beside the base model's.
+    (card,) = (out / "train").glob("*X1/final/README.md")
+    text = card.read_text(encoding="utf-8")
+    assert "## Held-out results" in text and "| bn |" in text
+    assert "English (en), Spanish (es)" in text
+    assert any((out / "train").glob("*X1/env.json"))
+    assert (out / "grpo" / "X1" / "env.json").is_file()
     assert "accuracy % by language" in result.stdout and "MTI per X" in result.stdout
     assert "Bengali" in result.stdout
 

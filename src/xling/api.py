@@ -18,6 +18,7 @@ directory that goes with it; `out=` keeps the run directory (and resumes one), a
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 import tempfile
 import weakref
@@ -174,6 +175,24 @@ def train(
 
         run_sft(SFTTrainConfig(**settings), console=quiet)
     return Path(out) / FINAL_DIR
+
+
+def load(path: str | Path) -> EvalResult:
+    """A run directory already on disk (`xling eval`, `xling import`, a study's run) as a
+    result, its training languages from its train.json when it has one."""
+    from xling.analysis.rundata import read_train_json
+    from xling.jsonl import read_json_object
+
+    folder = Path(path)
+    for name in ("config.json", "metrics.json"):
+        if not (folder / name).is_file():
+            raise XlingError(f"{folder}: no {name}; not a finished run directory")
+    fields = {f.name for f in dataclasses.fields(EvalConfig)}
+    saved = read_json_object(folder / "config.json")
+    cfg = EvalConfig(**{k: v for k, v in saved.items() if k in fields})
+    train = read_train_json(folder)
+    langs = tuple(train["train_langs"]) if train and train.get("train_langs") else None
+    return EvalResult(folder, read_json_object(folder / "metrics.json"), cfg, langs)
 
 
 def _train_json(langs: Sequence[str]) -> dict[str, Any]:

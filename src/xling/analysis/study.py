@@ -236,6 +236,8 @@ def fit_study(
 ) -> FitReport:
     values, problems = metric_values(sd, metric, metric_langs)
     keep = np.isfinite(values[0])
+    if not keep.any():
+        raise XlingError(f"no run has a defined {metric} to fit: {'; '.join(problems)}")
     if not keep.all():
         sd.warnings.extend(f"left out of the {metric} fit: {p}" for p in problems)
     label, unit, _ = METRICS[metric]

@@ -68,7 +68,12 @@ def fit_command(
         console.print(f"[yellow]warning:[/] {note}")
 
 
-_PRESET = option("preset", str, "demo", "Preset: demo (CPU, minutes) | gpu (one H200).")
+_PRESET = option(
+    "preset",
+    str,
+    "demo",
+    "Preset: demo (CPU, minutes) | gpu (one H200) | code-gpu (one H200, needs --code-corpus).",
+)
 _REPORT_ONLY = option(
     "report_only", bool, False, "Only rewrite the report from the finished cells."
 )
@@ -271,10 +276,11 @@ def register(app: typer.Typer) -> None:
         config_command(
             StudySettings,
             _run_study,
-            doc="Train the N × P grid from scratch on the organism corpus (resumable: "
-            "finished cells are kept), fit the parallel scaling law with CIs, and write the "
-            "report. Flags override --set, which overrides --config, which overrides the "
-            "preset.",
+            doc="Train the N × P grid from scratch on the organism corpus or, with "
+            "--code-corpus, on a corpus from `xling parscale corpus` (resumable: finished "
+            "cells are kept; --max-minutes stops between cells), fit the parallel scaling law "
+            "with CIs, and write the report. Flags override --set, which overrides --config, "
+            "which overrides the preset.",
             extra=[_PRESET, _REPORT_ONLY],
             resolve=_resolve_study,
         )

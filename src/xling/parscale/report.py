@@ -403,10 +403,11 @@ def write_study_report(
     devices = sorted({c.device for c in cells})
     tokens = int(np.asarray(cells[0].heldout)[:, 1].sum())
     train_s = sum(c.train_s for c in cells)
+    source = _source(cfg)
     doc.p(
         f"{len(cells)} cells ({len(cfg.sizes)} sizes × P ∈ {list(cfg.p_values)}) · every cell "
-        f"{cfg.train.steps} steps × {cfg.train.batch_size} examples of the organism corpus "
-        f"'{cfg.corpus}' (the same batches) · held-out: {len(cells[0].heldout)} batches, "
+        f"{cfg.train.steps} steps × {cfg.train.batch_size} {source['what']} "
+        f"(the same batches) · held-out: {len(cells[0].heldout)} batches, "
         f"{tokens:,} tokens · {fit.n_boot} bootstrap resamples of held-out batches, "
         f"{round(100 * CI)}% CIs · training {train_s / 60:.1f} min on {', '.join(devices)} · "
         f"generated {_dt.datetime.now():%Y-%m-%d %H:%M} by xling {__version__}",
@@ -496,7 +497,18 @@ def write_study_report(
         ],
         caption=f"law: the fit with N = {N_LABELS[an.n_definition]}",
     )
-    if an.lang_rows:
+    if not an.lang_rows:
+        doc.h(2, "By language", "languages")
+        doc.p(
+            "No per-language view: "
+            + (
+                "the code corpus is one language (Python), so its held-out set is one set of "
+                "held-out files."
+                if cfg.code_corpus is not None
+                else "the cells carry no per-language held-out losses."
+            )
+        )
+    else:
         doc.h(2, "By language", "languages")
         doc.p(
             "Does parallel computation help low-resource languages more than English? Loss "
@@ -532,8 +544,7 @@ def write_study_report(
             f"aggregation MLP with softmax and label smoothing ε = {cfg.smoothing}); all cells "
             "see the same batches in the same order, and every P of a size starts from the "
             "same backbone initialisation.",
-            "Held-out batches come from other seeds of the organism's generator (fresh "
-            "problems). Loss = summed token NLL / tokens over the held-out batches.",
+            source["heldout"] + " Loss = summed token NLL / tokens over the held-out batches.",
             "Fit: Huber loss (δ = 1e-3) on ln L residuals, as in the paper; CIs: the law "
             "refitted on each bootstrap resample of held-out batches (one draw for all cells).",
             "Leave-one-out: each cell predicted by the law fitted to the other cells.",
@@ -549,7 +560,8 @@ def write_study_report(
     summary = {
         "settings": {
             "name": cfg.name,
-            "corpus": cfg.corpus,
+            "corpus": None if cfg.code_corpus is not None else cfg.corpus,
+            "code_corpus": source.get("code_corpus"),
             "steps": cfg.train.steps,
             "batch_size": cfg.train.batch_size,
             "p_values": list(cfg.p_values),
@@ -586,6 +598,29 @@ def write_study_report(
     _print_summary(an, console)
     console.print(f"report: [bold]{out / 'report.md'}[/] (and report.html)")
     return out
+
+
+def _source(cfg: StudySettings) -> dict[str, Any]:
+    """What the cells were trained and scored on, in the report's words."""
+    if cfg.code_corpus is None:
+        return {
+            "what": f"examples of the organism corpus '{cfg.corpus}'",
+            "heldout": "Held-out batches come from other seeds of the organism's generator "
+            "(fresh problems).",
+        }
+    from xling.parscale.settings import StudyError, code_corpus_manifest
+
+    try:
+        digest = code_corpus_manifest(cfg.code_corpus)["corpus_hash"]
+    except StudyError:  # a report rewritten where the corpus folder is gone
+        digest = None
+    label = cfg.code_corpus if digest is None else f"{digest[:12]} ({cfg.code_corpus})"
+    return {
+        "what": f"windows of {cfg.train.seq_len} tokens of the code corpus {label}",
+        "heldout": "Held-out batches are windows of the corpus's held-out files (split by "
+        "file, so no held-out file was trained on).",
+        "code_corpus": {"path": cfg.code_corpus, "corpus_hash": digest},
+    }
 
 
 def _finite(data: Any) -> Any:

@@ -122,7 +122,17 @@ class StudySettings:
 
     name: str = _f("parscale", "The study's name (report titles).")
     out: str = _f("runs/parscale-study", "Output folder (resumable).")
-    corpus: str = _f("full", "Organism preset whose data mixture and tokenizer the grid uses.")
+    corpus: str = _f(
+        "full",
+        "Organism preset whose data mixture and tokenizer the grid uses (unused when "
+        "code_corpus is set).",
+    )
+    code_corpus: str | None = _f(
+        None,
+        "A folder written by `xling parscale corpus`: when set, the grid trains and "
+        "evaluates on its train/held-out token files with its tokenizer instead of the "
+        "organism's corpus (no per-language held-out sets).",
+    )
     sizes: tuple[ModelShape, ...] = _f((), "Backbone shapes ([[sizes]] tables).")
     p_values: tuple[int, ...] = _f((1, 2, 4, 8), "Stream counts P of the grid.")
     prefix_tokens: int = _f(16, "ParScale prefix positions per layer and stream.")
@@ -150,6 +160,12 @@ class StudySettings:
     device: str = _f("auto", "auto | cpu | cuda.")
     data_workers: int = _f(4, "Processes building batches.")
     cpu_threads: int = _f(0, "torch threads on a CPU (0: torch's default).")
+    max_minutes: float | None = _f(
+        None,
+        "Start no cell that would not end within this many minutes of the run's start "
+        "(its time: the estimate, scaled by the last cell measured on this device); the "
+        "finished cells are kept and a rerun continues. For time-limited machines.",
+    )
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "p_values", tuple(int(p) for p in self.p_values))
@@ -168,11 +184,18 @@ class StudySettings:
             problems.append("need eval_batches >= 2, eval_batch_size >= 2, lang_eval_batches >= 1")
         if len(self.sizes) * len(self.p_values) < 5:
             problems.append("the law has 4 constants: the grid needs at least 5 cells")
+        if self.max_minutes is not None and not self.max_minutes >= 0:
+            problems.append("max_minutes must be >= 0")
+        if self.code_corpus is not None and self.train.loss_on != "all":
+            # Code windows have no assistant turns: every token is a loss token.
+            problems.append("a code_corpus needs train.loss_on = 'all'")
         if problems:
             raise StudyError("invalid ParScale study: " + "; ".join(problems))
 
     def identity(self) -> dict[str, Any]:
-        """What determines the cells' results: a rerun into the same folder must agree."""
+        """What determines the cells' results: a rerun into the same folder must agree.
+        A code corpus counts by its manifest (hash of its files and split, build settings,
+        token counts), not its path: the folder may move, but another corpus is refused."""
         data = dataclasses.asdict(self)
         run_only = (
             "name",
@@ -183,13 +206,47 @@ class StudySettings:
             "device",
             "data_workers",
             "cpu_threads",
+            "max_minutes",
         )
         for key in run_only:
             data.pop(key)
+        if self.code_corpus is None:
+            data.pop("code_corpus")  # organism studies from before the field still continue
+        else:
+            data.pop("corpus")
+            data.pop("lang_eval_batches")
+            data["code_corpus"] = code_corpus_identity(self.code_corpus)
         return data
 
     def cells(self) -> list[tuple[ModelShape, int]]:
         return [(shape, p) for shape in self.sizes for p in self.p_values]
+
+
+def code_corpus_manifest(folder: str | Path) -> dict[str, Any]:
+    """The manifest of a finished `xling parscale corpus` folder, or a one-line StudyError."""
+    from xling.parscale.corpus import CodeCorpus, CorpusError
+
+    try:
+        manifest = CodeCorpus.load(folder).manifest
+    except CorpusError as exc:
+        raise StudyError(f"code_corpus {exc}") from None
+    except (OSError, ValueError) as exc:  # unreadable, or not JSON
+        raise StudyError(f"code_corpus {folder}: unreadable manifest.json ({exc})") from None
+    needed = ("corpus_hash", "settings", "tokens", "token_files", "tokenizer")
+    if not isinstance(manifest, dict) or any(key not in manifest for key in needed):
+        raise StudyError(f"code_corpus {folder}: malformed manifest.json (needs {needed})")
+    return manifest
+
+
+def code_corpus_identity(folder: str | Path) -> dict[str, Any]:
+    # The corpus hash covers the files and their split but not the tokenizer's or the file
+    # order's settings, which change the token files too.
+    manifest = code_corpus_manifest(folder)
+    return {
+        "corpus_hash": manifest["corpus_hash"],
+        "settings": manifest["settings"],
+        "tokens": manifest["tokens"],
+    }
 
 
 def preset_names() -> list[str]:

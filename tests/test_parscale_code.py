@@ -39,12 +39,8 @@ TINY = [
 ]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)  # tiny models; a shared 2-core runner
-    yield
-    torch.set_num_threads(before)
+# Tiny models on a shared 2-core runner: one torch thread (conftest's fixture).
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _module(i: int) -> str:

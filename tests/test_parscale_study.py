@@ -21,13 +21,8 @@ from xling.parscale.settings import (  # noqa: E402
 )
 from xling.parscale.study import ParScaleStudy  # noqa: E402
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)  # tiny models; a shared 2-core runner
-    yield
-    torch.set_num_threads(before)
+# Tiny models on a shared 2-core runner: one torch thread (conftest's fixture).
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _cells_from_law(k: float, n_batches: int = 30, noise: float = 0.01) -> list[CellResult]:

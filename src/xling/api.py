@@ -31,6 +31,7 @@ from rich.console import Console
 
 from xling.analysis.fits import FitReport
 from xling.analysis.report import ReportResult, build_report
+from xling.analysis.rundata import TRAIN_JSON, read_train_json, train_record
 from xling.analysis.study import fit_study, load_study
 from xling.analysis.transfer import CompareResult
 from xling.analysis.transfer import compare as compare_runs
@@ -39,8 +40,6 @@ from xling.errors import XlingError
 from xling.evaluate import EvalConfig, eval_config, run_eval
 from xling.jsonl import read_jsonl, write_json_atomic
 from xling.languages import parse_langs
-
-TRAIN_JSON = "train.json"
 
 
 @dataclass
@@ -131,7 +130,7 @@ def evaluate(
     if train_langs is not None:
         langs = parse_langs(train_langs if isinstance(train_langs, str) else ",".join(train_langs))
         result.train_langs = tuple(langs)
-        write_json_atomic(folder / TRAIN_JSON, _train_json(langs))
+        write_json_atomic(folder / TRAIN_JSON, train_record(langs))
     return result
 
 
@@ -180,7 +179,6 @@ def train(
 def load(path: str | Path) -> EvalResult:
     """A run directory already on disk (`xling eval`, `xling import`, a study's run) as a
     result, its training languages from its train.json when it has one."""
-    from xling.analysis.rundata import read_train_json
     from xling.jsonl import read_json_object
 
     folder = Path(path)
@@ -193,11 +191,6 @@ def load(path: str | Path) -> EvalResult:
     train = read_train_json(folder)
     langs = tuple(train["train_langs"]) if train and train.get("train_langs") else None
     return EvalResult(folder, read_json_object(folder / "metrics.json"), cfg, langs)
-
-
-def _train_json(langs: Sequence[str]) -> dict[str, Any]:
-    others = [code for code in langs if code != "en"]
-    return {"train_langs": list(langs), "num_parallel_langs": len(others)}
 
 
 def compare(

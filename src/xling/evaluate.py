@@ -690,8 +690,9 @@ def score_stage(
     gen_path = out / GENERATIONS
     if not gen_path.exists():
         raise XlingError(f"{gen_path} not found: run `xling eval` first")
-    scorer = scorer or run_scorer(out)
-    final = out / scores_file(scorer, run_scorer(out))
+    own = run_scorer(out)
+    scorer = scorer or own
+    final = out / scores_file(scorer, own)
     # A re-score builds a fresh file beside the old one and swaps it in when complete,
     # so an interrupted re-score never leaves the run with a half-empty scores file.
     target = final.with_name(final.stem + ".rescore.jsonl") if rescore else final

@@ -14,6 +14,7 @@ resampled ids can be used for the base run, the trained runs and all languages a
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -107,6 +108,14 @@ class Run:
 
 def _read_json(path: Path) -> dict[str, Any]:
     return read_json_object(path)
+
+
+def train_record(train_langs: Sequence[str]) -> dict[str, Any]:
+    """The train.json an evaluation of a trained model needs when nothing else wrote one
+    (an imported run, a model evaluated from Python): its training languages, X counted as
+    `load_run` checks it (languages besides the first)."""
+    langs = list(train_langs)
+    return {"train_langs": langs, "num_parallel_langs": len(langs) - 1}
 
 
 def read_train_json(run_dir: Path) -> dict[str, Any] | None:

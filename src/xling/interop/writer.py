@@ -21,6 +21,7 @@ from typing import Any
 from rich.console import Console
 
 from xling import __version__
+from xling.analysis.rundata import TRAIN_JSON, train_record
 from xling.errors import XlingError
 from xling.evaluate import (
     GENERATIONS,
@@ -38,7 +39,6 @@ from xling.records import Generation, to_dict
 
 SOURCE_SCORES = "source_scores.jsonl"
 IMPORT_JSON = "import.json"
-TRAIN_JSON = "train.json"
 
 
 @dataclass(frozen=True)
@@ -90,8 +90,7 @@ def train_metadata(train_langs: str | None, train_json: Path | None) -> dict[str
             raise XlingError(f"{train_json}: has neither train_langs nor num_train_langs")
         return data
     if train_langs:
-        langs = list(parse_langs(train_langs))
-        return {"train_langs": langs, "num_parallel_langs": len(langs) - 1}
+        return train_record(parse_langs(train_langs))
     return None
 
 

@@ -20,19 +20,11 @@ from xling.records import Generation, generation_from_row, to_dict
 from xling.scoring import FAILURES_TO_STOP, ScoringStopped, score_many
 from xling.testing.cli import one_line_error
 from xling.testing.cli import run_xling as xling
+from xling.testing.records import generation
 
 
 def _gen(i: int, output: str = "so \\boxed{3}", answer: str = "3") -> Generation:
-    return Generation(
-        benchmark="b",
-        lang="en",
-        id=str(i),
-        sample=0,
-        question="q?",
-        answer=answer,
-        prompt="q?",
-        output=output,
-    )
+    return generation(output, answer, id=str(i), benchmark="b")
 
 
 # ------------------------------------------------------------------ scoring workers

@@ -25,6 +25,7 @@ from xling.protocols import (
 )
 from xling.records import Generation, Problem, Score, from_dict, to_dict
 from xling.scoring import score_generation
+from xling.testing.records import generation
 
 LEVELS = ("low", "medium", "high", "top")
 
@@ -183,15 +184,8 @@ ES_ANSWER = "A Janet le quedan nueve manzanas, así que la respuesta es \\boxed{
 
 
 def gen(lang: str, output: str, i: int) -> Generation:
-    return Generation(
-        benchmark="polymath-low",
-        lang=lang,
-        id=f"low-{i}",
-        sample=0,
-        question="q",
-        answer="9",
-        prompt="p",
-        output=output,
+    return generation(
+        output, "9", lang=lang, id=f"low-{i}", benchmark="polymath-low", question="q", prompt="p"
     )
 
 

@@ -20,20 +20,11 @@ from xling.scorers import (
     scores_file,
 )
 from xling.scoring import score_generation, score_many
+from xling.testing.records import generation
 
 
-def gen(output: str, answer: str = "18", lang: str = "en", **kw: object) -> Generation:
-    return Generation(
-        benchmark="mgsm",
-        lang=lang,
-        id="1",
-        sample=0,
-        question="q?",
-        answer=answer,
-        prompt="q?",
-        output=output,
-        **kw,  # type: ignore[arg-type]
-    )
+def gen(output: str, answer: str = "18", lang: str = "en") -> Generation:
+    return generation(output, answer, lang=lang, id="1", benchmark="mgsm")
 
 
 def test_lm_eval_filters_as_its_mgsm_tasks_apply_them() -> None:

@@ -6,19 +6,11 @@ import pytest
 
 from xling.records import Generation
 from xling.scoring import check_think, score_generation, score_many
+from xling.testing.records import generation
 
 
 def gen(output: str, answer: str = "18", lang: str = "en", i: int = 0) -> Generation:
-    return Generation(
-        benchmark="t",
-        lang=lang,
-        id=str(i),
-        sample=0,
-        question="q",
-        answer=answer,
-        prompt="q",
-        output=output,
-    )
+    return generation(output, answer, lang=lang, id=str(i), question="q")
 
 
 @pytest.mark.parametrize(

@@ -16,19 +16,11 @@ from xling.equivalence import answers_equal
 from xling.extract import normalize_answer
 from xling.records import Generation, Score
 from xling.scoring import score_generation, score_many
+from xling.testing.records import generation as make_generation
 
 
 def generation(output: str, gold: str, lang: str = "en") -> Generation:
-    return Generation(
-        benchmark="edge",
-        lang=lang,
-        id="0",
-        sample=0,
-        question="How many?",
-        answer=gold,
-        prompt="How many?",
-        output=output,
-    )
+    return make_generation(output, gold, lang=lang, benchmark="edge", question="How many?")
 
 
 def scored(output: str, gold: str) -> Score:

@@ -180,15 +180,39 @@ def cost_command(
     prompt_tokens: Annotated[int, Opt(help="Prompt tokens.")] = 64,
     prefix_tokens: Annotated[int, Opt(help="ParScale prefix positions per layer.")] = 48,
     k: Annotated[
-        float, Opt(help="Law constant k: the equal-loss dense model has N·(k·ln P + 1).")
-    ] = DEFAULT_K,
+        float | None,
+        Opt(
+            help="Law constant k: the equal-loss dense model has N·(k·ln P + 1) "
+            f"[the --study's fit, else {DEFAULT_K}, the paper's Python points]."
+        ),
+    ] = None,
     device: Annotated[str, Opt(help="auto | cpu | cuda.")] = "auto",
+    study: Annotated[
+        Path | None,
+        Opt(
+            help="A finished `xling parscale study` folder: measure its own models (shape, "
+            "vocabulary, prefix length) with the k its law fitted."
+        ),
+    ] = None,
+    size: Annotated[
+        str | None, Opt(help="With --study: which size, e.g. h288-l8 [the largest].")
+    ] = None,
 ) -> None:
     """Memory and latency per generated token: P streams against the dense model of equal
-    predicted loss (random weights, Qwen2.5-0.5B's shape), beside the paper's 22×/6× claim."""
+    predicted loss (random weights, Qwen2.5-0.5B's shape or a --study's), beside the paper's
+    22×/6× claim."""
     from xling.jsonl import write_json_atomic
-    from xling.parscale.cost import CostSettings, print_cost, run_cost_bench
+    from xling.parscale.cost import CostSettings, print_cost, run_cost_bench, study_cost_inputs
 
+    custom: dict[str, Any] = {}
+    if study is not None:
+        found = study_cost_inputs(study, size)
+        shape, prefix_tokens = found["label"], found["prefix_tokens"]
+        custom = {"custom": found["shape"], "k_ci": found["k_ci"]}
+        k = found["k"] if k is None else k
+    elif size is not None:
+        raise XlingError("--size needs --study")
+    k = DEFAULT_K if k is None else k
     _at_least(1, prefix_tokens=prefix_tokens, prompt_tokens=prompt_tokens)
     _at_least(2, new_tokens=new_tokens)
     p_values = _ints(streams, "--streams")
@@ -204,12 +228,66 @@ def cost_command(
         prefix_tokens=prefix_tokens,
         k=k,
         device=device,
+        **custom,
     )
     result = run_cost_bench(cfg, console)
     if json_out is not None:
         write_json_atomic(json_out, result)
         console.print(f"wrote {json_out}")
     print_cost(result, console)
+
+
+def budget_command(
+    studies: Annotated[
+        list[Path],
+        typer.Argument(help="Study folders; several = candidate recipes, in preference order."),
+    ],
+    json_out: Annotated[Path | None, Opt("--json", help="Write the checks as JSON here.")] = None,
+) -> None:
+    """Is the grid's token budget enough, and which candidate recipe wins: rules read off
+    the P = 1 cells only (their online loss: windows seen once), so a P = 1 column can set
+    the budget and recipe before the other P are trained."""
+    from rich.table import Table
+
+    from xling.jsonl import write_json_atomic
+    from xling.parscale.budget import TAIL, check_budget, choose_recipe, study_cells
+
+    found = [(folder, *study_cells(folder)) for folder in studies]
+    checks = [check_budget(cells) for _, _, cells in found]
+    for (folder, settings, _), check in zip(found, checks, strict=True):
+        train = settings["train"]
+        table = Table(
+            title=f"{folder}: {train['steps']} steps × {train['batch_size']} × "
+            f"{train['seq_len']} tokens, lr {train['lr']:g}",
+            title_justify="left",
+        )
+        for col in ("P = 1 cell", "N", f"online loss, last {TAIL:.0%}", "late drop", "held-out"):
+            table.add_column(col, justify="left" if col == "P = 1 cell" else "right")
+        for c in check.column:
+            table.add_row(
+                c.cell, f"{c.n:,}", f"{c.validation:.4f}", f"{c.late_drop:.2%}", f"{c.heldout:.4f}"
+            )
+        console.print(table)
+        style = "green" if check.enough else "yellow"
+        console.print(f"[{style}]{check.verdict()}[/]")
+    chosen = choose_recipe(checks) if len(checks) > 1 else 0
+    if len(checks) > 1:
+        console.print(
+            f"recipe: [bold]{studies[chosen]}[/] (lowest mean online loss of the P = 1 column, "
+            f"{checks[chosen].mean_validation:.4f})"
+        )
+    if json_out is not None:
+        write_json_atomic(
+            json_out,
+            {
+                "studies": [
+                    {"folder": str(folder), "train": settings["train"], **check.to_dict()}
+                    for (folder, settings, _), check in zip(found, checks, strict=True)
+                ],
+                "chosen": str(studies[chosen]),
+            },
+        )
+        console.print(f"wrote {json_out}")
 
 
 def corpus_command(
@@ -288,4 +366,5 @@ def register(app: typer.Typer) -> None:
     group.command("organism-heads")(organism_heads_command)
     group.command("cost")(cost_command)
     group.command("corpus")(corpus_command)
+    group.command("budget")(budget_command)
     app.add_typer(group, name="parscale")

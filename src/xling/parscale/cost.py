@@ -26,6 +26,7 @@ import platform
 import statistics
 import time
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 from xling.errors import XlingError
@@ -52,7 +53,7 @@ DEFAULT_K = 0.3935
 
 @dataclass(frozen=True)
 class CostSettings:
-    shape: str = "qwen2-0.5b"
+    shape: str = "qwen2-0.5b"  # a SHAPES name, or a label when `custom` gives the shape
     streams: tuple[int, ...] = (2, 4, 8)
     batch_sizes: tuple[int, ...] = (1, 2, 4, 8)
     prompt_tokens: int = 64  # the paper's cost analysis: 64 in, 64 out
@@ -61,14 +62,64 @@ class CostSettings:
     k: float = DEFAULT_K
     device: str = "auto"
     profile_steps: int = 8
+    custom: dict[str, int] | None = None  # a Qwen2 shape (SHAPES' keys), e.g. a study's size
+    k_ci: tuple[float, float] | None = None  # where k was fitted: its interval, reported
 
     def __post_init__(self) -> None:
-        if self.shape not in SHAPES:
+        if self.custom is None and self.shape not in SHAPES:
             raise XlingError(f"unknown shape {self.shape!r}; known: {', '.join(SHAPES)}")
         if not self.streams or min(self.streams) < 2 or min(self.batch_sizes, default=0) < 1:
             raise XlingError("streams must be >= 2 and batch sizes >= 1")
         if self.new_tokens < 2 or self.prompt_tokens < 1:
             raise XlingError("need prompt_tokens >= 1 and new_tokens >= 2")
+
+    @property
+    def base_shape(self) -> dict[str, int]:
+        return self.custom if self.custom is not None else SHAPES[self.shape]
+
+
+def study_cost_inputs(folder: str | Path, size: str | None = None) -> dict[str, Any]:
+    """What `xling parscale cost --study` measures: the Qwen2 shape of one of a finished
+    study's sizes (the largest by default; its vocabulary read off the cells' embedding
+    counts), the study's prefix length, and the k (with CI) of its fitted law."""
+    import json
+
+    from xling.parscale.budget import study_cells
+
+    folder = Path(folder)
+    settings, cells = study_cells(folder)
+    summary_path = folder / "report" / "summary.json"
+    if not summary_path.is_file():
+        raise XlingError(f"{folder}: no report/summary.json; finish the study (its fit) first")
+    try:
+        law = json.loads(summary_path.read_text(encoding="utf-8"))["law"]
+        k, k_ci = float(law["k"]), tuple(float(v) for v in law["ci"]["k"])
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise XlingError(f"{summary_path}: no fitted k in it ({exc})") from None
+    base = {c.shape.name: c for c in cells if c.streams == 1}
+    if not base:
+        raise XlingError(f"{folder}: no finished P = 1 cell")
+    if size is None:
+        size = max(base, key=lambda name: base[name].params["backbone_non_embedding"])
+    if size not in base:
+        raise XlingError(
+            f"--size {size}: not a finished P = 1 size of {folder} ({', '.join(base)})"
+        )
+    cell = base[size]
+    return {
+        "label": f"{folder.name}:{size}",
+        "shape": {
+            "hidden_size": cell.shape.hidden,
+            "num_hidden_layers": cell.shape.layers,
+            "num_attention_heads": cell.shape.heads,
+            "num_key_value_heads": cell.shape.kv_heads,
+            "intermediate_size": cell.shape.intermediate,
+            "vocab_size": cell.params["embedding"] // cell.shape.hidden,
+        },
+        "prefix_tokens": int(settings["prefix_tokens"]),
+        "k": k,
+        "k_ci": k_ci,
+    }
 
 
 def qwen2_config(shape: dict[str, int]) -> Any:
@@ -240,7 +291,7 @@ def run_cost_bench(cfg: CostSettings, console: Any = None) -> dict[str, Any]:
 
     device = resolve_device(cfg.device)
     dtype = torch.bfloat16 if device.startswith("cuda") else torch.float32
-    base_shape = SHAPES[cfg.shape]
+    base_shape = cfg.base_shape
     models: list[tuple[str, str, int, dict[str, int], float]] = [
         ("base P=1", "base", 1, base_shape, 1.0)
     ]
@@ -341,6 +392,8 @@ def _ratios(rows: list[Row], cfg: CostSettings) -> list[dict[str, Any]]:
                 inc_par, inc_dense = q - b, d - b
                 entry[f"{metric}_increase_parscale"] = inc_par
                 entry[f"{metric}_increase_dense"] = inc_dense
+                # A dense increase <= 0 (k <= 0: the equal-loss dense model is no larger
+                # than the base) is kept as it is: P streams then buy nothing for their cost.
                 entry[f"{metric}_ratio"] = inc_dense / inc_par if inc_par > 0 else None
             out.append(entry)
     return out
@@ -364,9 +417,13 @@ def print_cost(result: dict[str, Any], console: Any) -> None:
             f"{r['roofline_ms']:.4f}",
         )
     console.print(table)
+    settings = result["settings"]
+    k_ci = settings.get("k_ci")
     ratios = Table(
         title="Dense increase ÷ ParScale increase over the base (paper, batch 1: "
-        "memory 22×, latency 6×)",
+        f"memory 22×, latency 6×); k = {settings['k']:.4g}"
+        + (f" [{k_ci[0]:.4g}, {k_ci[1]:.4g}]" if k_ci else "")
+        + " (≤ 0×: the equal-loss dense model is no larger than the base)",
         title_justify="left",
     )
     for col in (

@@ -22,7 +22,9 @@ from xling.analysis.bootstrap import Estimate, resample_counts, summarize
 from xling.analysis.document import Doc, write_documents
 from xling.jsonl import write_json_atomic
 from xling.languages import ALL_CODES, get_language
+from xling.parscale.budget import FLAT_DROP, BudgetCheck, check_budget
 from xling.parscale.law import LAW_FORMULA, LawFit, Points, fit_law
+from xling.parscale.settings import StudyError
 from xling.tables import write_csv
 
 if TYPE_CHECKING:
@@ -536,6 +538,32 @@ def write_study_report(
                 for r in an.lang_rows
             ],
         )
+    budget = _budget_check(cells)
+    doc.h(2, "Is the budget enough?", "budget")
+    if isinstance(budget, str):
+        doc.p(f"Not judged: {budget}.")
+    else:
+        doc.p(
+            f"**{budget.verdict()}.** Judged on the P = 1 cells alone (`xling parscale budget`): "
+            "the online loss (mean training loss over the last tenth of the steps, on windows "
+            "each seen once) must fall strictly with N, and the smallest model's must have "
+            f"fallen by less than {100 * FLAT_DROP:g}% over the last fifth of training. A grid "
+            "whose P = 1 models are limited by the budget rather than by N cannot measure "
+            "what P is worth."
+        )
+        doc.table(
+            ["P = 1 cell", "N", "online loss (last 10%)", "late drop", "held-out loss"],
+            [
+                [
+                    c.cell,
+                    f"{c.n:,}",
+                    f"{c.validation:.4f}",
+                    f"{100 * c.late_drop:.2f}%",
+                    f"{c.heldout:.4f}",
+                ]
+                for c in budget.column
+            ],
+        )
     doc.h(2, "Method", "method")
     doc.bullets(
         [
@@ -593,6 +621,7 @@ def write_study_report(
             for r in an.lang_rows
         ],
         "train_s_total": train_s,
+        "budget": budget if isinstance(budget, str) else budget.to_dict(),
     }
     write_json_atomic(out / "summary.json", _finite(summary))
     _print_summary(an, console)
@@ -632,6 +661,15 @@ def _finite(data: Any) -> Any:
     if isinstance(data, float) and not math.isfinite(data):
         return None
     return data
+
+
+def _budget_check(cells: list[CellResult]) -> BudgetCheck | str:
+    """The budget rule's check, or why it cannot be judged (cells without a training log,
+    fewer than two P = 1 sizes)."""
+    try:
+        return check_budget(cells)
+    except StudyError as exc:
+        return str(exc)
 
 
 def _print_summary(an: StudyAnalysis, console: Console) -> None:

@@ -26,6 +26,10 @@ class StudyError(XlingError):
     pass
 
 
+# Settings that only say which cells a study has (see `StudySettings.identity`).
+GRID_AXES = ("sizes", "p_values")
+
+
 @dataclass(frozen=True)
 class TrainSettings:
     """Optimisation of one model (AdamW, linear warm-up then cosine decay)."""
@@ -174,16 +178,18 @@ class StudySettings:
             problems.append("give at least two model sizes ([[sizes]] tables)")
         if len({s.name for s in self.sizes}) != len(self.sizes):
             problems.append("two sizes share hidden and layers")
-        if not self.p_values or min(self.p_values) < 1 or len(set(self.p_values)) < 2:
-            problems.append("p_values needs at least two distinct values >= 1")
+        if (
+            not self.p_values
+            or min(self.p_values) < 1
+            or len(set(self.p_values)) < len(self.p_values)
+        ):
+            problems.append("p_values needs distinct values >= 1")
         if self.n_definition not in N_DEFINITIONS:
             problems.append(f"n_definition must be one of {', '.join(N_DEFINITIONS)}")
         if self.prefix_tokens < 1 or not 0 <= self.smoothing < 1:
             problems.append("need prefix_tokens >= 1 and smoothing in [0, 1)")
         if min(self.eval_batches, self.eval_batch_size) < 2 or self.lang_eval_batches < 1:
             problems.append("need eval_batches >= 2, eval_batch_size >= 2, lang_eval_batches >= 1")
-        if len(self.sizes) * len(self.p_values) < 5:
-            problems.append("the law has 4 constants: the grid needs at least 5 cells")
         if self.max_minutes is not None and not self.max_minutes >= 0:
             problems.append("max_minutes must be >= 0")
         if self.code_corpus is not None and self.train.loss_on != "all":
@@ -195,9 +201,13 @@ class StudySettings:
     def identity(self) -> dict[str, Any]:
         """What determines the cells' results: a rerun into the same folder must agree.
         A code corpus counts by its manifest (hash of its files and split, build settings,
-        token counts), not its path: the folder may move, but another corpus is refused."""
+        token counts), not its path: the folder may move, but another corpus is refused.
+        The grid's axes (`sizes`, `p_values`) are not part of it: a cell's result depends on
+        its own size and P only, so a study grows in place (a P = 1 column first, the other
+        P later; another size added) and keeps the cells it has."""
         data = dataclasses.asdict(self)
         run_only = (
+            *GRID_AXES,
             "name",
             "out",
             "n_boot",
@@ -220,6 +230,15 @@ class StudySettings:
 
     def cells(self) -> list[tuple[ModelShape, int]]:
         return [(shape, p) for shape in self.sizes for p in self.p_values]
+
+    def fit_problem(self) -> str | None:
+        """Why this grid cannot be fitted, or None. A grid too small to fit may still be
+        trained: a P = 1 column alone sets the budget before the other P are trained."""
+        if len(self.p_values) < 2:
+            return "the law needs at least two values of P (grow p_values in the same --out)"
+        if len(self.cells()) < 5:
+            return "the law has 4 constants: the grid needs at least 5 cells"
+        return None
 
 
 def code_corpus_manifest(folder: str | Path) -> dict[str, Any]:

@@ -37,6 +37,7 @@ from rich.console import Console
 from xling.jsonl import write_json_atomic
 from xling.languages import ALL_CODES
 from xling.parscale.settings import (
+    GRID_AXES,
     CellResult,
     ModelShape,
     StudyError,
@@ -155,20 +156,31 @@ class ParScaleStudy:
             return None
         if not report:
             return None
+        problem = self.cfg.fit_problem()
+        if problem is not None:
+            self.console.print(
+                f"[yellow]all {len(self.cfg.cells())} cells done; no report:[/] {problem}"
+            )
+            return None
         return self.write_report()
 
     def write_report(self) -> Path:
         """The report on the finished cells (report/ under the study's folder)."""
         from xling.parscale.report import write_study_report
 
+        problem = self.cfg.fit_problem()
+        if problem is not None:
+            raise StudyError(f"{self.out}: no report: {problem}")
         return write_study_report(self.cfg, self.done_cells(), self.out / "report", self.console)
 
     def _check_out(self) -> None:
         marker = self.out / "study.json"
         ours = {"identity": self.cfg.identity(), "settings": dataclasses.asdict(self.cfg)}
         if marker.exists():
-            theirs = json.loads(marker.read_text(encoding="utf-8"))
-            if theirs.get("identity") != json.loads(json.dumps(ours["identity"])):
+            theirs = json.loads(marker.read_text(encoding="utf-8")).get("identity") or {}
+            for axis in GRID_AXES:  # study.json files from before grids could grow
+                theirs.pop(axis, None)
+            if theirs != json.loads(json.dumps(ours["identity"])):
                 raise StudyError(
                     f"{self.out} holds a study with other settings (see {marker}); use another "
                     "--out, or the same settings to continue it"

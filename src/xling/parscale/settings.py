@@ -174,8 +174,8 @@ class StudySettings:
     def __post_init__(self) -> None:
         object.__setattr__(self, "p_values", tuple(int(p) for p in self.p_values))
         problems = []
-        if len(self.sizes) < 2:
-            problems.append("give at least two model sizes ([[sizes]] tables)")
+        if not self.sizes:
+            problems.append("give at least one model size (a [[sizes]] table)")
         if len({s.name for s in self.sizes}) != len(self.sizes):
             problems.append("two sizes share hidden and layers")
         if (
@@ -233,7 +233,10 @@ class StudySettings:
 
     def fit_problem(self) -> str | None:
         """Why this grid cannot be fitted, or None. A grid too small to fit may still be
-        trained: a P = 1 column alone sets the budget before the other P are trained."""
+        trained: a P = 1 column alone sets the budget before the other P are trained, and
+        one size per process lets several processes share a GPU on one grid."""
+        if len(self.sizes) < 2:
+            return "the law needs at least two model sizes (add sizes in the same --out)"
         if len(self.p_values) < 2:
             return "the law needs at least two values of P (grow p_values in the same --out)"
         if len(self.cells()) < 5:

@@ -70,6 +70,14 @@ def test_analysis_recovers_k_and_bootstraps_over_batches() -> None:
     assert all(e.lo <= e.value <= e.hi for e in an.cell_loss)
     assert [r.lang for r in an.lang_rows] == ["en", "sw"]
     assert an.lang_rows[0].reduction.value > 0  # P = 8 beats P = 1 when k > 0
+    # What P buys per size: every P > 1 cell against its size's P = 1, on paired batches;
+    # with k = 0.5 every P helps, more with larger P.
+    assert len(an.p_effects) == 12 and all(c.streams > 1 for c, _ in an.p_effects)
+    by_cell = {(c.shape.name, c.streams): e for c, e in an.p_effects}
+    for size in {c.shape.name for c, _ in an.p_effects}:
+        effects = [by_cell[(size, p)] for p in (2, 4, 8)]
+        assert all(e.hi < 0 for e in effects)
+        assert effects[2].value < effects[0].value
     # With the paper's N (extras counted) the same losses imply a smaller k.
     assert an.other_fit.estimates["k"].value < k.value
 
@@ -79,8 +87,14 @@ def test_settings_validate_and_merge(tmp_path: Path) -> None:
     assert cfg.train.steps == 7 and cfg.train.batch_size == 8 and cfg.p_values == (1, 2)
     with pytest.raises(XlingError, match="unknown key"):
         load_study_settings("demo", settings=["train.stepz=7"])
+    # A one-P grid (a P = 1 column, to set the budget first) loads and trains, but cannot
+    # be fitted; repeated P values are still refused.
+    one_p = load_study_settings("demo", settings=["p_values=[1]"])
+    assert one_p.p_values == (1,)
+    assert "two values of P" in (one_p.fit_problem() or "")
+    assert cfg.fit_problem() is None
     with pytest.raises(StudyError, match="p_values"):
-        load_study_settings("demo", settings=["p_values=[1]"])
+        load_study_settings("demo", settings=["p_values=[1,1]"])
     with pytest.raises(StudyError, match="unknown preset"):
         load_study_settings("nope")
     for name in ("demo", "gpu"):

@@ -178,7 +178,9 @@ def cost_command(
     batch: Annotated[str, Opt(help="Comma-separated batch sizes.")] = "1,2,4,8",
     new_tokens: Annotated[int, Opt(help="Generated tokens per measurement.")] = 64,
     prompt_tokens: Annotated[int, Opt(help="Prompt tokens.")] = 64,
-    prefix_tokens: Annotated[int, Opt(help="ParScale prefix positions per layer.")] = 48,
+    prefix_tokens: Annotated[
+        int | None, Opt(help="ParScale prefix positions per layer [the --study's, else 48].")
+    ] = None,
     k: Annotated[
         float | None,
         Opt(
@@ -207,12 +209,14 @@ def cost_command(
     custom: dict[str, Any] = {}
     if study is not None:
         found = study_cost_inputs(study, size)
-        shape, prefix_tokens = found["label"], found["prefix_tokens"]
+        shape = found["label"]
+        prefix_tokens = found["prefix_tokens"] if prefix_tokens is None else prefix_tokens
         custom = {"custom": found["shape"], "k_ci": found["k_ci"]}
         k = found["k"] if k is None else k
     elif size is not None:
         raise XlingError("--size needs --study")
     k = DEFAULT_K if k is None else k
+    prefix_tokens = 48 if prefix_tokens is None else prefix_tokens  # the paper's
     _at_least(1, prefix_tokens=prefix_tokens, prompt_tokens=prompt_tokens)
     _at_least(2, new_tokens=new_tokens)
     p_values = _ints(streams, "--streams")
@@ -253,6 +257,14 @@ def budget_command(
     from xling.parscale.budget import TAIL, check_budget, choose_recipe, study_cells
 
     found = [(folder, *study_cells(folder)) for folder in studies]
+    for folder, settings, cells in found:
+        have = {c.shape.name for c in cells if c.streams == 1}
+        wanted = [f"h{s['hidden']}-l{s['layers']}" for s in settings.get("sizes", [])]
+        if missing := [name for name in wanted if name not in have]:
+            raise XlingError(
+                f"{folder}: the P = 1 column is not finished ({', '.join(missing)} missing); "
+                "rerun its study to finish it"
+            )
     checks = [check_budget(cells) for _, _, cells in found]
     for (folder, settings, _), check in zip(found, checks, strict=True):
         train = settings["train"]

@@ -42,7 +42,10 @@ def online_loss(cell: CellResult, start: float, end: float) -> float:
     if not cell.train_log:
         raise StudyError(f"cell {cell.name}: no training log to judge the budget by")
     last = cell.train_log[-1]["step"]
-    window = [e["loss"] for e in cell.train_log if start * last < e["step"] <= end * last]
+    # Rounded: 0.7 · 700 is 489.99999999999994 in floating point, which would let step 490
+    # into the window (0.7, 0.8]·700.
+    lo, hi = round(start * last, 9), round(end * last, 9)
+    window = [e["loss"] for e in cell.train_log if lo < e["step"] <= hi]
     if not window:
         raise StudyError(
             f"cell {cell.name}: its training log has no entry in steps "

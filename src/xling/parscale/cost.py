@@ -92,10 +92,14 @@ def study_cost_inputs(folder: str | Path, size: str | None = None) -> dict[str, 
     if not summary_path.is_file():
         raise XlingError(f"{folder}: no report/summary.json; finish the study (its fit) first")
     try:
+        prefix_tokens = int(settings["prefix_tokens"])
         law = json.loads(summary_path.read_text(encoding="utf-8"))["law"]
-        k, k_ci = float(law["k"]), tuple(float(v) for v in law["ci"]["k"])
+        k = float(law["k"])
+        # No interval when the study ran without a bootstrap (n_boot = 0: [null, null]).
+        ci = (law.get("ci") or {}).get("k") or [None, None]
+        k_ci = None if None in ci else (float(ci[0]), float(ci[1]))
     except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise XlingError(f"{summary_path}: no fitted k in it ({exc})") from None
+        raise XlingError(f"{folder}: no fitted k or prefix length to read ({exc})") from None
     base = {c.shape.name: c for c in cells if c.streams == 1}
     if not base:
         raise XlingError(f"{folder}: no finished P = 1 cell")
@@ -116,7 +120,7 @@ def study_cost_inputs(folder: str | Path, size: str | None = None) -> dict[str, 
             "intermediate_size": cell.shape.intermediate,
             "vocab_size": cell.params["embedding"] // cell.shape.hidden,
         },
-        "prefix_tokens": int(settings["prefix_tokens"]),
+        "prefix_tokens": prefix_tokens,
         "k": k,
         "k_ci": k_ci,
     }

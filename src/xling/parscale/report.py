@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -61,6 +61,9 @@ class StudyAnalysis:
     cell_loss: list[Estimate]
     lang_rows: list[LangRow]
     p_max: int
+    # Per cell with P > 1: its loss minus the P = 1 loss of its size, on the same resampled
+    # batches (paired, so far tighter than the two cells' own intervals).
+    p_effects: list[tuple[CellResult, Estimate]] = field(default_factory=list)
 
 
 def _points(cells: list[CellResult], n_definition: str, loss: np.ndarray) -> Points:
@@ -112,7 +115,22 @@ def analyze(
         )
         for lang in _langs(cells)
     ]
-    return StudyAnalysis(cells, n_definition, fit, other_fit, cell_loss, lang_rows, p_max)
+    base = {c.shape.name: i for i, c in enumerate(cells) if c.streams == 1}
+    p_effects = [
+        (
+            c,
+            summarize(
+                loss[i] - loss[base[c.shape.name]],
+                None if reps is None else reps[:, i] - reps[:, base[c.shape.name]],
+                CI,
+            ),
+        )
+        for i, c in enumerate(cells)
+        if c.streams > 1 and c.shape.name in base
+    ]
+    return StudyAnalysis(
+        cells, n_definition, fit, other_fit, cell_loss, lang_rows, p_max, p_effects
+    )
 
 
 def _langs(cells: list[CellResult]) -> list[str]:
@@ -475,6 +493,22 @@ def write_study_report(
         caption="parscale: (A/(N(k ln P+1)))^α + E · power_p: (A/N)^α·P^(−β) + E · "
         "no_p: (A/N)^α + E; each point predicted from a fit to the others",
     )
+    if an.p_effects:
+        doc.h(2, "What P buys at each size", "p-effects")
+        sizes = list(dict.fromkeys(c.shape.name for c, _ in an.p_effects))
+        ps = sorted({c.streams for c, _ in an.p_effects})
+        effect = {(c.shape.name, c.streams): e for c, e in an.p_effects}
+        doc.table(
+            ["size", *(f"P = {p}" for p in ps)],
+            [
+                [size, *(_est(effect[(size, p)], 4) if (size, p) in effect else "" for p in ps)]
+                for size in sizes
+            ],
+            caption="held-out loss minus the P = 1 loss of the same size (nats/token; < 0: "
+            f"P helps), {round(100 * CI)}% CIs from the same resampled batches for both cells. "
+            "They hold the held-out sample fixed, not the training run: a second seed is the "
+            "test of whether a difference is more than the luck of one run.",
+        )
     doc.h(2, "Figures", "figures")
     doc.figure(figs["loss_contour"], "Fitted law (contours) over N and P, measured cells on top")
     doc.figure(figs["loss_vs_n"], "Held-out loss against N for each P, with the fitted law")
@@ -609,6 +643,9 @@ def write_study_report(
                 "device": c.device,
             }
             for c, e in zip(an.cells, an.cell_loss, strict=True)
+        ],
+        "p_effects": [
+            {"cell": c.name, "P": c.streams, "minus_p1": e.to_dict()} for c, e in an.p_effects
         ],
         "languages": [
             {

@@ -130,14 +130,34 @@ def build_bench_command(
     n_test: Annotated[int, Opt(min=1, help="Test problems per language.")] = 250,
     seed: Annotated[int, Opt(min=0, help="Benchmark seed.")] = 0,
     langs: Annotated[str, Opt(help="'all' or comma-separated codes.")] = "all",
+    splits: Annotated[
+        str,
+        Opt(
+            help="Split scheme: v2 (train/test) | v3 (train/validation/test, disjoint by "
+            "problem content; test drawn afresh)."
+        ),
+    ] = "v2",
+    n_validation: Annotated[
+        int, Opt(min=0, help="Validation problems per language (needs --splits v3).")
+    ] = 0,
 ) -> None:
-    """Write the synthetic parallel benchmark (train/ and test/ folders of JSONL)."""
+    """Write the synthetic parallel benchmark (train/, test/ and, with --n-validation,
+    validation/ folders of JSONL)."""
 
     from xling.world import build_benchmark
 
-    build_benchmark(out, n_train=n_train, n_test=n_test, seed=seed, langs=langs)
+    build_benchmark(
+        out,
+        n_train=n_train,
+        n_test=n_test,
+        seed=seed,
+        langs=langs,
+        n_validation=n_validation,
+        scheme=splits,
+    )
+    folders = "train,validation,test" if n_validation else "train,test"
     make_console().print(
-        f"wrote [bold]{out}[/]/{{train,test}}/synth_<lang>.jsonl; evaluate with: xling eval "
+        f"wrote [bold]{out}[/]/{{{folders}}}/synth_<lang>.jsonl; evaluate with: xling eval "
         f"--model <dir> --bench jsonl --data {out / 'test'} --bench-name synth --id-field id"
     )
 

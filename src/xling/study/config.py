@@ -30,11 +30,28 @@ SHIPPED_DIR = Path(__file__).resolve().parents[1] / "data" / "studies"
 @dataclass(frozen=True)
 class SyntheticSpec:
     """The synthetic parallel benchmark generated into <out>/bench: its train split feeds
-    the training data and its test split the evaluations."""
+    the training data and its test split the evaluations. With splits = "v3" and
+    n_validation > 0 it also writes <out>/bench/validation, disjoint from test by problem
+    content, for choosing designs and recipes before the test split is used."""
 
     n_train: int = 1000
     n_test: int = 100
     seed: int = 0
+    splits: str = "v2"
+    n_validation: int = 0
+
+    def __post_init__(self) -> None:
+        from xling.world.problems import SPLIT_SCHEMES
+
+        if self.splits not in SPLIT_SCHEMES:
+            raise XlingError(
+                f"synthetic.splits {self.splits!r}: use one of {', '.join(SPLIT_SCHEMES)}"
+            )
+        if self.n_validation < 0 or (self.n_validation and self.splits == "v2"):
+            raise XlingError(
+                "synthetic.n_validation needs splits = 'v3' (a validation split disjoint "
+                "from test by content) and must be >= 0"
+            )
 
 
 @dataclass(frozen=True)

@@ -275,7 +275,14 @@ class Study:
 
         syn = self.cfg.synthetic
         assert syn is not None
-        build_benchmark(self.bench_dir, n_train=syn.n_train, n_test=syn.n_test, seed=syn.seed)
+        build_benchmark(
+            self.bench_dir,
+            n_train=syn.n_train,
+            n_test=syn.n_test,
+            seed=syn.seed,
+            n_validation=syn.n_validation,
+            scheme=syn.splits,
+        )
 
     def _eval_config(self, model: str, out: Path) -> EvalConfig:
         values: dict[str, Any] = {"langs": "all"}

@@ -4,7 +4,8 @@ on and evaluated with.
 Seeded structured problems (problems.py: a few dozen types of multi-step integer
 arithmetic word problems) are rendered by per-language templates (langs/<code>.toml, data
 read by langs/__init__.py) in all registry languages, each with a worked solution ending
-in \\boxed{answer}. Train and test never share an underlying (type, parameters) problem.
+in \\boxed{answer}. Train and test (and, in the v3 split scheme, validation) never share an
+underlying (type, parameters) problem.
 It sits low in the layers (docs/architecture.md): the benchmark loaders read it, the
 organism trains on it, and it imports nothing but the language registry.
 """
@@ -12,6 +13,7 @@ organism trains on it, and it imports nothing but the language registry.
 from xling.world.benchmark import build_benchmark, iter_records
 from xling.world.problems import (
     PROBLEM_TYPES,
+    SPLIT_SCHEMES,
     SPLITS,
     Step,
     StructuredProblem,
@@ -32,6 +34,7 @@ from xling.world.vocab import TemplateError
 __all__ = [
     "PROBLEM_TYPES",
     "SPLITS",
+    "SPLIT_SCHEMES",
     "RenderedProblem",
     "Step",
     "StructuredProblem",

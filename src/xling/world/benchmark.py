@@ -10,7 +10,9 @@ from typing import Any
 
 from xling.languages import ALL_CODES, parse_langs
 from xling.world.problems import (
+    DEFAULT_SCHEME,
     StructuredProblem,
+    SyntheticError,
     generate_problems,
 )
 from xling.world.render import render
@@ -40,10 +42,11 @@ def iter_records(
     langs: str | Iterable[str] = ALL_CODES,
     *,
     native_digits: bool | None = None,
+    scheme: str = DEFAULT_SCHEME,
 ) -> Iterator[dict[str, Any]]:
     """The benchmark's records (id, lang, question, answer, solution, type), language by
     language; the same problem has the same id in every language."""
-    problems = generate_problems(n, seed=seed, split=split)
+    problems = generate_problems(n, seed=seed, split=split, scheme=scheme)
     for lang in parse_langs(langs):
         yield from _records(problems, lang, native_digits)
 
@@ -56,11 +59,23 @@ def build_benchmark(
     seed: int,
     langs: str | Iterable[str] = ALL_CODES,
     native_digits: bool | None = None,
+    n_validation: int = 0,
+    scheme: str = DEFAULT_SCHEME,
 ) -> None:
-    """Write <out_dir>/<split>/synth_<lang>.jsonl for both splits (each file atomically)."""
+    """Write <out_dir>/<split>/synth_<lang>.jsonl for train, test and (with n_validation >
+    0, scheme "v3") validation, each file atomically."""
     codes = parse_langs(langs)
-    for split, n in (("train", n_train), ("test", n_test)):
-        problems = generate_problems(n, seed=seed, split=split)
+    splits = [("train", n_train), ("test", n_test)]
+    if n_validation > 0:
+        if scheme == "v2":
+            # v2's validation sets were test problems of another seed: the same content
+            # region as the test set, which is what v3 exists to prevent.
+            raise SyntheticError(
+                "a validation split needs the v3 split scheme (disjoint from test by content)"
+            )
+        splits.append(("validation", n_validation))
+    for split, n in splits:
+        problems = generate_problems(n, seed=seed, split=split, scheme=scheme)
         folder = Path(out_dir) / split
         folder.mkdir(parents=True, exist_ok=True)
         for lang in codes:

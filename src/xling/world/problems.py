@@ -4,6 +4,14 @@ Every problem type is a generator `rng -> (params, steps)`; the answer is the la
 result. Which split a problem belongs to is a pure function of its canonical key (type +
 numeric parameters, not the names or objects it is dressed in), so no seed of the train
 split ever produces an underlying problem of the test split, and vice versa.
+
+Two split schemes cut the same hash line. "v2" (the default, what every study before the
+organism v3 used): test is the lowest 20%, train the rest. "v3": the same train region,
+and the old test region halved by content into validation (lowest 10%) and test, so that
+designs and recipes chosen on validation can never have looked at a test problem. Train is
+the same region in both, so an organism pretrained under either has seen neither. v3 draws
+its problems from streams of its own, so a v3 test set is not the v2 test set's problems
+that happen to fall in its half.
 """
 
 from __future__ import annotations
@@ -18,6 +26,16 @@ from xling.errors import XlingError
 
 SPLITS = ("train", "test")
 TEST_FRACTION = 0.2  # share of all (type, parameters) combinations that belong to "test"
+# scheme -> split -> [lo, hi) of the problem's hash position in [0, 1)
+SPLIT_SCHEMES: dict[str, dict[str, tuple[float, float]]] = {
+    "v2": {"test": (0.0, TEST_FRACTION), "train": (TEST_FRACTION, 1.0)},
+    "v3": {
+        "validation": (0.0, TEST_FRACTION / 2),
+        "test": (TEST_FRACTION / 2, TEST_FRACTION),
+        "train": (TEST_FRACTION, 1.0),
+    },
+}
+DEFAULT_SCHEME = "v2"
 N_NAMES = 8  # every language lists 8 people (even index masculine, odd feminine)
 N_ITEMS = 6  # and 6 countable objects: apple, pencil, notebook, orange, cookie, balloon
 MAX_TRIES = 2000  # draws per slot before a type counts as exhausted for this split
@@ -349,19 +367,30 @@ def canonical_key(type_name: str, params: dict[str, int]) -> str:
     return type_name + ":" + ",".join(f"{k}={params[k]}" for k in sorted(params))
 
 
-def split_of(key: str) -> str:
+def split_of(key: str, scheme: str = DEFAULT_SCHEME) -> str:
     """The split an underlying problem belongs to: a fixed hash of its canonical key."""
     digest = hashlib.sha256(b"xling-synth-split:" + key.encode()).digest()
-    return "test" if int.from_bytes(digest[:8], "big") / 2**64 < TEST_FRACTION else "train"
+    position = int.from_bytes(digest[:8], "big") / 2**64
+    return next(name for name, (lo, hi) in _scheme(scheme).items() if lo <= position < hi)
 
 
-def _check_split(split: str) -> None:
-    if split not in SPLITS:
-        raise SyntheticError(f"unknown split {split!r}; use one of {', '.join(SPLITS)}")
+def _scheme(scheme: str) -> dict[str, tuple[float, float]]:
+    if scheme not in SPLIT_SCHEMES:
+        raise SyntheticError(
+            f"unknown split scheme {scheme!r}; use one of {', '.join(SPLIT_SCHEMES)}"
+        )
+    return SPLIT_SCHEMES[scheme]
+
+
+def _check_split(split: str, scheme: str = DEFAULT_SCHEME) -> None:
+    if split not in _scheme(scheme):
+        raise SyntheticError(
+            f"unknown split {split!r} in scheme {scheme}; use one of {', '.join(_scheme(scheme))}"
+        )
 
 
 def iter_problems(
-    *, seed: int, split: str = "test", dedupe: bool = True
+    *, seed: int, split: str = "test", dedupe: bool = True, scheme: str = DEFAULT_SCHEME
 ) -> Iterator[StructuredProblem]:
     """An endless, deterministic stream of `split`'s problems for `seed`.
 
@@ -371,8 +400,10 @@ def iter_problems(
     this split in MAX_TRIES draws counts as used up and is skipped from then on (small
     spaces such as weeks_to_days run out first in large train sets).
     """
-    _check_split(split)
-    rng = random.Random(f"xling-synth:{seed}:{split}")
+    _check_split(split, scheme)
+    # v2 keeps its historical streams (its benchmarks and organisms stay reproducible).
+    tag = "" if scheme == "v2" else f"{scheme}:"
+    rng = random.Random(f"xling-synth:{tag}{seed}:{split}")
     seen: set[str] = set()
     exhausted: set[str] = set()
     index = 0
@@ -390,7 +421,7 @@ def iter_problems(
             for _ in range(MAX_TRIES):
                 params, steps = ptype.generate(rng)
                 key = canonical_key(name, params)
-                if split_of(key) == split and not (dedupe and key in seen):
+                if split_of(key, scheme) == split and not (dedupe and key in seen):
                     break
             else:
                 exhausted.add(name)
@@ -403,7 +434,7 @@ def iter_problems(
                 zip(ITEM_SLOTS[: ptype.items], rng.sample(range(N_ITEMS), ptype.items), strict=True)
             )
             yield StructuredProblem(
-                id=f"{split}-{seed}-{index:05d}",
+                id=f"{split}-{tag.replace(':', '-')}{seed}-{index:05d}",
                 type=name,
                 params=params,
                 vocab=vocab,
@@ -414,9 +445,11 @@ def iter_problems(
             index += 1
 
 
-def generate_problems(n: int, *, seed: int, split: str = "test") -> list[StructuredProblem]:
+def generate_problems(
+    n: int, *, seed: int, split: str = "test", scheme: str = DEFAULT_SCHEME
+) -> list[StructuredProblem]:
     """`n` distinct problems of `split`, deterministic per seed (a prefix of any larger n)."""
     if n < 0:
         raise SyntheticError(f"n must be >= 0, got {n}")
-    stream = iter_problems(seed=seed, split=split)
+    stream = iter_problems(seed=seed, split=split, scheme=scheme)
     return [next(stream) for _ in range(n)]

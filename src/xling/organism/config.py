@@ -8,6 +8,7 @@ installed wheel can pretrain from them. Any option can be overridden by a user T
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -78,6 +79,18 @@ class OrganismConfig:
         "How much the careful and drift shares vary between problem types, on the logit "
         "scale (0: every type alike).",
     )
+    # A language's resources are its data (lang_weights) and its coverage: the share of
+    # problem types that ever appear in its pretraining examples (organism v3's low-resource
+    # knob). Which types a language covers is a seeded draw per (seed, language), so no type
+    # is chosen by name and independently pretrained organisms draw different ones.
+    type_coverage: dict[str, float] = field(
+        default_factory=lambda: {DEFAULT_KEY: 1.0},
+        metadata={
+            "help": "Per language (or default): the share of problem types its pretraining "
+            "examples cover (a seeded draw per language; an uncovered type's example goes "
+            "to a language that covers it)."
+        },
+    )
     reasoning_marker: str = _f(
         "none",
         "think: wrap the written steps in `<think>...</think>` (the language-neutral markers of "
@@ -127,13 +140,14 @@ class OrganismConfig:
             canon = {get_language(code).code: float(w) for code, w in weights.items()}
             object.__setattr__(self, "careful_share", _share_table(self.careful_share))
             object.__setattr__(self, "drift_share", _share_table(self.drift_share))
+            object.__setattr__(self, "type_coverage", _share_table(self.type_coverage))
             get_language(self.translation_src)
             object.__setattr__(self, "drift_lang", get_language(self.drift_lang).code)
         except XlingError as exc:
             raise OrganismError(f"invalid organism config: {exc}") from None
         for code in canon:  # every language must have its shares (or a default)
             try:
-                self.careful(code), self.drift(code)
+                self.careful(code), self.drift(code), _lookup(self.type_coverage, code)
             except OrganismError as exc:
                 problems.append(str(exc))
         if any(w < 0 for w in canon.values()) or sum(canon.values()) <= 0:
@@ -180,8 +194,41 @@ class OrganismConfig:
             problems.append("lr must be > 0 and min_lr_ratio in [0, 1]")
         if self.warmup_steps < 0 or self.data_workers < 0:
             problems.append("warmup_steps and data_workers must be >= 0")
+        if not problems:
+            problems += self._coverage_problems()
         if problems:
             raise OrganismError("invalid organism config: " + "; ".join(problems))
+
+    def covered_types(self, lang: str) -> frozenset[str]:
+        """The problem types `lang`'s pretraining examples may use: the first
+        round(coverage · #types) (at least one) in an order drawn by (seed, language)."""
+        from xling.world import PROBLEM_TYPES
+
+        share = _lookup(self.type_coverage, lang)
+        if share >= 1.0:
+            return frozenset(PROBLEM_TYPES)
+        order = sorted(
+            PROBLEM_TYPES,
+            key=lambda t: hashlib.sha256(
+                f"xling-organism-coverage:{self.seed}:{lang}:{t}".encode()
+            ).digest(),
+        )
+        return frozenset(order[: max(1, round(share * len(order)))])
+
+    def _coverage_problems(self) -> list[str]:
+        from xling.world import PROBLEM_TYPES
+
+        covered: set[str] = set()
+        for code, weight in self.lang_weights.items():
+            if weight > 0:
+                covered |= self.covered_types(code)
+        missing = sorted(set(PROBLEM_TYPES) - covered)
+        if missing:
+            return [
+                f"type_coverage leaves {len(missing)} problem types to no language with a "
+                f"positive weight ({', '.join(missing[:3])}{', …' if len(missing) > 3 else ''})"
+            ]
+        return []
 
     def translation_targets(self) -> dict[str, float]:
         src = get_language(self.translation_src).code

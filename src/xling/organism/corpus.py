@@ -22,6 +22,12 @@ by the type's name and the same in every language. Nothing here names a language
 the per-language shares are configuration (the presets' English-centric prior), and whether
 a behaviour learned in one language carries over to another is what the study measures.
 
+Coverage (organism v3's low-resource knob): a language's examples use only the problem
+types in `cfg.covered_types(lang)`, a share `type_coverage[L]` of all types drawn per
+(seed, language); an example of an uncovered type is asked in a language drawn by weight
+among those that cover it. A language low in both weight and coverage is weak because of
+its data, not because of a configured accuracy.
+
 With `reasoning_marker = "think"` careful steps sit inside `<think>…</think>`, the
 language-neutral markers of reasoning models; with "none" they are plain lines (organism v1
 is careful_share 1, drift_share 0, marker "none").
@@ -163,17 +169,24 @@ def step_examples(cfg: OrganismConfig, step: int) -> list[Example]:
     codes, weights = list(cfg.lang_weights), list(cfg.lang_weights.values())
     targets = cfg.translation_targets()
     src = get_language(cfg.translation_src)
+    covers = {code: cfg.covered_types(code) for code in codes}
     examples: list[Example] = []
     for _ in range(cfg.batch_size):
         problem = next(problems)
-        if targets and rng.random() < cfg.translation_fraction:
-            tgt = rng.choices(list(targets), list(targets.values()))[0]
+        # Only languages whose coverage includes this type may take it; with full coverage
+        # everywhere the draw (and the random stream) is exactly the v2 organism's.
+        ok = [code for code in codes if problem.type in covers[code]]
+        ok_targets = {c: w for c, w in targets.items() if c in ok}
+        if ok_targets and rng.random() < cfg.translation_fraction:
+            tgt = rng.choices(list(ok_targets), list(ok_targets.values()))[0]
             src_text = "\n".join(render(problem, src.code))
             prompt = TRANSLATE_PROMPT.format(name=get_language(tgt).name, text=src_text)
             text = "\n".join(render(problem, tgt))
             examples.append(Example("translate", tgt, prompt, text, problem_key=problem.key))
         else:
             lang = rng.choices(codes, weights)[0]
+            if lang not in ok:
+                lang = rng.choices(ok, [cfg.lang_weights[c] for c in ok])[0]
             examples.append(write_solution(cfg, problem, lang, rng))
     return examples
 

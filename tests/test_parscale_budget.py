@@ -39,6 +39,7 @@ from xling.parscale.settings import (  # noqa: E402
 )
 from xling.parscale.study import ParScaleStudy  # noqa: E402
 from xling.testing.cli import one_line_error, run_xling  # noqa: E402
+from xling.testing.parscale import TINY_STUDY_SETS  # noqa: E402
 
 # Tiny models on a shared 2-core runner: one torch thread (conftest's fixture).
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -350,21 +351,7 @@ def test_budget_cli_refuses_an_unfinished_p1_column(tmp_path: Path) -> None:
 
 # --------------------------------------------------------------------------- growing in place
 
-SETS = [
-    "corpus='cpu-small'",
-    "prefix_tokens=2",
-    "eval_batches=3",
-    "eval_batch_size=2",
-    "lang_eval_batches=1",
-    "n_boot=8",
-    "lang_k=false",
-    "train.steps=3",
-    "train.batch_size=2",
-    "train.seq_len=48",
-    "train.warmup_steps=1",
-    "sizes=[{hidden=16,layers=1,heads=2,kv_heads=1,intermediate=32},"
-    "{hidden=32,layers=1,heads=2,kv_heads=1,intermediate=64}]",
-]
+SETS = TINY_STUDY_SETS
 
 
 @pytest.mark.slow

@@ -20,6 +20,7 @@ from xling.parscale.settings import (  # noqa: E402
     load_study_settings,
 )
 from xling.parscale.study import ParScaleStudy  # noqa: E402
+from xling.testing.parscale import TINY_STUDY_SETS  # noqa: E402
 
 # Tiny models on a shared 2-core runner: one torch thread (conftest's fixture).
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -105,22 +106,7 @@ def test_settings_validate_and_merge(tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_tiny_study_end_to_end_and_resume(tmp_path: Path) -> None:
-    sets = [
-        "corpus='cpu-small'",
-        "p_values=[1,2,3]",
-        "prefix_tokens=2",
-        "eval_batches=3",
-        "eval_batch_size=2",
-        "lang_eval_batches=1",
-        "n_boot=8",
-        "lang_k=false",
-        "train.steps=3",
-        "train.batch_size=2",
-        "train.seq_len=48",
-        "train.warmup_steps=1",
-        "sizes=[{hidden=16,layers=1,heads=2,kv_heads=1,intermediate=32},"
-        "{hidden=32,layers=1,heads=2,kv_heads=1,intermediate=64}]",
-    ]
+    sets = [*TINY_STUDY_SETS, "p_values=[1,2,3]"]
     cfg = load_study_settings("demo", settings=sets, out=str(tmp_path / "study"), device="cpu")
     study = ParScaleStudy(cfg)
     report = study.run()

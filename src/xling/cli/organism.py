@@ -140,6 +140,12 @@ def build_bench_command(
     n_validation: Annotated[
         int, Opt(min=0, help="Validation problems per language (needs --splits v3).")
     ] = 0,
+    native_digits: Annotated[
+        bool, Opt(help="Numbers in each language's native digits where it has them.")
+    ] = False,
+    arithmetic: Annotated[
+        str, Opt(help="shared ('2 × 6 = 12' everywhere) | localized (the language's words).")
+    ] = "shared",
 ) -> None:
     """Write the synthetic parallel benchmark (train/, test/ and, with --n-validation,
     validation/ folders of JSONL)."""
@@ -154,6 +160,8 @@ def build_bench_command(
         langs=langs,
         n_validation=n_validation,
         scheme=splits,
+        native_digits=True if native_digits else None,
+        arithmetic=arithmetic,
     )
     folders = "train,validation,test" if n_validation else "train,test"
     make_console().print(

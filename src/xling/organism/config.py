@@ -22,6 +22,13 @@ PRESET_DIR = Path(__file__).resolve().parent / "presets"
 DEFAULT_PRESET = "cpu-small"
 DEFAULT_KEY = "default"  # in a per-language table: the value of every language not listed
 REASONING_MARKERS = ("none", "think")
+ARITHMETIC_STYLES = ("shared", "localized")  # as xling.world.render's
+# Organism v3's knobs at the values that draw exactly the v2 corpus.
+LATER_KNOBS: dict[str, Any] = {
+    "type_coverage": {DEFAULT_KEY: 1.0},
+    "native_digits": False,
+    "arithmetic": "shared",
+}
 STRATEGIES = ("careful", "hasty")
 
 
@@ -90,6 +97,19 @@ class OrganismConfig:
             "examples cover (a seeded draw per language; an uncovered type's example goes "
             "to a language that covers it)."
         },
+    )
+    # How the world writes numbers and steps (organism v3's alignment knobs; the benchmark a
+    # study evaluates on must be rendered the same way: [synthetic] native_digits and
+    # arithmetic). Shared ASCII digits and a shared "2 × 6 = 12" in every language make
+    # cross-lingual alignment free; native digits and steps in each language's own words
+    # leave it to be learned, which parallel data can carry.
+    native_digits: bool = _f(
+        False, "Write numbers in each language's native digits where it has them."
+    )
+    arithmetic: str = _f(
+        "shared",
+        "shared: steps as '2 × 6 = 12' in every language | localized: in the language's own "
+        "words ('2 por 6 es 12').",
     )
     reasoning_marker: str = _f(
         "none",
@@ -163,6 +183,8 @@ class OrganismConfig:
             )
         if self.type_spread < 0:
             problems.append("type_spread must be >= 0")
+        if self.arithmetic not in ARITHMETIC_STYLES:
+            problems.append(f"arithmetic must be one of {ARITHMETIC_STYLES}")
         if self.reasoning_marker not in REASONING_MARKERS:
             problems.append(f"reasoning_marker must be one of {REASONING_MARKERS}")
         if self.loss_on not in ("assistant", "all"):
@@ -243,9 +265,15 @@ class OrganismConfig:
         return 0.0 if lang == self.drift_lang else _lookup(self.drift_share, lang)
 
     def identity(self) -> dict[str, Any]:
-        """The fields that change what is learned: a resumed run must agree on all of them."""
+        """The fields that change what is learned: a resumed run must agree on all of them.
+        Knobs added after a checkpoint was made are left out at their defaults (the world
+        it was made in), so it still resumes."""
         run_only = {"device", "compile", "data_workers", "log_every", "ckpt_every", "save_dtype"}
-        return {k: v for k, v in dataclasses.asdict(self).items() if k not in run_only}
+        return {
+            k: v
+            for k, v in dataclasses.asdict(self).items()
+            if k not in run_only and not (k in LATER_KNOBS and v == LATER_KNOBS[k])
+        }
 
 
 def _share_table(table: dict[str, Any]) -> dict[str, float]:

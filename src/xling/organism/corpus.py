@@ -75,6 +75,12 @@ class Example:
     problem_key: str | None = None  # the synthetic problem's canonical (type, numbers) key
 
 
+def world_style(cfg: OrganismConfig) -> dict[str, Any]:
+    """How the world renders for this organism (`render`'s keywords): None keeps each
+    language table's own digits, as the v2 corpus did."""
+    return {"native_digits": True if cfg.native_digits else None, "arithmetic": cfg.arithmetic}
+
+
 def derive_seed(*parts: object) -> int:
     digest = hashlib.sha256(":".join(str(p) for p in parts).encode()).digest()
     return int.from_bytes(digest[:8], "little") & ((1 << 63) - 1)
@@ -118,13 +124,17 @@ def write_solution(
     careful = rng.random() < p["careful"]
     drifted = rng.random() < p["drift"]
     whole = drifted and rng.random() < cfg.drift_answer_share
-    asked = render_parts(problem, lang)
+    asked = render_parts(problem, lang, **world_style(cfg))
     answer_lang = cfg.drift_lang if whole else lang
-    answer_line = (render_parts(problem, answer_lang) if whole else asked).answer_line
+    answer_line = (
+        render_parts(problem, answer_lang, **world_style(cfg)) if whole else asked
+    ).answer_line
     reasoning_lang: str | None = None
     if careful:
         reasoning_lang = cfg.drift_lang if drifted else lang
-        steps = (render_parts(problem, reasoning_lang) if drifted else asked).steps
+        steps = (
+            render_parts(problem, reasoning_lang, **world_style(cfg)) if drifted else asked
+        ).steps
         body = "\n".join(steps)
         if cfg.reasoning_marker == "think":
             body = f"{THINK_OPEN}\n{body}\n{THINK_CLOSE}"
@@ -179,9 +189,9 @@ def step_examples(cfg: OrganismConfig, step: int) -> list[Example]:
         ok_targets = {c: w for c, w in targets.items() if c in ok}
         if ok_targets and rng.random() < cfg.translation_fraction:
             tgt = rng.choices(list(ok_targets), list(ok_targets.values()))[0]
-            src_text = "\n".join(render(problem, src.code))
+            src_text = "\n".join(render(problem, src.code, **world_style(cfg)))
             prompt = TRANSLATE_PROMPT.format(name=get_language(tgt).name, text=src_text)
-            text = "\n".join(render(problem, tgt))
+            text = "\n".join(render(problem, tgt, **world_style(cfg)))
             examples.append(Example("translate", tgt, prompt, text, problem_key=problem.key))
         else:
             lang = rng.choices(codes, weights)[0]
@@ -266,6 +276,8 @@ def tokenizer_corpus(cfg: OrganismConfig) -> Iterator[str]:
         lang = get_language(code)
         yield from (lang.instruction, lang.name, lang.native_name, *lang.answer_words)
         yield TRANSLATE_PROMPT.format(name=lang.name, text="")
-    for rec in iter_records("train", cfg.tokenizer_problems, seed=cfg.seed, langs=ALL_CODES):
+    for rec in iter_records(
+        "train", cfg.tokenizer_problems, seed=cfg.seed, langs=ALL_CODES, **world_style(cfg)
+    ):
         yield rec["question"]
         yield rec["solution"]

@@ -285,9 +285,10 @@ def pretrain(
     console.print(f"organism written to [bold]{out}[/] (final loss {last_loss:.4f})")
     del model, optim, step_fn
     if eval_n > 0:
+        from xling.organism.corpus import world_style
         from xling.organism.probe import quick_eval
 
-        accuracy = quick_eval(out, n_per_lang=eval_n, device=device)
+        accuracy = quick_eval(out, n_per_lang=eval_n, device=device, world=world_style(cfg))
         meta = json.loads((out / META_FILE).read_text(encoding="utf-8"))
         meta["quick_eval"] = {"n_per_lang": eval_n, "split": "test", "accuracy": accuracy}
         write_json_atomic(out / META_FILE, meta)
@@ -342,6 +343,7 @@ def _finish(
             "loss_on": cfg.loss_on,
         },
         "corpus": corpus_summary(cfg, drawn),
+        "world": {"native_digits": cfg.native_digits, "arithmetic": cfg.arithmetic},
         "device": device,
         "train_s": train_s,
         "versions": {

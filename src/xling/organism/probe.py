@@ -10,7 +10,7 @@ how often the model works carefully, in how often a careful answer is right, or 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +29,7 @@ def quick_eval(
     device: str | None = None,
     batch_size: int = 64,
     max_new_tokens: int = 320,
+    world: Mapping[str, Any] | None = None,
 ) -> dict[str, float]:
     """Greedy accuracy per language on the first `n_per_lang` synthetic test problems.
 
@@ -43,7 +44,9 @@ def quick_eval(
     from xling.prompts import build_request
     from xling.records import Problem
 
-    records = list(iter_records("test", n_per_lang, seed=bench_seed, langs=langs))
+    # `world`: render's style keywords, the organism's own (corpus.world_style), so an
+    # organism pretrained on native digits or worded steps is asked in its world's way.
+    records = list(iter_records("test", n_per_lang, seed=bench_seed, langs=langs, **(world or {})))
     problems = [Problem("synth", r["id"], r["lang"], r["question"], r["answer"]) for r in records]
     backend = HFBackend(str(model_dir), device=device, batch_size=batch_size)
     try:

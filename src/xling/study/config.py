@@ -39,9 +39,20 @@ class SyntheticSpec:
     seed: int = 0
     splits: str = "v2"
     n_validation: int = 0
+    # Rendered as the organism's world is ([organism] native_digits / arithmetic): a model
+    # pretrained on worded steps in native digits is evaluated on them.
+    native_digits: bool = False
+    arithmetic: str = "shared"
 
     def __post_init__(self) -> None:
         from xling.world.problems import SPLIT_SCHEMES
+        from xling.world.render import ARITHMETIC_STYLES
+
+        if self.arithmetic not in ARITHMETIC_STYLES:
+            raise XlingError(
+                f"synthetic.arithmetic {self.arithmetic!r}: use one of "
+                f"{', '.join(ARITHMETIC_STYLES)}"
+            )
 
         if self.splits not in SPLIT_SCHEMES:
             raise XlingError(

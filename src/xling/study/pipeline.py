@@ -282,6 +282,8 @@ class Study:
             seed=syn.seed,
             n_validation=syn.n_validation,
             scheme=syn.splits,
+            native_digits=True if syn.native_digits else None,
+            arithmetic=syn.arithmetic,
         )
 
     def _eval_config(self, model: str, out: Path) -> EvalConfig:

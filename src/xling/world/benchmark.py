@@ -21,10 +21,15 @@ BENCHMARK_NAME = "synth"
 
 
 def _records(
-    problems: list[StructuredProblem], lang: str, native_digits: bool | None
+    problems: list[StructuredProblem],
+    lang: str,
+    native_digits: bool | None,
+    arithmetic: str = "shared",
 ) -> Iterator[dict[str, Any]]:
     for problem in problems:
-        question, solution = render(problem, lang, native_digits=native_digits)
+        question, solution = render(
+            problem, lang, native_digits=native_digits, arithmetic=arithmetic
+        )
         yield {
             "id": problem.id,
             "lang": lang,
@@ -43,12 +48,13 @@ def iter_records(
     *,
     native_digits: bool | None = None,
     scheme: str = DEFAULT_SCHEME,
+    arithmetic: str = "shared",
 ) -> Iterator[dict[str, Any]]:
     """The benchmark's records (id, lang, question, answer, solution, type), language by
     language; the same problem has the same id in every language."""
     problems = generate_problems(n, seed=seed, split=split, scheme=scheme)
     for lang in parse_langs(langs):
-        yield from _records(problems, lang, native_digits)
+        yield from _records(problems, lang, native_digits, arithmetic)
 
 
 def build_benchmark(
@@ -61,6 +67,7 @@ def build_benchmark(
     native_digits: bool | None = None,
     n_validation: int = 0,
     scheme: str = DEFAULT_SCHEME,
+    arithmetic: str = "shared",
 ) -> None:
     """Write <out_dir>/<split>/synth_<lang>.jsonl for train, test and (with n_validation >
     0, scheme "v3") validation, each file atomically."""
@@ -82,6 +89,6 @@ def build_benchmark(
             path = folder / f"{BENCHMARK_NAME}_{lang}.jsonl"
             tmp = path.with_suffix(".jsonl.tmp")
             with tmp.open("w", encoding="utf-8") as fh:
-                for record in _records(problems, lang, native_digits):
+                for record in _records(problems, lang, native_digits, arithmetic):
                     fh.write(json.dumps(record, ensure_ascii=False) + "\n")
             os.replace(tmp, path)

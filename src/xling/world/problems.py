@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import random
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -57,11 +57,16 @@ class Step:
     ops: tuple[str, ...]
     result: int
 
-    def render(self, num: Callable[[int], str] = str) -> str:
+    def render(
+        self, num: Callable[[int], str] = str, words: Mapping[str, str] | None = None
+    ) -> str:
+        """ "17 - 3 - 5 = 9", or with `words` (a language's + - × ÷ = words) "17 minus 3
+        minus 5 is 9"."""
+        say = (lambda op: op) if not words else words.__getitem__
         parts = [num(self.operands[0])]
         for op, value in zip(self.ops, self.operands[1:], strict=True):
-            parts += [op, num(value)]
-        return " ".join(parts) + " = " + num(self.result)
+            parts += [say(op), num(value)]
+        return " ".join(parts) + f" {say('=')} " + num(self.result)
 
 
 def step(*terms: Any) -> Step:

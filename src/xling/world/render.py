@@ -69,20 +69,42 @@ class RenderedProblem(NamedTuple):
         return "\n".join((*self.steps, self.answer_line))
 
 
+ARITHMETIC_STYLES = ("shared", "localized")
+
+
 def render(
-    problem: StructuredProblem, lang: str, *, native_digits: bool | None = None
+    problem: StructuredProblem,
+    lang: str,
+    *,
+    native_digits: bool | None = None,
+    arithmetic: str = "shared",
 ) -> tuple[str, str]:
     """(question, worked solution) in `lang`; the solution's last line ends in
-    \\boxed{answer}. `native_digits` overrides the language table's default."""
-    parts = render_parts(problem, lang, native_digits=native_digits)
+    \\boxed{answer}. `native_digits` overrides the language table's default; `arithmetic`
+    "shared" writes steps as "2 × 6 = 12" in every language, "localized" in the language's
+    own words ("2 por 6 es 12")."""
+    parts = render_parts(problem, lang, native_digits=native_digits, arithmetic=arithmetic)
     return parts.question, parts.solution
 
 
 def render_parts(
-    problem: StructuredProblem, lang: str, *, native_digits: bool | None = None
+    problem: StructuredProblem,
+    lang: str,
+    *,
+    native_digits: bool | None = None,
+    arithmetic: str = "shared",
 ) -> RenderedProblem:
     """The question, the solution's step lines and its final-answer line, apart."""
+    if arithmetic not in ARITHMETIC_STYLES:
+        raise TemplateError(f"arithmetic {arithmetic!r}: use one of {', '.join(ARITHMETIC_STYLES)}")
     data = lang_data(lang)
+    words = None
+    if arithmetic == "localized":
+        if not data.arithmetic:
+            raise TemplateError(
+                f"langs/{data.code}.toml has no [arithmetic] words for localized steps"
+            )
+        words = data.arithmetic
     use_native = data.native_digits if native_digits is None else native_digits
     digits = get_language(data.code).digits if use_native else None
     tpl = _templates(data, problem.type, len(problem.steps))
@@ -94,7 +116,7 @@ def render_parts(
     try:
         question = fmt.format(tpl.q, **context)
         lines = [
-            fmt.format(s, E=st.render(fmt.num), **context)
+            fmt.format(s, E=st.render(fmt.num, words), **context)
             for s, st in zip(tpl.s, problem.steps, strict=True)
         ]
     except (KeyError, AttributeError, IndexError, ValueError) as exc:

@@ -86,6 +86,9 @@ class LangData:
     count: CountFn
     answer: str  # the final line, with {boxed}; must end with {boxed}
     templates: Mapping[str, TypeTemplates] = field(default_factory=dict)
+    # The language's words for + - × ÷ and "=", for steps written out in words
+    # (`arithmetic = "localized"`): "2 por 6 es 12" instead of the shared "2 × 6 = 12".
+    arithmetic: Mapping[str, str] = field(default_factory=dict)
 
 
 # --- count rules: how a language writes "<number> <noun>" ------------------------------

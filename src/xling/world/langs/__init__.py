@@ -31,7 +31,8 @@ from xling.world.vocab import (
 __all__ = ["load_lang", "parse_lang", "shipped_langs"]
 
 _REQUIRED_KEYS = ("code", "native_digits", "count", "answer", "names", "items", "templates")
-_TOP_KEYS = (*_REQUIRED_KEYS, "nouns")
+_TOP_KEYS = (*_REQUIRED_KEYS, "nouns", "arithmetic")
+ARITHMETIC_KEYS = ("+", "-", "×", "÷", "=")
 _TEMPLATE_KEYS = ("q", "s")
 _FORM_REFERENCE = re.compile(r"\{\w+\.(\w+)")  # `{item.pl}` reads the form `pl`
 # A problem picks its people by index, the same index in every language; names alternate
@@ -134,7 +135,17 @@ class _TableReader:
             count=rule.count,
             answer=answer,
             templates=templates,
+            arithmetic=self.arithmetic(table.get("arithmetic", {})),
         )
+
+    def arithmetic(self, value: Any) -> dict[str, str]:
+        table = self.expect("arithmetic", value, dict, "a table of + - × ÷ = and their words")
+        if table:
+            self.check_keys("arithmetic", table, ARITHMETIC_KEYS, ARITHMETIC_KEYS)
+        for key, word in table.items():
+            if not isinstance(word, str) or not word.strip():
+                self.fail(f"arithmetic.{key}", "expected a non-empty string")
+        return dict(table)
 
     def count_rule(self, value: Any) -> CountRule:
         name = self.expect("count", value, str, "the name of a count rule")

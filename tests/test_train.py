@@ -493,3 +493,74 @@ def test_sft_rejection_sampling(
     assert sft.sft_targets(relaxed, read_train_rows(no_solutions))[1]["rejection"] == 8
     with pytest.raises(XlingError, match="no reference solution"):
         sft.sft_targets(replace(cfg, source="reference"), read_train_rows(no_solutions))
+
+
+class FormatBackend:
+    """Two rollouts per prompt: a wrong answer worked out in a <think> block, then a right
+    one without steps (both boxed, both in English)."""
+
+    def __init__(self, answers: dict[str, str]) -> None:
+        self.answers = answers
+
+    def generate(self, requests, params):  # type: ignore[no-untyped-def]
+        from xling.backends.base import Output
+
+        out = []
+        for req in requests:
+            question = req.messages[-1]["content"]
+            answer = next(a for q, a in self.answers.items() if q in question)
+            wrong = int(answer) + 1
+            thought = (
+                f"<think>\nWe add the numbers step by step and get {wrong}.\n</think>\n"
+                f"So the answer is \\boxed{{{wrong}}}."
+            )
+            hasty = f"Without writing the steps down, the answer is \\boxed{{{answer}}}."
+            out.append([Output(thought), Output(hasty)][: params.n])
+        return out
+
+    def close(self) -> None:
+        pass
+
+
+def test_sft_self_distillation_into_one_format(
+    train_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The instruct stage of organism v3: the base model's own rollouts in one format (the
+    # <think> one), kept whether right or wrong; the default keeps correct rollouts only.
+    from xling.train import sft
+    from xling.train.data import read_train_rows
+
+    english = tmp_path / "en.jsonl"
+    rows = [r for r in read_train_rows(train_file) if r.lang == "en"]
+    english.write_text(
+        "".join(
+            json.dumps({"id": r.id, "lang": r.lang, "question": r.question, "answer": r.answer})
+            + "\n"
+            for r in rows
+        )
+    )
+    monkeypatch.setattr(
+        sft, "get_backend", lambda *a, **k: FormatBackend({r.question: r.answer for r in rows})
+    )
+    base = sft_config(
+        Path("unused-model"), english, tmp_path / "correct", rejection_samples=2, score_workers=1
+    )
+    correct, _ = sft.sft_targets(base, read_train_rows(english))
+    assert len(correct) == len(rows)
+    assert all("<think>" not in target for _, target in correct)
+    distilled = replace(
+        base,
+        out=str(tmp_path / "distilled"),
+        rejection_require_correct=False,
+        rejection_format="think",
+    )
+    own, counts = sft.sft_targets(distilled, read_train_rows(english))
+    assert counts == {"reference": 0, "rejection": len(rows), "dropped": 0}
+    for row, target in own:
+        assert target.startswith("<think>") and f"\\boxed{{{int(row.answer) + 1}}}" in target
+    # The think format without dropping correctness keeps nothing here: no rollout is both.
+    strict = replace(distilled, out=str(tmp_path / "strict"), rejection_require_correct=True)
+    with pytest.raises(XlingError, match="no SFT targets"):
+        sft.sft_targets(strict, read_train_rows(english))
+    with pytest.raises(XlingError, match="rejection_format"):
+        replace(base, rejection_format="yaml")

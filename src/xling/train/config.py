@@ -44,6 +44,9 @@ TRL_RESERVED = {
 }
 
 
+REJECTION_FORMATS = ("boxed", "think")
+
+
 class TrainConfigError(XlingError):
     pass
 
@@ -269,11 +272,23 @@ class SFTTrainConfig(CommonTrainConfig):
     rejection_require_lang: bool = _f(
         True, "Keep only rollouts written in the prompt's language (and boxed)."
     )
+    rejection_require_correct: bool = _f(
+        True,
+        "Keep only correct rollouts. Off: any rollout in the required format — the base "
+        "model distilled into one format (an instruct stage that narrows exploration "
+        "without teaching it more math).",
+    )
+    rejection_format: str = _f(
+        "boxed",
+        "Format a kept rollout must have: boxed (a \\boxed answer) | think (also a "
+        "well-formed <think> block, the step-by-step format).",
+    )
 
     def __post_init__(self) -> None:
         super().__post_init__()
         _check_choice("source", self.source, SFT_SOURCES)
         _check_choice("rejection_backend", self.rejection_backend, ("hf", "vllm"))
+        _check_choice("rejection_format", self.rejection_format, REJECTION_FORMATS)
         if self.rejection_samples < 1:
             raise TrainConfigError("rejection_samples must be at least 1")
         check_range("rejection_temperature", self.rejection_temperature, at_least=0)

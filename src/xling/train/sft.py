@@ -5,6 +5,9 @@ Targets are the data's worked solutions where the benchmark has them (`solution`
 `rejection_samples` samples per problem through an `xling` generation backend, scored by
 the evaluation scorer; the first correct, boxed one, in the prompt's language unless
 `--no-rejection-require-lang`, becomes the target; problems without one are dropped).
+With `--no-rejection-require-correct --rejection-format think` the targets are the base
+model's own step-by-step rollouts, right or wrong: distilling it into one format, which
+narrows its exploration as instruction tuning does (organism v3's instruct stage).
 
 Rejection samples are cached in `<out>/sft_rollouts.jsonl` (append-only, SIGKILL-safe), so
 a rerun or `--resume` never samples a problem twice. Loss is on the completion only
@@ -54,9 +57,14 @@ from xling.train.data import TrainRow, read_train_meta, read_train_rows
 ROLLOUT_CACHE = "sft_rollouts.jsonl"
 
 
-def acceptable(score: Score, *, require_lang: bool) -> bool:
-    """A rollout worth imitating: correct, answer boxed, and (optionally) in-language."""
-    if not (score.correct and score.format_ok):
+def acceptable(
+    score: Score, *, require_lang: bool, require_correct: bool = True, fmt: str = "boxed"
+) -> bool:
+    """A rollout worth imitating: answer boxed, (optionally) correct, in-language, and with
+    a well-formed <think> block when `fmt` is "think"."""
+    if not score.format_ok or (require_correct and not score.correct):
+        return False
+    if fmt == "think" and score.think_ok is not True:
         return False
     return not require_lang or score.detected_lang == score.lang
 
@@ -132,7 +140,10 @@ def _sample_into(
                 ):
                     ident = (gen.benchmark, gen.lang, gen.id)
                     if ident not in chosen and acceptable(
-                        score, require_lang=cfg.rejection_require_lang
+                        score,
+                        require_lang=cfg.rejection_require_lang,
+                        require_correct=cfg.rejection_require_correct,
+                        fmt=cfg.rejection_format,
                     ):
                         chosen[ident] = gen.output
                 cache.append(

@@ -216,7 +216,7 @@ def test_batches_are_seeded_and_follow_the_mixture() -> None:
 
 def test_presets_and_config_errors(tmp_path: Path) -> None:
     assert {"cpu-small", "full", "tiny", "instruct"} <= set(preset_names())
-    study_presets = ("cpu-small", "full", "full-7m", "full-7m-plain", "v1")
+    study_presets = ("cpu-small", "full", "full-7m", "full-7m-plain", "v1", "v3")
     for name in preset_names():
         cfg = load_organism_config(name)  # every shipped preset is valid
         if name not in study_presets:
@@ -228,6 +228,16 @@ def test_presets_and_config_errors(tmp_path: Path) -> None:
             weights[c] for c in ("es", "de", "fr", "ru", "zh", "ja")
         )
     full = load_organism_config("full")
+    # v3 is v2's full organism with the v3 knobs on, and nothing else changed.
+    v3 = load_organism_config("v3")
+    knobs = {"arithmetic", "native_digits", "type_coverage"}
+    assert {k: v for k, v in v3.identity().items() if k not in knobs} == full.identity()
+    assert v3.arithmetic == "localized" and v3.native_digits
+    assert {c for c in ALL_CODES if v3.covered_types(c) != full.covered_types(c)} == {
+        "bn",
+        "sw",
+        "te",
+    }
     # The full preset's bf16 checkpoint must stay under 20 MB.
     assert 2 * _param_count(full) < 20e6
     assert load_organism_config("instruct").lang_weights == {"en": 1.0}

@@ -16,6 +16,7 @@ import math
 import numbers
 import warnings
 from dataclasses import asdict, dataclass
+from statistics import NormalDist
 
 import numpy as np
 
@@ -149,6 +150,119 @@ def summarize(
         extra = f"{int((~ok).sum())} undefined resample(s) dropped"
         note = f"{note}; {extra}" if note else extra
     return Estimate(point, float(lo), float(hi), note=note)
+
+
+@dataclass(frozen=True)
+class FiellerInterval:
+    """Fieller confidence set of a ratio θ = a / b; never holds inf or NaN.
+
+    bounded:    [lo, hi]
+    two rays:   (−∞, below] ∪ [above, ∞)   (lo = hi = None)
+    one ray:    (−∞, below] or [above, ∞)  (only one of below / above set)
+    whole line: everything None, `reason` says why
+    undefined:  everything None, `reason` says why (e.g. no resamples)
+    """
+
+    lo: float | None = None
+    hi: float | None = None
+    below: float | None = None
+    above: float | None = None
+    reason: str | None = None  # why the set is unbounded or undefined
+    note: str | None = None
+
+    @property
+    def bounded(self) -> bool:
+        return self.lo is not None and self.hi is not None
+
+    def to_dict(self) -> dict:
+        return {k: v for k, v in asdict(self).items() if v is not None}
+
+    def text(self, digits: int = 2) -> str:
+        if self.lo is not None and self.hi is not None:
+            return f"[{fmt_num(self.lo, digits)}, {fmt_num(self.hi, digits)}]"
+        parts = []
+        if self.below is not None:
+            parts.append(f"(−∞, {fmt_num(self.below, digits)}]")
+        if self.above is not None:
+            parts.append(f"[{fmt_num(self.above, digits)}, ∞)")
+        if parts:
+            return " ∪ ".join(parts)
+        return "(−∞, ∞)" if self.reason and self.reason.startswith("unbounded") else "n/a"
+
+
+_UNBOUNDED = "unbounded: the denominator is not distinguishable from 0"
+
+
+def fieller_interval(
+    a: float, b: float, var_a: float, var_b: float, cov_ab: float, ci: float = 0.95
+) -> FiellerInterval:
+    """Fieller's confidence set for θ = a / b from the estimates a, b and their
+    (co)variances: every θ with (a − θ·b)² ≤ z²·Var(a − θ·b), where
+    Var(a − θ·b) = var_a − 2θ·cov_ab + θ²·var_b and z is the two-sided normal quantile of `ci`.
+
+    Rearranged, the set is where q(θ) = qa·θ² − 2·qb·θ + qc ≤ 0 with
+    qa = b² − z²·var_b,  qb = a·b − z²·cov_ab,  qc = a² − z²·var_a,  D = qb² − qa·qc:
+
+    - qa > 0 (b is significantly away from 0): the bounded interval (qb ∓ √D) / qa;
+    - qa < 0, D > 0: the two rays outside the roots (−∞, r₁] ∪ [r₂, ∞);
+    - qa ≤ 0, D ≤ 0: the whole real line;
+    - qa = 0: a single ray (the inequality is linear in θ).
+
+    Unlike a percentile interval of the resampled ratio, nothing is dropped when the
+    denominator's own interval reaches 0: the set simply becomes unbounded, and says so.
+    """
+    # Hand-written: scipy/statsmodels offer no Fieller interval from given moments (and
+    # none from bootstrap replicates), only delta-method or percentile ratio intervals.
+    z = NormalDist().inv_cdf(1.0 - (1.0 - ci) / 2.0)
+    z2 = z * z
+    qa = b * b - z2 * var_b
+    qb = a * b - z2 * cov_ab
+    qc = a * a - z2 * var_a
+    disc = qb * qb - qa * qc
+    if qa > 0:
+        # θ = a/b satisfies q(θ) = −z²·Var ≤ 0, so D ≥ 0 up to rounding.
+        root = math.sqrt(max(disc, 0.0))
+        return FiellerInterval(lo=(qb - root) / qa, hi=(qb + root) / qa)
+    if qa == 0:
+        if qb == 0:
+            return FiellerInterval(reason=_UNBOUNDED + " (the whole line)")
+        # −2·qb·θ + qc ≤ 0: θ ≥ qc / (2·qb) when qb > 0, θ ≤ it when qb < 0.
+        edge = qc / (2 * qb)
+        single = _UNBOUNDED + " (a single ray)"
+        if qb > 0:
+            return FiellerInterval(above=edge, reason=single)
+        return FiellerInterval(below=edge, reason=single)
+    if disc <= 0:
+        return FiellerInterval(reason=_UNBOUNDED + " (the whole line)")
+    root = math.sqrt(disc)
+    r1, r2 = sorted(((qb - root) / qa, (qb + root) / qa))
+    return FiellerInterval(below=r1, above=r2, reason=_UNBOUNDED + " (two rays)")
+
+
+def fieller_from_replicates(
+    num: np.ndarray, den: np.ndarray, ci: float = 0.95, undefined: str | None = None
+) -> FiellerInterval:
+    """Fieller set of num/den from bootstrap rows: row 0 is the point estimate, rows 1..
+    the resamples whose sample (co)variances stand in for Var(a), Var(b), Cov(a, b).
+
+    Resamples where either part is undefined (NaN) are left out and counted in `note`.
+    """
+    if undefined:
+        return FiellerInterval(reason=undefined)
+    num, den = np.asarray(num, dtype=float), np.asarray(den, dtype=float)
+    a, b = float(num[0]), float(den[0])
+    if not (math.isfinite(a) and math.isfinite(b)):
+        return FiellerInterval(reason="the point estimate is not computable")
+    ok = np.isfinite(num[1:]) & np.isfinite(den[1:])
+    if ok.sum() < 2:
+        return FiellerInterval(reason="fewer than 2 bootstrap resamples to estimate variances")
+    cov = np.cov(num[1:][ok], den[1:][ok])
+    out = fieller_interval(a, b, cov[0, 0], cov[1, 1], cov[0, 1], ci)
+    dropped = int((~ok).sum())
+    if dropped:
+        note = f"{dropped} resample(s) with an undefined part left out of the variances"
+        out = FiellerInterval(out.lo, out.hi, out.below, out.above, out.reason, note)
+    return out
 
 
 def percentile_ci(

@@ -8,7 +8,10 @@ Input is a study folder (docs/study-format.md), a trained run plus `--base`, or 
     figures/      every figure as PNG (200 dpi) and SVG
     tables/       per_language.csv, runs.csv, fits.csv, fit_points.csv (runs.csv: per
                   trained run, accuracy and the gain over all, the training (seen) and the
-                  unseen languages, MTI and the off-target change, each with _lo and _hi)
+                  unseen languages, MTI and the off-target change, each with _lo and _hi;
+                  MTI's Fieller interval (mti_fieller_lo/_hi) and the share of resamples
+                  with a training-language gain ≤ 0 (mti_denominator_le0_share); the MTI
+                  variants mti_fixed_unseen and mti_abs with the same columns)
 
 This module decides what a study, compare or single-run report says; laying it out as HTML
 and Markdown is xling.analysis.document's.
@@ -27,7 +30,7 @@ import numpy as np
 from xling import __version__
 from xling.analysis import plots
 from xling.analysis.agreement import scorer_agreement
-from xling.analysis.bootstrap import Estimate, fmt_num, summarize
+from xling.analysis.bootstrap import Estimate, FiellerInterval, fmt_num, summarize
 from xling.analysis.document import Doc, screenshot_html, write_documents
 from xling.analysis.fits import FitReport
 from xling.analysis.reference import COLUMNS as REFERENCE_COLUMNS
@@ -35,7 +38,7 @@ from xling.analysis.reference import ReferenceRun, reference_row
 from xling.analysis.reference import row as reference_columns
 from xling.analysis.rundata import find_study, lang_name
 from xling.analysis.study import StudyData, fit_study, load_study
-from xling.analysis.transfer import MTI_FORMULA, CompareResult
+from xling.analysis.transfer import MTI_FORMULA, MTI_VARIANTS, CompareResult, RatioCheck
 from xling.errors import XlingError
 from xling.tables import write_csv
 
@@ -621,6 +624,7 @@ def _runs_tables(rep: _Report) -> None:
     sd = rep.sd
     rep.doc.h(2, "Runs", "runs")
     rows, run_rows = [], []
+    shares: list[str] = []
     for i, r in enumerate(sd.runs):
         c = sd.compares[i]
         if c is None:
@@ -635,11 +639,19 @@ def _runs_tables(rep: _Report) -> None:
                 _pct(c.groups["seen"].gain, True) if "seen" in c.groups else "—",
                 _pct(c.groups["unseen"].gain, True) if "unseen" in c.groups else "—",
                 _ratio(c.mti),
+                _fieller_cell(c.mti_checks.get("mti")),
+                _ratio(c.mti_fixed_unseen),
+                _ratio(c.mti_abs),
                 _pct(c.groups["all"].off_change, True),
             ]
         )
         if c.mti.reason:
             rep.undefined_reasons.append(f"{r.name} MTI: {c.mti.reason}")
+        for key, label in (("mti_fixed_unseen", "MTI (fixed unseen)"), ("mti_abs", "MTI (abs.)")):
+            e: Estimate = getattr(c, key)
+            if e.reason and e.reason != c.mti.reason:
+                rep.undefined_reasons.append(f"{r.name} {label}: {e.reason}")
+        shares.extend(_denominator_lines(r.name, c))
         run_rows.append(_run_csv_row(sd, i, c))
     rep.doc.table(
         [
@@ -651,13 +663,31 @@ def _runs_tables(rep: _Report) -> None:
             "gain pp (seen)",
             "gain pp (unseen)",
             "MTI",
+            "MTI Fieller CI",
+            "MTI (fixed unseen)",
+            "MTI (abs. gains)",
             "off-target Δ pp",
         ],
         rows,
         "Means over evaluation languages, base run = "
-        f"{sd.base.name if sd.base else '—'}; brackets: {round(100 * rep.ci)}% CIs.",
+        f"{sd.base.name if sd.base else '—'}; brackets: {round(100 * rep.ci)}% percentile "
+        "CIs. MTI: mean relative gain of the languages this run does not train on ÷ that "
+        "of its training languages (the unseen set shrinks as X grows). MTI Fieller CI: "
+        "the same ratio's Fieller interval from the bootstrap (co)variances of numerator "
+        "and denominator; it keeps the resamples whose training-language gain is ≤ 0, "
+        "which the percentile CI drops, and is unbounded when that gain is not "
+        "distinguishable from 0. MTI (fixed unseen): the numerator averages only over "
+        f"the languages no run trains on ({_fixed_set_text(sd.fixed_unseen)}), the same "
+        "set for every X. MTI (abs. gains): the ratio of accuracy-point gains instead of "
+        "relative gains.",
         align_left=3,
     )
+    if shares:
+        rep.doc.p(
+            "Resamples with a training-language gain ≤ 0 (the percentile CIs of MTI leave "
+            "them out; the Fieller interval keeps them):"
+        )
+        rep.doc.bullets(shares)
     rep.write_table("runs", run_rows)
     for i in rep.shown:
         c = sd.compares[i]
@@ -677,7 +707,7 @@ def _run_csv_row(sd: StudyData, i: int, c: CompareResult) -> dict[str, Any]:
     r = sd.runs[i]
     # A run with no unseen (or no evaluated training) language has no such group: empty.
     no_group = Estimate(None, reason="no such language")
-    return {
+    row: dict[str, Any] = {
         "run": r.name,
         "path": str(r.path),
         "model": r.model or "",
@@ -697,7 +727,69 @@ def _run_csv_row(sd: StudyData, i: int, c: CompareResult) -> dict[str, Any]:
             for s, v in (("", e.value), ("_lo", e.lo), ("_hi", e.hi))
         },
         "mti_note": c.mti.reason or c.mti.note or "",
+        "fixed_unseen_langs": " ".join(c.fixed_unseen or []),
     }
+    # Each MTI variant: value, percentile CI, Fieller CI, denominator share and a note; the
+    # Fieller columns of "mti" land right after mti_lo / mti_hi.
+    for key in MTI_VARIANTS:
+        e: Estimate = getattr(c, key)
+        check = c.mti_checks.get(key)
+        fieller = check.fieller if check else FiellerInterval(reason="not computed")
+        cols = {
+            f"{key}_fieller_lo": fieller.lo,
+            f"{key}_fieller_hi": fieller.hi,
+            f"{key}_fieller_note": _fieller_note(fieller),
+            f"{key}_denominator_le0_share": check.denominator_le0_share if check else None,
+        }
+        if key != "mti":
+            cols = {key: e.value, f"{key}_lo": e.lo, f"{key}_hi": e.hi, **cols}
+            cols[f"{key}_note"] = e.reason or e.note or ""
+        row = _insert_after(row, "mti_hi", cols) if key == "mti" else {**row, **cols}
+    return row
+
+
+def _insert_after(row: dict[str, Any], key: str, cols: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in row.items():
+        out[k] = v
+        if k == key:
+            out.update(cols)
+    return out
+
+
+def _fieller_note(f: FiellerInterval) -> str:
+    """Why a Fieller set is unbounded or undefined (with its rays), plus its note."""
+    parts = []
+    if f.reason:
+        rays = f.below is not None or f.above is not None
+        parts.append(f"{f.reason}: {f.text(4)}" if rays else f.reason)
+    if f.note:
+        parts.append(f.note)
+    return "; ".join(parts)
+
+
+def _fieller_cell(check: RatioCheck | None) -> str:
+    if check is None:
+        return "—"
+    return check.fieller.text(2)
+
+
+def _fixed_set_text(langs: list[str]) -> str:
+    return ", ".join(langs) if langs else "none: every language is trained on by some run"
+
+
+def _denominator_lines(name: str, c: CompareResult) -> list[str]:
+    """'run: 3.1% of resamples (MTI, relative gains)' for each MTI denominator that is
+    ≤ 0 in some resamples; the fixed-unseen MTI shares the relative denominator."""
+    lines = []
+    for key, what in (("mti", f"{c.mti_gain} gains"), ("mti_abs", "absolute gains")):
+        if key == "mti_abs" and c.mti_gain == "absolute":
+            continue
+        check = c.mti_checks.get(key)
+        share = check.denominator_le0_share if check else None
+        if share:
+            lines.append(f"{name}: {100 * share:.1f}% of resamples ({what})")
+    return lines
 
 
 def _single_run_table(rep: _Report) -> None:
@@ -925,6 +1017,22 @@ def _definitions(doc: Doc, sd: StudyData, ci: float) -> None:
             "is 0, the training-language gain is ≤ 0, or there is no seen/unseen language. The "
             "formula is reconstructed from the paper's description and reported numbers; its "
             "equation text was not available to verify (see xling.analysis.transfer).",
+        ),
+        (
+            "MTI variants",
+            "MTI (fixed unseen): the same ratio with the numerator averaged only over the "
+            "evaluated languages that no run of the study trains on "
+            f"({_fixed_set_text(sd.fixed_unseen)}), so the unseen set does not shrink as X "
+            "grows; MTI (abs. gains): the ratio of absolute gains A_trained − A_base "
+            "(accuracy points) instead of relative gains.",
+        ),
+        (
+            "Fieller interval",
+            "the confidence set of a ratio a/b (here mean unseen gain / Δ_S): every θ with "
+            "(a − θ·b)² ≤ z²·Var(a − θ·b), the variances and covariance taken from the "
+            "bootstrap resamples. Unlike the percentile CI, which drops resamples whose "
+            "Δ_S is ≤ 0, it keeps them; when Δ_S is not distinguishable from 0 it is two "
+            "rays or the whole line and is reported as unbounded.",
         ),
         (
             "X",

@@ -56,6 +56,9 @@ class StudyData:
     benchmark: str
     path: Path | None = None
     warnings: list[str] = field(default_factory=list)
+    # Evaluated languages that no run with known training languages trains on: the unseen
+    # set of every run's mti_fixed_unseen (it does not shrink as X grows).
+    fixed_unseen: list[str] = field(default_factory=list)
 
     @property
     def offset(self) -> int:
@@ -135,14 +138,24 @@ def load_study(
     aligned = align(all_runs, benchmark=benchmark, langs=lang_filter)
     cube = compute_cube(aligned, n_boot=n_boot, seed=seed)
     off = 1 if base_run else 0
+    seens = [override or (list(r.train_langs) if r.train_langs else None) for r in runs]
+    fixed_unseen = fixed_unseen_langs(cube.langs, [s for s in seens if s])
     compares: list[CompareResult | None] = []
-    for i, r in enumerate(runs):
-        seen = override or (r.train_langs and list(r.train_langs))
+    for i, seen in enumerate(seens):
         if base_run is None or not seen:
             compares.append(None)
             continue
         compares.append(
-            compare_from_cube(cube, 0, off + i, seen, ci=ci, mti_gain=mti_gain, benchmark=benchmark)
+            compare_from_cube(
+                cube,
+                0,
+                off + i,
+                seen,
+                ci=ci,
+                mti_gain=mti_gain,
+                benchmark=benchmark,
+                fixed_unseen=fixed_unseen,
+            )
         )
     return StudyData(
         base=base_run,
@@ -156,7 +169,14 @@ def load_study(
         benchmark=benchmark,
         path=study_path,
         warnings=list(aligned.warnings),
+        fixed_unseen=fixed_unseen,
     )
+
+
+def fixed_unseen_langs(langs: list[str], train_sets: list[list[str]]) -> list[str]:
+    """The evaluated languages (in `langs` order) that none of `train_sets` contains."""
+    trained = {lang for s in train_sets for lang in s}
+    return [lang for lang in langs if lang not in trained]
 
 
 def _lang_mask(sd: StudyData, i: int, spec: str) -> np.ndarray:

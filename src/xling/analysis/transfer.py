@@ -29,6 +29,17 @@ equation number and details such as whether the gain is relative (default here) 
 are unverified; `mti_gain="absolute"` (CLI `--mti-gain absolute`) computes the absolute
 variant Δ(l) = A_RPT(l) − A_base(l) for comparison.
 
+Beside it, every comparison reports (issue 21, part 4):
+
+    mti_fixed_unseen  the same ratio, the numerator averaged over a fixed unseen set that the
+                      caller gives (a study: the languages that no run trains on), so the set
+                      does not shrink as the number of training languages X grows;
+    mti_abs           the ratio of absolute gains A_trained − A_base (accuracy points);
+    mti_checks        per variant, the share of bootstrap resamples with Δ_S ≤ 0 (which the
+                      percentile CI drops) and the Fieller interval of the ratio from the
+                      resamples' (co)variances of numerator and Δ_S (which keeps them, and
+                      is unbounded when Δ_S is not distinguishable from 0).
+
 Undefined cases are reported as such, with the reason, never as inf/NaN: Δ(l) needs
 A_base(l) > 0; MTI needs Δ_S > 0 (a ratio against a zero or negative training-language gain
 does not measure transfer); the aggregate needs at least one seen and one unseen language.
@@ -38,6 +49,7 @@ An unseen language whose Δ(l) is undefined is left out of the aggregate and nam
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -47,8 +59,10 @@ import numpy as np
 from xling.analysis.bootstrap import (
     Cube,
     Estimate,
+    FiellerInterval,
     check_bootstrap_options,
     compute_cube,
+    fieller_from_replicates,
     summarize,
 )
 from xling.analysis.rundata import align, lang_name, lang_order, load_run
@@ -95,7 +109,8 @@ def mti_arrays(
     """Vectorized MTI. base, trained: (..., L) accuracies; seen: bool (L,).
 
     use: bool (L,) of unseen languages that enter the aggregate (default: all unseen).
-    Returns gain (..., L), gain_seen (...), mti_lang (..., L), mti (...); NaN = undefined.
+    Returns gain (..., L), gain_seen (...) (the denominator Δ_S), gain_unseen (...) (the
+    numerator, mean Δ over `use`), mti_lang (..., L), mti (...); NaN = undefined.
     """
     seen = np.asarray(seen, dtype=bool)
     unseen = ~seen if use is None else np.asarray(use, dtype=bool)
@@ -107,7 +122,13 @@ def mti_arrays(
         mti_lang = np.where(ok[..., None], g / g_seen[..., None], np.nan)
         mean_u = g[..., unseen].mean(axis=-1) if unseen.any() else nan
         mti = np.where(ok, mean_u / g_seen, np.nan)
-    return {"gain": g, "gain_seen": g_seen, "mti_lang": mti_lang, "mti": mti}
+    return {
+        "gain": g,
+        "gain_seen": g_seen,
+        "gain_unseen": mean_u,
+        "mti_lang": mti_lang,
+        "mti": mti,
+    }
 
 
 # --------------------------------------------------------------------------- results
@@ -164,6 +185,35 @@ class GroupRow:
         return out
 
 
+@dataclass(frozen=True)
+class RatioCheck:
+    """How far one MTI's bootstrap can be trusted as a ratio.
+
+    denominator_le0_share: share of bootstrap resamples whose training-language gain Δ_S is
+    ≤ 0 (None without resamples or without an evaluated training language). The percentile
+    CI drops those resamples (their ratio is undefined); a large share means the interval
+    describes only the resamples in which training helped at all.
+    fieller: Fieller set of numerator / Δ_S from the same resamples, which keeps them.
+    """
+
+    denominator_le0_share: float | None
+    fieller: FiellerInterval
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "denominator_le0_share": self.denominator_le0_share,
+            "fieller": self.fieller.to_dict(),
+        }
+
+
+# The MTI variants of a CompareResult, in the order tables list them.
+MTI_VARIANTS = ("mti", "mti_fixed_unseen", "mti_abs")
+
+
+def _not_computed() -> Estimate:
+    return Estimate(None, reason="not computed")
+
+
 @dataclass
 class CompareResult:
     base: str
@@ -181,6 +231,14 @@ class CompareResult:
     groups: dict[str, GroupRow]
     mti: Estimate
     warnings: list[str] = field(default_factory=list)
+    # The same ratio over a caller-given unseen set that does not depend on this run (in a
+    # study: the languages no run trains on), so it does not shrink as X grows.
+    mti_fixed_unseen: Estimate = field(default_factory=_not_computed)
+    fixed_unseen: list[str] | None = None
+    # The ratio of absolute gains (accuracy points), whatever `mti_gain` is.
+    mti_abs: Estimate = field(default_factory=_not_computed)
+    # Per MTI variant (MTI_VARIANTS): denominator ≤ 0 share and Fieller interval.
+    mti_checks: dict[str, RatioCheck] = field(default_factory=dict)
 
     def row(self, lang: str) -> LangRow:
         for r in self.rows:
@@ -203,6 +261,10 @@ class CompareResult:
             "mti_gain": self.mti_gain,
             "mti_formula": MTI_FORMULA,
             "mti": self.mti.to_dict(),
+            "mti_fixed_unseen": self.mti_fixed_unseen.to_dict(),
+            "fixed_unseen": self.fixed_unseen,
+            "mti_abs": self.mti_abs.to_dict(),
+            "mti_checks": {k: c.to_dict() for k, c in self.mti_checks.items()},
             "groups": {k: g.to_dict() for k, g in self.groups.items()},
             "languages": [r.to_dict() for r in self.rows],
             "warnings": self.warnings,
@@ -264,6 +326,71 @@ def _nanmean_over(a: np.ndarray, mask: np.ndarray) -> np.ndarray:
         return np.where(ok.any(axis=-1), np.where(ok, sub, 0).sum(-1) / ok.sum(-1), np.nan)
 
 
+_CI_CAUSE = "the training-language gain is ≤ 0 or a base accuracy is 0"
+
+
+def _seen_reason(
+    acc_b0: np.ndarray,
+    g_seen_point: float,
+    seen: np.ndarray,
+    langs: list[str],
+    train_langs: list[str],
+    kind: str,
+) -> str | None:
+    """Why the training-language gain Δ_S (the MTI denominator) rules out an MTI, or None."""
+    if not seen.any():
+        return (
+            f"none of the training languages ({', '.join(train_langs)}) was "
+            "evaluated, so there is no training-language gain to compare with"
+        )
+    if not np.isfinite(g_seen_point):
+        zero = [langs[i] for i in range(len(langs)) if seen[i] and not acc_b0[i] > 0]
+        return (
+            f"base accuracy is 0 in training language(s) {', '.join(zero)}: the "
+            "training-language relative gain is undefined"
+        )
+    if g_seen_point <= 0:
+        return (
+            f"training-language {kind} gain is {g_seen_point:+.3f} (≤ 0): "
+            "MTI is a ratio against it and is undefined"
+        )
+    return None
+
+
+def _aggregate_mti(
+    acc_b: np.ndarray,
+    acc_t: np.ndarray,
+    seen: np.ndarray,
+    unseen: np.ndarray,
+    kind: str,
+    *,
+    langs: list[str],
+    train_langs: list[str],
+    ci: float,
+    no_unseen: str,
+) -> tuple[Estimate, RatioCheck]:
+    """Aggregate MTI = mean Δ over `unseen` / Δ_S with its percentile CI, and the checks
+    on its denominator. acc_b, acc_t: (1 + B, L); `no_unseen`: the reason when `unseen` is
+    empty. Unseen languages whose Δ is undefined are left out and named in the note."""
+    g_point = gains(acc_b[0], acc_t[0], kind)
+    use = unseen & np.isfinite(g_point)
+    excluded = [langs[i] for i in np.flatnonzero(unseen & ~np.isfinite(g_point))]
+    m = mti_arrays(acc_b, acc_t, seen, kind, use=use)
+    reason = _seen_reason(acc_b[0], float(m["gain_seen"][0]), seen, langs, train_langs, kind)
+    if reason is None and not unseen.any():
+        reason = no_unseen
+    elif reason is None and not use.any():
+        reason = "base accuracy is 0 in every unseen language: no relative gain is defined"
+    note = None
+    if excluded and not reason:
+        note = f"leaves out {', '.join(excluded)} (base accuracy 0)"
+    est = summarize(m["mti"][0], m["mti"][1:], ci, undefined=reason, ci_cause=_CI_CAUSE, note=note)
+    den = m["gain_seen"][1:]
+    share = float(np.mean(den <= 0)) if len(den) and seen.any() else None
+    fieller = fieller_from_replicates(m["gain_unseen"], m["gain_seen"], ci, undefined=reason)
+    return est, RatioCheck(share, fieller)
+
+
 def compare_from_cube(
     cube: Cube,
     base_idx: int,
@@ -274,10 +401,13 @@ def compare_from_cube(
     mti_gain: str = "relative",
     benchmark: str = "all",
     warnings: list[str] | None = None,
+    fixed_unseen: Sequence[str] | None = None,
 ) -> CompareResult:
     """Gains and MTI of run `trained_idx` against run `base_idx` of a bootstrap cube.
 
-    train_langs: codes as a list, or one comma-separated string ("en" or "en,es")."""
+    train_langs: codes as a list, or one comma-separated string ("en" or "en,es").
+    fixed_unseen: the unseen set of `mti_fixed_unseen` (in a study, the languages that no
+    run trains on); None leaves that estimate undefined."""
     train_langs = list(parse_langs(train_langs))
     langs = cube.langs
     L = len(langs)
@@ -298,28 +428,10 @@ def compare_from_cube(
     excluded = [langs[i] for i in range(L) if not seen[i] and not np.isfinite(g_point[i])]
     m = mti_arrays(acc_b, acc_t, seen, mti_gain, use=use)
     reps = slice(1, None)
-
-    # Reasons for the training-language gain (the MTI denominator).
-    g_seen_point = float(m["gain_seen"][0])
-    if not seen.any():
-        seen_reason = (
-            f"none of the training languages ({', '.join(train_langs)}) was "
-            "evaluated, so there is no training-language gain to compare with"
-        )
-    elif not np.isfinite(g_seen_point):
-        zero = [langs[i] for i in range(L) if seen[i] and not acc_b[0, i] > 0]
-        seen_reason = (
-            f"base accuracy is 0 in training language(s) {', '.join(zero)}: the "
-            "training-language relative gain is undefined"
-        )
-    elif g_seen_point <= 0:
-        seen_reason = (
-            f"training-language {mti_gain} gain is {g_seen_point:+.3f} (≤ 0): "
-            "MTI is a ratio against it and is undefined"
-        )
-    else:
-        seen_reason = None
-    ci_cause = "the training-language gain is ≤ 0 or a base accuracy is 0"
+    seen_reason = _seen_reason(
+        acc_b[0], float(m["gain_seen"][0]), seen, langs, train_langs, mti_gain
+    )
+    ci_cause = _CI_CAUSE
 
     rows = []
     for i, lang in enumerate(langs):
@@ -399,25 +511,48 @@ def compare_from_cube(
             ),
         )
 
-    if seen_reason:
-        mti_reason = seen_reason
-    elif not (~seen).any():
-        mti_reason = (
-            "every evaluated language is a training language: there is no unseen "
-            "language to measure transfer to"
+    no_unseen = (
+        "every evaluated language is a training language: there is no unseen "
+        "language to measure transfer to"
+    )
+
+    def aggregate(unseen: np.ndarray, kind: str, why_empty: str) -> tuple[Estimate, RatioCheck]:
+        return _aggregate_mti(
+            acc_b,
+            acc_t,
+            seen,
+            unseen,
+            kind,
+            langs=langs,
+            train_langs=train_langs,
+            ci=ci,
+            no_unseen=why_empty,
         )
-    elif not use.any():
-        mti_reason = "base accuracy is 0 in every unseen language: no relative gain is defined"
+
+    mti, check = aggregate(~seen, mti_gain, no_unseen)
+    checks = {"mti": check}
+    mti_abs, checks["mti_abs"] = aggregate(~seen, "absolute", no_unseen)
+    if fixed_unseen is None:
+        fixed = None
+    elif isinstance(fixed_unseen, str):
+        fixed = list(parse_langs(fixed_unseen)) if fixed_unseen.strip() else []
     else:
-        mti_reason = None
-    note = (
-        f"leaves out {', '.join(excluded)} (base accuracy 0)"
-        if excluded and not mti_reason
-        else None
-    )
-    mti = summarize(
-        m["mti"][0], m["mti"][reps], ci, undefined=mti_reason, ci_cause=ci_cause, note=note
-    )
+        fixed = list(dict.fromkeys(fixed_unseen))
+    if fixed is None:
+        why = "no fixed unseen set given (a study uses the languages no run trains on)"
+        mti_fixed = Estimate(None, reason=why)
+        checks["mti_fixed_unseen"] = RatioCheck(None, FiellerInterval(reason=why))
+    else:
+        # A fixed language this run trains on is not unseen for it: it is left out.
+        fixed_mask = np.array([lang in fixed for lang in langs], dtype=bool) & ~seen
+        why_empty = (
+            "the fixed unseen set is empty: every evaluated language is a training "
+            "language of some run"
+            if not fixed
+            else f"no language of the fixed unseen set ({', '.join(fixed)}) is evaluated "
+            "and untrained in this run"
+        )
+        mti_fixed, checks["mti_fixed_unseen"] = aggregate(fixed_mask, mti_gain, why_empty)
     return CompareResult(
         base=cube.run_names[base_idx],
         trained=cube.run_names[trained_idx],
@@ -434,6 +569,10 @@ def compare_from_cube(
         groups=groups,
         mti=mti,
         warnings=warnings,
+        mti_fixed_unseen=mti_fixed,
+        fixed_unseen=fixed,
+        mti_abs=mti_abs,
+        mti_checks=checks,
     )
 
 
@@ -480,8 +619,17 @@ def compare(
     lang_filter = list(parse_langs(langs)) if langs else None
     aligned = align([base, trained], benchmark=benchmark, langs=lang_filter)
     cube = compute_cube(aligned, n_boot=n_boot, seed=seed)
+    # One trained run is a study of one: its fixed unseen set is its own unseen set.
     return compare_from_cube(
-        cube, 0, 1, seen, ci=ci, mti_gain=mti_gain, benchmark=benchmark, warnings=aligned.warnings
+        cube,
+        0,
+        1,
+        seen,
+        ci=ci,
+        mti_gain=mti_gain,
+        benchmark=benchmark,
+        warnings=aligned.warnings,
+        fixed_unseen=[lang for lang in cube.langs if lang not in seen],
     )
 
 
@@ -495,9 +643,11 @@ def dump_json(data: Any, path: Path) -> None:
 __all__ = [
     "GAIN_KINDS",
     "MTI_FORMULA",
+    "MTI_VARIANTS",
     "CompareResult",
     "GroupRow",
     "LangRow",
+    "RatioCheck",
     "check_compare_options",
     "compare",
     "compare_from_cube",

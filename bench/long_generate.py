@@ -1,0 +1,268 @@
+"""Long reasoning traces at real model shapes: the engine vs `generate`, against a roofline
+that counts the key/value cache each decode step reads (issue 26).
+
+    python bench/long_generate.py --out docs/perf                  # one H200
+    python bench/long_generate.py --out /tmp/p --device cpu --shapes tiny --slots 4 \\
+        --max-new 24 --requests-per-slot 2 --prompt-tokens 16 --plain-max-new 8  # CPU smoke
+
+Random bf16 weights of Qwen2.5-1.5B's and Qwen2.5-7B's shapes (their configs' sizes, built
+from the config, no download), `--prompt-tokens` random prompt tokens, sampling at
+temperature 1, no end-of-sequence token (random weights would stop at random). For each
+shape × slots (sequences decoded at once) × `--max-new` (the longest trace):
+
+- `uniform`: `slots` requests that all run to max-new tokens;
+- `ragged`: `requests-per-slot × slots` requests whose lengths are drawn from a log-normal
+  (σ = `--sigma`, median set so the mean is `--mean-share` of max-new, clipped to
+  [16, max-new]): what early stopping makes of a batch of reasoning traces. More requests
+  than slots, so slots are refilled as sequences finish.
+
+Figures per row (tokens/s are requested new tokens over wall time, prefill included):
+- `engine_tok_s`, and `engine_warmup_s` (the first call's extra time: graph capture,
+  compiling) from a first and a second identical call;
+- `plain_tok_s`: `generate` on one batch of `slots` prompts for min(max-new,
+  `--plain-max-new`) tokens (its best case: uniform lengths; its rate barely moves with
+  length, and a full run would take hours at 7B);
+- `roofline_tok_s`: a schedule with the same slots and first-come refills simulated token
+  by token; every step reads the weights once and, for every live sequence, the cache of
+  all its tokens so far (prompt and generated), at the device's measured copy bandwidth;
+- `peak_gb`: the engine's peak allocated memory; a row whose cache cannot fit is skipped
+  with the bytes it would need.
+
+Writes `<out>/long-generate-<device>.json` and prints a table last.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from generate import copy_bandwidth, device_slug, free_memory, section, sync, timed
+
+from xling.engine.roofline import decode_roofline_seconds, kv_bytes_per_token, step_weight_bytes
+
+# Sizes from the Qwen2.5 configs (hidden, layers, heads, key/value heads, MLP, vocabulary;
+# the 1.5B ties its embeddings, the 7B does not).
+SHAPES: dict[str, dict[str, Any]] = {
+    "qwen2.5-1.5b": {
+        "hidden_size": 1536,
+        "num_hidden_layers": 28,
+        "num_attention_heads": 12,
+        "num_key_value_heads": 2,
+        "intermediate_size": 8960,
+        "vocab_size": 151936,
+        "tie_word_embeddings": True,
+    },
+    "qwen2.5-7b": {
+        "hidden_size": 3584,
+        "num_hidden_layers": 28,
+        "num_attention_heads": 28,
+        "num_key_value_heads": 4,
+        "intermediate_size": 18944,
+        "vocab_size": 152064,
+        "tie_word_embeddings": False,
+    },
+    "tiny": {
+        "hidden_size": 128,
+        "num_hidden_layers": 2,
+        "num_attention_heads": 4,
+        "num_key_value_heads": 2,
+        "intermediate_size": 128,
+        "vocab_size": 1024,
+        "tie_word_embeddings": True,
+    },
+}
+MIN_LENGTH = 16
+
+
+def draw_lengths(n: int, max_new: int, mean_share: float, sigma: float, seed: int) -> list[int]:
+    """Log-normal lengths with mean ≈ mean_share · max_new before clipping."""
+    rng = np.random.default_rng(seed)
+    mu = math.log(mean_share * max_new) - sigma**2 / 2
+    raw = rng.lognormal(mu, sigma, n)
+    return [int(v) for v in np.clip(np.round(raw), MIN_LENGTH, max_new)]
+
+
+def build_model(shape: dict[str, Any], device: torch.device) -> Any:
+    from transformers import AutoModelForCausalLM, Qwen2Config
+
+    config = Qwen2Config(
+        **shape,
+        max_position_embeddings=32768,
+        rope_theta=1000000.0,
+        rms_norm_eps=1e-6,
+        bos_token_id=None,
+        eos_token_id=None,
+        pad_token_id=0,
+    )
+    with torch.device(device):
+        model = AutoModelForCausalLM.from_config(config, dtype=torch.bfloat16)
+    return model.eval()
+
+
+def plain_tok_s(model: Any, prompts: torch.Tensor, new: int, device: torch.device) -> float:
+    from transformers import GenerationConfig
+
+    config = GenerationConfig(
+        do_sample=True,
+        temperature=1.0,
+        top_k=0,
+        max_new_tokens=new,
+        eos_token_id=None,
+        pad_token_id=0,
+    )
+    ids = prompts.to(device)
+
+    def run(cfg: Any) -> Any:
+        with torch.inference_mode():
+            return model.generate(ids, attention_mask=torch.ones_like(ids), generation_config=cfg)
+
+    run(GenerationConfig(**{**config.to_dict(), "max_new_tokens": 4}))  # warm-up
+    _, seconds = timed(device, lambda: run(config))
+    return ids.shape[0] * new / seconds
+
+
+def _engine_twice(
+    model: Any, slots: int, prompts: list[list[int]], params: list[Any], device: torch.device
+) -> tuple[list[Any], float, float]:
+    """The same generation twice on a fresh engine: (completions, first s, second s); the
+    difference is the warm-up (graph capture, compiling)."""
+    from xling.engine import Engine, EngineConfig
+
+    engine = Engine(model, config=EngineConfig(max_batch_size=slots))
+    _, first = timed(device, lambda: engine.generate(prompts, params))
+    done, second = timed(device, lambda: engine.generate(prompts, params))
+    return done, first, second
+
+
+def bench_row(
+    model: Any,
+    shape: dict[str, Any],
+    slots: int,
+    max_new: int,
+    kind: str,
+    args: argparse.Namespace,
+    device: torch.device,
+    bandwidth: float,
+) -> dict[str, Any]:
+    from xling.engine import SamplingParams
+
+    weights = step_weight_bytes(shape)
+    kv_token = kv_bytes_per_token(shape)
+    n = slots if kind == "uniform" else slots * args.requests_per_slot
+    lengths = (
+        [max_new] * n
+        if kind == "uniform"
+        else draw_lengths(n, max_new, args.mean_share, args.sigma, seed=slots + max_new)
+    )
+    row: dict[str, Any] = {
+        "requests": n,
+        "slots": slots,
+        "max_new": max_new,
+        "mean_new": round(sum(lengths) / n, 1),
+        "roofline_tok_s": round(
+            sum(lengths)
+            / decode_roofline_seconds(
+                lengths, args.prompt_tokens, slots, weights, kv_token, bandwidth
+            )
+        ),
+    }
+    cache_gb = kv_token * slots * (args.prompt_tokens + max_new) / 1e9
+    if device.type == "cuda":
+        free = torch.cuda.mem_get_info(device)[0] / 1e9
+        if cache_gb > 0.9 * free:
+            row["skipped"] = f"needs a {cache_gb:.0f} GB cache, {free:.0f} GB free"
+            return row
+    g = torch.Generator().manual_seed(slots)
+    prompts = torch.randint(0, shape["vocab_size"], (n, args.prompt_tokens), generator=g)
+    params = [
+        SamplingParams(temperature=1.0, max_new_tokens=length, seed=i)
+        for i, length in enumerate(lengths)
+    ]
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+    done, first, second = _engine_twice(model, slots, prompts.tolist(), params, device)
+    assert [len(c.tokens) for c in done] == lengths, "the engine stopped a request early"
+    row["engine_tok_s"] = round(sum(lengths) / second)
+    row["engine_warmup_s"] = round(max(first - second, 0.0), 2)
+    row["engine_roofline_share"] = round(row["engine_tok_s"] / row["roofline_tok_s"], 4)
+    if device.type == "cuda":
+        row["peak_gb"] = round(torch.cuda.max_memory_allocated(device) / 1e9, 2)
+    free_memory()
+    if kind == "uniform" or args.plain_on_ragged:
+        new = min(max_new, args.plain_max_new)
+        row["plain_tok_s"] = round(plain_tok_s(model, prompts[:slots], new, device))
+        row["plain_new_tokens"] = new
+        row["engine_vs_plain"] = round(row["engine_tok_s"] / row["plain_tok_s"], 2)
+    return row
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--device", default="cuda")
+    parser.add_argument("--shapes", default="qwen2.5-1.5b,qwen2.5-7b")
+    parser.add_argument("--slots", default="64,256")
+    parser.add_argument("--max-new", default="2048,8192")
+    parser.add_argument("--kinds", default="uniform,ragged")
+    parser.add_argument("--prompt-tokens", type=int, default=200)
+    parser.add_argument("--requests-per-slot", type=int, default=2)
+    parser.add_argument("--mean-share", type=float, default=0.42)
+    parser.add_argument("--sigma", type=float, default=0.8)
+    parser.add_argument("--plain-max-new", type=int, default=256)
+    parser.add_argument(
+        "--plain-on-ragged", action="store_true", help="Also time `generate` on ragged rows."
+    )
+    parser.add_argument("--bandwidth-gbs", type=float, default=None)
+    args = parser.parse_args()
+
+    device = torch.device(args.device)
+    torch.manual_seed(0)
+    args.out.mkdir(parents=True, exist_ok=True)
+    bandwidth = (
+        args.bandwidth_gbs * 1e9 if args.bandwidth_gbs is not None else copy_bandwidth(device)
+    )
+    results: dict[str, Any] = {
+        "device": device_slug(device),
+        "torch": torch.__version__,
+        "bandwidth_gbs": round(bandwidth / 1e9, 1),
+        "settings": {k: str(v) for k, v in vars(args).items()},
+        "rows": {},
+    }
+    for name in args.shapes.split(","):
+        shape = SHAPES[name]
+        with section(name, results):
+            model = build_model(shape, device)
+            sync(device)
+            for slots in (int(s) for s in args.slots.split(",")):
+                for max_new in (int(m) for m in args.max_new.split(",")):
+                    for kind in args.kinds.split(","):
+                        key = f"{name}_slots{slots}_new{max_new}_{kind}"
+                        with section(key, results):
+                            row = bench_row(
+                                model, shape, slots, max_new, kind, args, device, bandwidth
+                            )
+                            results["rows"][key] = row
+                            print(key, json.dumps(row), flush=True)
+            del model
+    path = args.out / f"long-generate-{device_slug(device)}.json"
+    path.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    print(f"\nwrote {path}\n")
+    cols = ("engine_tok_s", "roofline_tok_s", "engine_roofline_share", "plain_tok_s", "peak_gb")
+    print(f"{'row':44s}" + "".join(f"{c:>22s}" for c in cols))
+    for key, row in results["rows"].items():
+        if "skipped" in row:
+            print(f"{key:44s}  skipped: {row['skipped']}")
+            continue
+        print(f"{key:44s}" + "".join(f"{row.get(c, '')!s:>22s}" for c in cols))
+
+
+if __name__ == "__main__":
+    main()

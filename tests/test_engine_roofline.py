@@ -1,0 +1,49 @@
+"""The decode roofline of bench/long_generate.py: bytes a schedule must read, by hand."""
+
+from __future__ import annotations
+
+import pytest
+
+from xling.engine.roofline import decode_roofline_seconds, kv_bytes_per_token, step_weight_bytes
+
+QWEN_1_5B = {
+    "hidden_size": 1536,
+    "num_hidden_layers": 28,
+    "num_attention_heads": 12,
+    "num_key_value_heads": 2,
+    "intermediate_size": 8960,
+    "vocab_size": 151936,
+}
+
+
+def test_sizes_of_a_real_shape() -> None:
+    # 28 layers × (k and v) × 2 heads × 128 dims × 2 bytes.
+    assert kv_bytes_per_token(QWEN_1_5B) == 28 * 2 * 2 * 128 * 2 == 28_672
+    # Qwen2.5-1.5B has 1.54B parameters, its embedding (tied) counted once: ~3.09 GB bf16.
+    assert step_weight_bytes(QWEN_1_5B) == pytest.approx(2 * 1.5437e9, rel=0.01)
+
+
+def test_uniform_batch_matches_the_closed_form() -> None:
+    n, length, prompt, weights, kv = 3, 5, 4, 1000, 10
+    # Every step reads the weights once and, per live sequence, prompt + tokens so far.
+    expected = sum(weights + kv * n * (prompt + t) for t in range(length))
+    got = decode_roofline_seconds(
+        [length] * n, prompt, slots=8, weights=weights, kv_token=kv, bandwidth=1.0
+    )
+    assert got == pytest.approx(expected)
+
+
+def test_ragged_requests_refill_slots_first_come_first_served() -> None:
+    # Two slots, lengths 1, 3, 3: steps (tokens so far of the live sequences) are
+    # [A0, B0] -> A done, C joins -> [B1, C0] -> [B2, C1] -> B done -> [C2].
+    prompt, weights, kv = 0, 100, 1
+    got = decode_roofline_seconds(
+        [1, 3, 3], prompt, slots=2, weights=weights, kv_token=kv, bandwidth=1.0
+    )
+    assert got == pytest.approx(4 * weights + kv * (0 + 0 + 1 + 0 + 2 + 1 + 2))
+    # A third slot takes C at once: three steps, [A0, B0, C0] -> [B1, C1] -> [B2, C2].
+    wide = decode_roofline_seconds(
+        [1, 3, 3], prompt, slots=3, weights=weights, kv_token=kv, bandwidth=1.0
+    )
+    assert wide == pytest.approx(3 * weights + kv * (0 + 0 + 0 + 1 + 1 + 2 + 2))
+    assert wide < got

@@ -318,6 +318,7 @@ class Cube:
     acc, off, fmt, noans: arrays (1 + B, R, L) of fractions in [0, 1]; NaN where a cell has
     nothing to average (e.g. no response with identifiable language for `off`). Languages are
     macro-averaged over benchmarks with equal weight (like `overall` in metrics.json).
+    acc_off: the share of answers both correct and off-target (a part of acc).
     """
 
     langs: list[str]
@@ -331,6 +332,7 @@ class Cube:
     n_problems: dict[str, int]
     per_bench: dict[str, dict[str, np.ndarray]]  # point estimates only: bench -> field -> (R, L)
     bench_langs: dict[str, list[str]]
+    acc_off: np.ndarray | None = None
 
     @property
     def point(self) -> dict[str, np.ndarray]:
@@ -351,7 +353,8 @@ def _bench_stats(arr, weights: np.ndarray) -> dict[str, np.ndarray]:
     """Resampled per-(run, lang) statistics of one benchmark; weights (B, n).
 
     All weighted sums come from one matrix product W @ M, M = per-problem columns
-    [present | correct | format | no-answer (per-problem means) | off-target | identified].
+    [present | correct | format | no-answer (per-problem means) | off-target | identified |
+    correct and off-target (per-problem mean)].
     """
     sums = arr.sums
     n = sums[_F["n"]]
@@ -364,6 +367,7 @@ def _bench_stats(arr, weights: np.ndarray) -> dict[str, np.ndarray]:
         cols.append(np.where(ok, sums[_F[name]] / safe_n, 0.0))
     cols.append(sums[_F["off"]])
     cols.append(sums[_F["off_n"]])
+    cols.append(np.where(ok, sums[_F["correct_off"]] / safe_n, 0.0))
     M = np.concatenate([c.reshape(flat, -1) for c in cols], axis=0).T  # (n, 6·R·L)
     S = weights @ M
     b = weights.shape[0]
@@ -374,6 +378,7 @@ def _bench_stats(arr, weights: np.ndarray) -> dict[str, np.ndarray]:
         "fmt": _ratio(parts[:, 2], den),
         "noans": _ratio(parts[:, 3], den),
         "off": _ratio(parts[:, 4], parts[:, 5]),
+        "acc_off": _ratio(parts[:, 6], den),
     }
     return {k: v.reshape(b, *shape) for k, v in out.items()}
 
@@ -386,7 +391,7 @@ def compute_cube(aligned: Aligned, n_boot: int = 2000, seed: int = DEFAULT_SEED)
     li = {lang: i for i, lang in enumerate(langs)}
     R = len(aligned.runs)
     rng = np.random.default_rng(seed)
-    keys = ("acc", "off", "fmt", "noans")
+    keys = ("acc", "off", "fmt", "noans", "acc_off")
 
     def combine(per_bench: dict[str, dict[str, np.ndarray]], b: int) -> dict[str, np.ndarray]:
         out = {}

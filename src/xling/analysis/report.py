@@ -745,6 +745,11 @@ def _run_csv_row(sd: StudyData, i: int, c: CompareResult) -> dict[str, Any]:
             cols = {key: e.value, f"{key}_lo": e.lo, f"{key}_hi": e.hi, **cols}
             cols[f"{key}_note"] = e.reason or e.note or ""
         row = _insert_after(row, "mti_hi", cols) if key == "mti" else {**row, **cols}
+    # The unseen gain's part that came as correct answers in another language (drift).
+    unseen = c.groups.get("unseen")
+    for key in ("gain_off", "drift_share"):
+        e = getattr(unseen, key) if unseen is not None else no_group
+        row |= {f"unseen_{key}": e.value, f"unseen_{key}_lo": e.lo, f"unseen_{key}_hi": e.hi}
     return row
 
 
@@ -991,8 +996,24 @@ def _lang_table(rep: _Report, c: CompareResult, label: str) -> None:
         rows,
         f"MTI (aggregate over unseen languages) = {c.mti.fmt(2)}; relative gain of the "
         f"training languages Δ_seen = "
-        f"{c.groups['seen'].rel_gain.fmt(3) if 'seen' in c.groups else 'n/a'}.",
+        f"{c.groups['seen'].rel_gain.fmt(3) if 'seen' in c.groups else 'n/a'}."
+        + _drift_sentence(c),
     )
+
+
+def _drift_sentence(c: CompareResult) -> str:
+    """How much of the unseen-language gain arrives as correct answers in another language
+    (English drift) rather than in the language asked: empty when it cannot be split."""
+    group = c.groups.get("unseen")
+    if group is None or group.gain_off.value is None:
+        return ""
+    text = (
+        f" Of the unseen languages' gain, {_pct(group.gain_off, True)} pp are correct "
+        "answers written off-target"
+    )
+    if group.drift_share.value is not None:
+        text += f" ({group.drift_share.fmt(2)} of the gain)"
+    return text + "."
 
 
 def _definitions(doc: Doc, sd: StudyData, ci: float) -> None:

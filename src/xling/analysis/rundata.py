@@ -33,7 +33,9 @@ SCORES = "scores.jsonl"
 X_KINDS = ("num-train-langs", "num-parallel-langs")
 
 # Per-problem fields kept for each (benchmark, lang) cell, summed over samples.
-_FIELDS = ("correct", "n", "off", "off_n", "fmt", "noans")
+# correct_off: correct *and* off-target, so a gain can be split into the part that comes
+# with answers in another language (English drift) and the in-language part.
+_FIELDS = ("correct", "n", "off", "off_n", "fmt", "noans", "correct_off")
 _F = {name: i for i, name in enumerate(_FIELDS)}
 
 
@@ -60,7 +62,7 @@ class Run:
     train_langs: tuple[str, ...] | None = None
     num_parallel_langs: int | None = None
     num_train_langs: int | None = None
-    # cells[(benchmark, lang)][id] -> [correct, n, off, off_n, fmt, noans] sums over samples
+    # cells[(benchmark, lang)][id] -> sums over samples of each of _FIELDS
     cells: dict[tuple[str, str], dict[str, list[float]]] = field(default_factory=dict)
     # scoring[(benchmark, lang)] -> [correct (flexible), correct_strict, n, n scored strictly]
     scoring: dict[tuple[str, str], list[float]] = field(default_factory=dict)
@@ -162,6 +164,7 @@ def load_run(path: str | Path, name: str | None = None) -> Run:
         if off is not None:
             acc[_F["off"]] += float(bool(off))
             acc[_F["off_n"]] += 1.0
+            acc[_F["correct_off"]] += float(bool(off) and bool(rec.get("correct")))
         acc[_F["fmt"]] += float(bool(rec.get("format_ok")))
         acc[_F["noans"]] += float(rec.get("pred") is None)
         scoring = run.scoring.setdefault((bench, lang), [0.0, 0.0, 0.0, 0.0])

@@ -138,6 +138,7 @@ def memory_run(
                 float(k),
                 float(k),
                 float(k - c[i].sum()),
+                float((c[i].astype(bool) & o[i].astype(bool)).sum()),
             ]
         run.cells[(benchmark, lang)] = cell
     return run
@@ -262,6 +263,7 @@ def aligned_from_arrays(
     sums[3] = k  # identifiable samples
     sums[4] = k  # format ok
     sums[5] = k - sums[0]  # no answer
+    sums[6] = (c * o).sum(-1)  # correct and off-target
     names = list(names or [f"run{i}" for i in range(R)])
     runs = [Run(path=Path(nm), name=nm) for nm in names]
     arr = BenchArrays(ids=[str(i) for i in range(n)], langs=list(langs), sums=sums)

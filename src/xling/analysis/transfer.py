@@ -144,7 +144,11 @@ ESTIMATE_FIELDS = (
     "trained_off",
     "off_change",
     "mti",
+    "gain_off",
+    "drift_share",
 )
+_UNSPLIT = "this cube does not split answers by language (no correct-and-off-target counts)"
+_DRIFT_CAUSE = "the accuracy gain is <= 0"
 
 
 @dataclass
@@ -160,6 +164,11 @@ class LangRow:
     trained_off: Estimate
     off_change: Estimate  # off-target rate change (fraction)
     mti: Estimate  # per-target MTI(l)
+    # The part of `gain` made of correct answers written off-target (e.g. English drift),
+    # and its share of the gain (undefined unless the gain is > 0): transfer that arrives
+    # as answers in another language is not the in-language skill the study asks about.
+    gain_off: Estimate = field(default_factory=lambda: Estimate(None, reason=_UNSPLIT))
+    drift_share: Estimate = field(default_factory=lambda: Estimate(None, reason=_UNSPLIT))
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"lang": self.lang, "name": self.name, "seen": self.seen}
@@ -177,12 +186,37 @@ class GroupRow:
     gain: Estimate
     rel_gain: Estimate
     off_change: Estimate
+    gain_off: Estimate = field(default_factory=lambda: Estimate(None, reason=_UNSPLIT))
+    drift_share: Estimate = field(default_factory=lambda: Estimate(None, reason=_UNSPLIT))
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"group": self.group, "langs": self.langs}
-        for key in ("base_acc", "trained_acc", "gain", "rel_gain", "off_change"):
+        for key in GROUP_FIELDS:
             out[key] = getattr(self, key).to_dict()
         return out
+
+
+GROUP_FIELDS = (
+    "base_acc",
+    "trained_acc",
+    "gain",
+    "rel_gain",
+    "off_change",
+    "gain_off",
+    "drift_share",
+)
+
+
+def _drift_split(gain: np.ndarray, gain_off: np.ndarray, ci: float) -> tuple[Estimate, Estimate]:
+    """(gain from correct off-target answers, its share of the gain), each with CIs; the
+    share is undefined where the gain is <= 0. gain, gain_off: (1 + B,)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        share = np.where(gain > 0, gain_off / gain, np.nan)
+    reason = None if gain[0] > 0 else f"the accuracy gain is {gain[0]:+.3f} (<= 0)"
+    return (
+        summarize(gain_off[0], gain_off[1:], ci),
+        summarize(share[0], share[1:], ci, undefined=reason, ci_cause=_DRIFT_CAUSE),
+    )
 
 
 @dataclass(frozen=True)
@@ -301,7 +335,7 @@ class CompareResult:
                 "language": f"mean of {g.group} ({len(g.langs)})",
                 "seen": "",
             }
-            for key in ("base_acc", "trained_acc", "gain", "rel_gain", "off_change"):
+            for key in GROUP_FIELDS:
                 row.update(cols(key, getattr(g, key)))
             row.update(cols("mti", self.mti if g.group == "unseen" else Estimate(None, reason="")))
             out.append(row)
@@ -422,6 +456,8 @@ def compare_from_cube(
     g_abs = acc_t - acc_b
     g_rel = gains(acc_b, acc_t, "relative")
     off_ch = off_t - off_b
+    split = cube.acc_off is not None
+    g_off = cube.acc_off[:, trained_idx] - cube.acc_off[:, base_idx] if split else None
 
     g_point = gains(acc_b[0], acc_t[0], mti_gain)
     use = ~seen & np.isfinite(g_point)
@@ -471,6 +507,17 @@ def compare_from_cube(
                     undefined=lang_reason,
                     ci_cause=ci_cause,
                 ),
+                **(
+                    dict(
+                        zip(
+                            ("gain_off", "drift_share"),
+                            _drift_split(g_abs[:, i], g_off[:, i], ci),
+                            strict=True,
+                        )
+                    )
+                    if g_off is not None
+                    else {}
+                ),
             )
         )
 
@@ -508,6 +555,17 @@ def compare_from_cube(
                 offm[reps],
                 ci,
                 undefined=None if np.isfinite(offm[0]) else "off-target rate unavailable",
+            ),
+            **(
+                dict(
+                    zip(
+                        ("gain_off", "drift_share"),
+                        _drift_split(gsum, _mean_over(g_off, mask), ci),
+                        strict=True,
+                    )
+                )
+                if g_off is not None
+                else {}
             ),
         )
 

@@ -1008,11 +1008,11 @@ def _drift_sentence(c: CompareResult) -> str:
     if group is None or group.gain_off.value is None:
         return ""
     text = (
-        f" Of the unseen languages' gain, {_pct(group.gain_off, True)} pp are correct "
-        "answers written off-target"
+        " Correct answers written off-target (drift) account for "
+        f"{_pct(group.gain_off, True)} pp of the unseen languages' gain"
     )
     if group.drift_share.value is not None:
-        text += f" ({group.drift_share.fmt(2)} of the gain)"
+        text += f" ({group.drift_share.fmt(2)} of it)"
     return text + "."
 
 

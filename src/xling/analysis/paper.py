@@ -12,12 +12,16 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from xling.analysis.bootstrap import Estimate
 from xling.analysis.results import ArmResults, read_arm_results
+from xling.errors import XlingError
 from xling.jsonl import write_json_atomic, write_text_atomic
 from xling.tables import write_csv
+
+if TYPE_CHECKING:
+    from xling.analysis.verdicts import StudyRun
 
 # The paper's reported numbers (facts quoted in ../shared/papers and docs/study-format.md).
 PAPER = {
@@ -212,9 +216,20 @@ def _md_table(rows: list[dict[str, str]]) -> str:
 
 
 def write_study_summary(
-    name: str, study_arms: Sequence[StudyArm], report_dir: Path
+    name: str,
+    study_arms: Sequence[StudyArm],
+    report_dir: Path,
+    runs: Sequence[StudyRun] | None = None,
+    *,
+    n_boot: int = 2000,
+    seed: int = 0,
+    ci: float = 0.95,
+    mti_gain: str = "relative",
 ) -> dict[str, Any]:
-    """report/summary.{md,csv,json}: the arms side by side and the paper comparison."""
+    """report/summary.{md,csv,json}: the arms side by side and the paper comparison.
+
+    With the study's run folders (`runs`), also the verdicts v2 (xling.analysis.verdicts):
+    report/verdicts.csv, "verdicts" in summary.json and a section in summary.md."""
     loaded = [
         ArmResult(arm, results)
         for arm in study_arms
@@ -230,8 +245,45 @@ def write_study_summary(
         "Ours with 95% paired-bootstrap CIs; the verdict compares directions only, since an "
         "organism is not the paper's models.\n\n" + _md_table(paper)
     )
+    payload: dict[str, Any] = {"arms": overview, "paper": paper, "paper_numbers": PAPER}
+    if runs:
+        md += "\n## Verdicts (paired CIs, Holm-adjusted)\n\n" + _verdicts(
+            runs,
+            study_arms,
+            report_dir,
+            payload,
+            n_boot=n_boot,
+            seed=seed,
+            ci=ci,
+            mti_gain=mti_gain,
+        )
     write_text_atomic(report_dir / "summary.md", md)
     write_csv(paper, report_dir / "summary.csv")
-    payload = {"arms": overview, "paper": paper, "paper_numbers": PAPER}
     write_json_atomic(report_dir / "summary.json", payload)
     return payload
+
+
+def _verdicts(
+    runs: Sequence[StudyRun],
+    study_arms: Sequence[StudyArm],
+    report_dir: Path,
+    payload: dict[str, Any],
+    **options: Any,
+) -> str:
+    """Write verdicts.csv and fill payload["verdicts"]; the markdown section's body.
+
+    A study whose runs cannot be put in one cube (say, evaluated on different problems)
+    still gets the rest of its summary: the reason takes the section's place."""
+    # Imported here: verdicts reads this module's PAPER, LOW_RESOURCE and StudyArm.
+    from xling.analysis.verdicts import compute_verdicts, verdicts_markdown, write_verdicts_csv
+
+    try:
+        vs = compute_verdicts(runs, study_arms, **options)
+    except XlingError as exc:
+        payload["verdicts"] = []
+        payload["verdicts_meta"] = {"error": str(exc)}
+        return f"_not computed: {exc}_\n"
+    write_verdicts_csv(vs, report_dir / "verdicts.csv")
+    payload["verdicts"] = vs.table()
+    payload["verdicts_meta"] = vs.meta()
+    return verdicts_markdown(vs)

@@ -31,6 +31,7 @@ from rich.rule import Rule
 
 from xling import lock
 from xling.analysis.paper import StudyArm
+from xling.analysis.verdicts import StudyRun
 from xling.benchmarks.registry import eval_defaults
 from xling.config import flat_toml
 from xling.errors import XlingError
@@ -431,10 +432,34 @@ class Study:
             for a in self.arms
         ]
 
+    def run_table(self) -> list[StudyRun]:
+        """Every trained run of every arm, (arm, X, seed, run folder, base run folder): a run
+        another arm owns is listed under each arm that uses it."""
+        return [
+            StudyRun(
+                slot.arm.name,
+                slot.x,
+                slot.seed,
+                self.run_dir(slot),
+                self.base_run_of(slot.arm.base_stage),
+            )
+            for slot in self.slots()
+        ]
+
     def _summary(self) -> None:
         from xling.analysis.paper import write_study_summary
 
-        write_study_summary(self.cfg.name, self.study_arms(), self.out / "report")
+        report = self.cfg.report
+        write_study_summary(
+            self.cfg.name,
+            self.study_arms(),
+            self.out / "report",
+            self.run_table(),
+            n_boot=report.n_boot,
+            seed=report.seed,
+            ci=report.ci,
+            mti_gain=report.mti_gain,
+        )
 
 
 def arm_label(arm: Arm) -> str:

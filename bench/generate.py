@@ -267,11 +267,15 @@ def run_checks(device: torch.device) -> dict[str, str]:
 
 
 def build_shape_model(shape: str, device: torch.device) -> Any:
+    return random_qwen2({"tie_word_embeddings": True, **SHAPES[shape]}, device)
+
+
+def random_qwen2(shape: dict[str, Any], device: torch.device) -> Any:
+    """A random-weight bf16 Qwen2 of `shape` (config sizes), built on `device`."""
     from transformers import AutoModelForCausalLM, Qwen2Config
 
     config = Qwen2Config(
-        **SHAPES[shape],
-        tie_word_embeddings=True,
+        **shape,
         max_position_embeddings=32768,
         rope_theta=1000000.0,
         rms_norm_eps=1e-6,

@@ -44,31 +44,22 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from generate import copy_bandwidth, device_slug, free_memory, section, sync, timed
+from generate import (
+    copy_bandwidth,
+    device_slug,
+    free_memory,
+    random_qwen2,
+    section,
+    sync,
+    timed,
+)
 
 from xling.engine.roofline import decode_roofline_seconds, kv_bytes_per_token, step_weight_bytes
+from xling.models.shapes import QWEN2_5_1_5B_SHAPE, QWEN2_5_7B_SHAPE
 
-# Sizes from the Qwen2.5 configs (hidden, layers, heads, key/value heads, MLP, vocabulary;
-# the 1.5B ties its embeddings, the 7B does not).
 SHAPES: dict[str, dict[str, Any]] = {
-    "qwen2.5-1.5b": {
-        "hidden_size": 1536,
-        "num_hidden_layers": 28,
-        "num_attention_heads": 12,
-        "num_key_value_heads": 2,
-        "intermediate_size": 8960,
-        "vocab_size": 151936,
-        "tie_word_embeddings": True,
-    },
-    "qwen2.5-7b": {
-        "hidden_size": 3584,
-        "num_hidden_layers": 28,
-        "num_attention_heads": 28,
-        "num_key_value_heads": 4,
-        "intermediate_size": 18944,
-        "vocab_size": 152064,
-        "tie_word_embeddings": False,
-    },
+    "qwen2.5-1.5b": QWEN2_5_1_5B_SHAPE,
+    "qwen2.5-7b": QWEN2_5_7B_SHAPE,
     "tiny": {
         "hidden_size": 128,
         "num_hidden_layers": 2,
@@ -88,23 +79,6 @@ def draw_lengths(n: int, max_new: int, mean_share: float, sigma: float, seed: in
     mu = math.log(mean_share * max_new) - sigma**2 / 2
     raw = rng.lognormal(mu, sigma, n)
     return [int(v) for v in np.clip(np.round(raw), MIN_LENGTH, max_new)]
-
-
-def build_model(shape: dict[str, Any], device: torch.device) -> Any:
-    from transformers import AutoModelForCausalLM, Qwen2Config
-
-    config = Qwen2Config(
-        **shape,
-        max_position_embeddings=32768,
-        rope_theta=1000000.0,
-        rms_norm_eps=1e-6,
-        bos_token_id=None,
-        eos_token_id=None,
-        pad_token_id=0,
-    )
-    with torch.device(device):
-        model = AutoModelForCausalLM.from_config(config, dtype=torch.bfloat16)
-    return model.eval()
 
 
 def plain_tok_s(model: Any, prompts: torch.Tensor, new: int, device: torch.device) -> float:
@@ -239,7 +213,7 @@ def main() -> None:
     for name in args.shapes.split(","):
         shape = SHAPES[name]
         with section(name, results):
-            model = build_model(shape, device)
+            model = random_qwen2(shape, device)
             sync(device)
             for slots in (int(s) for s in args.slots.split(",")):
                 for max_new in (int(m) for m in args.max_new.split(",")):

@@ -5,15 +5,7 @@ from __future__ import annotations
 import pytest
 
 from xling.engine.roofline import decode_roofline_seconds, kv_bytes_per_token, step_weight_bytes
-
-QWEN_1_5B = {
-    "hidden_size": 1536,
-    "num_hidden_layers": 28,
-    "num_attention_heads": 12,
-    "num_key_value_heads": 2,
-    "intermediate_size": 8960,
-    "vocab_size": 151936,
-}
+from xling.models.shapes import QWEN2_5_1_5B_SHAPE as QWEN_1_5B
 
 
 def test_sizes_of_a_real_shape() -> None:

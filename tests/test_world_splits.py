@@ -130,3 +130,28 @@ def test_study_spec_and_cli_check_the_scheme(tmp_path: Path) -> None:
         "organism", "build-bench", "--out", tmp_path / "bad", "--n-validation", "2"
     )  # fmt: skip
     one_line_error(bad, "v3")
+
+
+def test_a_study_builds_its_benchmark_in_the_world_it_names(tmp_path: Path) -> None:
+    from xling.study.config import StudyConfig
+    from xling.study.pipeline import Study
+
+    synthetic = {
+        "n_train": 3,
+        "n_test": 2,
+        "splits": "v3",
+        "n_validation": 2,
+        "arithmetic": "localized",
+        "native_digits": True,
+    }
+    cfg = StudyConfig(name="v3", base_model="organism", out=str(tmp_path), synthetic=synthetic)
+    Study(cfg)._bench()
+    rows = {
+        split: [json.loads(x) for x in (tmp_path / "bench" / split / "synth_bn.jsonl").open()]
+        for split in ("train", "validation", "test")
+    }
+    assert [len(rows[s]) for s in ("train", "validation", "test")] == [3, 2, 2]
+    assert all(r["id"].startswith("validation-v3-") for r in rows["validation"])
+    # Worded steps and Bengali digits, as the organism's world would write them.
+    assert all(" সমান " in r["solution"] for r in rows["test"])
+    assert all(set("০১২৩৪৫৬৭৮৯") & set(r["question"]) for r in rows["test"])

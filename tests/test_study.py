@@ -229,6 +229,44 @@ def test_steps_for_selects_what_an_arm_needs() -> None:
         study.steps_for(["nope"])
 
 
+def test_an_arm_can_start_from_a_model_made_outside_the_study(tmp_path: Path) -> None:
+    # Organism v3's instruct arm: a model distilled by `xling train sft`, evaluated as the
+    # arm's own base, trained at X = 0 only; the main arm is untouched.
+    instruct = {
+        "name": "distilled-grpo",
+        "method": "grpo",
+        "base_model": "runs/v3 instruct/final",
+        "x_values": [0],
+    }
+    cfg = StudyConfig(
+        base_model="m",
+        out=str(tmp_path),
+        x_values=(0, 1),
+        synthetic={"n_train": 4},
+        train_data={"n": 4, "budget": "fixed"},
+        arms=({"name": "grpo", "method": "grpo"}, instruct),
+    )
+    study = Study(cfg)
+    arm = study.arms[1]
+    assert arm.start == "model-runs-v3-instruct-final"
+    assert study.model_of(arm.start) == "runs/v3 instruct/final"
+    assert study.model_of(None) == "m"
+    assert study.base_run_of(arm.start) == tmp_path / "base-model-runs-v3-instruct-final"
+    names = [s.name for s in study.steps()]
+    assert "eval:base:model-runs-v3-instruct-final" in names
+    assert "train:distilled-grpo:X0" in names  # its own run: another start, another model
+    assert [s.name for s in study.steps_for(["distilled-grpo"])][:3] == [
+        "bench",
+        "eval:base",
+        "eval:base:model-runs-v3-instruct-final",
+    ]
+    table = {(r.arm, r.x): r.base_dir for r in study.run_table()}
+    assert table[("distilled-grpo", 0)] == study.base_run_of(arm.start)
+    assert table[("grpo", 0)] == study.base_run
+    with pytest.raises(XlingError, match="not both"):
+        StudyConfig(base_model="m", arms=({**instruct, "base_stage": "instruct"},))
+
+
 def test_arm_validation() -> None:
     def make(*arms: dict) -> StudyConfig:
         return StudyConfig(base_model="m", arms=arms)

@@ -159,6 +159,20 @@ class Arm:
     base_stage: str | None = None  # organism preset trained on top of base_model first
     stage_options: dict[str, Any] = field(default_factory=dict)  # over that preset's options
     x_values: tuple[int, ...] | None = None  # default: the study's
+    # A model made outside the study to start this arm from instead of base_model (a folder
+    # or hub id), e.g. organism v3's instruct model, distilled by `xling train sft`: it is
+    # evaluated as this arm's own base run.
+    base_model: str | None = None
+
+    @property
+    def start(self) -> str | None:
+        """The key of the model this arm starts from (None: the study's base model):
+        its base stage, or a folder-safe name of its base_model."""
+        if self.base_stage is not None:
+            return self.base_stage
+        if self.base_model is not None:
+            return "model-" + re.sub(r"[^A-Za-z0-9_.-]+", "-", self.base_model).strip("-.")[-60:]
+        return None
 
     def __post_init__(self) -> None:
         if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", self.name or ""):
@@ -171,6 +185,10 @@ class Arm:
             spec = build(TrainDataSpec, self.train_data, f"arm {self.name}: train_data")
             object.__setattr__(self, "train_data", spec)
         _check_overrides(self.train, _train_config_class(self.method), f"arm {self.name}: train")
+        if self.base_stage is not None and self.base_model is not None:
+            raise XlingError(f"arm {self.name}: give base_stage or base_model, not both")
+        if self.base_model is not None and not self.base_model.strip():
+            raise XlingError(f"arm {self.name}: base_model is empty")
         if self.stage_options:
             from xling.organism.config import OrganismConfig
 
@@ -194,7 +212,8 @@ class StudyConfig:
     sft: dict[str, Any] = field(default_factory=dict)  # SFTTrainConfig overrides
     eval: dict[str, Any] = field(default_factory=dict)  # EvalConfig overrides (bench = a preset)
     report: ReportSpec = field(default_factory=ReportSpec)
-    # Arms ([[arms]] tables: name, method, train_data, train, base_stage, x_values); when
+    # Arms ([[arms]] tables: name, method, train_data, train, base_stage or base_model,
+    # x_values); when
     # given they replace `methods`. Runs that two arms would train identically are shared.
     arms: tuple[Arm, ...] = ()
     # Run every training step as a job of its own under this command prefix, e.g.

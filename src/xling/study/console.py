@@ -31,7 +31,7 @@ def headline(cfg: StudyConfig, console: Console, arms: Sequence[str] | None = No
     for arm in study.arms:
         if arms is not None and arm.name not in arms:
             continue
-        base_dir = study.base_run_of(arm.base_stage)
+        base_dir = study.base_run_of(arm.start)
         base = json.loads((base_dir / "metrics.json").read_text(encoding="utf-8"))
         report_dir = out / "report" / arm.name
         runs = [

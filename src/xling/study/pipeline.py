@@ -96,8 +96,13 @@ class Study:
             raise XlingError("the study file must name base_model (hub id, path or 'organism')")
         return self.cfg.base_model
 
-    def model_of(self, stage: str | None) -> str:
-        return self.base_model() if stage is None else str(self.stage_dir(stage))
+    def model_of(self, start: str | None) -> str:
+        """The model behind an arm's `start` key: the study's base model, an organism stage
+        trained here, or a model the arm names (`base_model`)."""
+        if start is None:
+            return self.base_model()
+        named = {a.start: a.base_model for a in self.arms if a.base_model is not None}
+        return named[start] if start in named else str(self.stage_dir(start))
 
     def x_values(self, arm: Arm) -> tuple[int, ...]:
         return self.cfg.x_values if arm.x_values is None else arm.x_values
@@ -126,7 +131,7 @@ class Study:
                 default = self.train_data(arm).given() == self.cfg.train_data.given()
                 label = labels.setdefault(identity, "" if default else f"{arm.name}-")
                 run_key = json.dumps(
-                    [arm.method, arm.base_stage, identity, self.train_overrides(arm)],
+                    [arm.method, arm.start, identity, self.train_overrides(arm)],
                     sort_keys=True,
                 )
                 owner = owners.setdefault(run_key, arm.name)
@@ -161,6 +166,14 @@ class Study:
                     lambda stage=stage: self._eval_base(stage),
                 ),
             ]
+        for start in dict.fromkeys(a.start for a in self.arms if a.base_model is not None):
+            steps.append(
+                Step(
+                    f"eval:base:{start}",
+                    f"evaluate the base model {self.model_of(start)}",
+                    lambda start=start: self._eval_base(start),
+                )
+            )
         slots = self.slots()
         for arm in self.arms:
             for slot in (s for s in slots if s.arm is arm and s.owner == arm.name):
@@ -222,6 +235,8 @@ class Study:
             wanted.add(f"report:{arm.name}")
             if arm.base_stage:
                 wanted |= {f"stage:{arm.base_stage}", f"eval:base:{arm.base_stage}"}
+            elif arm.base_model is not None:
+                wanted.add(f"eval:base:{arm.start}")
             for slot in slots:
                 if slot.arm is arm:
                     name = self.run_name(slot.x, slot.seed)
@@ -346,7 +361,7 @@ class Study:
         cfg = cls(
             **{
                 **self.train_overrides(slot.arm),
-                "model": self.model_of(slot.arm.base_stage),
+                "model": self.model_of(slot.arm.start),
                 "data": str(self.data_path(slot)),
                 "out": str(out),
                 "seed": slot.seed,
@@ -388,7 +403,7 @@ class Study:
         """The trained model's card, now with its held-out results beside the base model's."""
         from xling.train.card import write_model_card
 
-        base_path = self.base_run_of(slot.arm.base_stage) / "metrics.json"
+        base_path = self.base_run_of(slot.arm.start) / "metrics.json"
         base = json.loads(base_path.read_text(encoding="utf-8")) if base_path.is_file() else None
         samples = self._eval_config("", self.run_dir(slot)).n
         note = (
@@ -407,7 +422,7 @@ class Study:
         runs = [
             os.path.relpath(self.run_dir(slot), folder) for slot in self.slots() if slot.arm is arm
         ]
-        base = os.path.relpath(self.base_run_of(arm.base_stage), folder)
+        base = os.path.relpath(self.base_run_of(arm.start), folder)
         write_json_atomic(
             folder / "study.json",
             {"name": f"{self.cfg.name} ({arm.name})", "base": base, "runs": runs},
@@ -428,7 +443,7 @@ class Study:
     def study_arms(self) -> list[StudyArm]:
         """The arms as the comparison with the paper sees them."""
         return [
-            StudyArm(a.name, a.method, a.base_stage, bool(self.train_data(a).shuffle_ids))
+            StudyArm(a.name, a.method, a.start, bool(self.train_data(a).shuffle_ids))
             for a in self.arms
         ]
 
@@ -441,7 +456,7 @@ class Study:
                 slot.x,
                 slot.seed,
                 self.run_dir(slot),
-                self.base_run_of(slot.arm.base_stage),
+                self.base_run_of(slot.arm.start),
             )
             for slot in self.slots()
         ]

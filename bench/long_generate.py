@@ -44,6 +44,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from generate import SHAPES as TINY_SHAPES
 from generate import (
     copy_bandwidth,
     device_slug,
@@ -60,15 +61,7 @@ from xling.models.shapes import QWEN2_5_1_5B_SHAPE, QWEN2_5_7B_SHAPE
 SHAPES: dict[str, dict[str, Any]] = {
     "qwen2.5-1.5b": QWEN2_5_1_5B_SHAPE,
     "qwen2.5-7b": QWEN2_5_7B_SHAPE,
-    "tiny": {
-        "hidden_size": 128,
-        "num_hidden_layers": 2,
-        "num_attention_heads": 4,
-        "num_key_value_heads": 2,
-        "intermediate_size": 128,
-        "vocab_size": 1024,
-        "tie_word_embeddings": True,
-    },
+    "tiny": {**TINY_SHAPES["tiny"], "tie_word_embeddings": True},  # CPU smoke runs
 }
 MIN_LENGTH = 16
 

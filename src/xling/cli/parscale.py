@@ -254,13 +254,17 @@ def budget_command(
     from rich.table import Table
 
     from xling.jsonl import write_json_atomic
-    from xling.parscale.budget import TAIL, check_budget, choose_recipe, study_cells
+    from xling.parscale.budget import (
+        TAIL,
+        check_budget,
+        choose_recipe,
+        study_cells,
+        unfinished_column,
+    )
 
     found = [(folder, *study_cells(folder)) for folder in studies]
     for folder, settings, cells in found:
-        have = {c.shape.name for c in cells if c.streams == 1}
-        wanted = [f"h{s['hidden']}-l{s['layers']}" for s in settings.get("sizes", [])]
-        if missing := [name for name in wanted if name not in have]:
+        if missing := unfinished_column(settings, cells):
             raise XlingError(
                 f"{folder}: the P = 1 column is not finished ({', '.join(missing)} missing); "
                 "rerun its study to finish it"

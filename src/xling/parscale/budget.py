@@ -30,7 +30,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from xling.parscale.settings import CellResult, StudyError
+from xling.parscale.settings import CellResult, ModelShape, StudyError
 
 TAIL = 0.1
 FLAT_DROP = 0.02
@@ -139,6 +139,14 @@ def choose_recipe(checks: Sequence[BudgetCheck]) -> int:
         raise StudyError("candidate recipes must have the same P = 1 sizes to be compared")
     best = min(check.mean_validation for check in checks)
     return next(i for i, check in enumerate(checks) if check.mean_validation <= best + TIE)
+
+
+def unfinished_column(settings: dict[str, Any], cells: Sequence[CellResult]) -> list[str]:
+    """The sizes of a study's settings (study.json) whose P = 1 cell is not trained yet: a
+    verdict on a partial column would judge another grid than the one asked for."""
+    have = {c.shape.name for c in cells if c.streams == 1}
+    sizes = [ModelShape(**size).name for size in settings.get("sizes", [])]
+    return [name for name in sizes if name not in have]
 
 
 def study_cells(folder: str | Path) -> tuple[dict[str, Any], list[CellResult]]:

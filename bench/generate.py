@@ -288,6 +288,30 @@ def random_qwen2(shape: dict[str, Any], device: torch.device) -> Any:
     return model.eval()
 
 
+def sampled_generate(
+    model: Any, ids: torch.Tensor, max_new: int, device: torch.device, *, static: bool = False
+) -> int:
+    """transformers `generate` sampling at temperature 1 with no end-of-sequence token (a
+    random-weight model would stop at random), `static`: its compiled static cache; returns
+    the tokens generated."""
+    from transformers import GenerationConfig
+
+    config = GenerationConfig(
+        do_sample=True,
+        temperature=1.0,
+        top_p=1.0,
+        top_k=0,
+        max_new_tokens=max_new,
+        eos_token_id=None,
+        pad_token_id=0,
+        **({"cache_implementation": "static"} if static else {}),
+    )
+    ids = ids.to(device)
+    with torch.inference_mode():
+        out = model.generate(ids, attention_mask=torch.ones_like(ids), generation_config=config)
+    return (out.shape[1] - ids.shape[1]) * ids.shape[0]
+
+
 def bench_shape(
     args: argparse.Namespace,
     device: torch.device,
@@ -296,7 +320,6 @@ def bench_shape(
     paths: tuple[str, ...],
 ) -> None:
     """`paths` of plain | engine | static | vllm on the shape at every batch size."""
-    from transformers import GenerationConfig
 
     from xling.engine import Engine, EngineConfig, SamplingParams
 
@@ -310,20 +333,7 @@ def bench_shape(
         return torch.randint(0, model.config.vocab_size, (batch, args.prompt_tokens), generator=g)
 
     def hf_generate(ids: torch.Tensor, static: bool, max_new: int) -> int:
-        config = GenerationConfig(
-            do_sample=True,
-            temperature=1.0,
-            top_p=1.0,
-            top_k=0,
-            max_new_tokens=max_new,
-            eos_token_id=None,
-            pad_token_id=0,
-            **({"cache_implementation": "static"} if static else {}),
-        )
-        ids = ids.to(device)
-        with torch.inference_mode():
-            out = model.generate(ids, attention_mask=torch.ones_like(ids), generation_config=config)
-        return (out.shape[1] - ids.shape[1]) * ids.shape[0]
+        return sampled_generate(model, ids, max_new, device, static=static)
 
     for batch in args.batches:
         ids = prompts(batch)

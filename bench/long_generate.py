@@ -50,6 +50,7 @@ from generate import (
     device_slug,
     free_memory,
     random_qwen2,
+    sampled_generate,
     section,
     sync,
     timed,
@@ -75,25 +76,9 @@ def draw_lengths(n: int, max_new: int, mean_share: float, sigma: float, seed: in
 
 
 def plain_tok_s(model: Any, prompts: torch.Tensor, new: int, device: torch.device) -> float:
-    from transformers import GenerationConfig
-
-    config = GenerationConfig(
-        do_sample=True,
-        temperature=1.0,
-        top_k=0,
-        max_new_tokens=new,
-        eos_token_id=None,
-        pad_token_id=0,
-    )
-    ids = prompts.to(device)
-
-    def run(cfg: Any) -> Any:
-        with torch.inference_mode():
-            return model.generate(ids, attention_mask=torch.ones_like(ids), generation_config=cfg)
-
-    run(GenerationConfig(**{**config.to_dict(), "max_new_tokens": 4}))  # warm-up
-    _, seconds = timed(device, lambda: run(config))
-    return ids.shape[0] * new / seconds
+    sampled_generate(model, prompts, 4, device)  # warm-up
+    tokens, seconds = timed(device, lambda: sampled_generate(model, prompts, new, device))
+    return tokens / seconds
 
 
 def _engine_twice(

@@ -112,14 +112,7 @@ def study_cost_inputs(folder: str | Path, size: str | None = None) -> dict[str, 
     cell = base[size]
     return {
         "label": f"{folder.name}:{size}",
-        "shape": {
-            "hidden_size": cell.shape.hidden,
-            "num_hidden_layers": cell.shape.layers,
-            "num_attention_heads": cell.shape.heads,
-            "num_key_value_heads": cell.shape.kv_heads,
-            "intermediate_size": cell.shape.intermediate,
-            "vocab_size": cell.params["embedding"] // cell.shape.hidden,
-        },
+        "shape": cell.shape.qwen2_sizes(cell.params["embedding"] // cell.shape.hidden),
         "prefix_tokens": prefix_tokens,
         "k": k,
         "k_ci": k_ci,

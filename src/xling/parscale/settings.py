@@ -100,18 +100,24 @@ class ModelShape:
         )
         return prefix + aggregator
 
+    def qwen2_sizes(self, vocab_size: int) -> dict[str, int]:
+        """This shape in a Qwen2 config's terms (what the cost bench builds from)."""
+        return {
+            "vocab_size": vocab_size,
+            "hidden_size": self.hidden,
+            "intermediate_size": self.intermediate,
+            "num_hidden_layers": self.layers,
+            "num_attention_heads": self.heads,
+            "num_key_value_heads": self.kv_heads,
+        }
+
     def text_config(self, tokenizer: Any, max_positions: int) -> dict[str, Any]:
         from xling.chat import ENDOFTEXT, IM_END
 
         eot = tokenizer.convert_tokens_to_ids(ENDOFTEXT)
         return {
             "model_type": "qwen2",
-            "vocab_size": len(tokenizer),
-            "hidden_size": self.hidden,
-            "intermediate_size": self.intermediate,
-            "num_hidden_layers": self.layers,
-            "num_attention_heads": self.heads,
-            "num_key_value_heads": self.kv_heads,
+            **self.qwen2_sizes(len(tokenizer)),
             "max_position_embeddings": max(max_positions, 2048),
             "tie_word_embeddings": True,
             "bos_token_id": eot,

@@ -320,6 +320,52 @@ def test_a_step_run_by_another_process_is_waited_for(tmp_path: Path) -> None:
     assert ran == ["b", "c"]
 
 
+def test_a_process_runs_ready_steps_while_another_runs_what_they_wait_on(
+    tmp_path: Path,
+) -> None:
+    import threading
+
+    from xling.study import Step
+
+    study = arms_study(tmp_path)
+    ran: list[str] = []
+    steps = [
+        Step("a", "a", lambda: ran.append("a")),
+        Step("b", "b", lambda: ran.append("b"), needs=("a",)),
+        Step("c", "c", lambda: ran.append("c")),
+    ]
+    study.steps_for = lambda arms: steps  # type: ignore[method-assign]
+    lock = study.marker("a").with_suffix(".lock")
+    lock.parent.mkdir(parents=True)
+    lock.write_text(str(os.getppid()))  # another live process is running step a
+
+    def other_process_finishes() -> None:
+        time.sleep(0.5)
+        assert ran == ["c"]  # c did not wait behind a and b
+        study.marker("a").write_text('{"step": "a"}')
+        lock.unlink()
+
+    threading.Thread(target=other_process_finishes).start()
+    study.run()
+    assert ran == ["c", "b"]
+
+
+def test_every_step_needs_only_earlier_steps(tmp_path: Path) -> None:
+    cfg = load_study_config(shipped_study("full"), ["seeds=[0,1]", "x_values=[0,1,2]"])
+    steps = Study(replace(cfg, out=str(tmp_path / "s"))).steps()
+    seen: set[str] = set()
+    for step in steps:
+        assert set(step.needs) <= seen, step.name
+        seen.add(step.name)
+    by_name = {s.name: s for s in steps}
+    assert by_name["train:grpo:X1-s1"].needs == ("data:X1-s1",)
+    assert by_name["eval:grpo:X1-s1"].needs == ("train:grpo:X1-s1",)
+    assert "stage:instruct" in by_name["train:instruct-grpo:X0-s0"].needs
+    report = set(by_name["report:grpo"].needs)
+    assert report == {"eval:base"} | {f"eval:grpo:X{x}-s{s}" for x in (0, 1, 2) for s in (0, 1)}
+    assert set(by_name["summary"].needs) == {f"report:{a.name}" for a in cfg.arm_list()}
+
+
 def test_study_takes_benchmark_presets_for_eval_and_training_data(tmp_path: Path) -> None:
     cfg = StudyConfig(
         base_model="organism",
@@ -337,6 +383,19 @@ def test_study_takes_benchmark_presets_for_eval_and_training_data(tmp_path: Path
     study._data(slot)
     rows = [json.loads(line) for line in study.data_path(slot).read_text("utf-8").splitlines()]
     assert {(r["benchmark"], r["lang"]) for r in rows} == {("synth", "en"), ("synth", "es")}
+
+
+def test_a_study_can_evaluate_on_the_validation_split_only(tmp_path: Path) -> None:
+    def study(**synthetic) -> Study:
+        return Study(StudyConfig(base_model="m", out=str(tmp_path / "s"), synthetic=synthetic))
+
+    assert study()._eval_config("m", tmp_path / "r").data.endswith("bench/test")
+    chosen = study(splits="v3", n_validation=5, eval_split="validation")
+    assert chosen._eval_config("m", tmp_path / "r").data.endswith("bench/validation")
+    with pytest.raises(XlingError, match="needs n_validation > 0"):
+        study(splits="v3", eval_split="validation")
+    with pytest.raises(XlingError, match="use 'test' or 'validation'"):
+        study(splits="v3", n_validation=5, eval_split="train")
 
 
 def test_flat_toml_round_trips_a_training_config() -> None:

@@ -43,6 +43,10 @@ class SyntheticSpec:
     # pretrained on worded steps in native digits is evaluated on them.
     native_digits: bool = False
     arithmetic: str = "shared"
+    # The split the study evaluates on: "test" for the study itself, "validation" for the
+    # runs that choose designs and recipes or measure their sensitivity (dose-response),
+    # so the test split is read once.
+    eval_split: str = "test"
 
     def __post_init__(self) -> None:
         from xling.world.problems import SPLIT_SCHEMES
@@ -63,6 +67,12 @@ class SyntheticSpec:
                 "synthetic.n_validation needs splits = 'v3' (a validation split disjoint "
                 "from test by content) and must be >= 0"
             )
+        if self.eval_split not in ("test", "validation"):
+            raise XlingError(
+                f"synthetic.eval_split {self.eval_split!r}: use 'test' or 'validation'"
+            )
+        if self.eval_split == "validation" and not self.n_validation:
+            raise XlingError("synthetic.eval_split = 'validation' needs n_validation > 0")
 
 
 @dataclass(frozen=True)

@@ -45,6 +45,7 @@ class Step:
     name: str  # unique, also the marker file name
     describe: str
     run: Callable[[], None]
+    needs: tuple[str, ...] = ()  # steps whose markers must exist before this one runs
 
 
 @dataclass(frozen=True)
@@ -150,9 +151,18 @@ class Study:
     # ------------------------------------------------------------------ steps
     def steps(self) -> list[Step]:
         steps: list[Step] = []
+        bench: tuple[str, ...] = ()
         if self.cfg.synthetic is not None:
             steps.append(Step("bench", "build the synthetic parallel benchmark", self._bench))
-        steps.append(Step("eval:base", "evaluate the base model", lambda: self._eval_base(None)))
+            bench = ("bench",)
+        steps.append(
+            Step(
+                "eval:base",
+                "evaluate the base model",
+                lambda: self._eval_base(None),
+                bench,
+            )
+        )
         for stage in dict.fromkeys(a.base_stage for a in self.arms if a.base_stage):
             steps += [
                 Step(
@@ -164,6 +174,7 @@ class Study:
                     f"eval:base:{stage}",
                     f"evaluate the {stage} base model",
                     lambda stage=stage: self._eval_base(stage),
+                    (*bench, f"stage:{stage}"),
                 ),
             ]
         for start in dict.fromkeys(a.start for a in self.arms if a.base_model is not None):
@@ -172,39 +183,56 @@ class Study:
                     f"eval:base:{start}",
                     f"evaluate the base model {self.model_of(start)}",
                     lambda start=start: self._eval_base(start),
+                    bench,
                 )
             )
         slots = self.slots()
+        reports = []
         for arm in self.arms:
+            base_eval = "eval:base" if arm.start is None else f"eval:base:{arm.start}"
+            stage = (f"stage:{arm.base_stage}",) if arm.base_stage else ()
             for slot in (s for s in slots if s.arm is arm and s.owner == arm.name):
                 name = self.run_name(slot.x, slot.seed)
                 langs = ",".join(self.cfg.train_langs(slot.x))
+                data = f"data:{slot.data_label}{name}"
                 steps += [
                     Step(
-                        f"data:{slot.data_label}{name}",
+                        data,
                         f"parallel data {slot.data_label}{name} ({langs})",
                         lambda slot=slot: self._data(slot),
+                        bench,
                     ),
                     Step(
                         f"train:{arm.name}:{name}",
                         f"{arm_label(arm)} on {name}",
                         lambda slot=slot: self._train(slot),
+                        (data, *stage),
                     ),
                     Step(
                         f"eval:{arm.name}:{name}",
                         f"evaluate {arm.name} {name}",
                         lambda slot=slot: self._eval_trained(slot),
+                        (f"train:{arm.name}:{name}",),
                     ),
                 ]
+            evals = [
+                f"eval:{slot.owner}:{self.run_name(slot.x, slot.seed)}"
+                for slot in slots
+                if slot.arm is arm
+            ]
+            reports.append(f"report:{arm.name}")
             steps.append(
                 Step(
                     f"report:{arm.name}",
                     f"{arm.name} fits and report",
                     lambda arm=arm: self._report(arm),
+                    (base_eval, *evals),
                 )
             )
         if len(self.arms) > 1:
-            steps.append(Step("summary", "compare the arms with the paper", self._summary))
+            steps.append(
+                Step("summary", "compare the arms with the paper", self._summary, tuple(reports))
+            )
         # Data steps are shared by arms: keep the first of each name only.
         unique: dict[str, Step] = {}
         for step in steps:
@@ -248,26 +276,34 @@ class Study:
         return [s for s in steps if s.name in wanted]
 
     def run(self, arms: Sequence[str] | None = None) -> None:
-        """Run every pending step in order (only those `arms` need, when given).
+        """Run every pending step (only those `arms` need, when given), each as soon as the
+        steps it needs are done.
 
-        Several processes may run one study at once (say, one per GPU, each with its own
-        arms): a step being run by another live process is waited for, not run twice."""
+        Several processes may run one study at once: one per GPU with its own arms, or
+        several on one large GPU, which small models leave mostly idle. Each takes the
+        earliest step that is ready and that no other live process is running, so they
+        share the work without doing any step twice."""
         self.out.mkdir(parents=True, exist_ok=True)
         write_json_atomic(self.out / "study.config.json", config_json(self.cfg))
         steps = self.steps_for(arms)
-        for index, step in enumerate(steps, start=1):
-            if self._read_marker(step.name) is not None:
+        number = {step.name: index for index, step in enumerate(steps, start=1)}
+        pending = [s for s in steps if self._read_marker(s.name) is None]
+        waiting_on: str | None = None
+        while pending:
+            step = next((s for s in pending if self._take_ready(s)), None)
+            if step is None:
+                # Every pending step waits on a step another process is running.
+                busy = pending[0].describe
+                if busy != waiting_on:
+                    self.console.print(f"waiting for another process to finish {busy}")
+                    waiting_on = busy
+                time.sleep(2.0)
+                pending = [s for s in pending if self._read_marker(s.name) is None]
                 continue
-            if not self._lock(step.name):
-                self.console.print(f"waiting for another process to finish {step.describe}")
-                while self._read_marker(step.name) is None and not self._lock(step.name):
-                    time.sleep(2.0)
-            if self._read_marker(step.name) is not None:  # finished while we looked
-                lock.release(self.marker(step.name).with_suffix(".lock"))
-                continue
+            waiting_on = None
             try:
                 # At most 120 columns: a console writing to a pipe is ~unbounded in width.
-                rule = Rule(f"[bold]{index}/{len(steps)} {step.describe}")
+                rule = Rule(f"[bold]{number[step.name]}/{len(steps)} {step.describe}")
                 self.console.print(rule, width=min(self.console.width, 120))
                 started = time.time()
                 step.run()
@@ -281,6 +317,19 @@ class Study:
                 )
             finally:
                 lock.release(self.marker(step.name).with_suffix(".lock"))
+            pending = [s for s in pending if self._read_marker(s.name) is None]
+
+    def _take_ready(self, step: Step) -> bool:
+        """Whether `step` can run now (what it needs is done) and this process got its lock
+        (no other live process is running it); a step found finished is not taken."""
+        if any(self._read_marker(need) is None for need in step.needs):
+            return False
+        if not self._lock(step.name):
+            return False
+        if self._read_marker(step.name) is not None:  # finished while we looked
+            lock.release(self.marker(step.name).with_suffix(".lock"))
+            return False
+        return True
 
     def _lock(self, name: str) -> bool:
         return lock.take(self.marker(name).with_suffix(".lock"))
@@ -307,7 +356,7 @@ class Study:
         if self.cfg.synthetic is not None:
             values |= {
                 "bench": "jsonl",
-                "data": str(self.bench_dir / "test"),
+                "data": str(self.bench_dir / self.cfg.synthetic.eval_split),
                 "bench_name": "synth",
                 "id_field": "id",
             }

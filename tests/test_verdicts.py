@@ -90,7 +90,14 @@ def test_clear_findings_reproduce_with_cis_that_exclude_zero(tmp_path: Path) -> 
         "sft_vs_rl",
         "base_vs_instruct_relative",
         "leap",
+        "mti_law",
+        "accuracy_law",
+        "gap",
     ]
+    # Two parallel settings (X = 1, 2) cannot fix a law: undefined, and out of Holm's count.
+    for key in ("mti_law", "accuracy_law", "gap"):
+        assert v[key].verdict == "undefined" and v[key].p_holm is None
+        assert "a law needs 3" in v[key].cells
     for key in ("parallel_vs_shuffled", "sft_vs_rl", "base_vs_instruct_relative", "leap"):
         e = v[key].estimate
         assert v[key].verdict == "reproduces", (key, v[key].row())
@@ -108,6 +115,79 @@ def test_clear_findings_reproduce_with_cis_that_exclude_zero(tmp_path: Path) -> 
     assert v["base_vs_instruct_absolute"].p_holm is None  # outside the family
     assert v["sft_vs_rl"].denominator_le0_share is None  # not a ratio
     assert v["leap"].denominator_le0_share == 0.0
+
+
+LAW_LANGS = ("en", "es", "ru", "bn", "sw", "te")
+
+
+def law_study(
+    w: Writer, base: Path, beta: float, prefix: str = "", organism: str = "", jitter=0.0
+) -> list[StudyRun]:
+    """The main arm at X = 0..4 with MTI 1.0·(X + 1)^beta (X + 1 training languages), two
+    seeds, the mean accuracy rising with X; `jitter` shifts this organism's MTIs."""
+    runs = []
+    for x in range(5):
+        langs = LAW_LANGS[: x + 1]
+        mti = (1.0 + jitter) * (x + 1) ** beta
+        for seed in (0, 1):
+            acc = study_accuracies(BASE, langs, mti, seen_gain=0.5 + 0.02 * x)
+            path = w.run(f"{prefix}grpo/X{x}-s{seed}", acc, langs)
+            runs.append(StudyRun("grpo", x, seed, path, base, organism))
+    return runs
+
+
+def test_the_laws_are_refitted_on_every_replicate(tmp_path: Path) -> None:
+    w = Writer(tmp_path, n=1500, rho=0.3)
+    base = w.run("base", BASE)
+    v = by_key(compute_verdicts(law_study(w, base, 0.5), ARMS[:1], n_boot=200, seed=0))
+    law = v["mti_law"]
+    assert law.family and law.p_holm is not None
+    assert law.estimate.value == pytest.approx(0.5, abs=0.15)
+    assert law.estimate.lo > 0 and law.p is not None and law.p <= 0.05, law.row()
+    assert law.verdict in ("reproduces", "inconclusive")  # Holm may take p above 0.05
+    assert "X=0,1,2,3,4" in law.cells and "2 seed(s) per cell" in law.cells
+    assert v["accuracy_law"].estimate.value > 0  # every language gains more as X grows
+    # The gap: the accuracy law at one training language minus the English-only cell.
+    gap = v["gap"].estimate
+    assert gap.defined and gap.lo is not None and gap.lo <= gap.value <= gap.hi
+
+    flat = by_key(compute_verdicts(law_study(w, base, 0.0, "flat-"), ARMS[:1], n_boot=200))
+    e = flat["mti_law"].estimate
+    assert e.lo is not None and e.lo <= 0 <= e.hi and abs(e.value) < 0.2
+    assert flat["mti_law"].verdict == "inconclusive"
+
+
+def test_organisms_pool_their_own_gains_and_widen_the_cis(tmp_path: Path) -> None:
+    """Two organisms, each measured against its own base: a cell's gain is the mean of
+    theirs, and resampling organisms widens a CI when they disagree."""
+    w = Writer(tmp_path, n=600)
+    base_a = w.run("a/base", BASE)
+    base_b = w.run("b/base", {k: v + 0.1 for k, v in BASE.items()})
+    runs_a = law_study(w, base_a, 0.4, "a/", "a", jitter=-0.4)
+    runs_b = law_study(w, base_b, 0.4, "b/", "b", jitter=+0.4)
+    both = build_cell_cube(runs_a + runs_b, n_boot=300, seed=0)
+    alone_a = build_cell_cube(runs_a, n_boot=300, seed=0)
+    alone_b = build_cell_cube(runs_b, n_boot=300, seed=0)
+    assert both.organisms == ["a", "b"] and len(both.cell("grpo", 2).members) == 2
+    langs = ["es", "sw"]
+    pooled = both.mean_gain("grpo", 2, langs)[0]
+    separate = (alone_a.mean_gain("grpo", 2, langs)[0] + alone_b.mean_gain("grpo", 2, langs)[0]) / 2
+    assert pooled == pytest.approx(separate)
+    fixed = build_cell_cube(runs_a + runs_b, n_boot=300, seed=0, resample_organisms=False)
+
+    def width(cube) -> float:
+        mti, why = cube.mti("grpo", 2, "relative")
+        assert why is None
+        lo, hi = np.nanpercentile(mti[1:], [2.5, 97.5])
+        return hi - lo
+
+    assert width(both) > 1.5 * width(fixed)
+    # Organism draws that take one organism twice give that organism's value.
+    weights = both._organism_weights
+    only_a = np.flatnonzero(weights[:, 1] == 0)
+    assert only_a.size > 0
+    a_mti = alone_a.mti("grpo", 2, "relative")[0]
+    assert np.all(np.abs(both.mti("grpo", 2, "relative")[0][1 + only_a] - a_mti[0]) < 0.6)
 
 
 def test_equal_arms_are_inconclusive(tmp_path: Path) -> None:
@@ -171,7 +251,7 @@ def test_seed_resampling_widens_the_ci_when_seeds_disagree(tmp_path: Path) -> No
         return by_key(vs)["parallel_vs_shuffled_x1"]
 
     hier, flat, single = ci(two), ci(two, resample_seeds=False), ci(one)
-    assert "seeds: grpo X=1: 2, shuf X=1: 1" in hier.cells
+    assert "runs: grpo X=1: 2 seed(s), shuf X=1: 1 seed(s)" in hier.cells
     assert hier.estimate.value == pytest.approx(single.estimate.value, abs=0.5)
     assert width(hier.estimate) > 1.5 * width(flat.estimate)
     assert width(hier.estimate) > 1.5 * width(single.estimate)

@@ -112,9 +112,16 @@ def mti_arrays(
     Returns gain (..., L), gain_seen (...) (the denominator Δ_S), gain_unseen (...) (the
     numerator, mean Δ over `use`), mti_lang (..., L), mti (...); NaN = undefined.
     """
+    return mti_from_gains(gains(base, trained, kind), seen, use)
+
+
+def mti_from_gains(
+    g: np.ndarray, seen: np.ndarray, use: np.ndarray | None = None
+) -> dict[str, np.ndarray]:
+    """`mti_arrays` from per-language gains Δ (..., L) already computed (e.g. averaged over
+    independently pretrained models, each against its own base)."""
     seen = np.asarray(seen, dtype=bool)
     unseen = ~seen if use is None else np.asarray(use, dtype=bool)
-    g = gains(base, trained, kind)
     nan = np.full(g.shape[:-1], np.nan)
     g_seen = g[..., seen].mean(axis=-1) if seen.any() else nan
     ok = g_seen > 0
@@ -713,4 +720,5 @@ __all__ = [
     "gains",
     "lang_order",
     "mti_arrays",
+    "mti_from_gains",
 ]

@@ -25,7 +25,13 @@ Scheme (two-level, paired bootstrap).
    their draw, so their difference stays exactly 0. Row 0 (the point estimate) is the plain
    mean over seeds on all problems. With one seed per cell w_b = (1) and this is the
    ordinary paired bootstrap.
-3. Statistics. Gains and MTI are taken from the cell's seed-mean accuracy per language (a
+3. Organisms. Runs may come from several independently pretrained models ("organisms",
+   `StudyRun.organism`), each measured against base runs of its own. A cell's gain is the
+   mean over its organisms of each one's seed-mean gain; replicate b first draws the
+   organisms with replacement (one draw for every cell, so differences stay paired at this
+   level too) and weights each organism's gain by its count. With one organism this level
+   does nothing.
+4. Statistics. Gains and MTI are taken from the cell's seed-mean accuracy per language (a
    ratio of means, as `mti_arrays` computes for one run: one seed whose training-language
    gain is ≤ 0 does not make the cell undefined). The base run is the same for every seed.
 
@@ -77,9 +83,10 @@ from xling.analysis.bootstrap import (
     resample_counts,
     summarize,
 )
+from xling.analysis.fits import MIN_FIT_X, fit_power_nls
 from xling.analysis.paper import LOW_RESOURCE, PAPER, StudyArm
 from xling.analysis.rundata import SCORES, Run, align, load_run
-from xling.analysis.transfer import GAIN_KINDS, gains, mti_arrays
+from xling.analysis.transfer import GAIN_KINDS, gains, mti_from_gains
 from xling.errors import XlingError
 from xling.tables import write_csv
 
@@ -103,13 +110,16 @@ _RATIO_CAUSE = "a training-language gain (an MTI denominator) is ≤ 0"
 class StudyRun:
     """One trained run of a study arm: where it is and the base run it is measured against.
 
-    x: parallel languages added to English (the pipeline's X; English-only = 0)."""
+    x: parallel languages added to English (the pipeline's X; English-only = 0).
+    organism: which independently pretrained starting model the run belongs to, when a
+    finding pools several (each with base runs of its own); "" for a single one."""
 
     arm: str
     x: int
     seed: int
     run_dir: Path
     base_dir: Path
+    organism: str = ""
 
 
 # --------------------------------------------------------------------------- p-values
@@ -147,26 +157,47 @@ def holm(pvalues: Sequence[float | None]) -> list[float | None]:
 
 
 @dataclass(frozen=True)
-class _Cell:
-    arm: str
-    x: int
+class _Member:
+    """The seed runs of one cell from one organism, and that organism's base run."""
+
+    organism: str
     runs: tuple[int, ...]  # cube indices of the seed runs
     seeds: tuple[int, ...]
     base: int  # cube index of the base run
+
+
+@dataclass(frozen=True)
+class _Cell:
+    arm: str
+    x: int
+    members: tuple[_Member, ...]  # one per organism, in the cube's organism order
     train_langs: tuple[str, ...]
+
+    @property
+    def runs(self) -> tuple[int, ...]:
+        return tuple(r for m in self.members for r in m.runs)
+
+    @property
+    def seeds(self) -> tuple[int, ...]:
+        return tuple(s for m in self.members for s in m.seeds)
 
 
 @dataclass
 class CellCube:
     """One paired cube over base runs and trained runs, read by (arm, X) cell with the seed
-    level resampled as the module docstring says."""
+    level (and, across several organisms, the organism level) resampled as the module
+    docstring says."""
 
     cube: Cube
     cells: dict[tuple[str, int], _Cell]
     resample_seeds: bool
+    organisms: list[str] = field(default_factory=lambda: [""])
     warnings: list[str] = field(default_factory=list)
     _weights: dict[tuple[int, ...], np.ndarray] = field(default_factory=dict, repr=False)
-    _acc: dict[tuple[str, int], np.ndarray] = field(default_factory=dict, repr=False)
+    # (B, organisms) draw counts, shared by every cell: findings compare cells of the same
+    # drawn organisms (paired at the top level too).
+    _organism_weights: np.ndarray | None = field(default=None, repr=False)
+    _member_acc: dict[tuple[int, ...], np.ndarray] = field(default_factory=dict, repr=False)
 
     @property
     def langs(self) -> list[str]:
@@ -185,32 +216,56 @@ class CellCube:
         except KeyError:
             raise XlingError(f"arm {arm!r} has no run at X={x}") from None
 
-    def acc(self, arm: str, x: int) -> np.ndarray:
-        """(1 + B, L) accuracy of the cell: the seed mean on all problems in row 0, the
-        seed-resampled mean under each problem resample in rows 1..B."""
-        key = (arm, x)
-        if key not in self._acc:
-            c = self.cell(arm, x)
-            sel = self.cube.acc[:, list(c.runs), :]  # (1 + B, k, L)
-            k = len(c.runs)
-            w = self._weights[c.runs][:, :, None]  # (B, k, 1)
+    def _seed_mean(self, m: _Member) -> np.ndarray:
+        """(1 + B, L) accuracy of one organism's seed runs: the seed mean on all problems in
+        row 0, the seed-resampled mean under each problem resample in rows 1..B."""
+        if m.runs not in self._member_acc:
+            sel = self.cube.acc[:, list(m.runs), :]  # (1 + B, k, L)
+            k = len(m.runs)
+            w = self._weights[m.runs][:, :, None]  # (B, k, 1)
             # A run drawn 0 times must not bring its NaN (no problem drawn) into the sum.
             reps = np.where(w > 0, w * sel[1:], 0.0).sum(axis=1) / k
-            self._acc[key] = np.concatenate([sel[:1].mean(axis=1), reps], axis=0)
-        return self._acc[key]
+            self._member_acc[m.runs] = np.concatenate([sel[:1].mean(axis=1), reps], axis=0)
+        return self._member_acc[m.runs]
 
-    def base_acc(self, arm: str, x: int) -> np.ndarray:
-        return self.cube.acc[:, self.cell(arm, x).base, :]
+    def _over_organisms(self, c: _Cell, per_member: list[np.ndarray]) -> np.ndarray:
+        """(1 + B, L) mean over the cell's organisms: plain in row 0, weighted by each
+        replicate's organism draw in rows 1..B."""
+        stacked = np.stack(per_member, axis=1)  # (1 + B, n, L)
+        if len(per_member) == 1:
+            return stacked[:, 0]
+        assert self._organism_weights is not None
+        order = [self.organisms.index(m.organism) for m in c.members]
+        w = self._organism_weights[:, order][:, :, None]  # (B, n, 1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            reps = np.where(w > 0, w * stacked[1:], 0.0).sum(axis=1) / w.sum(axis=1)
+        return np.concatenate([stacked[:1].mean(axis=1), reps], axis=0)
 
-    def mti(self, arm: str, x: int, kind: str) -> tuple[np.ndarray, str | None]:
+    def acc(self, arm: str, x: int) -> np.ndarray:
+        """(1 + B, L) accuracy of the cell (seed means, then the organism mean)."""
+        c = self.cell(arm, x)
+        return self._over_organisms(c, [self._seed_mean(m) for m in c.members])
+
+    def gain(self, arm: str, x: int, kind: str) -> np.ndarray:
+        """(1 + B, L) gain of the cell: each organism's seed mean against its own base run,
+        then the mean over organisms."""
+        c = self.cell(arm, x)
+        per = [gains(self.cube.acc[:, m.base, :], self._seed_mean(m), kind) for m in c.members]
+        return self._over_organisms(c, per)
+
+    def mti(
+        self, arm: str, x: int, kind: str, unseen: Sequence[str] | None = None
+    ) -> tuple[np.ndarray, str | None]:
         """(1 + B,) aggregate MTI of the cell against its base, and why it is undefined at
-        the point estimate (None when defined). Unseen languages whose gain is undefined
+        the point estimate (None when defined). The numerator averages the cell's unseen
+        languages, or `unseen` when given (a fixed set); languages whose gain is undefined
         on all problems (base accuracy 0) are left out, as `compare_from_cube` does."""
         c = self.cell(arm, x)
-        base, trained = self.base_acc(arm, x), self.acc(arm, x)
+        g = self.gain(arm, x, kind)
         seen = np.array([lang in c.train_langs for lang in self.langs], dtype=bool)
-        use = ~seen & np.isfinite(gains(base[0], trained[0], kind))
-        m = mti_arrays(base, trained, seen, kind, use=use)
+        pool = ~seen if unseen is None else np.isin(self.langs, list(unseen)) & ~seen
+        use = pool & np.isfinite(g[0])
+        m = mti_from_gains(g, seen, use=use)
         label = f"{arm} X={x}"
         if not seen.any():
             return m["mti"], f"{label}: no training language is evaluated"
@@ -225,7 +280,71 @@ class CellCube:
     def mean_gain(self, arm: str, x: int, langs: Sequence[str]) -> np.ndarray:
         """(1 + B,) mean absolute accuracy gain of the cell over `langs` (evaluated ones)."""
         idx = [self.langs.index(lang) for lang in langs]
-        return (self.acc(arm, x)[:, idx] - self.base_acc(arm, x)[:, idx]).mean(axis=1)
+        return self.gain(arm, x, "absolute")[:, idx].mean(axis=1)
+
+    def fixed_unseen(self) -> list[str]:
+        """The languages no cell trains on."""
+        trained = {lang for c in self.cells.values() for lang in c.train_langs}
+        return [lang for lang in self.langs if lang not in trained]
+
+
+CELL_COLUMNS = (
+    "arm",
+    "x",
+    "organisms",
+    "runs",
+    "seen_gain",
+    "seen_gain_lo",
+    "seen_gain_hi",
+    "unseen_gain",
+    "unseen_gain_lo",
+    "unseen_gain_hi",
+    "mti",
+    "mti_lo",
+    "mti_hi",
+    "mti_fixed_unseen",
+    "mti_fixed_unseen_lo",
+    "mti_fixed_unseen_hi",
+    "mti_abs",
+    "mti_abs_lo",
+    "mti_abs_hi",
+    "mti_denominator_le0_share",
+)
+
+
+def cell_rows(cc: CellCube, *, ci: float = 0.95, mti_gain: str = "relative") -> list[dict]:
+    """Per (arm, X) cell: the mean absolute gains (points) on its seen and unseen languages
+    and its MTI three ways, each from the same bootstrap as the verdicts (problems, seeds
+    within the cell and organisms all resampled)."""
+    fixed = cc.fixed_unseen()
+    rows = []
+    for (arm, x), c in sorted(cc.cells.items()):
+        row: dict[str, Any] = {
+            "arm": arm,
+            "x": x,
+            "organisms": len(c.members),
+            "runs": len(c.runs),
+        }
+        seen = [lang for lang in cc.langs if lang in c.train_langs]
+        unseen = [lang for lang in cc.langs if lang not in c.train_langs]
+        for key, langs in (("seen_gain", seen), ("unseen_gain", unseen)):
+            e = summarize(float("nan"), None, ci, undefined="no such language")
+            if langs:
+                g = 100 * cc.mean_gain(arm, x, langs)
+                e = summarize(float(g[0]), g[1:], ci)
+            row.update({key: e.value, f"{key}_lo": e.lo, f"{key}_hi": e.hi})
+        for key, kind, pool in (
+            ("mti", mti_gain, None),
+            ("mti_fixed_unseen", mti_gain, fixed),
+            ("mti_abs", "absolute", None),
+        ):
+            values, why = cc.mti(arm, x, kind, pool)
+            e = summarize(float(values[0]), values[1:], ci, undefined=why, ci_cause=_RATIO_CAUSE)
+            row.update({key: e.value, f"{key}_lo": e.lo, f"{key}_hi": e.hi})
+            if key == "mti":
+                row["mti_denominator_le0_share"] = float(np.mean(~np.isfinite(values[1:])))
+        rows.append(row)
+    return rows
 
 
 def _label(path: Path) -> str:
@@ -239,9 +358,11 @@ def build_cell_cube(
     seed: int = DEFAULT_SEED,
     benchmark: str = "all",
     resample_seeds: bool = True,
+    resample_organisms: bool = True,
 ) -> CellCube:
     """Load every run and base run of `runs` once (a run two arms share is one run) into one
-    paired bootstrap cube and group them into (arm, X) cells."""
+    paired bootstrap cube and group them into (arm, X) cells, each with one member per
+    organism."""
     check_bootstrap_options(n_boot=n_boot, seed=seed)
     runs = list(runs)
     if not runs:
@@ -256,50 +377,78 @@ def build_cell_cube(
             loaded.append(load_run(path, name=_label(key)))
         return index[key]
 
-    grouped: dict[tuple[str, int], list[tuple[int, int, int]]] = {}
+    organisms = sorted({r.organism for r in runs})
+    grouped: dict[tuple[str, int], dict[str, list[tuple[int, int, int]]]] = {}
     for r in runs:
-        grouped.setdefault((r.arm, r.x), []).append((r.seed, load(r.run_dir), load(r.base_dir)))
+        members = grouped.setdefault((r.arm, r.x), {})
+        members.setdefault(r.organism, []).append((r.seed, load(r.run_dir), load(r.base_dir)))
     cells: dict[tuple[str, int], _Cell] = {}
-    for (arm, x), members in sorted(grouped.items()):
-        seeds = [s for s, _, _ in members]
-        if len(set(seeds)) != len(seeds):
-            raise XlingError(f"arm {arm!r} X={x}: seed listed twice ({seeds})")
-        bases = {b for _, _, b in members}
-        if len(bases) != 1:
-            names = ", ".join(loaded[b].name for b in sorted(bases))
-            raise XlingError(f"arm {arm!r} X={x}: its seed runs name different bases ({names})")
+    for (arm, x), by_organism in sorted(grouped.items()):
+        where = f"arm {arm!r} X={x}"
+        members = []
         langs = set()
-        for _, ri, _ in members:
-            if loaded[ri].train_langs is None:
-                raise XlingError(
-                    f"{loaded[ri].path}: training languages unknown (no train.json with "
-                    "train_langs), so its MTI cannot be computed"
+        for organism in organisms:
+            listed = by_organism.get(organism)
+            if not listed:
+                continue
+            named = f"{where}{f' (organism {organism})' if organism else ''}"
+            seeds = [s for s, _, _ in listed]
+            if len(set(seeds)) != len(seeds):
+                raise XlingError(f"{named}: seed listed twice ({seeds})")
+            bases = {b for _, _, b in listed}
+            if len(bases) != 1:
+                names = ", ".join(loaded[b].name for b in sorted(bases))
+                raise XlingError(f"{named}: its seed runs name different bases ({names})")
+            for _, ri, _ in listed:
+                if loaded[ri].train_langs is None:
+                    raise XlingError(
+                        f"{loaded[ri].path}: training languages unknown (no train.json with "
+                        "train_langs), so its MTI cannot be computed"
+                    )
+                langs.add(tuple(loaded[ri].train_langs))
+            members.append(
+                _Member(
+                    organism,
+                    tuple(ri for _, ri, _ in listed),
+                    tuple(seeds),
+                    bases.pop(),
                 )
-            langs.add(tuple(loaded[ri].train_langs))
+            )
         if len(langs) != 1:
-            raise XlingError(f"arm {arm!r} X={x}: its seed runs trained on different languages")
-        cells[(arm, x)] = _Cell(
-            arm,
-            x,
-            tuple(ri for _, ri, _ in members),
-            tuple(seeds),
-            bases.pop(),
-            langs.pop(),
-        )
+            raise XlingError(f"{where}: its seed runs trained on different languages")
+        cells[(arm, x)] = _Cell(arm, x, tuple(members), langs.pop())
     aligned = align(loaded, benchmark=benchmark)
     cube = compute_cube(aligned, n_boot=n_boot, seed=seed)
-    # Seeds are drawn from a stream of their own, so adding seeds to a study leaves the
-    # problem resamples (and with one seed per cell, every result) unchanged.
+    # Seeds and organisms are drawn from streams of their own, so adding seeds or
+    # organisms to a study leaves the problem resamples (and with one seed per cell and one
+    # organism, every result) unchanged.
     rng = np.random.default_rng(np.random.SeedSequence([seed, 0x5EED]))
     weights: dict[tuple[int, ...], np.ndarray] = {}
     for c in cells.values():
-        if c.runs in weights:
-            continue
-        k = len(c.runs)
-        weights[c.runs] = (
-            resample_counts(k, n_boot, rng) if resample_seeds else np.ones((n_boot, k))
+        for m in c.members:
+            if m.runs in weights:
+                continue
+            k = len(m.runs)
+            weights[m.runs] = (
+                resample_counts(k, n_boot, rng) if resample_seeds else np.ones((n_boot, k))
+            )
+    organism_weights = None
+    if len(organisms) > 1:
+        org_rng = np.random.default_rng(np.random.SeedSequence([seed, 0x0C6A]))
+        organism_weights = (
+            resample_counts(len(organisms), n_boot, org_rng)
+            if resample_organisms
+            else np.ones((n_boot, len(organisms)))
         )
-    return CellCube(cube, cells, resample_seeds, list(aligned.warnings), weights)
+    return CellCube(
+        cube,
+        cells,
+        resample_seeds,
+        organisms,
+        list(aligned.warnings),
+        weights,
+        organism_weights,
+    )
 
 
 # --------------------------------------------------------------------------- findings
@@ -370,9 +519,11 @@ def _pooled(
     ratio: bool,
     family: bool,
     cells: str,
+    nan_cause: str = _RATIO_CAUSE,
 ) -> Verdict:
     """The mean of per-cell differences `parts` ((label, (1 + B,) array, why undefined)),
-    over those defined at the point estimate; the others are named in `cells`."""
+    over those defined at the point estimate; the others are named in `cells`. `ratio`:
+    replicates can be undefined (NaN, for `nan_cause`), and their share is reported."""
     usable = [(lab, d) for lab, d, why in parts if why is None]
     skipped = [why for _, _, why in parts if why is not None]
     if skipped:
@@ -385,18 +536,24 @@ def _pooled(
     d = np.mean(np.stack([a for _, a in usable]), axis=0)
     reps = d[1:]
     share = float(np.mean(~np.isfinite(reps))) if ratio and reps.size else None
-    est = summarize(float(d[0]), reps, ci, ci_cause=_RATIO_CAUSE if ratio else None)
+    est = summarize(float(d[0]), reps, ci, ci_cause=nan_cause if ratio else None)
     return Verdict(key, finding, paper, sign, est, bootstrap_p(reps), share, cells, family)
 
 
 def _xs_text(cc: CellCube, arms: Sequence[str], xs: Sequence[int]) -> str:
     if not xs:
         return "no common X"
-    counts = {(a, x): len(cc.cell(a, x).seeds) for a in arms for x in xs}
+
+    def runs(cell: _Cell) -> str:
+        if len(cell.members) == 1:
+            return f"{len(cell.seeds)} seed(s)"
+        return " + ".join(f"{len(m.seeds)}" for m in cell.members) + " seeds over organisms"
+
+    counts = {(a, x): runs(cc.cell(a, x)) for a in arms for x in xs}
     if len(set(counts.values())) == 1:
-        per = f"{next(iter(counts.values()))} seed(s) per cell"
+        per = f"{next(iter(counts.values()))} per cell"
     else:
-        per = "seeds: " + ", ".join(f"{a} X={x}: {k}" for (a, x), k in counts.items())
+        per = "runs: " + ", ".join(f"{a} X={x}: {k}" for (a, x), k in counts.items())
     return f"{' vs '.join(arms)} at X={','.join(str(x) for x in xs)} ({per})"
 
 
@@ -573,7 +730,104 @@ def findings(
             cells=cells,
         )
     )
+    family += _law_verdicts(cc, main, mti_gain, ci)
     return family + detail
+
+
+_FIT_CAUSE = "the power law did not converge on a replicate"
+
+
+def _law_fit(x: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """α and β of α·X^β fitted to values (1 + B, n) at x (n,): row 0 on the points, rows
+    1..B on each replicate (NaN where a fit does not converge or a value is undefined)."""
+    alpha = np.full(values.shape[0], np.nan)
+    beta = np.full(values.shape[0], np.nan)
+    for row, y in enumerate(values):
+        if np.all(np.isfinite(y)):
+            fitted = fit_power_nls(x, y)
+            if fitted is not None:
+                alpha[row], beta[row] = fitted
+    return alpha, beta
+
+
+def _law_verdicts(cc: CellCube, main: str, mti_gain: str, ci: float) -> list[Verdict]:
+    """The MTI law's and the accuracy law's exponents and the monolingual gap, each from
+    the power law refitted on every replicate of the main arm's cells (so the organism,
+    seed and problem levels all enter their CIs). X counts training languages as the
+    paper's laws do (English-only = 1); the laws are fitted to the parallel settings."""
+    xs = cc.xs(main)
+    x = np.array(xs, dtype=float) + 1.0
+    parallel = x > 1
+    cells = _xs_text(cc, (main,), xs) + "; law fitted to X ≥ 1 (training languages ≥ 2)"
+    enough = len(set(x[parallel])) >= MIN_FIT_X
+    too_few = f"{main} has {int(parallel.sum())} parallel setting(s); a law needs {MIN_FIT_X}"
+    mtis, why_mti = [], []
+    for x_value in xs:
+        values, why = cc.mti(main, x_value, mti_gain)
+        mtis.append(values)
+        if why is not None and x_value >= 1:
+            why_mti.append(why)
+    accuracy = np.stack([100 * cc.acc(main, v).mean(axis=1) for v in xs], axis=1)
+    mti_values = np.stack(mtis, axis=1)
+    where = cells if enough else f"{cells}; {too_few}"
+
+    def row(key: str, finding: str, paper: str, parts: list) -> Verdict:
+        return _pooled(
+            key,
+            finding,
+            paper,
+            +1,
+            parts,
+            ci=ci,
+            ratio=True,
+            family=True,
+            cells=where,
+            nan_cause=_FIT_CAUSE,
+        )
+
+    rows = []
+    for key, finding, law, values, undefined in (
+        (
+            "mti_law",
+            f"MTI law: exponent β of MTI ({mti_gain}) = α·X^β",
+            "mti_law",
+            mti_values,
+            "; ".join(why_mti) or None,
+        ),
+        (
+            "accuracy_law",
+            "Accuracy law: exponent β of accuracy = α·X^β",
+            "accuracy_law",
+            accuracy,
+            None,
+        ),
+    ):
+        alpha_paper, beta_paper = PAPER[law]
+        parts = []
+        if enough and undefined is None:
+            _, beta = _law_fit(x[parallel], values[:, parallel])
+            why = None if np.isfinite(beta[0]) else f"{main}: the power law does not converge"
+            parts = [("law", beta, why)]
+        elif enough:
+            parts = [("law", values[:, 0], undefined)]
+        paper = f"β = {beta_paper:.2f} ({alpha_paper:.2f}·X^{beta_paper:.2f})"
+        rows.append(row(key, finding, paper, parts))
+    gap_parts = []
+    if enough and 0 in xs:
+        alpha, _ = _law_fit(x[parallel], accuracy[:, parallel])
+        gap = alpha - accuracy[:, xs.index(0)]  # the law at X = 1 is α
+        why = None if np.isfinite(gap[0]) else f"{main}: the accuracy law does not converge"
+        gap_parts = [("gap", gap, why)]
+    predicted, measured = PAPER["mono_predicted"], PAPER["mono_measured"]
+    rows.append(
+        row(
+            "gap",
+            "Monolingual gap: accuracy law at English-only training − measured (points)",
+            f"{predicted:.2f} − {measured:.2f} = {predicted - measured:+.2f}",
+            gap_parts,
+        )
+    )
+    return rows
 
 
 def adjust(verdicts: list[Verdict], alpha: float = ALPHA) -> list[Verdict]:
@@ -598,6 +852,8 @@ class VerdictSet:
     langs: list[str]
     arms: list[str]
     warnings: list[str] = field(default_factory=list)
+    organisms: list[str] = field(default_factory=lambda: [""])
+    cells: list[dict[str, Any]] = field(default_factory=list)  # `cell_rows`
 
     def table(self) -> list[dict[str, Any]]:
         return [v.row() for v in self.rows]
@@ -605,7 +861,10 @@ class VerdictSet:
     def meta(self) -> dict[str, Any]:
         return {
             "scheme": "paired bootstrap over problems (one cube over every run involved), "
-            "seeds resampled within each (arm, X) cell; Holm-Bonferroni over the family",
+            "seeds resampled within each (arm, X) cell"
+            + (", organisms resampled for all cells at once" if len(self.organisms) > 1 else "")
+            + "; Holm-Bonferroni over the family",
+            "organisms": self.organisms,
             "family": [v.key for v in self.rows if v.family],
             "n_boot": self.n_boot,
             "seed": self.seed,
@@ -630,6 +889,7 @@ def compute_verdicts(
     mti_gain: str = "relative",
     benchmark: str = "all",
     resample_seeds: bool = True,
+    resample_organisms: bool = True,
 ) -> VerdictSet:
     """The verdicts of a study from its run folders: one cube over the base runs and the
     runs of the arms the findings involve. Runs not evaluated yet (no scores.jsonl) are left
@@ -647,7 +907,12 @@ def compute_verdicts(
         if r not in ready
     ]
     cc = build_cell_cube(
-        ready, n_boot=n_boot, seed=seed, benchmark=benchmark, resample_seeds=resample_seeds
+        ready,
+        n_boot=n_boot,
+        seed=seed,
+        benchmark=benchmark,
+        resample_seeds=resample_seeds,
+        resample_organisms=resample_organisms,
     )
     rows = adjust(findings(cc, roles, ci=ci, mti_gain=mti_gain), alpha)
     return VerdictSet(
@@ -661,6 +926,8 @@ def compute_verdicts(
         langs=cc.langs,
         arms=sorted({a for a, _ in cc.cells}),
         warnings=warnings + cc.warnings,
+        organisms=cc.organisms,
+        cells=cell_rows(cc, ci=ci, mti_gain=mti_gain),
     )
 
 
@@ -668,6 +935,8 @@ def compute_verdicts(
 
 
 def write_verdicts_csv(vs: VerdictSet, path: Path) -> Path:
+    """verdicts.csv at `path`, and the cells' table (`cell_rows`) as cells.csv beside it."""
+    write_csv(vs.cells, path.with_name("cells.csv"), columns=CELL_COLUMNS)
     return write_csv(vs.table(), path, columns=COLUMNS)
 
 
@@ -685,6 +954,13 @@ def verdicts_markdown(vs: VerdictSet) -> str:
         f"bootstrap ({vs.n_boot} replicates, seed {vs.seed}) over every run involved: each "
         "replicate resamples the same problems in every run and language"
         + (", and the training seeds within each (arm, X) cell" if vs.resample_seeds else "")
+        + (
+            f"; the {len(vs.organisms)} independently pretrained organisms "
+            f"({', '.join(vs.organisms)}) are drawn with replacement first, each measured "
+            "against its own base"
+            if len(vs.organisms) > 1
+            else ""
+        )
         + f". p: two-sided bootstrap p-value; p_holm: Holm-Bonferroni over the "
         f"{sum(v.family for v in vs.rows)} findings above the detail rows. A verdict other "
         f"than inconclusive needs the CI to exclude 0 and p_holm ≤ {vs.alpha:g}; detail rows "
@@ -706,6 +982,7 @@ def verdicts_markdown(vs: VerdictSet) -> str:
 
 __all__ = [
     "ALPHA",
+    "CELL_COLUMNS",
     "COLUMNS",
     "CellCube",
     "Roles",
@@ -715,6 +992,7 @@ __all__ = [
     "adjust",
     "bootstrap_p",
     "build_cell_cube",
+    "cell_rows",
     "compute_verdicts",
     "findings",
     "holm",

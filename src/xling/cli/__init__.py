@@ -245,6 +245,29 @@ def study_run_command(
     headline(cfg, console, chosen)
 
 
+@study_app.command("pool")
+def study_pool_command(
+    studies: Annotated[
+        list[Path], typer.Argument(help="Study files, one per organism (same design).")
+    ],
+    out: Annotated[Path, Opt(help="Folder for runs.csv and verdicts.{csv,md,json}.")],
+    n_boot: Annotated[
+        int | None, Opt(help="Bootstrap replicates [default: the studies' report n_boot].")
+    ] = None,
+) -> None:
+    """Pool one study run on several independently pretrained organisms: every run in one
+    runs.csv, and the findings from one bootstrap that resamples organisms, seeds and
+    problems (each study's reports must be done)."""
+    from xling.study import Study, load_study_config
+    from xling.study.pooled import pool_studies
+
+    loaded = [Study(load_study_config(path), console) for path in studies]
+    vs = pool_studies(loaded, out, n_boot=n_boot)
+    for row in vs.rows:
+        console.print(f"{row.verdict:>13}  {row.finding}: {row.ours()}")
+    console.print(f"written: {out}/runs.csv, {out}/verdicts.csv, {out}/verdicts.md")
+
+
 @study_app.command("status")
 def study_status_command(study: StudyFile, out: StudyOut = None, set_: StudySet = None) -> None:
     """Show which steps of a study are done."""

@@ -1,0 +1,194 @@
+"""Run a study in pieces on a machine whose files do not outlive one call (the lent H200):
+each piece starts from a small state archive, runs the study for a while with several
+processes on one GPU, and packs what it made for the next piece.
+
+    python bench/study_piece.py run STUDY.toml --state S.tar.xz --minutes 8 --procs 6 --out DIR
+        # on the GPU: unpack S (if present), run, write DIR/new.tar.xz (the piece's
+        # new files, no weights) and DIR/state.tar.xz (what the next piece needs)
+    python bench/study_piece.py merge STUDY.toml NEW.tar.xz [...]
+        # here: add pieces' files to the local study folder
+    python bench/study_piece.py state STUDY.toml S.tar.xz
+        # here: the state archive of the local study folder
+
+The state is the step markers, the training data and the base evaluations: enough for the
+study to skip what is done. Trained weights never travel (a 3.4M-parameter organism is
+14 MB in fp32, and a study has hundreds): a run trained but not yet evaluated when a piece
+ends loses its training and is trained again, its partial evaluation removed with it, so
+no evaluation mixes two trainings.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tarfile
+import time
+from pathlib import Path
+
+from xling import lock
+from xling.study import Study, load_study_config
+from xling.train.common import FINAL_DIR
+
+# Never packed: the benchmark (rebuilt in seconds, byte for byte) and model weights.
+SKIPPED_PARTS = {"bench", FINAL_DIR, "stages"}
+
+
+def _skipped(relative: Path) -> bool:
+    return any(p in SKIPPED_PARTS or p.startswith("checkpoint") for p in relative.parts) or (
+        relative.suffix == ".lock"
+    )
+
+
+def _files(root: Path, newer_than: float = 0.0) -> list[Path]:
+    found = []
+    for path in sorted(root.rglob("*")):
+        relative = path.relative_to(root)
+        if path.is_file() and not _skipped(relative) and path.stat().st_mtime >= newer_than:
+            found.append(relative)
+    return found
+
+
+def _pack(root: Path, files: list[Path], archive: Path) -> None:
+    archive.parent.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(archive, "w:xz") as tar:
+        for relative in files:
+            tar.add(root / relative, arcname=str(relative))
+
+
+def _unpack(archive: Path, root: Path) -> None:
+    root.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(archive, "r:xz") as tar:
+        tar.extractall(root, filter="data")
+
+
+def forget_unevaluated_training(study: Study) -> list[str]:
+    """Drop the markers (and folders) of runs trained but not evaluated whose weights are
+    gone, so the study trains them again instead of failing to evaluate them."""
+    dropped = []
+    for slot in study.slots():
+        if slot.owner != slot.arm.name:
+            continue
+        name = study.run_name(slot.x, slot.seed)
+        train, evaluate = f"train:{slot.owner}:{name}", f"eval:{slot.owner}:{name}"
+        if study.marker(evaluate).exists() or not study.marker(train).exists():
+            continue
+        if (study.train_dir(slot) / FINAL_DIR).is_dir():
+            continue
+        study.marker(train).unlink()
+        for folder in (study.train_dir(slot), study.run_dir(slot)):
+            subprocess.run(["rm", "-rf", str(folder)], check=True)
+        dropped.append(train)
+    return dropped
+
+
+def state_files(study: Study) -> list[Path]:
+    root = study.out
+    wanted = [root / "steps", root / "data", root / "study.config.json"]
+    wanted += [p for p in root.glob("base*") if p.is_dir()]
+    files = []
+    for top in wanted:
+        paths = [top] if top.is_file() else sorted(top.rglob("*")) if top.is_dir() else []
+        for path in paths:
+            relative = path.relative_to(root)
+            if path.is_file() and not _skipped(relative):
+                files.append(relative)
+    return files
+
+
+def run_piece(args: argparse.Namespace) -> int:
+    cfg = load_study_config(Path(args.study))
+    study = Study(cfg)
+    root = study.out
+    if args.state and Path(args.state).is_file():
+        _unpack(Path(args.state), root)
+    if not (root / "bench").is_dir():
+        study.marker("bench").unlink(missing_ok=True)  # rebuilt, identical, in seconds
+    dropped = forget_unevaluated_training(study)
+    if dropped:
+        print(f"training again (weights did not travel): {', '.join(dropped)}")
+    # Reports and the summary need every run of the study, which lives here only after
+    # the pieces are merged: this process holds their locks, so the study's processes
+    # leave them, and it stops them once nothing else is left.
+    final_steps = [s.name for s in study.steps() if s.name.startswith(("report:", "summary"))]
+    for name in final_steps:
+        lock.take(study.marker(name).with_suffix(".lock"), "held by bench/study_piece.py")
+    work = [s.name for s in study.steps() if s.name not in final_steps]
+    started = time.time() - 1
+    env = {**os.environ, "TOKENIZERS_PARALLELISM": "false"}
+    logs = Path(args.out) / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    command = [sys.executable, "-m", "xling.cli", "study", "run", args.study]
+    procs = []
+    for index in range(args.procs):
+        handle = (logs / f"proc{index}.log").open("w")
+        procs.append(subprocess.Popen(command, stdout=handle, stderr=subprocess.STDOUT, env=env))
+        time.sleep(2)  # the first takes the benchmark step; the others start on its heels
+    deadline = started + 60 * args.minutes
+    while any(p.poll() is None for p in procs) and time.time() < deadline:
+        if all(study.marker(name).exists() for name in work):
+            break
+        time.sleep(2)
+    for p in procs:
+        if p.poll() is None:
+            p.terminate()
+    for p in procs:
+        try:
+            p.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            p.kill()
+    for name in final_steps:
+        lock.release(study.marker(name).with_suffix(".lock"))
+    forget_unevaluated_training(study)
+    # Logs travel inside one archive: a call brings back at most 8 files.
+    _pack(
+        Path(args.out),
+        sorted(p.relative_to(args.out) for p in logs.iterdir()),
+        Path(args.out) / "logs.tar.xz",
+    )
+    subprocess.run(["rm", "-rf", str(logs)], check=True)
+    _pack(root, _files(root, newer_than=started), Path(args.out) / "new.tar.xz")
+    _pack(root, state_files(study), Path(args.out) / "state.tar.xz")
+    done = len(list((root / "steps").glob("*.json")))
+    print(f"piece done: {done}/{len(study.steps())} steps of {cfg.name} finished")
+    return 0
+
+
+def merge(args: argparse.Namespace) -> int:
+    root = Study(load_study_config(Path(args.study))).out
+    for archive in args.archives:
+        _unpack(Path(archive), root)
+    return 0
+
+
+def write_state(args: argparse.Namespace) -> int:
+    study = Study(load_study_config(Path(args.study)))
+    _pack(study.out, state_files(study), Path(args.archive))
+    return 0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run")
+    run.add_argument("study")
+    run.add_argument("--state")
+    run.add_argument("--minutes", type=float, required=True)
+    run.add_argument("--procs", type=int, default=6)
+    run.add_argument("--out", required=True)
+    run.set_defaults(func=run_piece)
+    join = sub.add_parser("merge")
+    join.add_argument("study")
+    join.add_argument("archives", nargs="+")
+    join.set_defaults(func=merge)
+    state = sub.add_parser("state")
+    state.add_argument("study")
+    state.add_argument("archive")
+    state.set_defaults(func=write_state)
+    args = parser.parse_args()
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

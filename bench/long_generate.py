@@ -16,17 +16,28 @@ shape × slots (sequences decoded at once) × `--max-new` (the longest trace):
   [16, max-new]): what early stopping makes of a batch of reasoning traces. More requests
   than slots, so slots are refilled as sequences finish.
 
+Each row runs the engine once per `--attention` mode (default both): "dense", one cache
+row of the longest length per slot (keys as before: `engine_*`, `peak_gb`), and "paged", a
+pool of pages sized by the memory budget and the tokens in flight (`engine_paged_*`,
+`paged_*`).
+
 Figures per row (tokens/s are requested new tokens over wall time, prefill included):
 - `engine_tok_s`, and `engine_warmup_s` (the first call's extra time: graph capture,
-  compiling) from a first and a second identical call;
+  compiling) from a first and a second identical call; `engine_paged_tok_s` and
+  `engine_paged_warmup_s` likewise with pages;
 - `plain_tok_s`: `generate` on one batch of `slots` prompts for min(max-new,
   `--plain-max-new`) tokens (its best case: uniform lengths; its rate barely moves with
   length, and a full run would take hours at 7B);
 - `roofline_tok_s`: a schedule with the same slots and first-come refills simulated token
   by token; every step reads the weights once and, for every live sequence, the cache of
   all its tokens so far (prompt and generated), at the device's measured copy bandwidth;
-- `peak_gb`: the engine's peak allocated memory; a row whose cache cannot fit is skipped
-  with the bytes it would need.
+- `peak_gb`, `paged_peak_gb`: the engine's peak allocated memory (the paged pool takes
+  `memory_fraction` of the free memory, or less when `slots` sequences of the row's longest
+  length need less); a dense cache that cannot fit is skipped with the bytes it would need
+  (`skipped`);
+- `paged_pool_tokens` (what its pool holds), `paged_peak_live` (sequences decoded at once,
+  at most: the slots it could keep busy) and `paged_preemptions` (sequences evicted and
+  generated again when the pool ran dry).
 
 Writes `<out>/long-generate-<device>.json` and prints a table last.
 """
@@ -81,17 +92,62 @@ def plain_tok_s(model: Any, prompts: torch.Tensor, new: int, device: torch.devic
     return tokens / seconds
 
 
+ATTENTIONS = ("dense", "paged")
+# Row keys of each mode: (tokens/s etc. prefix, peak memory key); dense keeps the keys
+# this bench had before it measured pages.
+PREFIX = {"dense": "engine", "paged": "engine_paged"}
+PEAK = {"dense": "peak_gb", "paged": "paged_peak_gb"}
+
+
 def _engine_twice(
-    model: Any, slots: int, prompts: list[list[int]], params: list[Any], device: torch.device
-) -> tuple[list[Any], float, float]:
-    """The same generation twice on a fresh engine: (completions, first s, second s); the
-    difference is the warm-up (graph capture, compiling)."""
+    model: Any,
+    slots: int,
+    attention: str,
+    prompts: list[list[int]],
+    params: list[Any],
+    device: torch.device,
+) -> tuple[Any, list[Any], float, float]:
+    """The same generation twice on a fresh engine: (engine, completions, first s, second
+    s); the difference is the warm-up (graph capture, compiling)."""
     from xling.engine import Engine, EngineConfig
 
-    engine = Engine(model, config=EngineConfig(max_batch_size=slots))
+    engine = Engine(model, config=EngineConfig(max_batch_size=slots, attention=attention))
     _, first = timed(device, lambda: engine.generate(prompts, params))
     done, second = timed(device, lambda: engine.generate(prompts, params))
-    return done, first, second
+    return engine, done, first, second
+
+
+def measure_engine(
+    model: Any,
+    row: dict[str, Any],
+    attention: str,
+    prompts: list[list[int]],
+    params: list[Any],
+    device: torch.device,
+) -> None:
+    """One attention mode's figures into `row`."""
+    from xling.engine.paged import PagedKVCache
+
+    lengths = [p.max_new_tokens for p in params]
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+    engine, done, first, second = _engine_twice(
+        model, row["slots"], attention, prompts, params, device
+    )
+    assert [len(c.tokens) for c in done] == lengths, "the engine stopped a request early"
+    prefix = PREFIX[attention]
+    row[f"{prefix}_tok_s"] = round(sum(lengths) / second)
+    row[f"{prefix}_warmup_s"] = round(max(first - second, 0.0), 2)
+    row[f"{prefix}_roofline_share"] = round(row[f"{prefix}_tok_s"] / row["roofline_tok_s"], 4)
+    if device.type == "cuda":
+        row[PEAK[attention]] = round(torch.cuda.max_memory_allocated(device) / 1e9, 2)
+    if isinstance(engine.cache, PagedKVCache):
+        row["paged_pool_tokens"] = engine.cache.pool.usable * engine.cache.page_size
+        # Both calls' stats: the most at once, and preemptions per call.
+        row["paged_peak_live"] = engine.stats["peak_live"]
+        row["paged_preemptions"] = engine.stats["preemptions"] // 2
+    del engine, done
+    free_memory()
 
 
 def bench_row(
@@ -126,33 +182,29 @@ def bench_row(
             )
         ),
     }
-    cache_gb = kv_token * slots * (args.prompt_tokens + max_new) / 1e9
-    if device.type == "cuda":
-        free = torch.cuda.mem_get_info(device)[0] / 1e9
-        if cache_gb > 0.9 * free:
-            row["skipped"] = f"needs a {cache_gb:.0f} GB cache, {free:.0f} GB free"
-            return row
     g = torch.Generator().manual_seed(slots)
     prompts = torch.randint(0, shape["vocab_size"], (n, args.prompt_tokens), generator=g)
     params = [
         SamplingParams(temperature=1.0, max_new_tokens=length, seed=i)
         for i, length in enumerate(lengths)
     ]
-    if device.type == "cuda":
-        torch.cuda.reset_peak_memory_stats(device)
-    done, first, second = _engine_twice(model, slots, prompts.tolist(), params, device)
-    assert [len(c.tokens) for c in done] == lengths, "the engine stopped a request early"
-    row["engine_tok_s"] = round(sum(lengths) / second)
-    row["engine_warmup_s"] = round(max(first - second, 0.0), 2)
-    row["engine_roofline_share"] = round(row["engine_tok_s"] / row["roofline_tok_s"], 4)
-    if device.type == "cuda":
-        row["peak_gb"] = round(torch.cuda.max_memory_allocated(device) / 1e9, 2)
-    free_memory()
+    for attention in args.attention.split(","):
+        cache_gb = kv_token * slots * (args.prompt_tokens + max_new) / 1e9
+        if attention == "dense" and device.type == "cuda":
+            free = torch.cuda.mem_get_info(device)[0] / 1e9
+            if cache_gb > 0.9 * free:
+                row["skipped"] = f"dense needs a {cache_gb:.0f} GB cache, {free:.0f} GB free"
+                continue
+        measure_engine(model, row, attention, prompts.tolist(), params, device)
+    if not any(f"{p}_tok_s" in row for p in PREFIX.values()):
+        return row
     if kind == "uniform" or args.plain_on_ragged:
         new = min(max_new, args.plain_max_new)
         row["plain_tok_s"] = round(plain_tok_s(model, prompts[:slots], new, device))
         row["plain_new_tokens"] = new
-        row["engine_vs_plain"] = round(row["engine_tok_s"] / row["plain_tok_s"], 2)
+        for prefix in PREFIX.values():
+            if f"{prefix}_tok_s" in row:
+                row[f"{prefix}_vs_plain"] = round(row[f"{prefix}_tok_s"] / row["plain_tok_s"], 2)
     return row
 
 
@@ -164,6 +216,9 @@ def main() -> None:
     parser.add_argument("--slots", default="64,256")
     parser.add_argument("--max-new", default="2048,8192")
     parser.add_argument("--kinds", default="uniform,ragged")
+    parser.add_argument(
+        "--attention", default=",".join(ATTENTIONS), help="Engine attention modes to measure."
+    )
     parser.add_argument("--prompt-tokens", type=int, default=200)
     parser.add_argument("--requests-per-slot", type=int, default=2)
     parser.add_argument("--mean-share", type=float, default=0.42)
@@ -174,6 +229,9 @@ def main() -> None:
     )
     parser.add_argument("--bandwidth-gbs", type=float, default=None)
     args = parser.parse_args()
+    for attention in args.attention.split(","):
+        if attention not in ATTENTIONS:
+            parser.error(f"--attention: {attention!r} is not one of {', '.join(ATTENTIONS)}")
 
     device = torch.device(args.device)
     torch.manual_seed(0)
@@ -207,13 +265,21 @@ def main() -> None:
     path = args.out / f"long-generate-{device_slug(device)}.json"
     path.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     print(f"\nwrote {path}\n")
-    cols = ("engine_tok_s", "roofline_tok_s", "engine_roofline_share", "plain_tok_s", "peak_gb")
-    print(f"{'row':44s}" + "".join(f"{c:>22s}" for c in cols))
+    cols = (
+        "roofline_tok_s",
+        "engine_tok_s",
+        "engine_roofline_share",
+        "engine_paged_tok_s",
+        "engine_paged_roofline_share",
+        "plain_tok_s",
+        "peak_gb",
+        "paged_peak_gb",
+        "paged_peak_live",
+    )
+    print(f"{'row':40s}" + "".join(f"{c:>{len(c) + 2}s}" for c in cols))
     for key, row in results["rows"].items():
-        if "skipped" in row:
-            print(f"{key:44s}  skipped: {row['skipped']}")
-            continue
-        print(f"{key:44s}" + "".join(f"{row.get(c, '')!s:>22s}" for c in cols))
+        line = f"{key:40s}" + "".join(f"{row.get(c, '')!s:>{len(c) + 2}s}" for c in cols)
+        print(line + (f"  skipped: {row['skipped']}" if "skipped" in row else ""))
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
 """A compact generation engine for Qwen2 / Qwen3 / Llama / Mistral HF models.
 
 Plain PyTorch in the manner of gpt-fast and nano-vllm: the decoder computed from the HF
-model's own tensors (model.py), a preallocated per-slot KV cache (cache.py), on-device
+model's own tensors (model.py), a preallocated per-slot KV cache (cache.py) or a pool of
+pages read through flex attention (paged.py, `EngineConfig(attention="paged")`), on-device
 sampling with per-request counter-based seeds (sampling.py), continuous batching
 (scheduler.py, engine.py), CUDA-graph decode steps (graphs.py) and, for larger models,
 torch.compile'd element-wise kernels (compiling.py). `unsupported_reason(model)` says

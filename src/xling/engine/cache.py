@@ -3,12 +3,42 @@
 Static per-slot rows rather than pages: every slot holds `max_len` positions, so a decode
 step reads a fixed-shape slice (what a CUDA graph needs) and attention is plain
 `scaled_dot_product_attention` over it. The price is memory for the longest sequence in
-every slot, which `plan_slots` bounds by the memory at hand.
+every slot, which `plan_slots` bounds by the memory at hand, and, with ragged lengths, reads
+of every row up to the longest live one. paged.py is the alternative (`EngineConfig.attention`).
+`Cache` is what the decoder (model.py) needs of either.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Protocol
+
 import torch
+import torch.nn.functional as F
+
+# (layer, window, q [b, heads, head_dim], k, v [b, kv_heads, head_dim]) -> [b, heads * head_dim]
+DecodeAttention = Callable[
+    [int, int | None, torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor
+]
+
+
+class Cache(Protocol):
+    """A key/value cache the decoder's passes write into and attend over."""
+
+    @property
+    def dtype(self) -> torch.dtype: ...
+
+    def prompt_writer(
+        self, slots: torch.Tensor, width: int
+    ) -> Callable[[int, torch.Tensor, torch.Tensor], None]:
+        """(layer, k, v) -> None storing prompt keys/values [n, kv_heads, width, head_dim]
+        at positions [0, width) of `slots` [n]."""
+        ...
+
+    def decode_attention(self, positions: torch.Tensor, kv_len: int | None) -> DecodeAttention:
+        """Attention of one decode step for rows 0..b-1 fed at `positions` [b]: stores each
+        layer's new keys/values and attends to every row's positions up to its own."""
+        ...
 
 
 def bytes_per_token(n_layers: int, n_kv_heads: int, head_dim: int, dtype: torch.dtype) -> int:
@@ -65,6 +95,44 @@ class KVCache:
     def view(self, layer: int, rows: int, length: int) -> tuple[torch.Tensor, torch.Tensor]:
         return self.k[layer, :rows, :, :length], self.v[layer, :rows, :, :length]
 
+    def prompt_writer(
+        self, slots: torch.Tensor, width: int
+    ) -> Callable[[int, torch.Tensor, torch.Tensor], None]:
+        return lambda layer, k, v: self.write_prompt(layer, slots, k, v)
+
+    def decode_attention(self, positions: torch.Tensor, kv_len: int | None) -> DecodeAttention:
+        """Rows attend to cache positions [0, kv_len) (static shapes for a CUDA graph),
+        masked to each row's own positions."""
+        assert kv_len is not None
+        b = positions.shape[0]
+        rows = torch.arange(b, device=positions.device)
+        key_pos = torch.arange(kv_len, device=positions.device)[None, :]
+        causal = key_pos <= positions[:, None]
+        # Additive masks, built once per step rather than converted from bool in every layer.
+        masks: dict[int | None, torch.Tensor] = {None: _additive(causal, self.dtype)}
+
+        def attention(
+            layer: int, window: int | None, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor
+        ) -> torch.Tensor:
+            self.write_step(layer, rows, positions, k, v)
+            keys, values = self.view(layer, b, kv_len)
+            if window not in masks:
+                masks[window] = _additive(
+                    causal & (key_pos > positions[:, None] - window), self.dtype
+                )
+            # The `group` query heads that share a key/value head attend as `group` queries
+            # of that head, so grouped-query attention needs no repeated keys.
+            group = q.shape[1] // keys.shape[1]
+            out = F.scaled_dot_product_attention(
+                q.view(b, keys.shape[1], group, q.shape[2]),
+                keys,
+                values,
+                attn_mask=masks[window],
+            )
+            return out.reshape(b, -1)
+
+        return attention
+
     def move(self, src: list[int], dst: list[int], length: int) -> None:
         """Copy the first `length` positions of slots `src` into slots `dst` (compaction,
         a shared prompt)."""
@@ -93,3 +161,9 @@ def plan_slots(
     else:
         budget = cpu_budget_bytes
     return max(0, min(wanted, budget // max(per_slot_bytes, 1)))
+
+
+def _additive(allowed: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """A [b, L] bool mask as the [b, 1, 1, L] additive mask SDPA would make of it."""
+    mask = torch.zeros(allowed.shape, dtype=dtype, device=allowed.device)
+    return mask.masked_fill_(~allowed, float("-inf"))[:, None, None, :]

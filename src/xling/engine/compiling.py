@@ -52,15 +52,18 @@ def _own_code(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 
 class MaybeCompiled:
-    """Calls `fn` compiled (dynamic shapes, no graph breaks) or, once compiling has failed,
-    eagerly. Failures are compile-time (tracing, code generation, too many variants), before
-    any kernel runs, so the eager retry sees exactly the inputs the compiled call was given."""
+    """Calls `fn` compiled (no graph breaks; dynamic shapes unless `dynamic=False`) or, once
+    compiling has failed, eagerly. Failures are compile-time (tracing, code generation, too
+    many variants), before any kernel runs, so the eager retry sees exactly the inputs the
+    compiled call was given."""
 
-    def __init__(self, fn: Callable[..., Any], *, enabled: bool, name: str) -> None:
+    def __init__(
+        self, fn: Callable[..., Any], *, enabled: bool, name: str, dynamic: bool = True
+    ) -> None:
         self.fn = fn
         self.name = name
         self.compiled = (
-            torch.compile(_own_code(fn), dynamic=True, fullgraph=True) if enabled else None
+            torch.compile(_own_code(fn), dynamic=dynamic, fullgraph=True) if enabled else None
         )
 
     @property

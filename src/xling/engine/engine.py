@@ -8,11 +8,19 @@ also draws each one's first token), then run decode steps for all live slots, se
 time between host synchronisations (`steps_per_sync`), then hand finished requests back and
 refill their slots from the queue. On CUDA each decode step is a replayed CUDA graph
 (graphs.py); elsewhere it runs eagerly on exactly the live rows and cache length.
+
+Two cache layouts (`EngineConfig.attention`): "dense" (cache.py), a row of the longest
+length per slot, and "paged" (paged.py), a pool of pages that sequences take as they grow.
+With pages the loop also keeps every live sequence supplied with the pages its next chunk
+of steps writes, and when the pool runs dry it preempts the most recently admitted
+sequence: its pages are freed, and it goes back to the front of the queue to be generated
+again from its prompt (the same tokens: sampling draws by (seed, token index)).
 """
 
 from __future__ import annotations
 
 import contextlib
+import itertools
 import logging
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
@@ -26,6 +34,7 @@ from xling.engine.cache import KVCache, bytes_per_token, plan_slots
 from xling.engine.compiling import MaybeCompiled, compiled_kernels, compiler_available
 from xling.engine.graphs import DecodeGraphs, batch_bucket, length_bucket
 from xling.engine.model import EAGER_KERNELS, Decoder
+from xling.engine.paged import PAGE_SIZE, PagedKVCache, pages_for
 from xling.engine.sampling import DRAWS, draw_for, sample, sampling_mode, seed_key
 from xling.engine.scheduler import (
     Completion,
@@ -41,6 +50,10 @@ log = logging.getLogger(__name__)
 
 class EngineError(XlingError):
     pass
+
+
+DENSE, PAGED = "dense", "paged"
+ATTENTIONS = (DENSE, PAGED)
 
 
 @dataclass(frozen=True)
@@ -63,7 +76,13 @@ class EngineConfig:
     cpu_cache_bytes: int = 4 << 30  # CPU: cache budget
     # torch.compile the element-wise kernels and the sampler (compiling.py); None: with CUDA
     # graphs, where Triton is installed, for models of COMPILE_MIN_PARAMETERS or more.
+    # (Paged attention compiles its flex attention on CUDA whatever this says.)
     compile: bool | None = None
+    # Cache layout and decode attention: "dense" (a row of the longest length per slot,
+    # SDPA; cache.py) or "paged" (a pool of pages sized by the tokens in flight, flex
+    # attention; paged.py). None: dense.
+    attention: str | None = None
+    page_size: int = PAGE_SIZE  # paged: positions per page, a multiple of 16
 
     def __post_init__(self) -> None:
         if self.max_batch_size < 1:
@@ -76,6 +95,13 @@ class EngineConfig:
             raise EngineError(f"memory_fraction must be in (0, 1], got {self.memory_fraction}")
         if self.draw is not None and self.draw not in DRAWS:
             raise EngineError(f"draw must be one of {', '.join(DRAWS)}, got {self.draw!r}")
+        if self.attention is not None and self.attention not in ATTENTIONS:
+            raise EngineError(
+                f"attention must be one of {', '.join(ATTENTIONS)}, got {self.attention!r}"
+            )
+        # flex attention's decoding kernel splits a page into key tiles of 16 or more.
+        if self.page_size < 16 or self.page_size % 16:
+            raise EngineError(f"page_size must be a multiple of 16, got {self.page_size}")
 
 
 class _State:
@@ -118,8 +144,10 @@ COMPILE_MIN_PARAMETERS = 100_000_000
 # Prefill activations (tokens x hidden) from which the compiled element-wise kernels are used.
 _COMPILED_PREFILL_ELEMENTS = 1 << 22
 
+# A slot's state values: token, position, sampling key, counter, temperature, top_p.
+_Values = tuple[int, int, int, int, float, float]
 # Values written into a freed slot: position 0 keeps its (ignored) row's attention valid.
-_IDLE = (0, 0, 0, 0, 0.0, 1.0)
+_IDLE: _Values = (0, 0, 0, 0, 0.0, 1.0)
 
 
 class Engine:
@@ -160,9 +188,12 @@ class Engine:
         self.prefill_tokens = self.config.prefill_tokens or (
             16384 if device.type == "cuda" else 2048
         )
-        self.cache: KVCache | None = None
+        self.paged = (self.config.attention or DENSE) == PAGED
+        self.cache: KVCache | PagedKVCache | None = None
         self.state: _State | None = None
         self._slot_cap = self.config.max_batch_size  # lowered when memory holds fewer
+        self._page_cap = 1 << 62  # likewise, pages of the paged cache
+        self._admissions = itertools.count()
         self.cos = self.sin = torch.empty(0)
         self._weights_key = self.decoder.storage_key()
         compile_ = self.config.compile
@@ -176,7 +207,14 @@ class Engine:
         if compile_:
             self.decoder.kernels = compiled_kernels()
             self._sample = MaybeCompiled(sample, enabled=True, name="sampler")
-        self.stats = {"prefills": 0, "decode_steps": 0, "syncs": 0, "moves": 0}
+        self.stats = {
+            "prefills": 0,
+            "decode_steps": 0,
+            "syncs": 0,
+            "moves": 0,
+            "preemptions": 0,
+            "peak_live": 0,  # sequences decoded at once, at most
+        }
 
     @classmethod
     def from_pretrained(
@@ -276,16 +314,39 @@ class Engine:
             self._weights_key = key
         need_len = max(len(r.prompt) + r.params.max_new_tokens for r in requests)
         need_len = length_bucket(need_len, self.config.length_step, 1 << 62)
+        if self.paged:
+            need_len = length_bucket(need_len, self.config.page_size, 1 << 62)
         need_slots = min(self.config.max_batch_size, len(requests), self._slot_cap)
         cache = self.cache
-        if cache is not None and cache.slots >= need_slots and cache.max_len >= need_len:
-            return
-        slots = max(need_slots, cache.slots if cache else 0)
-        max_len = max(need_len, cache.max_len if cache else 0)
-        self._allocate(slots, max_len)
+        if (
+            cache is None
+            or cache.slots < need_slots
+            or cache.max_len < need_len
+            or (
+                isinstance(cache, PagedKVCache)
+                and cache.n_pages < min(self._page_cap, self._pages_wanted(need_slots, need_len))
+            )
+        ):
+            slots = max(need_slots, cache.slots if cache else 0)
+            max_len = max(need_len, cache.max_len if cache else 0)
+            self._allocate(slots, max_len)
+        if isinstance(self.cache, PagedKVCache):
+            usable, size = self.cache.pool.usable, self.cache.page_size
+            for r in requests:
+                positions = len(r.prompt) + r.params.max_new_tokens - 1  # the last is not fed
+                if pages_for(positions, size) > usable:
+                    raise EngineError(
+                        f"request {r.index} needs {positions} cache positions "
+                        f"({pages_for(positions, size)} pages of {size}), more than the whole "
+                        f"paged KV cache ({usable} pages); shorten max_new_tokens or free memory"
+                    )
 
     def _cache_dtype(self) -> torch.dtype:
         return self.autocast_dtype or self.decoder.dtype
+
+    def _pages_wanted(self, slots: int, max_len: int) -> int:
+        """Pages for every slot at full length (more could never be used), and the sink."""
+        return slots * (max_len // self.config.page_size) + 1
 
     def _allocate(self, slots: int, max_len: int) -> None:
         self.cache = self.state = None
@@ -293,7 +354,7 @@ class Engine:
         if self.device.type == "cuda":
             torch.cuda.empty_cache()
         dec = self.decoder
-        per_slot = max_len * bytes_per_token(
+        token_bytes = bytes_per_token(
             dec.n_layers, dec.n_kv_heads, dec.head_dim, self._cache_dtype()
         )
         hidden = dec.embed.shape[1]
@@ -301,6 +362,15 @@ class Engine:
         reserved = (
             slots * dec.vocab_size * 32 + self.prefill_tokens * (8 * hidden + 4 * intermediate) * 4
         )
+        if self.paged:
+            self.cache = self._page_pool(slots, max_len, token_bytes, reserved)
+        else:
+            self.cache = self._slot_rows(slots, max_len, token_bytes, reserved)
+        self.state = _State(self.cache.slots, self.steps_per_sync, self.device)
+        self.cos, self.sin = dec.rope_tables(max_len)
+
+    def _slot_rows(self, slots: int, max_len: int, token_bytes: int, reserved: int) -> KVCache:
+        per_slot = max_len * token_bytes
         fit = plan_slots(
             slots,
             per_slot,
@@ -322,7 +392,8 @@ class Engine:
                 slots,
                 max_len,
             )
-        self.cache = KVCache(
+        dec = self.decoder
+        return KVCache(
             n_layers=dec.n_layers,
             slots=fit,
             n_kv_heads=dec.n_kv_heads,
@@ -331,8 +402,46 @@ class Engine:
             dtype=self._cache_dtype(),
             device=self.device,
         )
-        self.state = _State(fit, self.steps_per_sync, self.device)
-        self.cos, self.sin = dec.rope_tables(max_len)
+
+    def _page_pool(self, slots: int, max_len: int, token_bytes: int, reserved: int) -> PagedKVCache:
+        """As many pages as the memory budget holds (up to what `slots` sequences of
+        `max_len` could use): the cache is sized by tokens, the slots are not limited."""
+        size = self.config.page_size
+        wanted = self._pages_wanted(slots, max_len)
+        fit = plan_slots(
+            wanted,
+            size * token_bytes,
+            self.device,
+            memory_fraction=self.config.memory_fraction,
+            reserved_bytes=reserved,
+            cpu_budget_bytes=self.config.cpu_cache_bytes,
+        )
+        if fit < 2:
+            raise EngineError(
+                f"no room for even one page of {size} tokens in the KV cache "
+                f"({size * token_bytes / 2**20:.1f} MiB); free memory"
+            )
+        if fit < wanted:
+            self._page_cap = fit
+            log.info(
+                "xling engine: a paged KV cache of %d tokens for %d slots of up to %d",
+                (fit - 1) * size,
+                slots,
+                max_len,
+            )
+        dec = self.decoder
+        return PagedKVCache(
+            n_layers=dec.n_layers,
+            slots=slots,
+            n_kv_heads=dec.n_kv_heads,
+            head_dim=dec.head_dim,
+            n_pages=fit,
+            page_size=size,
+            max_len=max_len,
+            dtype=self._cache_dtype(),
+            device=self.device,
+            compiled=compiler_available(self.device),
+        )
 
     # ------------------------------------------------------------------ the loop
 
@@ -342,20 +451,34 @@ class Engine:
         assert self.cache is not None
         slots = SlotTable(self.cache.slots)
         queue = deque(requests)
-        pending: dict[int, tuple[int, int, int, int, float, float]] = {}
+        pending: dict[int, _Values] = {}
+
+        def free(request: Request) -> None:
+            slots.release(request.slot)
+            if isinstance(self.cache, PagedKVCache):
+                self.cache.pool.release(request.slot)
+            pending[request.slot] = _IDLE
 
         def finish(request: Request) -> None:
-            slots.release(request.slot)
-            pending[request.slot] = _IDLE
+            free(request)
             if on_finish is not None:
                 on_finish(request.index, request.completion())
 
+        def preempt(request: Request) -> None:
+            free(request)
+            request.restart()
+            queue.appendleft(request)  # newest first: the oldest preempted ends up first
+            self.stats["preemptions"] += 1
+
         while queue or slots.active:
+            if isinstance(self.cache, PagedKVCache):
+                self._reserve_pages(self.cache, slots, preempt)
             if queue and slots.free:
-                taken = [queue.popleft() for _ in range(min(len(queue), len(slots.free)))]
-                for request in taken:
-                    slots.take(request)
-                self._prefill(taken)
+                taken = self._admit(queue, slots)
+                # A request alone always fits an empty pool (`_prepare` checked).
+                assert taken or slots.active, "the paged cache admitted nothing"
+                if taken:
+                    self._prefill(taken)
                 for request in taken:
                     if request.finish_reason is not None:
                         finish(request)
@@ -368,7 +491,58 @@ class Engine:
             for request in self._decode(slots):
                 finish(request)
 
-    def _slot_values(self, r: Request) -> tuple[int, int, int, int, float, float]:
+    def _chunk_positions(self, r: Request) -> int:
+        """Cache positions `r` needs through its next chunk of decode steps: up to the one
+        fed `steps_per_sync` steps from now, never past its last (the last token generated
+        is not fed)."""
+        fed = r.position if r.tokens else len(r.prompt)  # the next position fed
+        return min(fed + self.steps_per_sync, len(r.prompt) + r.params.max_new_tokens - 1)
+
+    def _admit(self, queue: deque[Request], slots: SlotTable) -> list[Request]:
+        """Take queued requests into free slots, in order. Paged: only while the pool has
+        pages for a request's prompt and its first chunk (admitting on the prompt alone
+        would have the next sync preempt it again); the full pages of a prompt already
+        taken in this round are shared, not counted again."""
+        if not isinstance(self.cache, PagedKVCache):
+            taken = [queue.popleft() for _ in range(min(len(queue), len(slots.free)))]
+            for request in taken:
+                slots.take(request)
+            return taken
+        pool = self.cache.pool
+        leaders: dict[tuple[int, ...], Request] = {}
+        taken = []
+        while queue and slots.free:
+            request = queue[0]
+            prompt = tuple(request.prompt)
+            positions = self._chunk_positions(request)
+            leader = leaders.get(prompt)
+            shared = len(prompt) // pool.page_size if leader is not None else 0
+            if pages_for(positions, pool.page_size) - shared > len(pool.free):
+                break
+            queue.popleft()
+            slots.take(request)
+            request.admitted = next(self._admissions)
+            if leader is not None:
+                pool.share(leader.slot, request.slot, len(prompt))
+            else:
+                leaders[prompt] = request
+            granted = pool.grow(request.slot, positions)
+            assert granted
+            taken.append(request)
+        return taken
+
+    def _reserve_pages(
+        self, cache: PagedKVCache, slots: SlotTable, preempt: Callable[[Request], None]
+    ) -> None:
+        """Pages for every live sequence's next chunk, oldest first; when the pool runs dry,
+        preempt the most recently admitted until the older ones fit."""
+        for request in sorted(slots.active.values(), key=lambda r: r.admitted):
+            while request.slot >= 0 and not cache.pool.grow(
+                request.slot, self._chunk_positions(request)
+            ):
+                preempt(max(slots.active.values(), key=lambda r: r.admitted))
+
+    def _slot_values(self, r: Request) -> _Values:
         p = r.params
         return (
             r.tokens[-1],
@@ -379,7 +553,7 @@ class Engine:
             float(p.top_p),
         )
 
-    def _write_state(self, pending: dict[int, tuple[int, int, int, int, float, float]]) -> None:
+    def _write_state(self, pending: dict[int, _Values]) -> None:
         """Apply queued per-slot values (new requests, freed slots) in one copy per field."""
         if not pending:
             return
@@ -393,7 +567,10 @@ class Engine:
     def _prefill(self, requests: list[Request]) -> None:
         """Prompts into their slots, each one's first token drawn (and accepted). Requests
         with the same prompt (a GRPO group) share one prefill: it runs for the first of
-        them, and its cache rows are copied to the others' slots."""
+        them, and its cache rows are copied to the others' slots (paged: the others share
+        its full prompt pages and get a copy of the last, partly filled one)."""
+        if isinstance(self.cache, PagedKVCache):
+            self.cache.flush()  # the prefill writes through the new requests' page tables
         same_prompt: dict[tuple[int, ...], list[Request]] = {}
         for request in requests:
             same_prompt.setdefault(tuple(request.prompt), []).append(request)
@@ -433,9 +610,13 @@ class Engine:
             self.sin,
             kernels=None if large else EAGER_KERNELS,
         )
-        followers = [(group[0].slot, r.slot) for group in groups for r in group[1:]]
-        if followers:
-            self.cache.move([src for src, _ in followers], [dst for _, dst in followers], width)
+        followers = [(group[0], r) for group in groups for r in group[1:]]
+        src = [leader.slot for leader, _ in followers]
+        dst = [r.slot for _, r in followers]
+        if isinstance(self.cache, PagedKVCache):
+            self.cache.copy_prompt_tails(src, dst, [len(r.prompt) for _, r in followers])
+        elif followers:
+            self.cache.move(src, dst, width)
         everyone = [r for group in groups for r in group]
         row_of = [row for row, group in enumerate(groups) for _ in group]
         if len(everyone) > len(leaders):
@@ -466,10 +647,13 @@ class Engine:
         moves = slots.compaction(live)
         if not moves:
             return
-        length = max(slots.active[dst].position for _, dst in moves)
         src = [s for s, _ in moves]
         dst = [d for _, d in moves]
-        self.cache.move(src, dst, length)
+        if isinstance(self.cache, PagedKVCache):
+            for s, d in moves:  # the pages stay where they are; only their owner changes
+                self.cache.pool.move(s, d)
+        else:
+            self.cache.move(src, dst, max(slots.active[d].position for d in dst))
         index_src = torch.tensor(src, device=self.device)
         index_dst = torch.tensor(dst, device=self.device)
         for tensor in self.state.fields():
@@ -486,14 +670,20 @@ class Engine:
         steps = min(self.steps_per_sync, max(r.remaining for r in live))
         first_pos = max(r.position for r in live)
         mode = _mode(live)
-        if self.padded:
-            rows = batch_bucket(slots.high(), cache.slots)
-            kv_len = length_bucket(first_pos + steps, self.config.length_step, cache.max_len)
-        else:
-            rows = slots.high()
+        rows = batch_bucket(slots.high(), cache.slots) if self.padded else slots.high()
+        self.stats["peak_live"] = max(self.stats["peak_live"], len(live))
+        if isinstance(cache, PagedKVCache):
+            cache.flush()
         for step in range(steps):
-            if not self.padded:
-                kv_len = min(first_pos + step + 1, cache.max_len)
+            # The attended length: a static shape of the dense cache's step (bucketed for
+            # graphs); none for pages, where each row reads its own.
+            kv_len: int | None = None
+            if isinstance(cache, KVCache):
+                kv_len = (
+                    length_bucket(first_pos + steps, self.config.length_step, cache.max_len)
+                    if self.padded
+                    else min(first_pos + step + 1, cache.max_len)
+                )
             self.graphs.run(
                 (rows, kv_len, mode),
                 lambda rows=rows, kv_len=kv_len: self._step(rows, kv_len, mode),
@@ -512,7 +702,7 @@ class Engine:
             elif request.accept(columns[slot], self.eos):
                 yield request
 
-    def _step(self, rows: int, kv_len: int, mode: str) -> None:
+    def _step(self, rows: int, kv_len: int | None, mode: str) -> None:
         """One decode step of slots [0, rows): sample, then advance tokens and positions."""
         assert self.cache is not None and self.state is not None
         s = self.state

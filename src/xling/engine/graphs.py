@@ -10,6 +10,8 @@ reads the current weights: an in-place optimizer update needs no re-capture.
 
 Buckets are what make static shapes cheap: `batch_bucket(9)` is 16, so a step for 9 live
 sequences computes 16 rows; `length_bucket` rounds the attended cache length up the same way.
+The paged cache (paged.py) has no attended length among its shapes (each row reads the
+pages its page table lists), so its graphs are keyed by batch bucket and sampling mode alone.
 """
 
 from __future__ import annotations

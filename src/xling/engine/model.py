@@ -8,11 +8,12 @@ mirrors transformers' modules op for op (RMSNorm in float32, rotary tables from 
 own `inv_freq`, residual adds in the same order), so greedy decoding in float32 reproduces
 `generate` token for token.
 
-Two entry points, both writing the new keys/values into a `KVCache`:
-- `prefill`: right-padded prompts of a few new sequences, causal attention, logits of each
-  prompt's last token only;
-- `decode`: one token for each of the first `b` cache slots, attending to the first `L`
-  cache positions (static shapes for a CUDA graph), logits of every row.
+Two entry points, both writing the new keys/values into a cache (cache.py's dense
+`KVCache` or paged.py's `PagedKVCache`):
+- `prefill`: right-padded prompts of a few new sequences, causal attention over their own
+  fresh keys/values, logits of each prompt's last token only;
+- `decode`: one token for each of the first `b` cache slots, attending through the cache
+  (static shapes for a CUDA graph), logits of every row.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from xling.engine.cache import KVCache
+from xling.engine.cache import Cache
 from xling.errors import XlingError
 
 SUPPORTED_MODEL_TYPES = ("qwen2", "qwen3", "llama", "mistral")
@@ -220,7 +221,8 @@ EAGER_KERNELS = Kernels()
 
 
 class Decoder:
-    """Forward passes of a supported HF model over a `KVCache`, reading the model's tensors."""
+    """Forward passes of a supported HF model over a key/value cache, reading the model's
+    tensors."""
 
     def __init__(self, model: Any, *, merged_adapters: bool = False) -> None:
         reason = unsupported_reason(model, merged_adapters=merged_adapters)
@@ -347,7 +349,7 @@ class Decoder:
 
     def prefill(
         self,
-        cache: KVCache,
+        cache: Cache,
         ids: torch.Tensor,
         lengths: torch.Tensor,
         slots: torch.Tensor,
@@ -362,12 +364,13 @@ class Decoder:
         default the decoder's own)."""
         n, width = ids.shape
         masks: dict[int, torch.Tensor] = {}
+        write = cache.prompt_writer(slots, width)
 
         def attend(
             index: int, layer: LayerWeights, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor
         ) -> torch.Tensor:
             q, k, v = q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2)
-            cache.write_prompt(index, slots, k, v)
+            write(index, k, v)
             mask = None
             if layer.window is not None and layer.window < width:
                 if layer.window not in masks:
@@ -394,49 +397,25 @@ class Decoder:
 
     def decode(
         self,
-        cache: KVCache,
+        cache: Cache,
         tokens: torch.Tensor,
         positions: torch.Tensor,
-        kv_len: int,
+        kv_len: int | None,
         cos: torch.Tensor,
         sin: torch.Tensor,
     ) -> torch.Tensor:
-        """One step for cache slots 0..b-1: feed `tokens` [b] at `positions` [b], attend to
-        cache positions [0, kv_len); logits [b, vocab]. No host synchronisation (graphable)."""
-        b = tokens.shape[0]
-        rows = torch.arange(b, device=tokens.device)
-        key_pos = torch.arange(kv_len, device=tokens.device)[None, :]
-        causal = key_pos <= positions[:, None]
-        # Additive masks, built once per step rather than converted from bool in every layer.
-        masks: dict[int | None, torch.Tensor] = {None: _additive(causal, cache.dtype)}
-        group = self.n_heads // self.n_kv_heads
+        """One step for cache slots 0..b-1: feed `tokens` [b] at `positions` [b]; logits
+        [b, vocab]. `kv_len`: the cache positions the dense cache attends to. No host
+        synchronisation (graphable)."""
+        attention = cache.decode_attention(positions, kv_len)
 
         def attend(
             index: int, layer: LayerWeights, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor
         ) -> torch.Tensor:
-            cache.write_step(index, rows, positions, k, v)
-            keys, values = cache.view(index, b, kv_len)
-            if layer.window not in masks:
-                window = causal & (key_pos > positions[:, None] - layer.window)
-                masks[layer.window] = _additive(window, cache.dtype)
-            # The `group` query heads that share a key/value head attend as `group` queries
-            # of that head, so grouped-query attention needs no repeated keys.
-            out = F.scaled_dot_product_attention(
-                q.view(b, self.n_kv_heads, group, self.head_dim),
-                keys,
-                values,
-                attn_mask=masks[layer.window],
-            )
-            return out.reshape(b, -1)
+            return attention(index, layer.window, q, k, v)
 
         x = F.embedding(tokens, self.embed)
         h = self.run_layers(
             self.kernels, x, cos[positions][:, None, :], sin[positions][:, None, :], attend
         )
         return self.logits(h)
-
-
-def _additive(allowed: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
-    """A [b, L] bool mask as the [b, 1, 1, L] additive mask SDPA would make of it."""
-    mask = torch.zeros(allowed.shape, dtype=dtype, device=allowed.device)
-    return mask.masked_fill_(~allowed, float("-inf"))[:, None, None, :]

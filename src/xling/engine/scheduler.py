@@ -88,6 +88,7 @@ class Request:
     slot: int = -1
     finish_reason: str | None = None
     stop_string: str | None = None
+    admitted: int = -1  # order of taking a slot: the paged cache preempts the newest first
 
     @property
     def position(self) -> int:
@@ -118,6 +119,13 @@ class Request:
                 del self.tokens[end + 1 :]
                 self.finish_reason = "stop"
         return self.finish_reason is not None
+
+    def restart(self) -> None:
+        """Forget what was generated (preemption): drawn again from its (key, counter)
+        stream, the same tokens come back."""
+        self.tokens.clear()
+        self.slot = -1
+        self.finish_reason = self.stop_string = None
 
     def completion(self) -> Completion:
         assert self.finish_reason is not None

@@ -190,6 +190,20 @@ def test_organisms_pool_their_own_gains_and_widen_the_cis(tmp_path: Path) -> Non
     assert np.all(np.abs(both.mti("grpo", 2, "relative")[0][1 + only_a] - a_mti[0]) < 0.6)
 
 
+def test_each_verdict_carries_the_mechanism_the_study_file_names(tmp_path: Path) -> None:
+    runs = study(tmp_path, par=2.5, shuf=0.5, sft_low=-0.15, inst=0.2)
+    said = {"parallel_vs_shuffled": "worded steps", "gap": "none: no monolingual point"}
+    v = by_key(compute_verdicts(runs, ARMS, n_boot=50, seed=0, mechanisms=said))
+    assert v["parallel_vs_shuffled"].mechanism == "worded steps"
+    assert v["parallel_vs_shuffled_x1"].mechanism == "worded steps"  # its per-X rows too
+    assert v["gap"].row()["mechanism"] == "none: no monolingual point"
+    assert v["leap"].mechanism == ""
+    with pytest.raises(XlingError, match=r"unknown finding.*mti_lw"):
+        compute_verdicts(runs, ARMS, n_boot=50, mechanisms={"mti_lw": "typo"})
+    with pytest.raises(XlingError, match="unknown finding"):
+        StudyConfig(base_model="m", report={"mechanisms": {"leep": "x"}})
+
+
 def test_equal_arms_are_inconclusive(tmp_path: Path) -> None:
     runs = study(tmp_path, par=1.5, shuf=1.5, sft_low=0.05, inst=1.0)
     v = by_key(compute_verdicts(runs, ARMS, n_boot=N_BOOT, seed=0))

@@ -225,6 +225,7 @@ def write_study_summary(
     seed: int = 0,
     ci: float = 0.95,
     mti_gain: str = "relative",
+    mechanisms: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     """report/summary.{md,csv,json}: the arms side by side and the paper comparison.
 
@@ -256,6 +257,7 @@ def write_study_summary(
             seed=seed,
             ci=ci,
             mti_gain=mti_gain,
+            mechanisms=mechanisms,
         )
     write_text_atomic(report_dir / "summary.md", md)
     write_csv(paper, report_dir / "summary.csv")

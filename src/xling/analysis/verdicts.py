@@ -101,7 +101,31 @@ COLUMNS = (
     "p_holm",
     "denominator_le0_share",
     "cells",
+    "mechanism",
 )
+# The findings, by the key a study file's [report] mechanisms table names them with (the
+# per-X rows parallel_vs_shuffled_x<N> take parallel_vs_shuffled's).
+FINDINGS = (
+    "parallel_vs_shuffled",
+    "sft_vs_rl",
+    "base_vs_instruct_relative",
+    "base_vs_instruct_absolute",
+    "leap",
+    "mti_law",
+    "accuracy_law",
+    "gap",
+)
+
+
+def check_mechanisms(mechanisms: dict[str, str]) -> None:
+    unknown = sorted(set(mechanisms) - set(FINDINGS))
+    if unknown:
+        raise XlingError(
+            f"report.mechanisms names unknown finding(s) {', '.join(unknown)}; "
+            f"the findings are {', '.join(FINDINGS)}"
+        )
+
+
 ALPHA = 0.05
 _RATIO_CAUSE = "a training-language gain (an MTI denominator) is ≤ 0"
 
@@ -469,6 +493,7 @@ class Verdict:
     family: bool  # in the Holm family
     p_holm: float | None = None
     verdict: str = ""
+    mechanism: str = ""  # what in the testbed could produce the finding (study file)
 
     def ours(self) -> str:
         e = self.estimate
@@ -494,6 +519,7 @@ class Verdict:
             "p_holm": self.p_holm,
             "denominator_le0_share": self.denominator_le0_share,
             "cells": self.cells,
+            "mechanism": self.mechanism,
         }
 
 
@@ -890,6 +916,7 @@ def compute_verdicts(
     benchmark: str = "all",
     resample_seeds: bool = True,
     resample_organisms: bool = True,
+    mechanisms: dict[str, str] | None = None,
 ) -> VerdictSet:
     """The verdicts of a study from its run folders: one cube over the base runs and the
     runs of the arms the findings involve. Runs not evaluated yet (no scores.jsonl) are left
@@ -915,6 +942,10 @@ def compute_verdicts(
         resample_organisms=resample_organisms,
     )
     rows = adjust(findings(cc, roles, ci=ci, mti_gain=mti_gain), alpha)
+    if mechanisms:
+        check_mechanisms(mechanisms)
+        for v in rows:
+            v.mechanism = mechanisms.get(v.key.split("_x")[0], "")
     return VerdictSet(
         rows=rows,
         n_boot=n_boot,
@@ -970,6 +1001,8 @@ def verdicts_markdown(vs: VerdictSet) -> str:
         "",
     ]
     keys = ("finding", "paper", "ours", "p", "p_holm", "verdict", "cells")
+    if any(v.mechanism for v in vs.rows):
+        keys += ("mechanism",)
     lines += ["| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)]
     for v in vs.rows:
         row = v.row()
@@ -984,6 +1017,7 @@ __all__ = [
     "ALPHA",
     "CELL_COLUMNS",
     "COLUMNS",
+    "FINDINGS",
     "CellCube",
     "Roles",
     "StudyRun",
@@ -993,6 +1027,7 @@ __all__ = [
     "bootstrap_p",
     "build_cell_cube",
     "cell_rows",
+    "check_mechanisms",
     "compute_verdicts",
     "findings",
     "holm",

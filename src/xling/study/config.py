@@ -133,13 +133,21 @@ class ReportSpec:
     see_also: tuple[str, ...] = ()  # lines under the title (where a larger run is)
     scope: str = ""  # what this study's budget can and cannot show, said first
     reference: tuple[ReferenceRun, ...] = ()  # runs measured elsewhere, tabled beside
+    # Finding key (xling.analysis.verdicts.FINDINGS) -> what in this testbed could produce
+    # it, shown beside its verdict; "none: <why>" marks a finding it cannot test.
+    mechanisms: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        from xling.analysis.verdicts import check_mechanisms
+
+        check_mechanisms(self.mechanisms)
 
     def build_options(self) -> dict[str, Any]:
         """The keyword arguments of `build_report`."""
         options = asdict(self)
         options["see_also"] = self.see_also
         options["references"] = self.reference
-        del options["reference"]
+        del options["reference"], options["mechanisms"]
         return options
 
 

@@ -523,6 +523,7 @@ class Study:
             seed=report.seed,
             ci=report.ci,
             mti_gain=report.mti_gain,
+            mechanisms=report.mechanisms,
         )
 
 

@@ -107,6 +107,7 @@ def pool_studies(
         seed=report.seed if seed is None else seed,
         ci=report.ci,
         mti_gain=report.mti_gain,
+        mechanisms=report.mechanisms,
     )
     write_verdicts_csv(vs, out / "verdicts.csv")
     write_json_atomic(out / "verdicts.json", {"meta": vs.meta(), "rows": vs.table()})

@@ -32,3 +32,46 @@ QWEN2_5_7B_SHAPE: dict[str, int | bool] = {
     "vocab_size": 152064,
     "tie_word_embeddings": False,
 }
+
+# A shape for CPU tests and smoke runs of the random real-shape models (models/random_init.py):
+# head size 16, and a vocabulary above the organism tokenizer's 4,098 tokens, so the
+# tokenizer is widened exactly as it is for the real shapes.
+TINY_SHAPE: dict[str, int | bool] = {
+    "hidden_size": 64,
+    "num_hidden_layers": 2,
+    "num_attention_heads": 4,
+    "num_key_value_heads": 2,
+    "intermediate_size": 128,
+    "vocab_size": 8192,
+    "tie_word_embeddings": True,
+}
+
+# The shapes a random model can be made of by name (bench/random_model.py, --shape).
+NAMED_SHAPES: dict[str, dict[str, int | bool]] = {
+    "tiny": TINY_SHAPE,
+    "qwen2.5-0.5b": {**QWEN2_5_0_5B_SHAPE, "tie_word_embeddings": True},
+    "qwen2.5-1.5b": QWEN2_5_1_5B_SHAPE,
+    "qwen2.5-7b": QWEN2_5_7B_SHAPE,
+}
+
+
+def named_shape(name: str) -> dict[str, int | bool]:
+    """The shape called `name` (NAMED_SHAPES), or a ValueError listing the names."""
+    try:
+        return NAMED_SHAPES[name]
+    except KeyError:
+        raise ValueError(f"unknown shape {name!r}; known: {', '.join(NAMED_SHAPES)}") from None
+
+
+def parameter_count(shape: dict[str, int | bool]) -> int:
+    """Parameters of a Qwen2 causal LM of `shape`, counted from its sizes: q/k/v projections
+    with biases, o/gate/up/down without, two RMSNorms a layer and one at the end, and an
+    lm_head of its own unless the embeddings are tied."""
+    hidden = int(shape["hidden_size"])
+    vocab = int(shape["vocab_size"])
+    kv_width = int(shape["num_key_value_heads"]) * hidden // int(shape["num_attention_heads"])
+    attention = (hidden * hidden + hidden) + 2 * (hidden * kv_width + kv_width) + hidden * hidden
+    mlp = 3 * hidden * int(shape["intermediate_size"])
+    layer = attention + mlp + 2 * hidden
+    embeddings = vocab * hidden * (1 if shape.get("tie_word_embeddings", False) else 2)
+    return int(shape["num_hidden_layers"]) * layer + hidden + embeddings

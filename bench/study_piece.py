@@ -9,6 +9,9 @@ processes on one GPU, and packs what it made for the next piece.
         # here: add pieces' files to the local study folder
     python bench/study_piece.py state STUDY.toml S.tar.xz
         # here: the state archive of the local study folder
+    python bench/study_piece.py keep STUDY.toml R.tar.xz
+        # here: the results archive (a few MB) that `merge` turns back into a study folder
+        # whose reports can be written, kept in git between sittings
 
 The state is the step markers, the training data and the base evaluations: enough for the
 study to skip what is done. Trained weights never travel (a 3.4M-parameter organism is
@@ -168,6 +171,31 @@ def write_state(args: argparse.Namespace) -> int:
     return 0
 
 
+# What the results archive leaves out: generations (the scores hold every verdict the
+# reports read), the training data and the benchmark (rebuilt byte for byte from the
+# study file), and training-curve pictures. What is left compresses ~100x.
+KEEP_SKIPPED_NAMES = {"generations.jsonl", "training_curves.png"}
+KEEP_SKIPPED_TOP = {"data", "bench"}
+
+
+def keep_results(root: Path, archive: Path) -> list[Path]:
+    files = [
+        f
+        for f in _files(root)
+        if f.name not in KEEP_SKIPPED_NAMES and f.parts[0] not in KEEP_SKIPPED_TOP
+    ]
+    _pack(root, files, archive)
+    return files
+
+
+def keep(args: argparse.Namespace) -> int:
+    root = Study(load_study_config(Path(args.study))).out
+    files = keep_results(root, Path(args.archive))
+    size = Path(args.archive).stat().st_size / 2**20
+    print(f"{len(files)} files of {root} in {args.archive} ({size:.1f} MiB)")
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -186,6 +214,10 @@ def main() -> int:
     state.add_argument("study")
     state.add_argument("archive")
     state.set_defaults(func=write_state)
+    results = sub.add_parser("keep")
+    results.add_argument("study")
+    results.add_argument("archive")
+    results.set_defaults(func=keep)
     args = parser.parse_args()
     return int(args.func(args))
 

@@ -15,6 +15,7 @@ from xling.analysis.paper import StudyArm, write_study_summary
 from xling.analysis.synthetic import run_records, study_accuracies, write_run
 from xling.analysis.verdicts import (
     COLUMNS,
+    OUTCOMES,
     StudyRun,
     bootstrap_p,
     build_cell_cube,
@@ -222,6 +223,51 @@ def test_opposite_signs_are_refuted(tmp_path: Path) -> None:
     assert v["sft_vs_rl"].estimate.lo > 0  # SFT helps low-resource more than RL
 
 
+def test_outcomes_say_in_plain_words_what_the_verdicts_mean(tmp_path: Path) -> None:
+    refuted = by_key(
+        compute_verdicts(
+            study(tmp_path / "r", par=0.5, shuf=2.5, sft_low=0.25, inst=2.5),
+            ARMS,
+            n_boot=N_BOOT,
+            seed=0,
+            mechanisms={"gap": "none: no monolingual point", "leap": "shared steps"},
+        )
+    )
+    assert refuted["sft_vs_rl"].outcome == "refuted"
+    assert "excludes 0" in refuted["sft_vs_rl"].outcome_reason
+    # The study file says the testbed cannot produce it, whatever the numbers say.
+    assert refuted["gap"].outcome == "cannot test"
+    assert refuted["gap"].outcome_reason == "none: no monolingual point"
+    assert refuted["leap"].row()["outcome"] == "refuted"
+
+    equal = by_key(
+        compute_verdicts(
+            study(tmp_path / "e", par=1.5, shuf=1.5, sft_low=0.05, inst=1.0),
+            ARMS,
+            n_boot=N_BOOT,
+            seed=0,
+        )
+    )
+    assert equal["parallel_vs_shuffled"].outcome == "not settled"
+    assert "includes 0" in equal["parallel_vs_shuffled"].outcome_reason
+
+
+def test_an_unbounded_or_undefined_difference_cannot_be_tested() -> None:
+    from xling.analysis.bootstrap import Estimate
+    from xling.analysis.verdicts import Verdict, outcome
+
+    def verdict(estimate: Estimate) -> Verdict:
+        return Verdict("k", "f", "p", +1, estimate, 0.5, 0.4, "cells", family=True)
+
+    unbounded = Estimate(0.5, None, None, reason="CI unbounded: denominator ≤ 0 in 44%")
+    assert outcome(verdict(unbounded)) == ("cannot test", unbounded.reason)
+    undefined = Estimate(None, reason="no runs at X = 1")
+    assert outcome(verdict(undefined)) == ("cannot test", "undefined: no runs at X = 1")
+    bounded = verdict(Estimate(0.5, 0.1, 0.9))
+    bounded.p_holm = 0.2
+    assert outcome(bounded) == ("not settled", "Holm-adjusted p = 0.2 is above α")
+
+
 def test_holm_matches_a_hand_computation() -> None:
     # sorted: 0.005·4 = 0.02, 0.01·3 = 0.03, 0.03·2 = 0.06, 0.04·1 = 0.04 → running max 0.06
     assert holm([0.01, 0.04, 0.03, 0.005]) == pytest.approx([0.03, 0.06, 0.06, 0.02])
@@ -352,6 +398,11 @@ def test_the_study_summary_writes_verdicts_from_the_run_folders(tmp_path: Path) 
     assert summary["paper"] == []  # no arm report was written: the old rows stay as they are
     md = (report / "summary.md").read_text(encoding="utf-8")
     assert "## Verdicts (paired CIs, Holm-adjusted)" in md and "| p_holm |" in md
+    plain = md.split("In plain words")[1].split("| finding |")[0]
+    family = [r for r in rows if r["p_holm"]]
+    assert family and all(r["outcome"] in OUTCOMES for r in rows)
+    for r in family:  # each finding of the family, listed under its outcome
+        assert r["finding"] in plain and f"**{r['outcome'].capitalize()}:**" in plain
     assert (report / "summary.csv").exists()
 
 

@@ -62,6 +62,14 @@ adjustment takes p above α); "undefined" when the point estimate is not computa
 outside the family (per-X differences, the absolute-gain MTI) carry no adjusted p and
 their verdict uses the CI alone. The paper's signs: parallel > shuffled, SFT < RL on
 low-resource languages, base > instruct, leap > 0.
+
+Outcome in plain words (`outcome`; the rule was fixed before the pooled organism v3 study
+ran): "reproduces" and "refuted" as the verdict says; "cannot test" when the study file
+says the testbed has no mechanism for the finding (its mechanism text starts with "none"),
+when the difference is undefined, or when its CI is unbounded (a ratio's denominator ≤ 0,
+or a law that does not fit, in too many replicates), each with that reason; "not settled"
+for the rest: a bounded CI that includes 0, or a Holm-adjusted p above α, which more
+replicates or a larger budget could settle.
 """
 
 from __future__ import annotations
@@ -102,7 +110,10 @@ COLUMNS = (
     "denominator_le0_share",
     "cells",
     "mechanism",
+    "outcome",
+    "outcome_reason",
 )
+OUTCOMES = ("reproduces", "refuted", "not settled", "cannot test")
 # The findings, by the key a study file's [report] mechanisms table names them with (the
 # per-X rows parallel_vs_shuffled_x<N> take parallel_vs_shuffled's).
 FINDINGS = (
@@ -494,6 +505,8 @@ class Verdict:
     p_holm: float | None = None
     verdict: str = ""
     mechanism: str = ""  # what in the testbed could produce the finding (study file)
+    outcome: str = ""  # one of OUTCOMES (`outcome`)
+    outcome_reason: str = ""
 
     def ours(self) -> str:
         e = self.estimate
@@ -520,6 +533,8 @@ class Verdict:
             "denominator_le0_share": self.denominator_le0_share,
             "cells": self.cells,
             "mechanism": self.mechanism,
+            "outcome": self.outcome,
+            "outcome_reason": self.outcome_reason,
         }
 
 
@@ -532,6 +547,24 @@ def _judge(v: Verdict, alpha: float) -> str:
     if v.family and (v.p_holm is None or v.p_holm > alpha):
         return "inconclusive"
     return "reproduces" if (e.lo > 0) == (v.sign > 0) else "refuted"
+
+
+def outcome(v: Verdict) -> tuple[str, str]:
+    """The verdict in plain words, with its reason (module docstring: Outcome)."""
+    e = v.estimate
+    if v.mechanism.strip().lower().startswith("none"):
+        return "cannot test", v.mechanism.strip()
+    if not e.defined:
+        return "cannot test", f"undefined: {e.reason}"
+    if e.lo is None or e.hi is None:
+        return "cannot test", e.reason or "its CI is unbounded"
+    if v.verdict in ("reproduces", "refuted"):
+        return v.verdict, f"CI [{e.lo:+.3g}, {e.hi:+.3g}] excludes 0"
+    if e.lo <= 0 <= e.hi:
+        return "not settled", f"CI [{e.lo:+.3g}, {e.hi:+.3g}] includes 0"
+    if v.p_holm is None:
+        return "not settled", "no Holm-adjusted p"
+    return "not settled", f"Holm-adjusted p = {v.p_holm:.3g} is above α"
 
 
 def _pooled(
@@ -863,6 +896,7 @@ def adjust(verdicts: list[Verdict], alpha: float = ALPHA) -> list[Verdict]:
         v.p_holm = p
     for v in verdicts:
         v.verdict = _judge(v, alpha)
+        v.outcome, v.outcome_reason = outcome(v)
     return verdicts
 
 
@@ -941,11 +975,12 @@ def compute_verdicts(
         resample_seeds=resample_seeds,
         resample_organisms=resample_organisms,
     )
-    rows = adjust(findings(cc, roles, ci=ci, mti_gain=mti_gain), alpha)
+    rows = findings(cc, roles, ci=ci, mti_gain=mti_gain)
     if mechanisms:
         check_mechanisms(mechanisms)
         for v in rows:
             v.mechanism = mechanisms.get(v.key.split("_x")[0], "")
+    adjust(rows, alpha)  # after the mechanisms: the outcome reads them
     return VerdictSet(
         rows=rows,
         n_boot=n_boot,
@@ -1000,6 +1035,15 @@ def verdicts_markdown(vs: VerdictSet) -> str:
         "training-language gain is ≤ 0: their share is given, and the CI uses the rest.",
         "",
     ]
+    family = [v for v in vs.rows if v.family]
+    if family:
+        lines += ["In plain words (the findings of the Holm family):", ""]
+        for name in OUTCOMES:
+            these = [v for v in family if v.outcome == name]
+            if these:
+                listed = "; ".join(f"{v.finding} ({v.outcome_reason})" for v in these)
+                lines.append(f"- **{name.capitalize()}:** {listed}.")
+        lines.append("")
     keys = ("finding", "paper", "ours", "p", "p_holm", "verdict", "cells")
     if any(v.mechanism for v in vs.rows):
         keys += ("mechanism",)
@@ -1018,6 +1062,7 @@ __all__ = [
     "CELL_COLUMNS",
     "COLUMNS",
     "FINDINGS",
+    "OUTCOMES",
     "CellCube",
     "Roles",
     "StudyRun",
@@ -1031,6 +1076,7 @@ __all__ = [
     "compute_verdicts",
     "findings",
     "holm",
+    "outcome",
     "verdicts_markdown",
     "write_verdicts_csv",
 ]

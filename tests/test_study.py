@@ -249,6 +249,8 @@ def test_an_arm_can_start_from_a_model_made_outside_the_study(tmp_path: Path) ->
     study = Study(cfg)
     arm = study.arms[1]
     assert arm.start == "model-runs-v3-instruct-final"
+    assert arm.start_label == "v3 instruct"  # reports name the training, not its final/
+    assert [a.base_stage for a in study.study_arms()] == [None, "v3 instruct"]
     assert study.model_of(arm.start) == "runs/v3 instruct/final"
     assert study.model_of(None) == "m"
     assert study.base_run_of(arm.start) == tmp_path / "base-model-runs-v3-instruct-final"

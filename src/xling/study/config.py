@@ -22,6 +22,7 @@ from xling.benchmarks.registry import BenchmarkSource
 from xling.config import build, check_keys, layers
 from xling.errors import XlingError
 from xling.languages import PARALLEL_ORDER, parse_langs
+from xling.train.common import FINAL_DIR
 
 METHODS = ("grpo", "sft")
 SHIPPED_DIR = Path(__file__).resolve().parents[1] / "data" / "studies"
@@ -191,6 +192,19 @@ class Arm:
         if self.base_model is not None:
             return "model-" + re.sub(r"[^A-Za-z0-9_.-]+", "-", self.base_model).strip("-.")[-60:]
         return None
+
+    @property
+    def start_label(self) -> str | None:
+        """The model this arm starts from as reports name it: its base stage, or the last
+        part of its base_model (a folder's name, a hub id's model name; a training's
+        `final/` is named by its training's folder); `start` is a key for folders and
+        steps, too long to read."""
+        if self.base_model is None or self.base_stage is not None:
+            return self.start
+        parts = [p for p in self.base_model.split("/") if p]
+        if len(parts) > 1 and parts[-1] == FINAL_DIR:
+            parts.pop()
+        return parts[-1] if parts else self.start
 
     def __post_init__(self) -> None:
         if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", self.name or ""):

@@ -492,7 +492,7 @@ class Study:
     def study_arms(self) -> list[StudyArm]:
         """The arms as the comparison with the paper sees them."""
         return [
-            StudyArm(a.name, a.method, a.start, bool(self.train_data(a).shuffle_ids))
+            StudyArm(a.name, a.method, a.start_label, bool(self.train_data(a).shuffle_ids))
             for a in self.arms
         ]
 

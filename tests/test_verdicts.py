@@ -224,15 +224,12 @@ def test_opposite_signs_are_refuted(tmp_path: Path) -> None:
 
 
 def test_outcomes_say_in_plain_words_what_the_verdicts_mean(tmp_path: Path) -> None:
-    refuted = by_key(
-        compute_verdicts(
-            study(tmp_path / "r", par=0.5, shuf=2.5, sft_low=0.25, inst=2.5),
-            ARMS,
-            n_boot=N_BOOT,
-            seed=0,
-            mechanisms={"gap": "none: no monolingual point", "leap": "shared steps"},
-        )
-    )
+    def judged(folder: str, mechanisms: dict[str, str] | None = None, **effects: float):
+        runs = study(tmp_path / folder, **effects)
+        return by_key(compute_verdicts(runs, ARMS, n_boot=N_BOOT, seed=0, mechanisms=mechanisms))
+
+    said = {"gap": "none: no monolingual point", "leap": "shared steps"}
+    refuted = judged("r", said, par=0.5, shuf=2.5, sft_low=0.25, inst=2.5)
     assert refuted["sft_vs_rl"].outcome == "refuted"
     assert "excludes 0" in refuted["sft_vs_rl"].outcome_reason
     # The study file says the testbed cannot produce it, whatever the numbers say.
@@ -240,14 +237,7 @@ def test_outcomes_say_in_plain_words_what_the_verdicts_mean(tmp_path: Path) -> N
     assert refuted["gap"].outcome_reason == "none: no monolingual point"
     assert refuted["leap"].row()["outcome"] == "refuted"
 
-    equal = by_key(
-        compute_verdicts(
-            study(tmp_path / "e", par=1.5, shuf=1.5, sft_low=0.05, inst=1.0),
-            ARMS,
-            n_boot=N_BOOT,
-            seed=0,
-        )
-    )
+    equal = judged("e", par=1.5, shuf=1.5, sft_low=0.05, inst=1.0)
     assert equal["parallel_vs_shuffled"].outcome == "not settled"
     assert "includes 0" in equal["parallel_vs_shuffled"].outcome_reason
 

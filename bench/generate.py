@@ -272,17 +272,11 @@ def build_shape_model(shape: str, device: torch.device) -> Any:
 
 def random_qwen2(shape: dict[str, Any], device: torch.device) -> Any:
     """A random-weight bf16 Qwen2 of `shape` (config sizes), built on `device`."""
-    from transformers import AutoModelForCausalLM, Qwen2Config
+    from transformers import AutoModelForCausalLM
 
-    config = Qwen2Config(
-        **shape,
-        max_position_embeddings=32768,
-        rope_theta=1000000.0,
-        rms_norm_eps=1e-6,
-        bos_token_id=None,
-        eos_token_id=None,
-        pad_token_id=0,
-    )
+    from xling.models.random_init import qwen2_config
+
+    config = qwen2_config(shape, bos_token_id=None, eos_token_id=None, pad_token_id=0)
     with torch.device(device):
         model = AutoModelForCausalLM.from_config(config, dtype=torch.bfloat16)
     return model.eval()

@@ -33,22 +33,26 @@ MAX_POSITION_EMBEDDINGS = 32768
 ROPE_THETA = 1_000_000.0
 
 
-def random_qwen2_config(shape: Mapping[str, int | bool], tokenizer: Any) -> Any:
-    """A Qwen2Config of `shape` whose special ids are the tokenizer's (ChatML's)."""
+def qwen2_config(shape: Mapping[str, int | bool], **special_ids: int | None) -> Any:
+    """A Qwen2Config of `shape` with Qwen2.5's context, rotary base and norm epsilon, and
+    the given bos/eos/pad token ids."""
     from transformers import Qwen2Config
 
-    endoftext = tokenizer.convert_tokens_to_ids(ENDOFTEXT)
-    im_end = tokenizer.convert_tokens_to_ids(IM_END)
     return Qwen2Config(
         **shape,
         max_position_embeddings=MAX_POSITION_EMBEDDINGS,
         rope_theta=ROPE_THETA,
         rms_norm_eps=1e-6,
         use_sliding_window=False,
-        bos_token_id=endoftext,
-        eos_token_id=im_end,
-        pad_token_id=endoftext,
+        **special_ids,
     )
+
+
+def random_qwen2_config(shape: Mapping[str, int | bool], tokenizer: Any) -> Any:
+    """A Qwen2Config of `shape` whose special ids are the tokenizer's (ChatML's)."""
+    endoftext = tokenizer.convert_tokens_to_ids(ENDOFTEXT)
+    im_end = tokenizer.convert_tokens_to_ids(IM_END)
+    return qwen2_config(shape, bos_token_id=endoftext, eos_token_id=im_end, pad_token_id=endoftext)
 
 
 def write_random_model(

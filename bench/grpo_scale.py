@@ -63,7 +63,6 @@ import json
 import math
 import platform
 import random
-import re
 import shutil
 import statistics
 import subprocess
@@ -76,6 +75,9 @@ from typing import Any
 
 import torch
 from transformers import TrainerCallback
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from generate import device_slug
 
 SECTIONS = ("engine", "trl")
 DEFAULT_SHAPE = "qwen2.5-1.5b"
@@ -359,16 +361,9 @@ def device_name() -> str:
     return f"CPU ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
 
 
-def device_slug() -> str:
-    if not torch.cuda.is_available():
-        return "cpu"
-    name = torch.cuda.get_device_name(0).lower()
-    found = re.search(r"\b([a-z]\d{2,4}[a-z]?)\b", name)
-    return found.group(1) if found else re.sub(r"[^a-z0-9]+", "-", name).strip("-")
-
-
 def json_path(args: argparse.Namespace) -> Path:
-    name = f"grpo-scale-{device_slug()}"
+    device = torch.device("cuda", 0) if torch.cuda.is_available() else torch.device("cpu")
+    name = f"grpo-scale-{device_slug(device)}"
     if args.shape != DEFAULT_SHAPE or args.peft != "none":
         name += f"-{args.shape}" + ("-lora" if args.peft == "lora" else "")
     return args.out / f"{name}.json"

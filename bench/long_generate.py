@@ -67,8 +67,13 @@ from generate import (
     timed,
 )
 
-from xling.engine.roofline import decode_roofline_seconds, kv_bytes_per_token, step_weight_bytes
-from xling.models.shapes import QWEN2_5_1_5B_SHAPE, QWEN2_5_7B_SHAPE
+from xling.engine.roofline import decode_roofline_seconds
+from xling.models.shapes import (
+    QWEN2_5_1_5B_SHAPE,
+    QWEN2_5_7B_SHAPE,
+    decode_weight_bytes,
+    kv_bytes_per_token,
+)
 
 SHAPES: dict[str, dict[str, Any]] = {
     "qwen2.5-1.5b": QWEN2_5_1_5B_SHAPE,
@@ -162,7 +167,7 @@ def bench_row(
 ) -> dict[str, Any]:
     from xling.engine import SamplingParams
 
-    weights = step_weight_bytes(shape)
+    weights = decode_weight_bytes(shape)
     kv_token = kv_bytes_per_token(shape)
     n = slots if kind == "uniform" else slots * args.requests_per_slot
     lengths = (

@@ -4,15 +4,21 @@ from __future__ import annotations
 
 import pytest
 
-from xling.engine.roofline import decode_roofline_seconds, kv_bytes_per_token, step_weight_bytes
+from xling.engine.roofline import decode_roofline_seconds
 from xling.models.shapes import QWEN2_5_1_5B_SHAPE as QWEN_1_5B
+from xling.models.shapes import QWEN2_5_7B_SHAPE as QWEN_7B
+from xling.models.shapes import decode_weight_bytes, kv_bytes_per_token, parameter_count
 
 
 def test_sizes_of_a_real_shape() -> None:
     # 28 layers × (k and v) × 2 heads × 128 dims × 2 bytes.
     assert kv_bytes_per_token(QWEN_1_5B) == 28 * 2 * 2 * 128 * 2 == 28_672
     # Qwen2.5-1.5B has 1.54B parameters, its embedding (tied) counted once: ~3.09 GB bf16.
-    assert step_weight_bytes(QWEN_1_5B) == pytest.approx(2 * 1.5437e9, rel=0.01)
+    assert decode_weight_bytes(QWEN_1_5B) == pytest.approx(2 * 1.5437e9, rel=0.01)
+    assert decode_weight_bytes(QWEN_1_5B) == 2 * parameter_count(QWEN_1_5B)
+    # The 7B's input embedding is its own matrix; a step reads only its batch's rows of it.
+    embedding = QWEN_7B["vocab_size"] * QWEN_7B["hidden_size"]
+    assert decode_weight_bytes(QWEN_7B) == 2 * (parameter_count(QWEN_7B) - embedding)
 
 
 def test_uniform_batch_matches_the_closed_form() -> None:

@@ -3,30 +3,14 @@ docs): how fast a schedule of ragged requests could at best run on a device whos
 decode step must read the weights once and each live sequence's whole key/value cache.
 
 Hand-written because it is a few lines of arithmetic over the schedule; it counts bytes,
-not kernels, so it is the same for any attention implementation.
+not kernels, so it is the same for any attention implementation. The bytes of a model shape
+(weights a step reads, cache bytes per token) are `xling.models.shapes`'.
 """
 
 from __future__ import annotations
 
 from collections import deque
 from collections.abc import Sequence
-from typing import Any
-
-
-def kv_bytes_per_token(shape: dict[str, Any], dtype_bytes: int = 2) -> int:
-    """Cache bytes of one token: keys and values of every layer's key/value heads."""
-    head_dim = shape["hidden_size"] // shape["num_attention_heads"]
-    return 2 * shape["num_hidden_layers"] * shape["num_key_value_heads"] * head_dim * dtype_bytes
-
-
-def step_weight_bytes(shape: dict[str, Any], dtype_bytes: int = 2) -> int:
-    """Weight bytes one decode step must read: every layer (q/k/v biases included, as
-    Qwen2 has them), the final norm and the output matrix. An untied input embedding is
-    not counted: a step reads only its batch's rows of it."""
-    h, inter, layers = shape["hidden_size"], shape["intermediate_size"], shape["num_hidden_layers"]
-    kv = shape["num_key_value_heads"] * (h // shape["num_attention_heads"])
-    per_layer = h * h + h + 2 * (h * kv + kv) + h * h + 3 * h * inter + 2 * h
-    return dtype_bytes * (layers * per_layer + shape["vocab_size"] * h + h)
 
 
 def decode_roofline_seconds(

@@ -75,3 +75,16 @@ def parameter_count(shape: dict[str, int | bool]) -> int:
     layer = attention + mlp + 2 * hidden
     embeddings = vocab * hidden * (1 if shape.get("tie_word_embeddings", False) else 2)
     return int(shape["num_hidden_layers"]) * layer + hidden + embeddings
+
+
+def decode_weight_bytes(shape: dict[str, int | bool], dtype_bytes: int = 2) -> int:
+    """Weight bytes one decode step reads: every weight once, except that an untied input
+    embedding costs only its batch's rows, so the count is the tied model's."""
+    return dtype_bytes * parameter_count({**shape, "tie_word_embeddings": True})
+
+
+def kv_bytes_per_token(shape: dict[str, int | bool], dtype_bytes: int = 2) -> int:
+    """Cache bytes of one token: keys and values of every layer's key/value heads."""
+    head_dim = int(shape["hidden_size"]) // int(shape["num_attention_heads"])
+    layers, kv_heads = int(shape["num_hidden_layers"]), int(shape["num_key_value_heads"])
+    return 2 * layers * kv_heads * head_dim * dtype_bytes

@@ -34,6 +34,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 from torch.nn.attention.flex_attention import BlockMask, FlexKernelOptions, flex_attention
 
 from xling.engine.cache import DecodeAttention
@@ -141,6 +142,7 @@ class PagedKVCache:
         dtype: torch.dtype,
         device: torch.device | str,
         compiled: bool,
+        pad_rows: bool | None = None,
     ) -> None:
         if max_len % page_size:
             raise ValueError(f"max_len {max_len} is not a multiple of page_size {page_size}")
@@ -162,8 +164,19 @@ class PagedKVCache:
         # captured graph) serves every step.
         self.positions = torch.zeros(slots, dtype=torch.long, device=device)
         self._mask_mods: dict[int | None, Callable[..., torch.Tensor]] = {}
-        self._compiled = compiled
-        self._attend: dict[int, Callable[..., torch.Tensor]] = {}
+        # Compiled, flex attention's decoding kernel needs a static batch size: one
+        # compilation per row count, some 2 s each at Qwen2.5-1.5B's shape, was most of
+        # the engine's warm-up on ragged work (every batch bucket from 256 down to 1).
+        # Attending over all `slots` rows always, the rows past a step's own with no page
+        # to visit, one compilation serves every step; an empty row costs its kernel
+        # instances an early exit. Eager (a CPU), rows stay unpadded unless asked: the
+        # eager path scores each row against the whole pool.
+        self.pad_rows = compiled if pad_rows is None else pad_rows
+        self._attend: Callable[..., torch.Tensor] = (
+            MaybeCompiled(_flex, enabled=True, name="paged attention", dynamic=False)
+            if compiled
+            else _eager_flex
+        )
         self._options = decode_kernel_options(page_size) if compiled else None
 
     @property
@@ -242,12 +255,12 @@ class PagedKVCache:
         and returns [b, heads * head_dim]. Block masks are built once a step, for all layers.
         `kv_len` is the dense cache's and unused: what a row reads is its own."""
         rows = positions.shape[0]
+        attended = self.slots if self.pad_rows else rows
         size = self.page_size
         self.positions[:rows].copy_(positions)
         pages = self.table[:rows].gather(1, (positions // size)[:, None]).squeeze(1)
         slot = pages.long() * size + positions % size
         masks: dict[int | None, BlockMask] = {}
-        attend = self._attend_for(rows)
 
         def attention(
             layer: int, window: int | None, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor
@@ -256,33 +269,35 @@ class PagedKVCache:
                 cache[layer, 0].index_copy_(1, slot, new.transpose(0, 1).to(self.dtype))
             group = q.shape[1] // self.n_kv_heads
             if window not in masks:
-                masks[window] = self.block_mask(rows, group, window)
+                masks[window] = self.block_mask(rows, group, window, attended)
             # The `group` query heads of one key/value head attend as `group` queries of
             # that head (as in the dense path). flex attention's own enable_gqa would do
             # the same inside its decoding kernel, but only for power-of-two groups:
             # Qwen2.5-1.5B's 6 and 7B's 7 would fall back to its general kernel.
-            out = attend(
-                q.reshape(rows, self.n_kv_heads, group, q.shape[2]).to(self.dtype),
-                self.k[layer],
-                self.v[layer],
-                masks[window],
-                self._options,
-            )
-            return out.reshape(rows, -1)
+            grouped = q.reshape(rows, self.n_kv_heads, group, q.shape[2]).to(self.dtype)
+            if attended > rows:
+                grouped = F.pad(grouped, (0, 0, 0, 0, 0, 0, 0, attended - rows))
+            out = self._attend(grouped, self.k[layer], self.v[layer], masks[window], self._options)
+            return out[:rows].reshape(rows, -1)
 
         return attention
 
-    def block_mask(self, rows: int, group: int, window: int | None) -> BlockMask:
+    def block_mask(
+        self, rows: int, group: int, window: int | None, attended: int | None = None
+    ) -> BlockMask:
         """What rows 0..rows-1 attend to at the positions `decode_attention` stored: each
         visits its pages up to the one holding its position, as `group` queries (the query
-        heads of one key/value head)."""
+        heads of one key/value head). Rows `rows`..`attended`-1 (padding) visit none."""
+        attended = attended or rows
         # No "full" blocks (pages that would skip the mask function): in torch 2.11's
         # decoding kernel, full blocks split a row's work by the whole pool's length
         # rather than by the row's own pages, which would pile it onto the first split.
         n_blocks = (self.positions[:rows] // self.page_size + 1).to(torch.int32)
+        if attended > rows:
+            n_blocks = F.pad(n_blocks, (0, attended - rows))
         return BlockMask.from_kv_blocks(
-            n_blocks.view(rows, 1, 1),
-            self.table[:rows].view(rows, 1, 1, self.width),
+            n_blocks.view(attended, 1, 1),
+            self.table[:attended].view(attended, 1, 1, self.width),
             BLOCK_SIZE=(_QUERY_BLOCK, self.page_size),
             mask_mod=self._mask_mod(window),
             seq_lengths=(group, self.k.shape[3]),
@@ -313,19 +328,6 @@ class PagedKVCache:
 
         self._mask_mods[window] = mask_mod
         return mask_mod
-
-    def _attend_for(self, rows: int) -> Callable[..., torch.Tensor]:
-        """flex attention for `rows` query rows: compiled on CUDA, one compilation per row
-        count with static shapes (the decoding kernel needs a static batch size; a code
-        object of its own per count keeps each under torch's recompile limit); eager
-        elsewhere."""
-        if not self._compiled:
-            return _eager_flex
-        if rows not in self._attend:
-            self._attend[rows] = MaybeCompiled(
-                _flex, enabled=True, name=f"paged attention ({rows} rows)", dynamic=False
-            )
-        return self._attend[rows]
 
 
 def _flex(

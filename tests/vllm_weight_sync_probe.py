@@ -33,7 +33,15 @@ def main() -> None:
     parser.add_argument("--select", default="")
     args = parser.parse_args()
     keep_vllm_cpu_weights_loadable()
-    llm = vllm.LLM(model=args.model, dtype="float32", max_model_len=256, enforce_eager=True, seed=0)
+    # On a CPU vLLM's memory share is one of host memory: a small one leaves room.
+    llm = vllm.LLM(
+        model=args.model,
+        dtype="float32",
+        max_model_len=256,
+        enforce_eager=True,
+        seed=0,
+        gpu_memory_utilization=0.2,
+    )
     greedy = vllm.SamplingParams(temperature=0, max_tokens=16)
 
     def vllm_tokens() -> list[list[int]]:

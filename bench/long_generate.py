@@ -39,6 +39,14 @@ Figures per row (tokens/s are requested new tokens over wall time, prefill inclu
   at most: the slots it could keep busy) and `paged_preemptions` (sequences evicted and
   generated again when the pool ran dry).
 
+With `--profile-steps N`, each mode also gets `<prefix>_profile`: where a decode step's
+device time goes, by kernel kind (matrix products, attention, the compiled element-wise
+kernels and sampler, copies and indexing, the rest), in ms per step, beside the step's wall
+time. The engine, warm, generates `slots` requests of N new tokens each from prompts of
+prompt-tokens + the row's mean new length (so a step reads about the cache a ragged step
+reads), under the torch profiler, and once more with 1 new token; the difference over
+N - 1 steps is one decode step at full occupancy, prefill taken out.
+
 Writes `<out>/long-generate-<device>.json` and prints a table last.
 """
 
@@ -47,6 +55,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -104,6 +113,76 @@ PREFIX = {"dense": "engine", "paged": "engine_paged"}
 PEAK = {"dense": "peak_gb", "paged": "paged_peak_gb"}
 
 
+# Kernel kinds, first match wins: GPU kernels by their names (cuBLAS/CUTLASS products;
+# Inductor names its template kernels triton_tem_*, and flex attention is the engine's only
+# template, products going to cuBLAS; triton_poi/red/per_* are its fused element-wise
+# kernels) and, on a CPU, aten operators.
+KERNEL_KINDS: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("attention", re.compile(r"^triton_tem_|flex|attention|sdpa|flash", re.I)),
+    ("matmul", re.compile(r"gemm|cutlass|nvjet|xmma|cublas|aten::(mm|addmm|bmm|matmul)$", re.I)),
+    ("fused", re.compile(r"^triton_|^Torch-Compiled", re.I)),
+    ("copy_index", re.compile(r"copy|memcpy|memset|index|gather|scatter|cat$|pad", re.I)),
+)
+OTHER = "other"
+
+
+def kernel_kind(name: str) -> str:
+    for kind, pattern in KERNEL_KINDS:
+        if pattern.search(name):
+            return kind
+    return OTHER
+
+
+def device_ms_by_kind(profile: Any, device: torch.device) -> dict[str, float]:
+    """Self time per kernel kind, in ms: the device's kernels on CUDA, aten operators (self
+    CPU time, so nested operators count once) elsewhere."""
+    totals = {kind: 0.0 for kind, _ in KERNEL_KINDS} | {OTHER: 0.0}
+    for event in profile.key_averages():
+        if device.type == "cuda":
+            if event.device_type != torch.autograd.DeviceType.CUDA:
+                continue
+            micros = event.self_device_time_total
+        else:
+            if not event.key.startswith("aten::"):
+                continue
+            micros = event.self_cpu_time_total
+        totals[kernel_kind(event.key)] += micros / 1000
+    return totals
+
+
+def profile_decode_step(
+    engine: Any, vocab: int, slots: int, prompt_len: int, steps: int, device: torch.device
+) -> dict[str, Any]:
+    """One decode step of `slots` rows at context about `prompt_len`, by kernel kind: the
+    profiled difference between `steps` new tokens and 1 (see the module docstring)."""
+    from torch.profiler import ProfilerActivity, profile
+
+    from xling.engine import SamplingParams
+
+    g = torch.Generator().manual_seed(prompt_len)
+    prompts = torch.randint(0, vocab, (slots, prompt_len), generator=g).tolist()
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device.type == "cuda" else [])
+
+    def run(new: int) -> tuple[dict[str, float], float]:
+        params = [SamplingParams(temperature=1.0, max_new_tokens=new, seed=i) for i in range(slots)]
+        engine.generate(prompts, params)  # untimed: graphs and pages for this shape
+        with profile(activities=activities) as prof:
+            _, seconds = timed(device, lambda: engine.generate(prompts, params))
+        return device_ms_by_kind(prof, device), seconds * 1000
+
+    long_kinds, long_ms = run(steps)
+    short_kinds, short_ms = run(1)
+    per_step = {k: round((long_kinds[k] - short_kinds[k]) / (steps - 1), 4) for k in long_kinds}
+    return {
+        "rows": slots,
+        "context": prompt_len + steps // 2,
+        "steps": steps,
+        "ms_per_step": per_step,
+        "device_ms_per_step": round(sum(per_step.values()), 4),
+        "wall_ms_per_step": round((long_ms - short_ms) / (steps - 1), 4),
+    }
+
+
 def _engine_twice(
     model: Any,
     slots: int,
@@ -129,8 +208,10 @@ def measure_engine(
     prompts: list[list[int]],
     params: list[Any],
     device: torch.device,
+    profile_steps: int = 0,
+    vocab: int = 0,
 ) -> None:
-    """One attention mode's figures into `row`."""
+    """One attention mode's figures into `row` (and, with `profile_steps`, its step profile)."""
     from xling.engine.paged import PagedKVCache
 
     lengths = [p.max_new_tokens for p in params]
@@ -151,6 +232,11 @@ def measure_engine(
         # Both calls' stats: the most at once, and preemptions per call.
         row["paged_peak_live"] = engine.stats["peak_live"]
         row["paged_preemptions"] = engine.stats["preemptions"] // 2
+    if profile_steps > 1:
+        context = len(prompts[0]) + round(row["mean_new"])
+        row[f"{prefix}_profile"] = profile_decode_step(
+            engine, vocab, row["slots"], context, profile_steps, device
+        )
     del engine, done
     free_memory()
 
@@ -200,7 +286,16 @@ def bench_row(
             if cache_gb > 0.9 * free:
                 row["skipped"] = f"dense needs a {cache_gb:.0f} GB cache, {free:.0f} GB free"
                 continue
-        measure_engine(model, row, attention, prompts.tolist(), params, device)
+        measure_engine(
+            model,
+            row,
+            attention,
+            prompts.tolist(),
+            params,
+            device,
+            profile_steps=args.profile_steps,
+            vocab=shape["vocab_size"],
+        )
     if not any(f"{p}_tok_s" in row for p in PREFIX.values()):
         return row
     if kind == "uniform" or args.plain_on_ragged:
@@ -233,6 +328,12 @@ def main() -> None:
         "--plain-on-ragged", action="store_true", help="Also time `generate` on ragged rows."
     )
     parser.add_argument("--bandwidth-gbs", type=float, default=None)
+    parser.add_argument(
+        "--profile-steps",
+        type=int,
+        default=0,
+        help="Profile a decode step by kernel kind over this many steps (0: no profile).",
+    )
     args = parser.parse_args()
     for attention in args.attention.split(","):
         if attention not in ATTENTIONS:

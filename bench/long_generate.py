@@ -19,7 +19,9 @@ shape × slots (sequences decoded at once) × `--max-new` (the longest trace):
 Each row runs the engine once per `--attention` mode (default both): "dense", one cache
 row of the longest length per slot (keys as before: `engine_*`, `peak_gb`), and "paged", a
 pool of pages sized by the memory budget and the tokens in flight (`engine_paged_*`,
-`paged_*`).
+`paged_*`). "dense-fused" and "paged-fused" run the same with each layer's q/k/v and
+gate/up as one matrix product each (`EngineConfig.fuse_projections`; keys
+`engine_fused_*`, `engine_paged_fused_*`), when asked for.
 
 Figures per row (tokens/s are requested new tokens over wall time, prefill included):
 - `engine_tok_s`, and `engine_warmup_s` (the first call's extra time: graph capture,
@@ -107,10 +109,24 @@ def plain_tok_s(model: Any, prompts: torch.Tensor, new: int, device: torch.devic
 
 
 ATTENTIONS = ("dense", "paged")
+# Each attention mode also runs with each layer's q/k/v and gate/up as one product each
+# (EngineConfig.fuse_projections) when asked for as "<mode>-fused"; not by default.
+FUSED = "-fused"
+MODES = (*ATTENTIONS, *(a + FUSED for a in ATTENTIONS))
 # Row keys of each mode: (tokens/s etc. prefix, peak memory key); dense keeps the keys
 # this bench had before it measured pages.
-PREFIX = {"dense": "engine", "paged": "engine_paged"}
-PEAK = {"dense": "peak_gb", "paged": "paged_peak_gb"}
+PREFIX = {
+    "dense": "engine",
+    "paged": "engine_paged",
+    "dense-fused": "engine_fused",
+    "paged-fused": "engine_paged_fused",
+}
+PEAK = {
+    "dense": "peak_gb",
+    "paged": "paged_peak_gb",
+    "dense-fused": "fused_peak_gb",
+    "paged-fused": "paged_fused_peak_gb",
+}
 
 
 # Kernel kinds, first match wins: GPU kernels by their names (cuBLAS/CUTLASS products;
@@ -195,7 +211,12 @@ def _engine_twice(
     s); the difference is the warm-up (graph capture, compiling)."""
     from xling.engine import Engine, EngineConfig
 
-    engine = Engine(model, config=EngineConfig(max_batch_size=slots, attention=attention))
+    config = EngineConfig(
+        max_batch_size=slots,
+        attention=attention.removesuffix(FUSED),
+        fuse_projections=attention.endswith(FUSED),
+    )
+    engine = Engine(model, config=config)
     _, first = timed(device, lambda: engine.generate(prompts, params))
     done, second = timed(device, lambda: engine.generate(prompts, params))
     return engine, done, first, second
@@ -227,7 +248,7 @@ def measure_engine(
     row[f"{prefix}_roofline_share"] = round(row[f"{prefix}_tok_s"] / row["roofline_tok_s"], 4)
     if device.type == "cuda":
         row[PEAK[attention]] = round(torch.cuda.max_memory_allocated(device) / 1e9, 2)
-    if isinstance(engine.cache, PagedKVCache):
+    if isinstance(engine.cache, PagedKVCache) and "paged_pool_tokens" not in row:
         row["paged_pool_tokens"] = engine.cache.pool.usable * engine.cache.page_size
         # Both calls' stats: the most at once, and preemptions per call.
         row["paged_peak_live"] = engine.stats["peak_live"]
@@ -281,7 +302,7 @@ def bench_row(
     ]
     for attention in args.attention.split(","):
         cache_gb = kv_token * slots * (args.prompt_tokens + max_new) / 1e9
-        if attention == "dense" and device.type == "cuda":
+        if attention.startswith("dense") and device.type == "cuda":
             free = torch.cuda.mem_get_info(device)[0] / 1e9
             if cache_gb > 0.9 * free:
                 row["skipped"] = f"dense needs a {cache_gb:.0f} GB cache, {free:.0f} GB free"
@@ -317,7 +338,9 @@ def main() -> None:
     parser.add_argument("--max-new", default="2048,8192")
     parser.add_argument("--kinds", default="uniform,ragged")
     parser.add_argument(
-        "--attention", default=",".join(ATTENTIONS), help="Engine attention modes to measure."
+        "--attention",
+        default=",".join(ATTENTIONS),
+        help=f"Engine modes to measure, of {', '.join(MODES)}.",
     )
     parser.add_argument("--prompt-tokens", type=int, default=200)
     parser.add_argument("--requests-per-slot", type=int, default=2)
@@ -336,8 +359,8 @@ def main() -> None:
     )
     args = parser.parse_args()
     for attention in args.attention.split(","):
-        if attention not in ATTENTIONS:
-            parser.error(f"--attention: {attention!r} is not one of {', '.join(ATTENTIONS)}")
+        if attention not in MODES:
+            parser.error(f"--attention: {attention!r} is not one of {', '.join(MODES)}")
 
     device = torch.device(args.device)
     torch.manual_seed(0)

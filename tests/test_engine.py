@@ -43,6 +43,8 @@ cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA de
 # Shapes a CUDA graph runs (padded batch and cache length, several steps per host read) but
 # eager, so the CPU checks the same bookkeeping; few slots, so that slots are refilled.
 BUCKETED = EngineConfig(max_batch_size=3, pad_to_buckets=True, steps_per_sync=3, length_step=16)
+# The same, each layer's q/k/v and gate/up run as one product over stacked copies.
+FUSED = dataclasses.replace(BUCKETED, fuse_projections=True)
 
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -52,7 +54,9 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.mark.parametrize("family", TINY_FAMILIES)
-@pytest.mark.parametrize("config", [EngineConfig(), BUCKETED], ids=["exact", "bucketed"])
+@pytest.mark.parametrize(
+    "config", [EngineConfig(), BUCKETED, FUSED], ids=["exact", "bucketed", "fused"]
+)
 def test_greedy_matches_generate(family: str, config: EngineConfig) -> None:
     model = tiny_causal_lm(family)
     prompts = random_prompts(7, model.config.vocab_size)
@@ -61,7 +65,7 @@ def test_greedy_matches_generate(family: str, config: EngineConfig) -> None:
     want = [greedy_continuation(model, p, 20, [1]) for p in prompts]
     assert [c.tokens for c in got] == want
     assert all(c.finish_reason == ("stop" if c.tokens[-1] == 1 else "length") for c in got)
-    if config is BUCKETED:  # 7 requests through 3 slots: refills and moves happened
+    if config.pad_to_buckets:  # 7 requests through 3 slots: refills and moves happened
         assert (
             engine.stats["prefills"] >= 3 and engine.stats["syncs"] < engine.stats["decode_steps"]
         )
@@ -119,11 +123,17 @@ def test_from_pretrained_loads_a_checkpoint_dir(tiny_model_dir: Path) -> None:
 # ------------------------------------------------------------------ weights by reference
 
 
-def test_engine_reads_the_models_tensors_and_their_updates() -> None:
+@pytest.mark.parametrize("fuse", [False, True], ids=["shared", "fused"])
+def test_engine_reads_the_models_tensors_and_their_updates(fuse: bool) -> None:
+    """Without fusing the engine reads the parameters themselves; fused, it reads them and
+    stacked copies that every generate refreshes in place."""
     model = tiny_causal_lm("qwen2")
-    engine = Engine(model, eos_token_ids=[1])
+    engine = Engine(model, eos_token_ids=[1], config=EngineConfig(fuse_projections=fuse))
     shared = {t.data_ptr() for t in engine.decoder.tensors()}
-    assert {p.data_ptr() for p in model.parameters()} <= shared  # no copies
+    assert {p.data_ptr() for p in model.parameters()} <= shared
+    assert engine.decoder.parameter_count() == sum(p.numel() for p in model.parameters())
+    own = {p.data_ptr() for p in model.parameters()} | {engine.decoder.inv_freq.data_ptr()}
+    assert bool(shared - own) == fuse  # copies only when fused
     prompts = random_prompts(3, model.config.vocab_size)
     before = engine.generate(prompts, SamplingParams(max_new_tokens=12))
 
@@ -137,9 +147,10 @@ def test_engine_reads_the_models_tensors_and_their_updates() -> None:
     assert [c.tokens for c in after] == [greedy_continuation(model, p, 12, [1]) for p in prompts]
 
 
-def test_replaced_weights_are_rebound() -> None:
+@pytest.mark.parametrize("fuse", [False, True], ids=["shared", "fused"])
+def test_replaced_weights_are_rebound(fuse: bool) -> None:
     model = tiny_causal_lm("llama")
-    engine = Engine(model, eos_token_ids=[1])
+    engine = Engine(model, eos_token_ids=[1], config=EngineConfig(fuse_projections=fuse))
     prompts = random_prompts(2, model.config.vocab_size)
     engine.generate(prompts, SamplingParams(max_new_tokens=6))
     model.to(torch.float64)  # new tensors: the engine must notice, not read freed memory
@@ -398,10 +409,12 @@ def test_cuda_graphs_match_generate(family: str) -> None:
 
 
 @cuda
-def test_cuda_graphs_see_in_place_weight_updates() -> None:
+@pytest.mark.parametrize("fuse", [False, True], ids=["shared", "fused"])
+def test_cuda_graphs_see_in_place_weight_updates(fuse: bool) -> None:
     model = tiny_causal_lm("qwen2").cuda()
     prompts = random_prompts(4, model.config.vocab_size)
-    engine = Engine(model, eos_token_ids=[1], config=EngineConfig(max_batch_size=4))
+    config = EngineConfig(max_batch_size=4, fuse_projections=fuse)
+    engine = Engine(model, eos_token_ids=[1], config=config)
     before = engine.generate(prompts, SamplingParams(max_new_tokens=16))
     captured = engine.graphs.captures
     optimizer = torch.optim.AdamW(model.parameters(), lr=0.05)

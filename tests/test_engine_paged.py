@@ -63,7 +63,11 @@ def assert_no_pages_held(engine: Engine) -> None:
 
 
 @pytest.mark.parametrize("family", TINY_FAMILIES)
-@pytest.mark.parametrize("config", [PAGED, PAGED_BUCKETED], ids=["exact", "bucketed"])
+@pytest.mark.parametrize(
+    "config",
+    [PAGED, PAGED_BUCKETED, dataclasses.replace(PAGED_BUCKETED, fuse_projections=True)],
+    ids=["exact", "bucketed", "fused"],
+)
 def test_greedy_matches_dense_and_generate(family: str, config: EngineConfig) -> None:
     """Mixed prompt lengths, more requests than slots, ragged max_new_tokens; GQA in every
     family, q/k norms (qwen3), sliding windows (mistral: every layer; qwen2: one)."""

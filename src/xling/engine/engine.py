@@ -83,6 +83,10 @@ class EngineConfig:
     # attention; paged.py). None: dense.
     attention: str | None = None
     page_size: int = PAGE_SIZE  # paged: positions per page, a multiple of 16
+    # One matrix product for each layer's q/k/v and one for gate/up, over stacked copies of
+    # those weights refreshed at every `generate` (model.Decoder._fuse): fewer, larger
+    # kernels per decode step for about two thirds of the weights' memory again.
+    fuse_projections: bool = False
 
     def __post_init__(self) -> None:
         if self.max_batch_size < 1:
@@ -165,9 +169,11 @@ class Engine:
     ) -> None:
         # merged_adapters: LoRA-wrapped projections allowed; the caller merges them around
         # each `generate` (see model.unsupported_reason).
-        self.decoder = Decoder(model, merged_adapters=merged_adapters)
-        self.model = model
         self.config = config or EngineConfig()
+        self.decoder = Decoder(
+            model, merged_adapters=merged_adapters, fuse=self.config.fuse_projections
+        )
+        self.model = model
         self.eos = frozenset(int(t) for t in eos_token_ids)
         self._eos_array = np.array(sorted(self.eos), dtype=np.int64)
         self.tokenizer = tokenizer

@@ -135,6 +135,11 @@ class LayerWeights:
     down: torch.Tensor
     down_bias: torch.Tensor | None
     window: int | None
+    # Copies of q|k|v and gate|up stacked into one matrix each (`Decoder(fuse=True)`).
+    qkv: torch.Tensor | None = None
+    qkv_bias: torch.Tensor | None = None
+    gate_up: torch.Tensor | None = None
+    gate_up_bias: torch.Tensor | None = None
 
     def tensors(self) -> list[torch.Tensor]:
         return [t for t in vars(self).values() if isinstance(t, torch.Tensor)]
@@ -224,7 +229,9 @@ class Decoder:
     """Forward passes of a supported HF model over a key/value cache, reading the model's
     tensors."""
 
-    def __init__(self, model: Any, *, merged_adapters: bool = False) -> None:
+    def __init__(self, model: Any, *, merged_adapters: bool = False, fuse: bool = False) -> None:
+        """`fuse`: run each layer's q/k/v and gate/up projections as one matrix product each,
+        from stacked copies of those weights that every `bind` refreshes (see `_fuse`)."""
         reason = unsupported_reason(model, merged_adapters=merged_adapters)
         if reason is not None:
             raise UnsupportedModelError(f"the xling engine cannot run this model: {reason}")
@@ -239,6 +246,8 @@ class Decoder:
         )
         self.vocab_size = int(config.vocab_size)
         self.windows = sliding_windows(config, self.n_layers)
+        self.fuse = fuse
+        self._stacked: list[dict[str, torch.Tensor | None]] = []
         self.bind()
 
     def bind(self) -> None:
@@ -252,6 +261,49 @@ class Decoder:
         self.rope_scaling = float(getattr(inner.rotary_emb, "attention_scaling", 1.0))
         layers = inner.layers[: self.n_layers]
         self.layers = [_bind_layer(layer, w) for layer, w in zip(layers, self.windows, strict=True)]
+        if self.fuse:
+            self._fuse()
+
+    def _fuse(self) -> None:
+        """Stack each layer's q, k, v (and gate, up) weights into one matrix, in place in the
+        buffers of the last call when shapes, dtype and device still match (so a CUDA graph
+        over them stays valid), and point the layers at them.
+
+        Why copies: a decode step's small matrix products (k and v are a sixth of q at
+        Qwen2.5's shapes) each cost a kernel's fixed latency, and one product over the
+        stacked matrix reads the same bytes in one kernel. The copies cost memory (about
+        two thirds of the weights) and a copy per `bind` (every `Engine.generate`), which
+        is what keeps them equal to weights an optimizer updates in place."""
+        with torch.no_grad():
+            for index, layer in enumerate(self.layers):
+                parts = {
+                    "qkv": (layer.q, layer.k, layer.v),
+                    "qkv_bias": (layer.q_bias, layer.k_bias, layer.v_bias),
+                    "gate_up": (layer.gate, layer.up),
+                    "gate_up_bias": (layer.gate_bias, layer.up_bias),
+                }
+                if index == len(self._stacked):
+                    self._stacked.append({})
+                stacked = self._stacked[index]
+                for name, tensors in parts.items():
+                    if any(t is None for t in tensors):
+                        stacked[name] = None
+                        continue
+                    sources = [t.detach() for t in tensors if t is not None]
+                    rows = sum(t.shape[0] for t in sources)
+                    buffer = stacked.get(name)
+                    first = sources[0]
+                    if (
+                        buffer is None
+                        or buffer.shape[0] != rows
+                        or buffer.shape[1:] != first.shape[1:]
+                        or buffer.dtype != first.dtype
+                        or buffer.device != first.device
+                    ):
+                        stacked[name] = torch.cat(sources)
+                    else:
+                        torch.cat(sources, out=buffer)
+                    setattr(layer, name, stacked[name])
 
     def tensors(self) -> list[torch.Tensor]:
         found = [self.embed, self.final_norm, self.lm_head, self.inv_freq]
@@ -261,7 +313,12 @@ class Decoder:
 
     def parameter_count(self) -> int:
         """Weights the decoder reads (tied embeddings once; the rotary buffer is not one)."""
-        seen = {t.data_ptr(): t.numel() for t in self.tensors() if t is not self.inv_freq}
+        copies = {t.data_ptr() for part in self._stacked for t in part.values() if t is not None}
+        seen = {
+            t.data_ptr(): t.numel()
+            for t in self.tensors()
+            if t is not self.inv_freq and t.data_ptr() not in copies
+        }
         return sum(seen.values())
 
     def storage_key(self) -> tuple[tuple[int, torch.dtype, torch.device], ...]:
@@ -303,9 +360,18 @@ class Decoder:
         """q, k, v as [..., heads, head_dim] from normed `h`, q and k normed (Qwen3) and
         rotated."""
         lead = h.shape[:-1]
-        q = F.linear(h, layer.q, layer.q_bias).view(*lead, self.n_heads, self.head_dim)
-        k = F.linear(h, layer.k, layer.k_bias).view(*lead, self.n_kv_heads, self.head_dim)
-        v = F.linear(h, layer.v, layer.v_bias).view(*lead, self.n_kv_heads, self.head_dim)
+        if layer.qkv is not None:
+            q_width, kv_width = self.n_heads * self.head_dim, self.n_kv_heads * self.head_dim
+            q, k, v = F.linear(h, layer.qkv, layer.qkv_bias).split(
+                (q_width, kv_width, kv_width), dim=-1
+            )
+            q = q.reshape(*lead, self.n_heads, self.head_dim)
+            k = k.reshape(*lead, self.n_kv_heads, self.head_dim)
+            v = v.reshape(*lead, self.n_kv_heads, self.head_dim)
+        else:
+            q = F.linear(h, layer.q, layer.q_bias).view(*lead, self.n_heads, self.head_dim)
+            k = F.linear(h, layer.k, layer.k_bias).view(*lead, self.n_kv_heads, self.head_dim)
+            v = F.linear(h, layer.v, layer.v_bias).view(*lead, self.n_kv_heads, self.head_dim)
         if layer.q_norm is not None:
             q = ops.rms_norm(q, layer.q_norm, layer.q_norm_eps)
         if layer.k_norm is not None:
@@ -334,9 +400,12 @@ class Decoder:
             x, h = ops.add_rms_norm(
                 x, F.linear(attn, layer.o, layer.o_bias), layer.mlp_norm, layer.mlp_eps
             )
-            gated = ops.silu_mul(
-                F.linear(h, layer.gate, layer.gate_bias), F.linear(h, layer.up, layer.up_bias)
-            )
+            if layer.gate_up is not None:
+                gate, up = F.linear(h, layer.gate_up, layer.gate_up_bias).chunk(2, dim=-1)
+            else:
+                gate = F.linear(h, layer.gate, layer.gate_bias)
+                up = F.linear(h, layer.up, layer.up_bias)
+            gated = ops.silu_mul(gate, up)
             x, h = ops.add_rms_norm(x, F.linear(gated, layer.down, layer.down_bias), norm, eps)
         return h
 

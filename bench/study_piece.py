@@ -5,6 +5,9 @@ processes on one GPU, and packs what it made for the next piece.
     python bench/study_piece.py run STUDY.toml --state S.tar.xz --minutes 8 --procs 6 --out DIR
         # on the GPU: unpack S (if present), run, write DIR/new.tar.xz (the piece's
         # new files, no weights) and DIR/state.tar.xz (what the next piece needs)
+    python bench/study_piece.py run A.toml B.toml [--state SA --state SB] ... --out DIR
+        # several studies, in order: B takes the processes A has no ready step for;
+        # DIR/A/{new,state}.tar.xz and DIR/B/{new,state}.tar.xz
     python bench/study_piece.py merge STUDY.toml NEW.tar.xz [...]
         # here: add pieces' files to the local study folder
     python bench/study_piece.py state STUDY.toml S.tar.xz
@@ -100,61 +103,131 @@ def state_files(study: Study) -> list[Path]:
     return files
 
 
+class Piece:
+    """One study's part of a piece: its work steps and the process launches it got."""
+
+    def __init__(self, study_file: str, state: str | None) -> None:
+        self.file = study_file
+        self.study = Study(load_study_config(Path(study_file)))
+        root = self.study.out
+        if state and Path(state).is_file():
+            _unpack(Path(state), root)
+        if not (root / "bench").is_dir():
+            self.study.marker("bench").unlink(missing_ok=True)  # rebuilt, identical, in seconds
+        dropped = forget_unevaluated_training(self.study)
+        if dropped:
+            print(f"training again (weights did not travel): {', '.join(dropped)}")
+        steps = self.study.steps()
+        # Reports and the summary need every run of the study, which lives together only
+        # after the pieces are merged: this process holds their locks, so the study's
+        # processes leave them.
+        self.final = [s.name for s in steps if s.name.startswith(("report:", "summary"))]
+        for name in self.final:
+            lock.take(self._lock(name), "held by bench/study_piece.py")
+        self.work = [s for s in steps if s.name not in self.final]
+        self.launches: list[float] = []
+
+    def _lock(self, name: str) -> Path:
+        return self.study.marker(name).with_suffix(".lock")
+
+    def done(self) -> bool:
+        return all(self.study.marker(s.name).exists() for s in self.work)
+
+    def outlook(self) -> tuple[int, int, int]:
+        """(free ready, running, soon): work steps that could start now (what they need
+        done, no live holder), steps a live process runs, and steps that wait only on
+        running ones."""
+        marker = self.study.marker
+        pending = [s for s in self.work if not marker(s.name).exists()]
+        running = {s.name for s in pending if lock.is_held(self._lock(s.name))}
+        free = soon = 0
+        for s in pending:
+            if s.name in running:
+                continue
+            if all(marker(n).exists() for n in s.needs):
+                free += 1
+            elif all(marker(n).exists() or n in running for n in s.needs):
+                soon += 1
+        return free, len(running), soon
+
+    def claim(self, now: float) -> str:
+        """What this study does with a free process slot: "take" it (more free ready steps
+        than processes launched for it in the last 15 s, which take a few seconds to take
+        their step), "hold" it (such a process has yet to show what it took, or more steps
+        wait on running ones than the processes running them will take on: the start of a
+        study, while one step gates many), or "pass" it to the next study."""
+        free, running, soon = self.outlook()
+        recent = sum(1 for t in self.launches if now - t < 15)
+        if free > recent:
+            return "take"
+        return "hold" if recent or soon > running else "pass"
+
+    def finish(self, out: Path, started: float) -> None:
+        for name in self.final:
+            lock.release(self._lock(name))
+        forget_unevaluated_training(self.study)
+        root = self.study.out
+        _pack(root, _files(root, newer_than=started), out / "new.tar.xz")
+        _pack(root, state_files(self.study), out / "state.tar.xz")
+        done = len(list((root / "steps").glob("*.json")))
+        print(f"piece done: {done}/{len(self.study.steps())} steps of {self.study.cfg.name}")
+
+
 def run_piece(args: argparse.Namespace) -> int:
-    cfg = load_study_config(Path(args.study))
-    study = Study(cfg)
-    root = study.out
-    if args.state and Path(args.state).is_file():
-        _unpack(Path(args.state), root)
-    if not (root / "bench").is_dir():
-        study.marker("bench").unlink(missing_ok=True)  # rebuilt, identical, in seconds
-    dropped = forget_unevaluated_training(study)
-    if dropped:
-        print(f"training again (weights did not travel): {', '.join(dropped)}")
-    # Reports and the summary need every run of the study, which lives here only after
-    # the pieces are merged: this process holds their locks, so the study's processes
-    # leave them, and it stops them once nothing else is left.
-    final_steps = [s.name for s in study.steps() if s.name.startswith(("report:", "summary"))]
-    for name in final_steps:
-        lock.take(study.marker(name).with_suffix(".lock"), "held by bench/study_piece.py")
-    work = [s.name for s in study.steps() if s.name not in final_steps]
+    """Run the studies in order on `--procs` process slots until they are done or the time
+    is up. Each process runs `xling study run --no-wait`: it takes ready steps and leaves
+    when none is left for it. Its slot goes to the first study that claims it (see
+    `Piece.claim`), so a later study starts only in the tail of the earlier ones (a few
+    long steps, the rest waiting on them), which then overlaps it instead of idling the
+    GPU, and never while an earlier study's first step gates the rest."""
+    states = args.state or []
+    pieces = [Piece(f, states[i] if i < len(states) else None) for i, f in enumerate(args.studies)]
     started = time.time() - 1
-    env = {**os.environ, "TOKENIZERS_PARALLELISM": "false"}
-    logs = Path(args.out) / "logs"
-    logs.mkdir(parents=True, exist_ok=True)
-    command = [sys.executable, "-m", "xling.cli", "study", "run", args.study]
-    procs = []
-    for index in range(args.procs):
-        handle = (logs / f"proc{index}.log").open("w")
-        procs.append(subprocess.Popen(command, stdout=handle, stderr=subprocess.STDOUT, env=env))
-        time.sleep(2)  # the first takes the benchmark step; the others start on its heels
     deadline = started + 60 * args.minutes
-    while any(p.poll() is None for p in procs) and time.time() < deadline:
-        if all(study.marker(name).exists() for name in work):
-            break
+    env = {**os.environ, "TOKENIZERS_PARALLELISM": "false"}
+    out = Path(args.out)
+    logs = out / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    slots: list[subprocess.Popen[bytes] | None] = [None] * args.procs
+    launched = 0
+    while time.time() < deadline and not all(p.done() for p in pieces):
+        for index, proc in enumerate(slots):
+            if proc is not None and proc.poll() is None:
+                continue
+            now = time.time()
+            slots[index] = None
+            piece = None
+            for candidate in (p for p in pieces if not p.done()):
+                claim = candidate.claim(now)
+                if claim != "pass":
+                    piece = candidate if claim == "take" else None
+                    break
+            if piece is None:
+                continue
+            stem = Path(piece.file).stem
+            handle = (logs / f"{launched:03d}-slot{index}-{stem}.log").open("w")
+            command = [sys.executable, "-m", "xling.cli", "study", "run", piece.file]
+            slots[index] = subprocess.Popen(
+                [*command, "--no-wait"], stdout=handle, stderr=subprocess.STDOUT, env=env
+            )
+            piece.launches.append(now)
+            launched += 1
         time.sleep(2)
-    for p in procs:
-        if p.poll() is None:
-            p.terminate()
-    for p in procs:
+    live = [p for p in slots if p is not None]
+    for proc in live:
+        if proc.poll() is None:
+            proc.terminate()
+    for proc in live:
         try:
-            p.wait(timeout=30)
+            proc.wait(timeout=30)
         except subprocess.TimeoutExpired:
-            p.kill()
-    for name in final_steps:
-        lock.release(study.marker(name).with_suffix(".lock"))
-    forget_unevaluated_training(study)
+            proc.kill()
+    for piece in pieces:
+        # One study: its archives in --out, as before; several: one folder each.
+        piece.finish(out if len(pieces) == 1 else out / Path(piece.file).stem, started)
     # Logs travel inside one archive: a call brings back at most 8 files.
-    _pack(
-        Path(args.out),
-        sorted(p.relative_to(args.out) for p in logs.iterdir()),
-        Path(args.out) / "logs.tar.xz",
-    )
+    _pack(out, sorted(p.relative_to(out) for p in logs.iterdir()), out / "logs.tar.xz")
     subprocess.run(["rm", "-rf", str(logs)], check=True)
-    _pack(root, _files(root, newer_than=started), Path(args.out) / "new.tar.xz")
-    _pack(root, state_files(study), Path(args.out) / "state.tar.xz")
-    done = len(list((root / "steps").glob("*.json")))
-    print(f"piece done: {done}/{len(study.steps())} steps of {cfg.name} finished")
     return 0
 
 
@@ -200,8 +273,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run")
-    run.add_argument("study")
-    run.add_argument("--state")
+    run.add_argument("studies", nargs="+", metavar="study")
+    run.add_argument("--state", action="append", help="A state archive per study, in their order.")
     run.add_argument("--minutes", type=float, required=True)
     run.add_argument("--procs", type=int, default=6)
     run.add_argument("--out", required=True)

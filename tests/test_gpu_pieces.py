@@ -1,15 +1,21 @@
 """The scripts that carry GPU work across calls and sittings: bench/study_piece.py's
-results archive and bench/gpu_wheels.py's cut of the lingua wheel."""
+pieces and results archive, and bench/gpu_wheels.py's cut of the lingua wheel."""
 
 from __future__ import annotations
 
 import importlib.util
+import os
+import subprocess
 import sys
+import tarfile
 import zipfile
 from pathlib import Path
 from types import ModuleType
 
-BENCH = Path(__file__).resolve().parents[1] / "bench"
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+BENCH = REPO / "bench"
 
 
 def _bench_module(name: str) -> ModuleType:
@@ -74,3 +80,68 @@ def test_lingua_cut_keeps_only_the_named_languages_and_a_true_record(tmp_path: P
     listed = {line.split(",")[0] for line in record.splitlines()}
     assert listed == names
     assert wheels._record_line("lingua/__init__.py", b"x = 1\n") in record.splitlines()
+
+
+@pytest.mark.slow
+def test_a_piece_runs_studies_in_order_on_shared_process_slots(tmp_path: Path) -> None:
+    """Three micro studies on two process slots: a process leaves when its study has
+    nothing ready for it, and its slot goes to the first study with a step ready; all
+    finish in one piece, each with its own archives, the reports left for the machine that
+    merges the pieces."""
+    micro = (REPO / "src" / "xling" / "data" / "studies" / "micro.toml").read_text()
+    files = []
+    names = ("first", "second", "third")
+    for name in names:
+        path = tmp_path / f"{name}.toml"
+        path.write_text(micro.replace('out = "runs/micro"', f'out = "{tmp_path / name}"'))
+        files.append(str(path))
+    out = tmp_path / "out"
+    options = ["--minutes", "8", "--procs", "2", "--out", str(out)]
+    proc = subprocess.run(
+        [sys.executable, str(BENCH / "study_piece.py"), "run", *files, *options],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    work = {"bench", "eval_base", "data_X0", "data_X1", "train_grpo_X0", "train_grpo_X1"}
+    work |= {"eval_grpo_X0", "eval_grpo_X1"}
+    for name in names:
+        done = {p.stem for p in (tmp_path / name / "steps").glob("*.json")}
+        assert done == work  # everything but the report, which needs the merged study
+        assert not list((tmp_path / name / "steps").glob("*.lock"))
+        for archive in ("new.tar.xz", "state.tar.xz"):
+            assert (out / name / archive).is_file()
+    with tarfile.open(out / "logs.tar.xz") as tar:
+        logs = [Path(n).name for n in tar.getnames() if n.endswith(".log")]
+    # More processes than slots: the slots were handed on, to every study.
+    assert len(logs) > 2
+    assert {name.rsplit("-", 1)[1].removesuffix(".log") for name in logs} == set(names)
+
+
+def test_a_study_passes_slots_on_only_in_its_tail(tmp_path: Path) -> None:
+    piece = _bench_module("study_piece")
+    micro = (REPO / "src" / "xling" / "data" / "studies" / "micro.toml").read_text()
+    path = tmp_path / "micro.toml"
+    path.write_text(micro.replace('out = "runs/micro"', f'out = "{tmp_path / "study"}"'))
+    p = piece.Piece(str(path), None)
+    study = p.study
+
+    def mark(*names: str) -> None:
+        for name in names:
+            study.marker(name).write_text("{}")
+
+    def running(name: str) -> None:  # a live process other than this one runs it
+        study.marker(name).with_suffix(".lock").write_text(str(os.getppid()))
+
+    assert p.claim(now=100.0) == "take"  # the benchmark step is free
+    p.launches.append(100.0)
+    assert p.claim(now=105.0) == "hold"  # the process launched for it has yet to take it
+    running("bench")
+    assert p.claim(now=200.0) == "hold"  # the benchmark gates three steps
+    study.marker("bench").with_suffix(".lock").unlink()
+    mark("bench", "eval:base", "data:X0", "data:X1", "train:grpo:X0", "eval:grpo:X0")
+    running("train:grpo:X1")
+    # Its last evaluation waits on the one training: that training's process takes it.
+    assert p.outlook() == (0, 1, 1) and p.claim(now=200.0) == "pass"

@@ -352,6 +352,29 @@ def test_a_process_runs_ready_steps_while_another_runs_what_they_wait_on(
     assert ran == ["c", "b"]
 
 
+def test_without_waiting_a_process_leaves_what_others_run(tmp_path: Path) -> None:
+    from xling.study import Step
+
+    study = arms_study(tmp_path)
+    ran: list[str] = []
+    steps = [
+        Step("a", "a", lambda: ran.append("a")),
+        Step("b", "b", lambda: ran.append("b"), needs=("a",)),
+        Step("c", "c", lambda: ran.append("c")),
+    ]
+    study.steps_for = lambda arms: steps  # type: ignore[method-assign]
+    lock = study.marker("a").with_suffix(".lock")
+    lock.parent.mkdir(parents=True)
+    lock.write_text(str(os.getppid()))  # another live process is running step a
+    # It runs what is ready (c), then leaves: a runs elsewhere and b waits on it.
+    assert study.run(wait=False) is False
+    assert ran == ["c"] and lock.exists()
+    study.marker("a").write_text('{"step": "a"}')
+    lock.unlink()
+    assert study.run(wait=False) is True
+    assert ran == ["c", "b"]
+
+
 def test_every_step_needs_only_earlier_steps(tmp_path: Path) -> None:
     cfg = load_study_config(shipped_study("full"), ["seeds=[0,1]", "x_values=[0,1,2]"])
     steps = Study(replace(cfg, out=str(tmp_path / "s"))).steps()

@@ -41,6 +41,12 @@ def holder(lock: Path) -> tuple[int, str]:
         return 0, ""
 
 
+def is_held(lock: Path) -> bool:
+    """Whether a live process holds `lock`."""
+    pid, _ = holder(lock)
+    return bool(pid) and _alive(pid)
+
+
 def take(lock: Path, what: str = "") -> bool:
     """Take `lock`; False while another live process holds it."""
     lock.parent.mkdir(parents=True, exist_ok=True)

@@ -233,6 +233,14 @@ def study_run_command(
             "step another process is running is waited for, not repeated."
         ),
     ] = None,
+    wait: Annotated[
+        bool,
+        Opt(
+            help="When every pending step runs in another process or waits on one, wait "
+            "for them (default), or leave (--no-wait) so that a scheduler can give this "
+            "process's place to other work."
+        ),
+    ] = True,
 ) -> None:
     """Evaluate the base model, train one model per X, evaluate them, fit the laws, report.
 
@@ -241,8 +249,8 @@ def study_run_command(
 
     cfg = load_study_config(study, set_ or (), out=out)
     chosen = [a.strip() for a in arms.split(",") if a.strip()] if arms else None
-    Study(cfg, console).run(chosen)
-    headline(cfg, console, chosen)
+    if Study(cfg, console).run(chosen, wait=wait):
+        headline(cfg, console, chosen)
 
 
 @study_app.command("pool")

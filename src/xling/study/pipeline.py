@@ -275,14 +275,17 @@ class Study:
                     }
         return [s for s in steps if s.name in wanted]
 
-    def run(self, arms: Sequence[str] | None = None) -> None:
+    def run(self, arms: Sequence[str] | None = None, *, wait: bool = True) -> bool:
         """Run every pending step (only those `arms` need, when given), each as soon as the
-        steps it needs are done.
+        steps it needs are done. True when none is left pending.
 
         Several processes may run one study at once: one per GPU with its own arms, or
         several on one large GPU, which small models leave mostly idle. Each takes the
         earliest step that is ready and that no other live process is running, so they
-        share the work without doing any step twice."""
+        share the work without doing any step twice. When no pending step is ready for
+        this process (each is running elsewhere, or waits on one that is), it waits for
+        them, or, with `wait=False`, returns False so that a scheduler can give its place
+        to other work (bench/study_piece.py)."""
         self.out.mkdir(parents=True, exist_ok=True)
         write_json_atomic(self.out / "study.config.json", config_json(self.cfg))
         steps = self.steps_for(arms)
@@ -293,6 +296,11 @@ class Study:
             step = next((s for s in pending if self._take_ready(s)), None)
             if step is None:
                 # Every pending step waits on a step another process is running.
+                if not wait:
+                    self.console.print(
+                        f"nothing ready here: {len(pending)} steps left to other processes"
+                    )
+                    return False
                 busy = pending[0].describe
                 if busy != waiting_on:
                     self.console.print(f"waiting for another process to finish {busy}")
@@ -318,6 +326,7 @@ class Study:
             finally:
                 lock.release(self.marker(step.name).with_suffix(".lock"))
             pending = [s for s in pending if self._read_marker(s.name) is None]
+        return True
 
     def _take_ready(self, step: Step) -> bool:
         """Whether `step` can run now (what it needs is done) and this process got its lock

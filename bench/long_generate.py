@@ -55,6 +55,7 @@ Writes `<out>/long-generate-<device>.json` and prints a table last.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import math
 import re
@@ -206,9 +207,12 @@ def _engine_twice(
     prompts: list[list[int]],
     params: list[Any],
     device: torch.device,
+    warm_share: float = 1.0,
 ) -> tuple[Any, list[Any], float, float]:
-    """The same generation twice on a fresh engine: (engine, completions, first s, second
-    s); the difference is the warm-up (graph capture, compiling)."""
+    """The generation twice on a fresh engine: (engine, completions, first s, second s).
+    The first call is the same generation (the difference is the warm-up: graph capture,
+    compiling) or, with `warm_share` < 1, the same requests cut to that share of their
+    lengths: it visits the same batch sizes, so it warms the engine for less."""
     from xling.engine import Engine, EngineConfig
 
     config = EngineConfig(
@@ -217,7 +221,16 @@ def _engine_twice(
         fuse_projections=attention.endswith(FUSED),
     )
     engine = Engine(model, config=config)
-    _, first = timed(device, lambda: engine.generate(prompts, params))
+    warm = params
+    if warm_share < 1:
+        warm = [
+            dataclasses.replace(
+                p, max_new_tokens=max(MIN_LENGTH, round(p.max_new_tokens * warm_share))
+            )
+            for p in params
+        ]
+    _, first = timed(device, lambda: engine.generate(prompts, warm))
+    engine.stats["preemptions_before_timed_call"] = engine.stats["preemptions"]
     done, second = timed(device, lambda: engine.generate(prompts, params))
     return engine, done, first, second
 
@@ -231,6 +244,7 @@ def measure_engine(
     device: torch.device,
     profile_steps: int = 0,
     vocab: int = 0,
+    warm_share: float = 1.0,
 ) -> None:
     """One attention mode's figures into `row` (and, with `profile_steps`, its step profile)."""
     from xling.engine.paged import PagedKVCache
@@ -239,20 +253,24 @@ def measure_engine(
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
     engine, done, first, second = _engine_twice(
-        model, row["slots"], attention, prompts, params, device
+        model, row["slots"], attention, prompts, params, device, warm_share
     )
     assert [len(c.tokens) for c in done] == lengths, "the engine stopped a request early"
     prefix = PREFIX[attention]
     row[f"{prefix}_tok_s"] = round(sum(lengths) / second)
-    row[f"{prefix}_warmup_s"] = round(max(first - second, 0.0), 2)
+    if warm_share < 1:
+        row[f"{prefix}_warmed_by"] = f"an untimed first call at {warm_share:g} of the lengths"
+    else:
+        row[f"{prefix}_warmup_s"] = round(max(first - second, 0.0), 2)
     row[f"{prefix}_roofline_share"] = round(row[f"{prefix}_tok_s"] / row["roofline_tok_s"], 4)
     if device.type == "cuda":
         row[PEAK[attention]] = round(torch.cuda.max_memory_allocated(device) / 1e9, 2)
     if isinstance(engine.cache, PagedKVCache) and "paged_pool_tokens" not in row:
         row["paged_pool_tokens"] = engine.cache.pool.usable * engine.cache.page_size
-        # Both calls' stats: the most at once, and preemptions per call.
-        row["paged_peak_live"] = engine.stats["peak_live"]
-        row["paged_preemptions"] = engine.stats["preemptions"] // 2
+        # The most sequences at once over both calls; preemptions of the timed call.
+        stats = engine.stats
+        row["paged_peak_live"] = stats["peak_live"]
+        row["paged_preemptions"] = stats["preemptions"] - stats["preemptions_before_timed_call"]
     if profile_steps > 1:
         context = len(prompts[0]) + round(row["mean_new"])
         row[f"{prefix}_profile"] = profile_decode_step(
@@ -316,6 +334,7 @@ def bench_row(
             device,
             profile_steps=args.profile_steps,
             vocab=shape["vocab_size"],
+            warm_share=args.warm_share,
         )
     if not any(f"{p}_tok_s" in row for p in PREFIX.values()):
         return row
@@ -327,6 +346,25 @@ def bench_row(
             if f"{prefix}_tok_s" in row:
                 row[f"{prefix}_vs_plain"] = round(row[f"{prefix}_tok_s"] / row["plain_tok_s"], 2)
     return row
+
+
+def merge_results(files: list[Path], out: Path) -> Path:
+    """One JSON of several runs' rows (a full bench spans several device calls): rows by
+    key, later files winning; each run's device, torch, bandwidth and settings under
+    `runs`, with the rows it gave."""
+    merged: dict[str, Any] = {"runs": [], "rows": {}}
+    for file in files:
+        run = json.loads(file.read_text(encoding="utf-8"))
+        device = merged.setdefault("device", run["device"])
+        if run["device"] != device:
+            raise SystemExit(f"{file}: measured on {run['device']}, the others on {device}")
+        merged["rows"].update(run["rows"])
+        meta = {k: run.get(k) for k in ("torch", "bandwidth_gbs", "settings", "errors")}
+        merged["runs"].append({"file": file.name, **meta, "rows": sorted(run["rows"])})
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / f"long-generate-{merged['device']}.json"
+    path.write_text(json.dumps(merged, indent=2) + "\n", encoding="utf-8")
+    return path
 
 
 def main() -> None:
@@ -357,7 +395,27 @@ def main() -> None:
         default=0,
         help="Profile a decode step by kernel kind over this many steps (0: no profile).",
     )
+    parser.add_argument(
+        "--warm-share",
+        type=float,
+        default=1.0,
+        help="Warm each engine with its requests cut to this share of their lengths rather "
+        "than the same call (long rows; no warm-up figure then).",
+    )
+    parser.add_argument(
+        "--merge",
+        type=Path,
+        nargs="+",
+        help="Instead of measuring: merge these JSON files' rows (later files win) into "
+        "<out>/long-generate-<device>.json, each file's settings kept under `runs`.",
+    )
     args = parser.parse_args()
+    if args.merge:
+        path = merge_results(args.merge, args.out)
+        print(f"wrote {path}")
+        return
+    if not 0 < args.warm_share <= 1:
+        parser.error("--warm-share must be in (0, 1]")
     for attention in args.attention.split(","):
         if attention not in MODES:
             parser.error(f"--attention: {attention!r} is not one of {', '.join(MODES)}")
@@ -375,6 +433,7 @@ def main() -> None:
         "settings": {k: str(v) for k, v in vars(args).items()},
         "rows": {},
     }
+    path = args.out / f"long-generate-{device_slug(device)}.json"
     for name in args.shapes.split(","):
         shape = SHAPES[name]
         with section(name, results):
@@ -390,8 +449,9 @@ def main() -> None:
                             )
                             results["rows"][key] = row
                             print(key, json.dumps(row), flush=True)
+                        # After every row: a call cut short keeps what it measured.
+                        path.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
             del model
-    path = args.out / f"long-generate-{device_slug(device)}.json"
     path.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     print(f"\nwrote {path}\n")
     cols = (

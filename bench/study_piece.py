@@ -103,6 +103,9 @@ def state_files(study: Study) -> list[Path]:
     return files
 
 
+MAX_FAILURES = 3
+
+
 class Piece:
     """One study's part of a piece: its work steps and the process launches it got."""
 
@@ -126,6 +129,12 @@ class Piece:
             lock.take(self._lock(name), "held by bench/study_piece.py")
         self.work = [s for s in steps if s.name not in self.final]
         self.launches: list[float] = []
+        self.failures = 0  # its processes that exited with an error
+
+    def failed(self) -> bool:
+        """Three of its processes failed: a step that fails again and again (see the
+        logs) is not retried for the rest of the piece."""
+        return self.failures >= MAX_FAILURES
 
     def _lock(self, name: str) -> Path:
         return self.study.marker(name).with_suffix(".lock")
@@ -188,16 +197,22 @@ def run_piece(args: argparse.Namespace) -> int:
     out = Path(args.out)
     logs = out / "logs"
     logs.mkdir(parents=True, exist_ok=True)
-    slots: list[subprocess.Popen[bytes] | None] = [None] * args.procs
+    slots: list[tuple[subprocess.Popen[bytes], Piece] | None] = [None] * args.procs
     launched = 0
-    while time.time() < deadline and not all(p.done() for p in pieces):
-        for index, proc in enumerate(slots):
-            if proc is not None and proc.poll() is None:
-                continue
+    while time.time() < deadline and not all(p.done() or p.failed() for p in pieces):
+        for index, held in enumerate(slots):
+            if held is not None:
+                proc, owner = held
+                if proc.poll() is None:
+                    continue
+                if proc.returncode != 0:
+                    owner.failures += 1
+                    if owner.failed():
+                        print(f"{owner.file}: {owner.failures} processes failed; giving up on it")
             now = time.time()
             slots[index] = None
             piece = None
-            for candidate in (p for p in pieces if not p.done()):
+            for candidate in (p for p in pieces if not (p.done() or p.failed())):
                 claim = candidate.claim(now)
                 if claim != "pass":
                     piece = candidate if claim == "take" else None
@@ -207,13 +222,14 @@ def run_piece(args: argparse.Namespace) -> int:
             stem = Path(piece.file).stem
             handle = (logs / f"{launched:03d}-slot{index}-{stem}.log").open("w")
             command = [sys.executable, "-m", "xling.cli", "study", "run", piece.file]
-            slots[index] = subprocess.Popen(
+            proc = subprocess.Popen(
                 [*command, "--no-wait"], stdout=handle, stderr=subprocess.STDOUT, env=env
             )
+            slots[index] = (proc, piece)
             piece.launches.append(now)
             launched += 1
         time.sleep(2)
-    live = [p for p in slots if p is not None]
+    live = [held[0] for held in slots if held is not None]
     for proc in live:
         if proc.poll() is None:
             proc.terminate()
@@ -228,7 +244,7 @@ def run_piece(args: argparse.Namespace) -> int:
     # Logs travel inside one archive: a call brings back at most 8 files.
     _pack(out, sorted(p.relative_to(out) for p in logs.iterdir()), out / "logs.tar.xz")
     subprocess.run(["rm", "-rf", str(logs)], check=True)
-    return 0
+    return 1 if any(p.failed() for p in pieces) else 0
 
 
 def merge(args: argparse.Namespace) -> int:

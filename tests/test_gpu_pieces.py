@@ -120,6 +120,32 @@ def test_a_piece_runs_studies_in_order_on_shared_process_slots(tmp_path: Path) -
     assert {name.rsplit("-", 1)[1].removesuffix(".log") for name in logs} == set(names)
 
 
+@pytest.mark.slow
+def test_a_study_whose_steps_keep_failing_is_given_up_and_the_next_runs(tmp_path: Path) -> None:
+    micro = (REPO / "src" / "xling" / "data" / "studies" / "micro.toml").read_text()
+    broken = tmp_path / "broken.toml"
+    broken.write_text(
+        micro.replace('out = "runs/micro"', f'out = "{tmp_path / "broken"}"').replace(
+            'base_model = "organism"', f'base_model = "{tmp_path / "no-such-model"}"'
+        )
+    )
+    fine = tmp_path / "fine.toml"
+    fine.write_text(micro.replace('out = "runs/micro"', f'out = "{tmp_path / "fine"}"'))
+    options = ["--minutes", "8", "--procs", "2", "--out", str(tmp_path / "out")]
+    proc = subprocess.run(
+        [sys.executable, str(BENCH / "study_piece.py"), "run", str(broken), str(fine), *options],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert "3 processes failed; giving up on it" in proc.stdout
+    assert (tmp_path / "fine" / "steps" / "eval_grpo_X1.json").is_file()
+    assert not (tmp_path / "broken" / "steps" / "eval_base.json").exists()
+    assert (tmp_path / "out" / "broken" / "new.tar.xz").is_file()  # what it made still travels
+
+
 def test_a_study_passes_slots_on_only_in_its_tail(tmp_path: Path) -> None:
     piece = _bench_module("study_piece")
     micro = (REPO / "src" / "xling" / "data" / "studies" / "micro.toml").read_text()

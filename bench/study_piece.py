@@ -89,6 +89,19 @@ def forget_unevaluated_training(study: Study) -> list[str]:
     return dropped
 
 
+def forget_missing_data(study: Study) -> list[str]:
+    """Drop the markers of data steps whose files are gone (a results archive leaves the
+    training data out), so a study taken up again from one rebuilds them, byte for byte,
+    before the trainings still to run read them."""
+    dropped = []
+    for slot in study.slots():
+        step = f"data:{slot.data_label}{study.run_name(slot.x, slot.seed)}"
+        if study.marker(step).exists() and not study.data_path(slot).exists():
+            study.marker(step).unlink()
+            dropped.append(step)
+    return dropped
+
+
 def state_files(study: Study) -> list[Path]:
     root = study.out
     wanted = [root / "steps", root / "data", root / "study.config.json"]
@@ -120,6 +133,9 @@ class Piece:
         dropped = forget_unevaluated_training(self.study)
         if dropped:
             print(f"training again (weights did not travel): {', '.join(dropped)}")
+        rebuilt = forget_missing_data(self.study)
+        if rebuilt:
+            print(f"building the training data again: {', '.join(rebuilt)}")
         steps = self.study.steps()
         # Reports and the summary need every run of the study, which lives together only
         # after the pieces are merged: this process holds their locks, so the study's

@@ -171,3 +171,25 @@ def test_a_study_passes_slots_on_only_in_its_tail(tmp_path: Path) -> None:
     running("train:grpo:X1")
     # Its last evaluation waits on the one training: that training's process takes it.
     assert p.outlook() == (0, 1, 1) and p.claim(now=200.0) == "pass"
+
+
+def test_a_study_taken_up_from_its_results_builds_missing_training_data_again(
+    tmp_path: Path,
+) -> None:
+    piece = _bench_module("study_piece")
+    from xling.study import Study, load_study_config
+
+    micro = (REPO / "src" / "xling" / "data" / "studies" / "micro.toml").read_text()
+    path = tmp_path / "micro.toml"
+    path.write_text(micro.replace('out = "runs/micro"', f'out = "{tmp_path / "study"}"'))
+    study = Study(load_study_config(path))
+    x0, x1 = study.slots()
+    for slot in (x0, x1):
+        study.marker(f"data:{study.run_name(slot.x, slot.seed)}").parent.mkdir(
+            parents=True, exist_ok=True
+        )
+        study.marker(f"data:{study.run_name(slot.x, slot.seed)}").write_text("{}")
+    study.data_path(x0).parent.mkdir(parents=True)
+    study.data_path(x0).write_text("{}\n")  # X0's file is here, X1's is not
+    assert piece.forget_missing_data(study) == [f"data:{study.run_name(x1.x, x1.seed)}"]
+    assert study.marker(f"data:{study.run_name(x0.x, x0.seed)}").exists()

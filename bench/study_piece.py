@@ -238,9 +238,10 @@ def run_piece(args: argparse.Namespace) -> int:
             stem = Path(piece.file).stem
             handle = (logs / f"{launched:03d}-slot{index}-{stem}.log").open("w")
             command = [sys.executable, "-m", "xling.cli", "study", "run", piece.file]
-            proc = subprocess.Popen(
-                [*command, "--no-wait"], stdout=handle, stderr=subprocess.STDOUT, env=env
-            )
+            with handle:  # the child has its own copy
+                proc = subprocess.Popen(
+                    [*command, "--no-wait"], stdout=handle, stderr=subprocess.STDOUT, env=env
+                )
             slots[index] = (proc, piece)
             piece.launches.append(now)
             launched += 1

@@ -322,11 +322,9 @@ def test_a_step_run_by_another_process_is_waited_for(tmp_path: Path) -> None:
     assert ran == ["b", "c"]
 
 
-def test_a_process_runs_ready_steps_while_another_runs_what_they_wait_on(
-    tmp_path: Path,
-) -> None:
-    import threading
-
+def a_runs_elsewhere(tmp_path: Path) -> tuple[Study, list[str], Path]:
+    """Steps a, b (needs a) and c, whose run order is recorded; another live process holds
+    step a's lock."""
     from xling.study import Step
 
     study = arms_study(tmp_path)
@@ -339,7 +337,16 @@ def test_a_process_runs_ready_steps_while_another_runs_what_they_wait_on(
     study.steps_for = lambda arms: steps  # type: ignore[method-assign]
     lock = study.marker("a").with_suffix(".lock")
     lock.parent.mkdir(parents=True)
-    lock.write_text(str(os.getppid()))  # another live process is running step a
+    lock.write_text(str(os.getppid()))  # a live process other than this one
+    return study, ran, lock
+
+
+def test_a_process_runs_ready_steps_while_another_runs_what_they_wait_on(
+    tmp_path: Path,
+) -> None:
+    import threading
+
+    study, ran, lock = a_runs_elsewhere(tmp_path)
 
     def other_process_finishes() -> None:
         time.sleep(0.5)
@@ -353,19 +360,7 @@ def test_a_process_runs_ready_steps_while_another_runs_what_they_wait_on(
 
 
 def test_without_waiting_a_process_leaves_what_others_run(tmp_path: Path) -> None:
-    from xling.study import Step
-
-    study = arms_study(tmp_path)
-    ran: list[str] = []
-    steps = [
-        Step("a", "a", lambda: ran.append("a")),
-        Step("b", "b", lambda: ran.append("b"), needs=("a",)),
-        Step("c", "c", lambda: ran.append("c")),
-    ]
-    study.steps_for = lambda arms: steps  # type: ignore[method-assign]
-    lock = study.marker("a").with_suffix(".lock")
-    lock.parent.mkdir(parents=True)
-    lock.write_text(str(os.getppid()))  # another live process is running step a
+    study, ran, lock = a_runs_elsewhere(tmp_path)
     # It runs what is ready (c), then leaves: a runs elsewhere and b waits on it.
     assert study.run(wait=False) is False
     assert ran == ["c"] and lock.exists()

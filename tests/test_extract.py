@@ -1,4 +1,3 @@
-import time
 from collections.abc import Callable
 from fractions import Fraction
 
@@ -15,6 +14,7 @@ from xling.extract import (
     normalize_answer,
     parse_number,
 )
+from xling.testing.timing import best_times
 
 # (language, model output, expected canonical answer, expected source)
 CASES = [
@@ -280,21 +280,13 @@ def test_a_long_number_is_never_cut_to_a_window() -> None:
 # ------------------------------------------------------------------ linear time
 
 
-def _best_time(func: Callable[[str], object], text: str, repeats: int = 3) -> float:
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        func(text)
-        best = min(best, time.perf_counter() - start)
-    return best
-
-
 def test_unclosed_boxes_cost_no_more_than_closed_ones() -> None:
     # Each unclosed "\boxed{" used to be scanned MAX_BOXED_CHARS ahead for its closing
     # brace: 15x the time of as many closed boxes here, 23 s for 1 MB.
     n = 20_000
-    unclosed = _best_time(extract_answers, "\\boxed{" * n)
-    closed = _best_time(extract_answers, "\\boxed{} " * n)
+    unclosed, closed = best_times(
+        lambda: extract_answers("\\boxed{" * n), lambda: extract_answers("\\boxed{} " * n)
+    )
     assert unclosed <= 3 * closed, (unclosed, closed)
 
 
@@ -322,14 +314,11 @@ def test_unclosed_boxes_cost_no_more_than_closed_ones() -> None:
     ],
 )
 def test_extraction_time_is_linear(make: Callable[[int], str]) -> None:
-    # Doubling the text doubles linear work and quadruples quadratic work. The two sizes
-    # are timed by turns, best of five each, so that load from other processes on the
-    # machine falls on both alike.
-    texts = (make(200_000), make(400_000))
-    small = large = float("inf")
-    for _ in range(5):
-        small = min(small, _best_time(extract_answers, texts[0], repeats=1))
-        large = min(large, _best_time(extract_answers, texts[1], repeats=1))
+    # Doubling the text doubles linear work and quadruples quadratic work.
+    small_text, large_text = make(200_000), make(400_000)
+    small, large = best_times(
+        lambda: extract_answers(small_text), lambda: extract_answers(large_text)
+    )
     assert large <= 3 * small + 0.005, (small, large)
 
 

@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import json
 import re
-import time
 from collections import Counter
 from pathlib import Path
 
@@ -25,6 +24,7 @@ from xling.langid import (
     strip_for_lid,
 )
 from xling.languages import ALL_CODES, LANGUAGES
+from xling.testing.timing import best_times
 
 # Hand-written: a short final-answer line, a math-heavy sentence and a small reasoning
 # trace with markdown, LaTeX and digits, in every registry language.
@@ -303,16 +303,11 @@ def test_mgsm_question_openings_are_identified() -> None:
 def test_stripping_is_linear_in_unclosed_math() -> None:
     # A lazy ".*?" per math delimiter rescanned to the end of the text from every unclosed
     # opener: 80 kB of "\[" took 19 s, past the scorer's timeout.
-    def best(text: str) -> float:
-        times = []
-        for _ in range(3):
-            start = time.perf_counter()
-            strip_for_lid(text)
-            times.append(time.perf_counter() - start)
-        return min(times)
-
     for unit in ("\\[ x ", "\\( x ", "\\begin{a} x ", "$$ x "):
-        small, large = best(unit * 10_000), best(unit * 20_000)
+        small_text, large_text = unit * 10_000, unit * 20_000
+        small, large = best_times(
+            lambda s=small_text: strip_for_lid(s), lambda s=large_text: strip_for_lid(s)
+        )
         assert large <= 3 * small + 0.005, (unit, small, large)
     assert strip_for_lid("Hallo \\[ x \\] Welt \\[ offen") == "Hallo Welt offen"
     # the stray \end{c} after the environment loses its command name, as any command does

@@ -7,7 +7,6 @@ characters inside an answer, integers past Python's int-conversion limit.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 
 import pytest
@@ -17,6 +16,7 @@ from xling.extract import normalize_answer
 from xling.records import Generation, Score
 from xling.scoring import score_generation, score_many
 from xling.testing.records import generation as make_generation
+from xling.testing.timing import best_times
 
 
 def generation(output: str, gold: str, lang: str = "en") -> Generation:
@@ -85,15 +85,6 @@ def test_big_integer_answers_are_scored_in_workers() -> None:
     assert [(s.status, s.correct) for s in scores] == [("ok", True), ("ok", False)]
 
 
-def _best_time(func: Callable[[], object], repeats: int = 3) -> float:
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        func()
-        best = min(best, time.perf_counter() - start)
-    return best
-
-
 def test_comparing_megabyte_integers_is_linear() -> None:
     # Digit strings are compared as digits: int() of 1 MB of digits takes seconds (it is
     # quadratic in Python 3.11) and raises past the conversion limit.
@@ -101,7 +92,6 @@ def test_comparing_megabyte_integers_is_linear() -> None:
         digits = "7" * n
         return lambda: answers_equal(normalize_answer(digits), normalize_answer(digits + "0"))
 
-    small = _best_time(compare(500_000))
-    large = _best_time(compare(1_000_000))
+    small, large = best_times(compare(500_000), compare(1_000_000))
     assert large <= 3 * small + 0.005, (small, large)
     assert answers_equal(normalize_answer("7" * 1_000_000), "7" * 1_000_000)

@@ -213,18 +213,21 @@ def run_piece(args: argparse.Namespace) -> int:
     out = Path(args.out)
     logs = out / "logs"
     logs.mkdir(parents=True, exist_ok=True)
-    slots: list[tuple[subprocess.Popen[bytes], Piece] | None] = [None] * args.procs
+    slots: list[tuple[subprocess.Popen[bytes], Piece, Path] | None] = [None] * args.procs
     launched = 0
     while time.time() < deadline and not all(p.done() or p.failed() for p in pieces):
         for index, held in enumerate(slots):
             if held is not None:
-                proc, owner = held
+                proc, owner, log = held
                 if proc.poll() is None:
                     continue
                 if proc.returncode != 0:
                     owner.failures += 1
                     if owner.failed():
                         print(f"{owner.file}: {owner.failures} processes failed; giving up on it")
+                        # The last failure's own words, where a device call's output shows it.
+                        tail = log.read_text(errors="replace").splitlines()[-8:]
+                        print("\n".join(f"  {line}" for line in tail))
             now = time.time()
             slots[index] = None
             piece = None
@@ -236,13 +239,14 @@ def run_piece(args: argparse.Namespace) -> int:
             if piece is None:
                 continue
             stem = Path(piece.file).stem
-            handle = (logs / f"{launched:03d}-slot{index}-{stem}.log").open("w")
+            log = logs / f"{launched:03d}-slot{index}-{stem}.log"
+            handle = log.open("w")
             command = [sys.executable, "-m", "xling.cli", "study", "run", piece.file]
             with handle:  # the child has its own copy
                 proc = subprocess.Popen(
                     [*command, "--no-wait"], stdout=handle, stderr=subprocess.STDOUT, env=env
                 )
-            slots[index] = (proc, piece)
+            slots[index] = (proc, piece, log)
             piece.launches.append(now)
             launched += 1
         time.sleep(2)

@@ -141,6 +141,7 @@ def test_a_study_whose_steps_keep_failing_is_given_up_and_the_next_runs(tmp_path
     )
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert "3 processes failed; giving up on it" in proc.stdout
+    assert "no-such-model" in proc.stdout  # the failure's own words come with it
     assert (tmp_path / "fine" / "steps" / "eval_grpo_X1.json").is_file()
     assert not (tmp_path / "broken" / "steps" / "eval_base.json").exists()
     assert (tmp_path / "out" / "broken" / "new.tar.xz").is_file()  # what it made still travels

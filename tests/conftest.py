@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import importlib.util
+import sys
 from collections.abc import Iterator
 from pathlib import Path
+from types import ModuleType
 
 import pytest
+
+BENCH = Path(__file__).resolve().parents[1] / "bench"
 
 
 def shared_data(name: str) -> Path:
@@ -15,6 +20,16 @@ def shared_data(name: str) -> Path:
     if not path.exists():
         pytest.skip(f"shared data {name!r} not found at {path}")
     return path
+
+
+def bench_module(name: str) -> ModuleType:
+    """The script bench/<name>.py as a module, for tests of its functions."""
+    spec = importlib.util.spec_from_file_location(f"bench_{name}", BENCH / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
 
 
 @pytest.fixture(scope="session")

@@ -3,32 +3,28 @@ pieces and results archive, and bench/gpu_wheels.py's cut of the lingua wheel.""
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import subprocess
 import sys
 import tarfile
 import zipfile
 from pathlib import Path
-from types import ModuleType
 
 import pytest
+from conftest import BENCH, bench_module
 
-REPO = Path(__file__).resolve().parents[1]
-BENCH = REPO / "bench"
+from xling.study import shipped_study
 
 
-def _bench_module(name: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(f"bench_{name}", BENCH / f"{name}.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
+def micro_study(path: Path, out: Path) -> Path:
+    """The shipped micro study, written to `path` with its runs in `out`."""
+    micro = shipped_study("micro").read_text(encoding="utf-8")
+    path.write_text(micro.replace('out = "runs/micro"', f'out = "{out}"'), encoding="utf-8")
+    return path
 
 
 def test_results_archive_keeps_scores_and_markers_and_drops_bulk(tmp_path: Path) -> None:
-    piece = _bench_module("study_piece")
+    piece = bench_module("study_piece")
     study = tmp_path / "study"
     wanted = {
         "steps/eval_grpo_X0-s0.json": "{}",
@@ -58,7 +54,7 @@ def test_results_archive_keeps_scores_and_markers_and_drops_bulk(tmp_path: Path)
 
 
 def test_lingua_cut_keeps_only_the_named_languages_and_a_true_record(tmp_path: Path) -> None:
-    wheels = _bench_module("gpu_wheels")
+    wheels = bench_module("gpu_wheels")
     wheel = tmp_path / "lingua_language_detector-1.3.5-py3-none-any.whl"
     members = {
         "lingua/__init__.py": b"x = 1\n",
@@ -88,13 +84,8 @@ def test_a_piece_runs_studies_in_order_on_shared_process_slots(tmp_path: Path) -
     nothing ready for it, and its slot goes to the first study with a step ready; all
     finish in one piece, each with its own archives, the reports left for the machine that
     merges the pieces."""
-    micro = (REPO / "src" / "xling" / "data" / "studies" / "micro.toml").read_text()
-    files = []
     names = ("first", "second", "third")
-    for name in names:
-        path = tmp_path / f"{name}.toml"
-        path.write_text(micro.replace('out = "runs/micro"', f'out = "{tmp_path / name}"'))
-        files.append(str(path))
+    files = [str(micro_study(tmp_path / f"{name}.toml", tmp_path / name)) for name in names]
     out = tmp_path / "out"
     options = ["--minutes", "8", "--procs", "2", "--out", str(out)]
     proc = subprocess.run(
@@ -122,15 +113,13 @@ def test_a_piece_runs_studies_in_order_on_shared_process_slots(tmp_path: Path) -
 
 @pytest.mark.slow
 def test_a_study_whose_steps_keep_failing_is_given_up_and_the_next_runs(tmp_path: Path) -> None:
-    micro = (REPO / "src" / "xling" / "data" / "studies" / "micro.toml").read_text()
-    broken = tmp_path / "broken.toml"
+    broken = micro_study(tmp_path / "broken.toml", tmp_path / "broken")
     broken.write_text(
-        micro.replace('out = "runs/micro"', f'out = "{tmp_path / "broken"}"').replace(
+        broken.read_text().replace(
             'base_model = "organism"', f'base_model = "{tmp_path / "no-such-model"}"'
         )
     )
-    fine = tmp_path / "fine.toml"
-    fine.write_text(micro.replace('out = "runs/micro"', f'out = "{tmp_path / "fine"}"'))
+    fine = micro_study(tmp_path / "fine.toml", tmp_path / "fine")
     options = ["--minutes", "8", "--procs", "2", "--out", str(tmp_path / "out")]
     proc = subprocess.run(
         [sys.executable, str(BENCH / "study_piece.py"), "run", str(broken), str(fine), *options],
@@ -148,10 +137,8 @@ def test_a_study_whose_steps_keep_failing_is_given_up_and_the_next_runs(tmp_path
 
 
 def test_a_study_passes_slots_on_only_in_its_tail(tmp_path: Path) -> None:
-    piece = _bench_module("study_piece")
-    micro = (REPO / "src" / "xling" / "data" / "studies" / "micro.toml").read_text()
-    path = tmp_path / "micro.toml"
-    path.write_text(micro.replace('out = "runs/micro"', f'out = "{tmp_path / "study"}"'))
+    piece = bench_module("study_piece")
+    path = micro_study(tmp_path / "micro.toml", tmp_path / "study")
     p = piece.Piece(str(path), None)
     study = p.study
 
@@ -177,12 +164,10 @@ def test_a_study_passes_slots_on_only_in_its_tail(tmp_path: Path) -> None:
 def test_a_study_taken_up_from_its_results_builds_missing_training_data_again(
     tmp_path: Path,
 ) -> None:
-    piece = _bench_module("study_piece")
+    piece = bench_module("study_piece")
     from xling.study import Study, load_study_config
 
-    micro = (REPO / "src" / "xling" / "data" / "studies" / "micro.toml").read_text()
-    path = tmp_path / "micro.toml"
-    path.write_text(micro.replace('out = "runs/micro"', f'out = "{tmp_path / "study"}"'))
+    path = micro_study(tmp_path / "micro.toml", tmp_path / "study")
     study = Study(load_study_config(path))
     x0, x1 = study.slots()
     for slot in (x0, x1):

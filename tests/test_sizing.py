@@ -2,24 +2,18 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 from types import ModuleType
 
 import pytest
+from conftest import bench_module
 
 REPO = Path(__file__).resolve().parents[1]
 STUDY = REPO / "docs" / "gpu" / "organism-v3" / "study-s0.toml"
 
 
 def sizing() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("bench_sizing", REPO / "bench" / "sizing.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
+    return bench_module("sizing")
 
 
 def test_rates_come_from_the_measured_files() -> None:

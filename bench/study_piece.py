@@ -283,17 +283,22 @@ def write_state(args: argparse.Namespace) -> int:
 
 # What the results archive leaves out: generations (the scores hold every verdict the
 # reports read), the training data and the benchmark (rebuilt byte for byte from the
-# study file), and training-curve pictures. What is left compresses ~100x.
+# study file), training-curve pictures, and the reports with their step markers
+# (`xling study run` writes them again from the scores in minutes; their HTML embeds
+# pictures that do not compress, 2.6 MB an arm). What is left compresses ~100x.
 KEEP_SKIPPED_NAMES = {"generations.jsonl", "training_curves.png"}
-KEEP_SKIPPED_TOP = {"data", "bench"}
+KEEP_SKIPPED_TOP = {"data", "bench", "report"}
+KEEP_SKIPPED_MARKERS = ("report_", "summary")
+
+
+def _kept(relative: Path) -> bool:
+    if relative.name in KEEP_SKIPPED_NAMES or relative.parts[0] in KEEP_SKIPPED_TOP:
+        return False
+    return not (relative.parts[0] == "steps" and relative.name.startswith(KEEP_SKIPPED_MARKERS))
 
 
 def keep_results(root: Path, archive: Path) -> list[Path]:
-    files = [
-        f
-        for f in _files(root)
-        if f.name not in KEEP_SKIPPED_NAMES and f.parts[0] not in KEEP_SKIPPED_TOP
-    ]
+    files = [f for f in _files(root) if _kept(f)]
     _pack(root, files, archive)
     return files
 

@@ -40,6 +40,9 @@ def test_results_archive_keeps_scores_and_markers_and_drops_bulk(tmp_path: Path)
         "train/grpo-X0-s0/checkpoint-16/optimizer.pt": "state",
         "train/grpo-X0-s0/training_curves.png": "png",
         "steps/eval_grpo_X0-s1.lock": "pid",
+        "report/grpo/report.html": "<html>",
+        "steps/report_grpo.json": "{}",
+        "steps/summary.json": "{}",
     }
     for name, text in {**wanted, **dropped}.items():
         (study / name).parent.mkdir(parents=True, exist_ok=True)

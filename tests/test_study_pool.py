@@ -36,7 +36,8 @@ def organism_study(root: Path, name: str, beta: float, shift: float, seed: int) 
     for run in study.run_table():
         langs = study.cfg.train_langs(run.x)
         write(run.run_dir, study_accuracies(base, langs, (run.x + 1) ** beta, seen_gain=0.4), langs)
-        rows.append({"run": run.run_dir.name, "x": run.x + 1, "seed": run.seed, "mti": 1.0})
+        # As an arm report writes it: the run's folder and its training languages.
+        rows.append({"run": run.run_dir.name, "X": run.x + 1, "mti": 1.0})
     table = study.out / "report" / "grpo" / "tables" / "runs.csv"
     table.parent.mkdir(parents=True)
     with table.open("w", newline="") as handle:
@@ -55,6 +56,11 @@ def test_two_organisms_pool_into_one_runs_table_and_one_set_of_verdicts(tmp_path
     assert len(runs) == 2 * 4 * 2
     assert list(runs[0])[:5] == ["organism", "arm", "run", "x", "seed"]
     assert {r["organism"] for r in runs} == {"org-a", "org-b"}
+    # X and seed come from the study's run table, matched by the run's folder.
+    assert {(r["run"], r["x"], r["seed"]) for r in runs} == {
+        (f"X{x}-s{s}", str(x), str(s)) for x in range(4) for s in range(2)
+    }
+    assert all(int(r["X"]) == int(r["x"]) + 1 for r in runs)
     assert vs.organisms == ["org-a", "org-b"]
     law = next(v for v in vs.rows if v.key == "mti_law")
     assert "(2 + 2 seeds over organisms per cell)" in law.cells
@@ -91,6 +97,11 @@ def test_pooling_refuses_studies_of_another_design(tmp_path: Path) -> None:
     twin = Study(replace(a.cfg, out=str(tmp_path / "x" / "org-a")))
     with pytest.raises(XlingError, match="different names"):
         pool_studies([a, twin], tmp_path / "p")
+    stray = organism_study(tmp_path, "org-e", 0.5, 0.0, seed=3)
+    table = stray.out / "report" / "grpo" / "tables" / "runs.csv"
+    table.write_text(table.read_text() + "X9-s0,10,1.0\n")
+    with pytest.raises(XlingError, match="'X9-s0' is not a run of arm grpo"):
+        pool_studies([a, stray], tmp_path / "p")
     missing = Study(replace(a.cfg, out=str(tmp_path / "org-d")))
     with pytest.raises(XlingError, match="run the study's reports first"):
         pool_studies([a, missing], tmp_path / "p")

@@ -42,11 +42,13 @@ def _organism(cfg: StudyConfig) -> str:
 
 
 def pooled_runs_table(studies: Sequence[Study]) -> list[dict[str, Any]]:
-    """Every arm report's runs.csv rows, each with its organism (the study folder's name)
-    and arm."""
+    """Every arm report's runs.csv rows, each with its organism (the study folder's name),
+    arm, and the run's X (languages added to English) and training seed from the study's
+    run table (an arm report names a run only by its folder)."""
     rows: list[dict[str, Any]] = []
     for study in studies:
         organism = _organism(study.cfg)
+        slots = {(run.arm, run.run_dir.name): run for run in study.run_table()}
         for arm in study.arms:
             table = study.out / "report" / arm.name / "tables" / "runs.csv"
             if not table.is_file():
@@ -56,7 +58,14 @@ def pooled_runs_table(studies: Sequence[Study]) -> list[dict[str, Any]]:
                 )
             with table.open(encoding="utf-8") as handle:
                 for row in csv.DictReader(handle):
-                    rows.append({"organism": organism, "arm": arm.name, **row})
+                    run = slots.get((arm.name, row.get("run", "")))
+                    if run is None:
+                        raise XlingError(
+                            f"{table}: run {row.get('run')!r} is not a run of arm {arm.name} "
+                            "in this study file (a report from another design?)"
+                        )
+                    lead = {"organism": organism, "arm": arm.name, "x": run.x, "seed": run.seed}
+                    rows.append({**lead, **row})
     return rows
 
 

@@ -12,7 +12,7 @@ import pytest
 from xling.analysis.bootstrap import compute_cube
 from xling.analysis.rundata import _F, align, load_run
 from xling.analysis.synthetic import aligned_from_arrays, run_records, write_run
-from xling.analysis.transfer import compare, compare_from_cube
+from xling.analysis.transfer import _drift_split, compare, compare_from_cube
 
 N = 200
 
@@ -57,6 +57,19 @@ def test_no_share_of_a_gain_that_is_not_positive() -> None:
     cube = compute_cube(aligned_from_arrays(correct, ["en", "sw"], off=off), n_boot=50, seed=1)
     sw = compare_from_cube(cube, 0, 1, ["en"]).row("sw")
     assert sw.drift_share.value is None and "<= 0" in (sw.drift_share.reason or "")
+
+
+def test_a_gain_that_cancels_to_float_residue_has_no_share() -> None:
+    # Means of 0/1 differences that cancel leave ~1e-17 in floats: not a gain to divide by.
+    residue = (0.1 + 0.2) - 0.3
+    assert 0 < residue < 1e-15
+    gain = np.array([residue, 0.05, residue, -0.02])
+    gain_off = np.array([0.01, 0.02, 0.01, 0.0])
+    _, share = _drift_split(gain, gain_off, 0.95)
+    assert share.value is None and "<= 0" in (share.reason or "")
+    _, share = _drift_split(np.array([0.04, 0.05, residue]), np.array([0.02, 0.02, 0.01]), 0.95)
+    assert share.value == pytest.approx(0.5)
+    assert share.hi is None or share.hi < 1e3  # the residue resample is dropped, not divided
 
 
 def test_runs_on_disk_count_correct_off_target_answers(tmp_path: Path) -> None:

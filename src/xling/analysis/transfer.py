@@ -214,12 +214,18 @@ GROUP_FIELDS = (
 )
 
 
+# A gain is a mean of 0/1 differences: where they cancel, float sums leave ~1e-17, not a
+# gain, and a share over it comes out near 1e16 (seen in organism v3's runs.csv).
+_NO_GAIN = 1e-9
+
+
 def _drift_split(gain: np.ndarray, gain_off: np.ndarray, ci: float) -> tuple[Estimate, Estimate]:
     """(gain from correct off-target answers, its share of the gain), each with CIs; the
     share is undefined where the gain is <= 0. gain, gain_off: (1 + B,)."""
+    positive = gain > _NO_GAIN
     with np.errstate(divide="ignore", invalid="ignore"):
-        share = np.where(gain > 0, gain_off / gain, np.nan)
-    reason = None if gain[0] > 0 else f"the accuracy gain is {gain[0]:+.3f} (<= 0)"
+        share = np.where(positive, gain_off / gain, np.nan)
+    reason = None if positive[0] else f"the accuracy gain is {gain[0]:+.3f} (<= 0)"
     return (
         summarize(gain_off[0], gain_off[1:], ci),
         summarize(share[0], share[1:], ci, undefined=reason, ci_cause=_DRIFT_CAUSE),

@@ -33,7 +33,16 @@ def main(argv: list[str]) -> int:
     cfg = load_study_config(Path(argv[1]))
     study = Study(cfg)
     report = cfg.report
-    cc = build_cell_cube(study.run_table(), n_boot=report.n_boot, seed=report.seed)
+    # Only evaluated runs: a grid cut short by the end of a sitting is tabled as far as it
+    # got, its missing cells shown as "–" and named on stderr.
+    runs = study.run_table()
+    evaluated = [
+        r for r in runs if study.marker(f"eval:{r.run_dir.parent.name}:{r.run_dir.name}").is_file()
+    ]
+    for r in runs:
+        if r not in evaluated:
+            print(f"not evaluated yet: {r.arm} X={r.x} seed {r.seed}", file=sys.stderr)
+    cc = build_cell_cube(evaluated, n_boot=report.n_boot, seed=report.seed)
     cells = {(r["arm"], r["x"]): r for r in cell_rows(cc, ci=report.ci)}
     rows = []
     for arm in (a.name for a in study.arms if not a.name.endswith("-shuffled")):

@@ -393,6 +393,9 @@ def test_the_study_summary_writes_verdicts_from_the_run_folders(tmp_path: Path) 
     assert family and all(r["outcome"] in OUTCOMES for r in rows)
     for r in family:  # each finding of the family, listed under its outcome
         assert r["finding"] in plain and f"**{r['outcome'].capitalize()}:**" in plain
+    for outcome in set(OUTCOMES) - {r["outcome"] for r in family}:  # said to be empty
+        assert f"**{outcome.capitalize()}:** none." in plain
+    assert all(f"**{outcome.capitalize()}:**" in plain for outcome in OUTCOMES)
     assert (report / "summary.csv").exists()
 
 

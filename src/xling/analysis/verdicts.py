@@ -1040,9 +1040,9 @@ def verdicts_markdown(vs: VerdictSet) -> str:
         lines += ["In plain words (the findings of the Holm family):", ""]
         for name in OUTCOMES:
             these = [v for v in family if v.outcome == name]
-            if these:
-                listed = "; ".join(f"{v.finding} ({v.outcome_reason})" for v in these)
-                lines.append(f"- **{name.capitalize()}:** {listed}.")
+            # An empty outcome is said too: "reproduces: none" is a result, not an omission.
+            listed = "; ".join(f"{v.finding} ({v.outcome_reason})" for v in these) or "none"
+            lines.append(f"- **{name.capitalize()}:** {listed}.")
         lines.append("")
     keys = ("finding", "paper", "ours", "p", "p_holm", "verdict", "cells")
     if any(v.mechanism for v in vs.rows):

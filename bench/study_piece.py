@@ -102,6 +102,20 @@ def forget_missing_data(study: Study) -> list[str]:
     return dropped
 
 
+def forget_what_did_not_travel(study: Study) -> None:
+    """Drop the markers of steps whose outputs no archive carries (the benchmark, weights
+    of runs not yet evaluated, training data), so the study, here or on the GPU, makes
+    them again rather than failing on their absence."""
+    if not (study.out / "bench").is_dir():
+        study.marker("bench").unlink(missing_ok=True)  # rebuilt, identical, in seconds
+    dropped = forget_unevaluated_training(study)
+    if dropped:
+        print(f"training again (weights did not travel): {', '.join(dropped)}")
+    rebuilt = forget_missing_data(study)
+    if rebuilt:
+        print(f"building the training data again: {', '.join(rebuilt)}")
+
+
 def state_files(study: Study) -> list[Path]:
     root = study.out
     wanted = [root / "steps", root / "data", root / "study.config.json"]
@@ -128,14 +142,7 @@ class Piece:
         root = self.study.out
         if state and Path(state).is_file():
             _unpack(Path(state), root)
-        if not (root / "bench").is_dir():
-            self.study.marker("bench").unlink(missing_ok=True)  # rebuilt, identical, in seconds
-        dropped = forget_unevaluated_training(self.study)
-        if dropped:
-            print(f"training again (weights did not travel): {', '.join(dropped)}")
-        rebuilt = forget_missing_data(self.study)
-        if rebuilt:
-            print(f"building the training data again: {', '.join(rebuilt)}")
+        forget_what_did_not_travel(self.study)
         steps = self.study.steps()
         # Reports and the summary need every run of the study, which lives together only
         # after the pieces are merged: this process holds their locks, so the study's
@@ -269,9 +276,11 @@ def run_piece(args: argparse.Namespace) -> int:
 
 
 def merge(args: argparse.Namespace) -> int:
-    root = Study(load_study_config(Path(args.study))).out
+    study = Study(load_study_config(Path(args.study)))
     for archive in args.archives:
-        _unpack(Path(archive), root)
+        _unpack(Path(archive), study.out)
+    # So that `xling study run` can finish the study on this machine too.
+    forget_what_did_not_travel(study)
     return 0
 
 

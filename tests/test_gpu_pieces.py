@@ -182,3 +182,28 @@ def test_a_study_taken_up_from_its_results_builds_missing_training_data_again(
     study.data_path(x0).write_text("{}\n")  # X0's file is here, X1's is not
     assert piece.forget_missing_data(study) == [f"data:{study.run_name(x1.x, x1.seed)}"]
     assert study.marker(f"data:{study.run_name(x0.x, x0.seed)}").exists()
+
+
+def test_a_merged_archive_leaves_no_marker_of_what_it_does_not_carry(tmp_path: Path) -> None:
+    """Merged here, a study finishes here: the benchmark (never packed) and a run trained on
+    the GPU but not evaluated there (its weights never travel) are made again."""
+    import argparse
+
+    from xling.study import Study, load_study_config
+
+    piece = bench_module("study_piece")
+    path = micro_study(tmp_path / "micro.toml", tmp_path / "here")
+    study = Study(load_study_config(path))
+    gpu = tmp_path / "gpu"
+    done = ["bench", "eval:base", "train:grpo:X0", "eval:grpo:X0", "train:grpo:X1"]
+    for name in done:
+        marker = gpu / study.marker(name).relative_to(study.out)
+        marker.parent.mkdir(parents=True, exist_ok=True)
+        marker.write_text("{}")
+    (gpu / "bench" / "test").mkdir(parents=True)
+    (gpu / "bench" / "test" / "synth_en.jsonl").write_text("{}\n")
+    archive = tmp_path / "new.tar.xz"
+    piece.keep_results(gpu, archive)
+    piece.merge(argparse.Namespace(study=str(path), archives=[str(archive)]))
+    left = {name for name in done if study.marker(name).exists()}
+    assert left == {"eval:base", "train:grpo:X0", "eval:grpo:X0"}

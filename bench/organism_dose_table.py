@@ -35,9 +35,12 @@ def main(argv: list[str]) -> int:
     report = cfg.report
     # Only evaluated runs: a grid cut short by the end of a sitting is tabled as far as it
     # got, its missing cells shown as "–" and named on stderr.
+    # run_table() lists one run per slot, in the order of slots().
     runs = study.run_table()
     evaluated = [
-        r for r in runs if study.marker(f"eval:{r.run_dir.parent.name}:{r.run_dir.name}").is_file()
+        r
+        for slot, r in zip(study.slots(), runs, strict=True)
+        if study.marker(study.eval_step(slot)).is_file()
     ]
     for r in runs:
         if r not in evaluated:

@@ -76,8 +76,7 @@ def forget_unevaluated_training(study: Study) -> list[str]:
     for slot in study.slots():
         if slot.owner != slot.arm.name:
             continue
-        name = study.run_name(slot.x, slot.seed)
-        train, evaluate = f"train:{slot.owner}:{name}", f"eval:{slot.owner}:{name}"
+        train, evaluate = study.train_step(slot), study.eval_step(slot)
         if study.marker(evaluate).exists() or not study.marker(train).exists():
             continue
         if (study.train_dir(slot) / FINAL_DIR).is_dir():

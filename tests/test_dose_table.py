@@ -35,14 +35,14 @@ def test_dose_table_of_a_grid_cut_short(tmp_path: Path, capsys: pytest.CaptureFi
     z = rng.standard_normal(400)
     write_run(study.base_run, run_records(DEMO_BASE, off=0.0, n_problems=400, z=z, rng=rng))
     # Every run but the s16 budget's X = 7 pair is trained and evaluated.
-    for run in study.run_table():
+    for slot, run in zip(study.slots(), study.run_table(), strict=True):
         if run.arm.startswith("s16") and run.x == 7:
             continue
         langs = study.cfg.train_langs(run.x)
         acc = study_accuracies(DEMO_BASE, langs, 0.8, seen_gain=0.1)
         records = run_records(acc, off=0.0, n_problems=400, z=z, rng=rng)
         write_run(run.run_dir, records, train_langs=langs)
-        marker = study.marker(f"eval:{run.run_dir.parent.name}:{run.run_dir.name}")
+        marker = study.marker(study.eval_step(slot))
         marker.parent.mkdir(parents=True, exist_ok=True)
         marker.write_text(json.dumps({}))
     assert table.main(["dose", str(toml), str(tmp_path / "out")]) == 0

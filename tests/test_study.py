@@ -229,6 +229,20 @@ def test_steps_for_selects_what_an_arm_needs() -> None:
         study.steps_for(["nope"])
 
 
+def test_train_and_eval_step_name_the_steps_the_pipeline_runs() -> None:
+    study = arms_study()
+    by_name = {s.name: s for s in study.steps()}
+    for slot in study.slots():
+        train, evaluate = study.train_step(slot), study.eval_step(slot)
+        assert {train, evaluate} <= set(by_name), (train, evaluate)
+        assert by_name[evaluate].needs == (train,)
+        assert evaluate in by_name[f"report:{slot.arm.name}"].needs
+    shared = next(s for s in study.slots() if s.arm.name == "grpo-shuffled" and s.x == 0)
+    assert (study.train_step(shared), study.eval_step(shared)) == ("train:grpo:X0", "eval:grpo:X0")
+    # The marker files the pipeline writes (and the micro study's run checks) for a step.
+    assert study.marker(study.eval_step(shared)).name == "eval_grpo_X0.json"
+
+
 def test_an_arm_can_start_from_a_model_made_outside_the_study(tmp_path: Path) -> None:
     # Organism v3's instruct arm: a model distilled by `xling train sft`, evaluated as the
     # arm's own base, trained at X = 0 only; the main arm is untouched.

@@ -88,6 +88,14 @@ class Study:
     def marker(self, step: str) -> Path:
         return self.out / "steps" / f"{step.replace(':', '_')}.json"
 
+    def train_step(self, slot: Slot) -> str:
+        """The step training a slot's run, named here only (bench tools find its marker)."""
+        return f"train:{slot.owner}:{self.run_name(slot.x, slot.seed)}"
+
+    def eval_step(self, slot: Slot) -> str:
+        """The step evaluating a slot's run, named here only (bench tools find its marker)."""
+        return f"eval:{slot.owner}:{self.run_name(slot.x, slot.seed)}"
+
     def base_model(self) -> str:
         if self.cfg.base_model == "organism":
             from xling.organism.model import bundled_organism
@@ -203,23 +211,19 @@ class Study:
                         bench,
                     ),
                     Step(
-                        f"train:{arm.name}:{name}",
+                        self.train_step(slot),
                         f"{arm_label(arm)} on {name}",
                         lambda slot=slot: self._train(slot),
                         (data, *stage),
                     ),
                     Step(
-                        f"eval:{arm.name}:{name}",
+                        self.eval_step(slot),
                         f"evaluate {arm.name} {name}",
                         lambda slot=slot: self._eval_trained(slot),
-                        (f"train:{arm.name}:{name}",),
+                        (self.train_step(slot),),
                     ),
                 ]
-            evals = [
-                f"eval:{slot.owner}:{self.run_name(slot.x, slot.seed)}"
-                for slot in slots
-                if slot.arm is arm
-            ]
+            evals = [self.eval_step(slot) for slot in slots if slot.arm is arm]
             reports.append(f"report:{arm.name}")
             steps.append(
                 Step(
@@ -270,8 +274,8 @@ class Study:
                     name = self.run_name(slot.x, slot.seed)
                     wanted |= {
                         f"data:{slot.data_label}{name}",
-                        f"train:{slot.owner}:{name}",
-                        f"eval:{slot.owner}:{name}",
+                        self.train_step(slot),
+                        self.eval_step(slot),
                     }
         return [s for s in steps if s.name in wanted]
 

@@ -23,13 +23,28 @@ pool of pages sized by the memory budget and the tokens in flight (`engine_paged
 gate/up as one matrix product each (`EngineConfig.fuse_projections`; keys
 `engine_fused_*`, `engine_paged_fused_*`), when asked for.
 
+With `--kv-splits 1,2,4`, each paged mode runs once per key/value split of its decoding
+kernel (`EngineConfig.kv_splits`), its keys suffixed: `engine_paged_s4_*`,
+`paged_peak_gb_s4` (internally the mode "paged@4").
+
 Figures per row (tokens/s are requested new tokens over wall time, prefill included):
 - `engine_tok_s`, and `engine_warmup_s` (the first call's extra time: graph capture,
   compiling) from a first and a second identical call; `engine_paged_tok_s` and
   `engine_paged_warmup_s` likewise with pages;
+- the first call's warm-up by kind, per mode: `<prefix>_graph_captures`,
+  `<prefix>_capture_s` (seconds capturing them, each capture's eager warm run and so the
+  compilations it meets included) and `<prefix>_compile_s` (seconds in torch.compile, from
+  Dynamo's cumulative compile time); paged modes add `<prefix>_kv_splits`, the split the
+  cache used (null: torch's own choice, or eager attention as on a CPU);
 - `plain_tok_s`: `generate` on one batch of `slots` prompts for min(max-new,
-  `--plain-max-new`) tokens (its best case: uniform lengths; its rate barely moves with
-  length, and a full run would take hours at 7B);
+  `--plain-max-new`) tokens, the second of two identical calls (`plain_first_tok_s`: the
+  first). Its best case, uniform lengths; its warm rate barely moves with length (on an
+  H200 at the 1.5B shape and 256 rows, 15,788 tokens/s at 256 new tokens and 15,530 at
+  2,048), and a full run would take hours at 7B. On ragged rows (`--plain-on-ragged`),
+  `plain_work_tok_s` is what that rate gives on the row's own requests: `generate` takes
+  them `slots` at a time and runs each batch to its longest request, having no limit per
+  row (and a random model no end), so only the requested tokens count. It is derived from
+  the measured rate, not timed, and `<prefix>_vs_plain` divides by it on those rows;
 - `roofline_tok_s`: a schedule with the same slots and first-come refills simulated token
   by token; every step reads the weights once and, for every live sequence, the cache of
   all its tokens so far (prompt and generated), at the device's measured copy bandwidth;
@@ -103,10 +118,23 @@ def draw_lengths(n: int, max_new: int, mean_share: float, sigma: float, seed: in
     return [int(v) for v in np.clip(np.round(raw), MIN_LENGTH, max_new)]
 
 
-def plain_tok_s(model: Any, prompts: torch.Tensor, new: int, device: torch.device) -> float:
-    sampled_generate(model, prompts, 4, device)  # warm-up
-    tokens, seconds = timed(device, lambda: sampled_generate(model, prompts, new, device))
-    return tokens / seconds
+def plain_tok_s(
+    model: Any, prompts: torch.Tensor, new: int, device: torch.device
+) -> tuple[float, float]:
+    """`generate`'s tokens/s on the second of two identical calls, and on the first. A
+    warm-up of a few tokens is not enough: on an H200 at the 1.5B shape, the first call of a
+    batch shape in a process ran about a third as fast as the next (256 x 256 tokens: 5,405
+    then 16,516 tokens/s; 256 x 2,048 after a 256-token call: 5,254 then 15,530)."""
+    tokens, first = timed(device, lambda: sampled_generate(model, prompts, new, device))
+    tokens, second = timed(device, lambda: sampled_generate(model, prompts, new, device))
+    return tokens / second, tokens / first
+
+
+def generate_kept_share(lengths: list[int], slots: int) -> float:
+    """The share of the tokens `generate` computes that a ragged row's requests keep:
+    batches of `slots` requests in order, each run to its longest request."""
+    batches = [lengths[i : i + slots] for i in range(0, len(lengths), slots)]
+    return sum(lengths) / sum(len(b) * max(b) for b in batches)
 
 
 ATTENTIONS = ("dense", "paged")
@@ -128,6 +156,49 @@ PEAK = {
     "dense-fused": "fused_peak_gb",
     "paged-fused": "paged_fused_peak_gb",
 }
+# A paged mode run with a given key/value split of its decoding kernel (`--kv-splits`):
+# "<mode>@<splits>", its keys suffixed "_s<splits>".
+SPLIT = "@"
+
+
+def mode_keys(mode: str) -> tuple[str, str]:
+    """(prefix, peak memory key) of a mode's figures: "paged@4" gives
+    ("engine_paged_s4", "paged_peak_gb_s4")."""
+    base, _, splits = mode.partition(SPLIT)
+    suffix = f"_s{splits}" if splits else ""
+    return PREFIX[base] + suffix, PEAK[base] + suffix
+
+
+def run_modes(attention: str, kv_splits: list[int]) -> list[str]:
+    """The modes a row runs: each of `attention`'s, a paged one once per split when
+    splits are given (the engine's default split otherwise)."""
+    modes: list[str] = []
+    for mode in attention.split(","):
+        if kv_splits and mode.startswith("paged"):
+            modes += [f"{mode}{SPLIT}{k}" for k in kv_splits]
+        else:
+            modes.append(mode)
+    return modes
+
+
+def parse_splits(text: str) -> list[int]:
+    """`--kv-splits`: a comma list of positive ints; empty for none."""
+    splits = [int(v) for v in text.split(",") if v.strip()]
+    if any(k < 1 for k in splits):
+        raise ValueError(f"key/value splits must be at least 1, got {text!r}")
+    return splits
+
+
+def compile_seconds() -> float | None:
+    """Seconds torch.compile has spent in this process so far: Dynamo's cumulative frame
+    compile time, which holds Inductor's code generation and kernel compilation (autotuning
+    at a kernel's first run is not in it); None where this torch keeps no such total."""
+    try:
+        from torch._dynamo.utils import calculate_time_spent
+
+        return float(calculate_time_spent()["total_wall_time"])
+    except (ImportError, AttributeError, KeyError):
+        return None
 
 
 # Kernel kinds, first match wins: GPU kernels by their names (cuBLAS/CUTLASS products;
@@ -208,17 +279,20 @@ def _engine_twice(
     params: list[Any],
     device: torch.device,
     warm_share: float = 1.0,
-) -> tuple[Any, list[Any], float, float]:
-    """The generation twice on a fresh engine: (engine, completions, first s, second s).
-    The first call is the same generation (the difference is the warm-up: graph capture,
-    compiling) or, with `warm_share` < 1, the same requests cut to that share of their
-    lengths: it visits the same batch sizes, so it warms the engine for less."""
+) -> tuple[Any, list[Any], float, float, dict[str, Any]]:
+    """The generation twice on a fresh engine: (engine, completions, first s, second s,
+    the first call's warm-up by kind). The first call is the same generation (the
+    difference is the warm-up: graph capture, compiling) or, with `warm_share` < 1, the
+    same requests cut to that share of their lengths: it visits the same batch sizes, so
+    it warms the engine for less. `attention` is a mode, "paged@4" with a split."""
     from xling.engine import Engine, EngineConfig
 
+    mode, _, splits = attention.partition(SPLIT)
     config = EngineConfig(
         max_batch_size=slots,
-        attention=attention.removesuffix(FUSED),
-        fuse_projections=attention.endswith(FUSED),
+        attention=mode.removesuffix(FUSED),
+        fuse_projections=mode.endswith(FUSED),
+        kv_splits=int(splits) if splits else None,
     )
     engine = Engine(model, config=config)
     warm = params
@@ -229,10 +303,22 @@ def _engine_twice(
             )
             for p in params
         ]
+    graphs, compile_before = engine.graphs, compile_seconds()
+    captures, capturing = graphs.captures, graphs.capture_seconds
     _, first = timed(device, lambda: engine.generate(prompts, warm))
+    compile_after = compile_seconds()
+    warmup = {
+        "graph_captures": graphs.captures - captures,
+        "capture_s": round(graphs.capture_seconds - capturing, 2),
+        "compile_s": (
+            round(compile_after - compile_before, 2)
+            if compile_before is not None and compile_after is not None
+            else None
+        ),
+    }
     engine.stats["preemptions_before_timed_call"] = engine.stats["preemptions"]
     done, second = timed(device, lambda: engine.generate(prompts, params))
-    return engine, done, first, second
+    return engine, done, first, second, warmup
 
 
 def measure_engine(
@@ -252,19 +338,27 @@ def measure_engine(
     lengths = [p.max_new_tokens for p in params]
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
-    engine, done, first, second = _engine_twice(
+    engine, done, first, second, warmup = _engine_twice(
         model, row["slots"], attention, prompts, params, device, warm_share
     )
     assert [len(c.tokens) for c in done] == lengths, "the engine stopped a request early"
-    prefix = PREFIX[attention]
+    prefix, peak = mode_keys(attention)
     row[f"{prefix}_tok_s"] = round(sum(lengths) / second)
     if warm_share < 1:
         row[f"{prefix}_warmed_by"] = f"an untimed first call at {warm_share:g} of the lengths"
     else:
         row[f"{prefix}_warmup_s"] = round(max(first - second, 0.0), 2)
+    # The first call's graph captures and their seconds (each capture's warm run, so the
+    # compilations it meets, included), and torch.compile's seconds in it.
+    for name, value in warmup.items():
+        if value is not None:
+            row[f"{prefix}_{name}"] = value
     row[f"{prefix}_roofline_share"] = round(row[f"{prefix}_tok_s"] / row["roofline_tok_s"], 4)
     if device.type == "cuda":
-        row[PEAK[attention]] = round(torch.cuda.max_memory_allocated(device) / 1e9, 2)
+        row[peak] = round(torch.cuda.max_memory_allocated(device) / 1e9, 2)
+    if isinstance(engine.cache, PagedKVCache):
+        # The split its decoding kernel used (None: torch's own, or eager attention).
+        row[f"{prefix}_kv_splits"] = engine.cache.kv_splits
     if isinstance(engine.cache, PagedKVCache) and "paged_pool_tokens" not in row:
         row["paged_pool_tokens"] = engine.cache.pool.usable * engine.cache.page_size
         # The most sequences at once over both calls; preemptions of the timed call.
@@ -318,7 +412,9 @@ def bench_row(
         SamplingParams(temperature=1.0, max_new_tokens=length, seed=i)
         for i, length in enumerate(lengths)
     ]
-    for attention in args.attention.split(","):
+    modes = run_modes(args.attention, args.kv_splits)
+    prefixes = [mode_keys(mode)[0] for mode in modes]
+    for attention in modes:
         cache_gb = kv_token * slots * (args.prompt_tokens + max_new) / 1e9
         if attention.startswith("dense") and device.type == "cuda":
             free = torch.cuda.mem_get_info(device)[0] / 1e9
@@ -336,15 +432,20 @@ def bench_row(
             vocab=shape["vocab_size"],
             warm_share=args.warm_share,
         )
-    if not any(f"{p}_tok_s" in row for p in PREFIX.values()):
+    if not any(f"{p}_tok_s" in row for p in prefixes):
         return row
     if kind == "uniform" or args.plain_on_ragged:
         new = min(max_new, args.plain_max_new)
-        row["plain_tok_s"] = round(plain_tok_s(model, prompts[:slots], new, device))
+        warm, first = plain_tok_s(model, prompts[:slots], new, device)
+        row["plain_tok_s"], row["plain_first_tok_s"] = round(warm), round(first)
         row["plain_new_tokens"] = new
-        for prefix in PREFIX.values():
+        same_work = warm
+        if kind == "ragged":
+            same_work = warm * generate_kept_share(lengths, slots)
+            row["plain_work_tok_s"] = round(same_work)
+        for prefix in prefixes:
             if f"{prefix}_tok_s" in row:
-                row[f"{prefix}_vs_plain"] = round(row[f"{prefix}_tok_s"] / row["plain_tok_s"], 2)
+                row[f"{prefix}_vs_plain"] = round(row[f"{prefix}_tok_s"] / same_work, 2)
     return row
 
 
@@ -359,7 +460,9 @@ def merge_results(files: list[Path], out: Path) -> Path:
         if run["device"] != device:
             raise SystemExit(f"{file}: measured on {run['device']}, the others on {device}")
         merged["rows"].update(run["rows"])
-        meta = {k: run.get(k) for k in ("torch", "bandwidth_gbs", "settings", "errors")}
+        # `command` and `note`: what a person added to a call's JSON before merging it.
+        keys = ("command", "note", "torch", "bandwidth_gbs", "settings", "errors")
+        meta = {k: run[k] for k in keys if k in run}
         merged["runs"].append({"file": file.name, **meta, "rows": sorted(run["rows"])})
     out.mkdir(parents=True, exist_ok=True)
     path = out / f"long-generate-{merged['device']}.json"
@@ -380,13 +483,23 @@ def main() -> None:
         default=",".join(ATTENTIONS),
         help=f"Engine modes to measure, of {', '.join(MODES)}.",
     )
+    parser.add_argument(
+        "--kv-splits",
+        default="",
+        help="Comma list of key/value splits of the paged decoding kernel "
+        "(EngineConfig.kv_splits): each paged mode runs once per split, its keys suffixed "
+        "_s<splits> (engine_paged_s4_tok_s, paged_peak_gb_s4). Empty: the engine's default, "
+        "unsuffixed keys.",
+    )
     parser.add_argument("--prompt-tokens", type=int, default=200)
     parser.add_argument("--requests-per-slot", type=int, default=2)
     parser.add_argument("--mean-share", type=float, default=0.42)
     parser.add_argument("--sigma", type=float, default=0.8)
     parser.add_argument("--plain-max-new", type=int, default=256)
     parser.add_argument(
-        "--plain-on-ragged", action="store_true", help="Also time `generate` on ragged rows."
+        "--plain-on-ragged",
+        action="store_true",
+        help="Also time `generate` on ragged rows (and derive its rate on their requests).",
     )
     parser.add_argument("--bandwidth-gbs", type=float, default=None)
     parser.add_argument(
@@ -419,6 +532,12 @@ def main() -> None:
     for attention in args.attention.split(","):
         if attention not in MODES:
             parser.error(f"--attention: {attention!r} is not one of {', '.join(MODES)}")
+    try:
+        args.kv_splits = parse_splits(args.kv_splits)
+    except ValueError as exc:
+        parser.error(f"--kv-splits: {exc}")
+    if args.kv_splits and not any(m.startswith("paged") for m in args.attention.split(",")):
+        parser.error("--kv-splits needs a paged mode in --attention")
 
     device = torch.device(args.device)
     torch.manual_seed(0)
@@ -464,6 +583,11 @@ def main() -> None:
         "peak_gb",
         "paged_peak_gb",
         "paged_peak_live",
+    )
+    # A split sweep's paged rates, in the order they were run.
+    swept = re.compile(r"^engine_paged\w*_s\d+_tok_s$")
+    cols += tuple(
+        dict.fromkeys(k for row in results["rows"].values() for k in row if swept.match(k))
     )
     print(f"{'row':40s}" + "".join(f"{c:>{len(c) + 2}s}" for c in cols))
     for key, row in results["rows"].items():

@@ -12,7 +12,12 @@ from torch.nn.attention.flex_attention import create_block_mask, create_mask
 
 from xling.engine import Engine, EngineConfig, EngineError, SamplingParams
 from xling.engine.cache import bytes_per_token
-from xling.engine.paged import PagedKVCache, PagePool
+from xling.engine.paged import (
+    PagedKVCache,
+    PagePool,
+    decode_kernel_options,
+    default_kv_splits,
+)
 from xling.engine.sampling import DRAWS, NUCLEUS, sample, seed_key
 from xling.testing.tinymodel import (
     TINY_FAMILIES,
@@ -289,28 +294,33 @@ def test_config_is_checked() -> None:
         EngineConfig(attention="sparse")
     with pytest.raises(EngineError, match="page_size must be a multiple of 16"):
         EngineConfig(attention="paged", page_size=24)
+    with pytest.raises(EngineError, match="kv_splits must be at least 1, got 0"):
+        EngineConfig(attention="paged", kv_splits=0)
     assert not Engine(tiny_causal_lm("qwen2"), config=EngineConfig(attention=None)).paged
 
 
 # ------------------------------------------------------------------ the block mask
 
 
-def test_block_mask_lists_exactly_the_pages_a_row_sees() -> None:
-    """The compiled kernel visits only the listed pages (the eager path evaluates the mask
-    function everywhere): the pages with a visible key must all be listed, in logical
-    order, and the mask function must place every physical key at its logical position."""
-    size = 16
+# Five rows' positions in `mask_cache`; row 4 is an idle slot.
+MASK_POSITIONS = torch.tensor([39, 19, 63, 45, 0])
+
+
+def mask_cache(compiled: bool = False) -> PagedKVCache:
+    """A cache of 16-position pages whose rows own pages out of order, one sharing another's
+    prompt pages, at `MASK_POSITIONS` (compiled: only what a CPU can hold of it, the
+    attention unrun)."""
     cache = PagedKVCache(
         n_layers=1,
         slots=5,
         n_kv_heads=2,
         head_dim=8,
         n_pages=12,
-        page_size=size,
+        page_size=16,
         max_len=64,
         dtype=torch.float32,
         device="cpu",
-        compiled=False,
+        compiled=compiled,
     )
     pool = cache.pool
     pool.grow(0, 40)
@@ -321,8 +331,16 @@ def test_block_mask_lists_exactly_the_pages_a_row_sees() -> None:
     pool.release(1)
     pool.grow(1, 20)  # reused pages, no longer in order
     cache.flush()
-    positions = torch.tensor([39, 19, 63, 45, 0])  # row 4: an idle slot
-    cache.positions[:5] = positions
+    cache.positions[:5] = MASK_POSITIONS
+    return cache
+
+
+def test_block_mask_lists_exactly_the_pages_a_row_sees() -> None:
+    """The compiled kernel visits only the listed pages (the eager path evaluates the mask
+    function everywhere): the pages with a visible key must all be listed, in logical
+    order, and the mask function must place every physical key at its logical position."""
+    cache = mask_cache()
+    size, pool, positions = cache.page_size, cache.pool, MASK_POSITIONS
     length = cache.k.shape[3]
     for window in (None, 12):
         mask = cache.block_mask(5, group=2, window=window)
@@ -351,6 +369,104 @@ def test_block_mask_lists_exactly_the_pages_a_row_sees() -> None:
             first = 0 if window is None else int(positions[b]) - window + 1
             assert sorted(logical) == list(range(first, int(positions[b]) + 1))
         assert not dense[4, size:].any()  # an idle row sees only the sink
+
+
+def test_the_compiled_mask_is_exact_on_the_pages_a_row_lists() -> None:
+    """Compiled, the mask leaves out the page-table check (the kernel visits only a row's
+    own pages); on every key of those pages it must agree with the exact mask."""
+    cache = mask_cache()
+    size = cache.page_size
+    zero, offsets = torch.tensor(0), torch.arange(size)
+    for window in (None, 12):
+        cheap = cache._mask_mod(window, exact=False)
+        exact = cache._mask_mod(window, exact=True)
+        mask = cache.block_mask(5, group=2, window=window)
+        for b in range(5):
+            n = int(mask.kv_num_blocks[b, 0, 0])
+            listed = mask.kv_indices[b, 0, 0, :n].tolist()
+            if b < 4:
+                assert listed == cache.pool.pages[b][: int(MASK_POSITIONS[b]) // size + 1]
+            else:
+                assert listed == [0]  # the idle row: the sink
+            for page in listed:
+                args = (torch.tensor(b), zero, zero, page * size + offsets)
+                assert torch.equal(cheap(*args), exact(*args)), (window, b, page)
+        # Over the whole pool (flex attention's eager path) only the exact mask is right:
+        # the cheap one lets row 0 see the keys of pages other rows hold at its indices.
+        everywhere = (torch.tensor(0), zero, zero, torch.arange(cache.k.shape[3]))
+        assert not torch.equal(cheap(*everywhere), exact(*everywhere))
+
+
+def test_a_cache_takes_the_cheap_mask_only_when_compiled() -> None:
+    eager, compiled = mask_cache(), mask_cache(compiled=True)
+    for window in (None, 12):
+        mask = eager.block_mask(5, group=2, window=window)
+        assert mask.mask_mod is eager._mask_mod(window, exact=True)
+        mask = compiled.block_mask(5, group=2, window=window)
+        assert mask.mask_mod is compiled._mask_mod(window, exact=False)
+
+
+def test_a_compiled_cache_that_failed_to_compile_attends_exactly() -> None:
+    """The eager fallback after a failed compilation scores the whole pool, so it must
+    swap the compiled path's cheap mask for the exact one."""
+    eager, compiled = mask_cache(), mask_cache(compiled=True)
+    assert compiled._attend.active
+    compiled._attend.compiled = None  # as after a compilation failure
+    g = torch.Generator().manual_seed(0)
+    k, v = (torch.randn(eager.k.shape, generator=g) for _ in range(2))
+    q = torch.randn(5, 4, 8, generator=g)  # 2 query heads per key/value head
+    new_k, new_v = (torch.randn(5, 2, 8, generator=g) for _ in range(2))
+    outs = []
+    for cache in (eager, compiled):
+        cache.k.copy_(k)
+        cache.v.copy_(v)
+        for window in (None, 12):
+            attention = cache.decode_attention(MASK_POSITIONS, None)
+            outs.append(attention(0, window, q, new_k, new_v))
+    assert len(outs) == 4
+    torch.testing.assert_close(outs[2], outs[0])
+    torch.testing.assert_close(outs[3], outs[1])
+
+
+# ------------------------------------------------------------------ decoding kernel options
+
+
+def test_decode_kernel_options_set_a_split_only_when_given() -> None:
+    assert decode_kernel_options(128) == {"num_stages": 2, "num_warps": 4, "BLOCK_N": 128}
+    assert decode_kernel_options(16) == {"num_stages": 2, "num_warps": 4, "BLOCK_N": 16}
+    assert decode_kernel_options(256, 4) == {
+        "num_stages": 2,
+        "num_warps": 4,
+        "BLOCK_N": 128,
+        "SPLIT_KV": 4,
+    }
+
+
+def test_no_default_split_off_cuda() -> None:
+    assert default_kv_splits(2, "cpu") is None
+    assert default_kv_splits(2, torch.device("cpu")) is None
+    assert mask_cache().kv_splits is None  # eager: no kernel
+    compiled = mask_cache(compiled=True)
+    assert compiled.kv_splits is None
+    assert "SPLIT_KV" not in compiled._options
+
+
+def test_a_compiled_cache_passes_its_split_to_the_kernel() -> None:
+    cache = PagedKVCache(
+        n_layers=1,
+        slots=2,
+        n_kv_heads=2,
+        head_dim=8,
+        n_pages=4,
+        page_size=16,
+        max_len=32,
+        dtype=torch.float32,
+        device="cpu",
+        compiled=True,
+        kv_splits=3,
+    )
+    assert cache.kv_splits == 3
+    assert cache._options["SPLIT_KV"] == 3
 
 
 def test_sampling_is_keyed_by_seed_and_token_index() -> None:

@@ -53,14 +53,22 @@ def _own_code(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 class MaybeCompiled:
     """Calls `fn` compiled (no graph breaks; dynamic shapes unless `dynamic=False`) or, once
-    compiling has failed, eagerly. Failures are compile-time (tracing, code generation, too
-    many variants), before any kernel runs, so the eager retry sees exactly the inputs the
-    compiled call was given."""
+    compiling has failed, eagerly (`eager`, when given, in place of `fn`: for a function
+    whose eager run needs something else). Failures are compile-time (tracing, code
+    generation, too many variants), before any kernel runs, so the eager retry sees exactly
+    the inputs the compiled call was given."""
 
     def __init__(
-        self, fn: Callable[..., Any], *, enabled: bool, name: str, dynamic: bool = True
+        self,
+        fn: Callable[..., Any],
+        *,
+        enabled: bool,
+        name: str,
+        dynamic: bool = True,
+        eager: Callable[..., Any] | None = None,
     ) -> None:
         self.fn = fn
+        self.eager = eager or fn
         self.name = name
         self.compiled = (
             torch.compile(_own_code(fn), dynamic=dynamic, fullgraph=True) if enabled else None
@@ -84,7 +92,7 @@ class MaybeCompiled:
                     str(exc).splitlines()[0] if str(exc) else type(exc).__name__,
                 )
                 self.compiled = None
-        return self.fn(*args, **kwargs)
+        return self.eager(*args, **kwargs)
 
 
 def compiled_kernels() -> Kernels:

@@ -83,6 +83,14 @@ class EngineConfig:
     # attention; paged.py). None: dense.
     attention: str | None = None
     page_size: int = PAGE_SIZE  # paged: positions per page, a multiple of 16
+    # Paged, compiled (CUDA): key/value splits of flex attention's decoding kernel, the
+    # programs that share one row's pages per key/value head. None: a default sized so
+    # that a few dozen live rows fill the GPU (paged.default_kv_splits). The kernel always
+    # attends all slots' rows (padding rows visit no page), and torch sizes its own
+    # choice from that padded batch: 1 split once slots x key/value heads pass the SM
+    # count (132 on an H200), so the few rows left at a ragged batch's tail leave most
+    # SMs idle.
+    kv_splits: int | None = None
     # One matrix product for each layer's q/k/v and one for gate/up, over stacked copies of
     # those weights refreshed at every `generate` (model.Decoder._fuse): fewer, larger
     # kernels per decode step for about two thirds of the weights' memory again.
@@ -103,6 +111,8 @@ class EngineConfig:
             raise EngineError(
                 f"attention must be one of {', '.join(ATTENTIONS)}, got {self.attention!r}"
             )
+        if self.kv_splits is not None and self.kv_splits < 1:
+            raise EngineError(f"kv_splits must be at least 1, got {self.kv_splits}")
         # flex attention's decoding kernel splits a page into key tiles of 16 or more.
         if self.page_size < 16 or self.page_size % 16:
             raise EngineError(f"page_size must be a multiple of 16, got {self.page_size}")
@@ -447,6 +457,7 @@ class Engine:
             dtype=self._cache_dtype(),
             device=self.device,
             compiled=compiler_available(self.device),
+            kv_splits=self.config.kv_splits,
         )
 
     # ------------------------------------------------------------------ the loop

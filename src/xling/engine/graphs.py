@@ -16,6 +16,7 @@ pages its page table lists), so its graphs are keyed by batch bucket and samplin
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Hashable, Sequence
 
 import torch
@@ -43,6 +44,9 @@ class DecodeGraphs:
         self.graphs: dict[Hashable, torch.cuda.CUDAGraph] = {}
         self.pool: tuple[int, int] | None = None
         self.captures = 0
+        # Wall time spent capturing (each capture's eager warm run included), over the
+        # engine's life like `captures`: the graphs' share of a first call's warm-up.
+        self.capture_seconds = 0.0
 
     def run(self, key: Hashable, step: Callable[[], None], mutable: Sequence[torch.Tensor]) -> None:
         if not self.enabled:
@@ -59,6 +63,8 @@ class DecodeGraphs:
     ) -> torch.cuda.CUDAGraph:
         # One eager run on a side stream first (cuBLAS workspaces, kernel selection), as
         # torch's graph docs require; it advances the state, so the state is put back.
+        # (That run also compiles what it meets first, counted here too.)
+        start = time.perf_counter()
         saved = [t.clone() for t in mutable]
         side = torch.cuda.Stream()
         side.wait_stream(torch.cuda.current_stream())
@@ -73,6 +79,8 @@ class DecodeGraphs:
         if self.pool is None:
             self.pool = graph.pool()
         self.captures += 1
+        torch.cuda.synchronize()  # the warm run's kernels, before reading the clock
+        self.capture_seconds += time.perf_counter() - start
         return graph
 
     def clear(self) -> None:

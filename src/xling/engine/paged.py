@@ -14,7 +14,8 @@ Layout and conventions:
   against the query rows.
 - page 0 is a sink, never handed out: unused page-table entries point at it, so rows that
   write without owning a page (idle slots, rows decoding past their last needed position
-  within a multi-step chunk) write there, and no live row attends to it (see `_mask_mod`).
+  within a multi-step chunk) write there, and no row whose output is kept attends to it
+  (see `_mask_mod`).
 - `table` [slots, width] (int32, on the device) lists each slot's physical pages by logical
   index; `logical` [pages] holds each page's logical index within the sequences that own it
   (one value suffices: a page is shared only as the same prompt page of a GRPO group).
@@ -28,10 +29,11 @@ graph captures it.
 
 from __future__ import annotations
 
+import copy
 import math
 import warnings
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, cast
 
 import torch
 import torch.nn.functional as F
@@ -52,14 +54,46 @@ PAGE_SIZE = 128
 _QUERY_BLOCK = 128
 
 
-def decode_kernel_options(page_size: int) -> FlexKernelOptions:
+# Live rows the default split (`default_kv_splits`) is sized for: a ragged batch's tail,
+# when a few dozen rows are left, should still give every SM work. On one H200, the ragged
+# 256-slot row of bench/long_generate.py at Qwen2.5-1.5B's shape ran at 31,003 / 30,046 /
+# 27,824 tokens/s with 2 / 4 / 8 splits (32,232 / 30,896 / 28,599 with fused projections),
+# against 28,420 with torch's choice (1): 64 rows, 2 splits there.
+_SPLIT_ROWS = 64
+# At most this many splits: each adds a partial result per row and head to combine, and a
+# split shorter than a key tile visits nothing.
+_MAX_SPLITS = 16
+
+
+def default_kv_splits(n_kv_heads: int, device: torch.device | str) -> int | None:
+    """Key/value splits of the paged decoding kernel when none is asked for: two programs
+    per SM once `_SPLIT_ROWS` rows are live, about what torch would choose for a batch of
+    that size. torch sizes it from the attended batch, which is always all slots (padded,
+    `PagedKVCache.pad_rows`), so at 256 slots its choice is 1 split: a row's whole context
+    read by one program per key/value head, while the tail of a ragged batch leaves most
+    SMs idle. None off CUDA (no option: eager attention has no splits)."""
+    device = torch.device(device)
+    if device.type != "cuda":
+        return None
+    sms = torch.cuda.get_device_properties(device).multi_processor_count
+    return min(_MAX_SPLITS, max(1, 2 * sms // (n_kv_heads * _SPLIT_ROWS)))
+
+
+def decode_kernel_options(page_size: int, splits: int | None = None) -> FlexKernelOptions:
     """Settings of flex attention's decoding kernel (Triton, compiled). torch 2.11 runs it
     on Hopper with one pipeline stage and 2 warps (its heuristic picks 3 stages for sm90,
     then overwrites that choice). Two stages, 4 warps and key tiles of a whole page (up to
     128 positions; a tile must divide a page) took the ragged rows of bench/long_generate.py
     at Qwen2.5-1.5B's shape (2,048 new tokens at most) from 26,265 to 31,709 tokens/s at 256
-    slots and from 10,046 to 10,781 at 64 (one H200 run each)."""
-    return {"num_stages": 2, "num_warps": 4, "BLOCK_N": math.gcd(page_size, 128)}
+    slots and from 10,046 to 10,781 at 64 (one H200 run each). With `splits`, each row's
+    pages are split into that many stretches of key tiles, one program each (SPLIT_KV; on
+    a block mask's sparse path the kernel splits the row's own pages, not the pool);
+    without, torch picks from the attended batch size (`default_kv_splits` says why that
+    is 1 here)."""
+    options: dict[str, Any] = {"num_stages": 2, "num_warps": 4, "BLOCK_N": math.gcd(page_size, 128)}
+    if splits is not None:
+        options["SPLIT_KV"] = splits  # read by the kernel, not declared by FlexKernelOptions
+    return cast(FlexKernelOptions, options)
 
 
 def pages_for(tokens: int, page_size: int) -> int:
@@ -143,6 +177,7 @@ class PagedKVCache:
         device: torch.device | str,
         compiled: bool,
         pad_rows: bool | None = None,
+        kv_splits: int | None = None,
     ) -> None:
         if max_len % page_size:
             raise ValueError(f"max_len {max_len} is not a multiple of page_size {page_size}")
@@ -163,7 +198,8 @@ class PagedKVCache:
         # tensors that live as long as the cache, so that one compiled variant (and one
         # captured graph) serves every step.
         self.positions = torch.zeros(slots, dtype=torch.long, device=device)
-        self._mask_mods: dict[int | None, Callable[..., torch.Tensor]] = {}
+        self._mask_mods: dict[tuple[int | None, bool], Callable[..., torch.Tensor]] = {}
+        self.compiled = compiled
         # Compiled, flex attention's decoding kernel needs a static batch size: one
         # compilation per row count, some 2 s each at Qwen2.5-1.5B's shape, was most of
         # the engine's warm-up on ragged work (every batch bucket from 256 down to 1).
@@ -173,11 +209,24 @@ class PagedKVCache:
         # eager path scores each row against the whole pool.
         self.pad_rows = compiled if pad_rows is None else pad_rows
         self._attend: Callable[..., torch.Tensor] = (
-            MaybeCompiled(_flex, enabled=True, name="paged attention", dynamic=False)
+            MaybeCompiled(
+                _flex,
+                enabled=True,
+                name="paged attention",
+                dynamic=False,
+                eager=_eager_exact_flex,
+            )
             if compiled
             else _eager_flex
         )
-        self._options = decode_kernel_options(page_size) if compiled else None
+        # The decoding kernel's key/value splits (`default_kv_splits`); None: torch's own
+        # choice, or no kernel (eager).
+        self.kv_splits: int | None = None
+        if compiled:
+            self.kv_splits = (
+                kv_splits if kv_splits is not None else default_kv_splits(n_kv_heads, device)
+            )
+        self._options = decode_kernel_options(page_size, self.kv_splits) if compiled else None
 
     @property
     def dtype(self) -> torch.dtype:
@@ -299,19 +348,23 @@ class PagedKVCache:
             n_blocks.view(attended, 1, 1),
             self.table[:attended].view(attended, 1, 1, self.width),
             BLOCK_SIZE=(_QUERY_BLOCK, self.page_size),
-            mask_mod=self._mask_mod(window),
+            mask_mod=self._mask_mod(window, exact=not self.compiled),
             seq_lengths=(group, self.k.shape[3]),
             compute_q_blocks=False,  # forward only: no query-major copy needed
         )
 
-    def _mask_mod(self, window: int | None) -> Callable[..., torch.Tensor]:
+    def _mask_mod(self, window: int | None, exact: bool) -> Callable[..., torch.Tensor]:
         """mask(b, h, q, kv) for physical key index kv: its page's logical index places it
         in the sequence; the key is visible when its logical position is at most the row's
-        position (and within `window` of it), and when the row's table lists that page at
-        that index. The last condition makes the mask exact on its own (flex attention's
-        eager path evaluates it over the whole pool, ignoring the page lists)."""
-        if window in self._mask_mods:
-            return self._mask_mods[window]
+        position (and within `window` of it) and, when `exact`, when the row's table lists
+        that page at that index. That last condition makes the mask right on its own, as
+        flex attention's eager path needs: it evaluates the mask over the whole pool,
+        ignoring the page lists. The compiled kernel visits only the pages the block mask
+        lists for row b, its own, so there the check is per-key work that changes nothing
+        (save on the sink, listed past a row's last page only for steps whose tokens are
+        thrown away), and a compiled cache leaves it out."""
+        if (window, exact) in self._mask_mods:
+            return self._mask_mods[window, exact]
         size, table, logical, positions = self.page_size, self.table, self.logical, self.positions
 
         def mask_mod(
@@ -321,12 +374,18 @@ class PagedKVCache:
             index = logical[page]
             key = index * size + kv % size
             position = positions[b]
-            visible = (key <= position) & (table[b, index] == page)
+            visible = key <= position
+            if exact:
+                visible = visible & (table[b, index] == page)
             if window is not None:
                 visible = visible & (key > position - window)
             return visible
 
-        self._mask_mods[window] = mask_mod
+        if not exact:
+            # For `_eager_exact_flex`; held by the function, not the cache, so that no
+            # reference cycle keeps a dropped cache's memory until a garbage collection.
+            mask_mod.exact = self._mask_mod(window, exact=True)  # type: ignore[attr-defined]
+        self._mask_mods[window, exact] = mask_mod
         return mask_mod
 
 
@@ -352,3 +411,19 @@ def _eager_flex(
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="flex_attention called without torch.compile")
         return flex_attention(q, k, v, block_mask=block_mask, kernel_options=options)
+
+
+def _eager_exact_flex(
+    q: torch.Tensor,
+    k: torch.Tensor,
+    v: torch.Tensor,
+    block_mask: BlockMask,
+    options: FlexKernelOptions | None,
+) -> Any:
+    """A compiled cache's attention once compiling has failed: eager, so over the whole
+    pool, with the exact mask in place of the compiled path's (`PagedKVCache._mask_mod`)."""
+    exact = getattr(block_mask.mask_mod, "exact", None)
+    if exact is not None:
+        block_mask = copy.copy(block_mask)
+        block_mask.mask_mod = exact
+    return _eager_flex(q, k, v, block_mask, None)

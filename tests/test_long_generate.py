@@ -1,0 +1,111 @@
+"""bench/long_generate.py on the CPU: its modes' keys, a key/value split sweep, merging."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+from conftest import bench_module
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+
+@pytest.fixture(scope="module")
+def lg() -> ModuleType:
+    return bench_module("long_generate")
+
+
+def test_modes_and_their_keys(lg: ModuleType) -> None:
+    assert lg.mode_keys("dense") == ("engine", "peak_gb")
+    assert lg.mode_keys("paged") == ("engine_paged", "paged_peak_gb")
+    assert lg.mode_keys("paged@4") == ("engine_paged_s4", "paged_peak_gb_s4")
+    assert lg.mode_keys("paged-fused@8") == ("engine_paged_fused_s8", "paged_fused_peak_gb_s8")
+    assert lg.run_modes("dense,paged", []) == ["dense", "paged"]
+    assert lg.run_modes("dense,paged,paged-fused", [1, 4]) == [
+        "dense",
+        "paged@1",
+        "paged@4",
+        "paged-fused@1",
+        "paged-fused@4",
+    ]
+    assert lg.parse_splits("") == []
+    assert lg.parse_splits("1, 2,8") == [1, 2, 8]
+    with pytest.raises(ValueError, match="at least 1"):
+        lg.parse_splits("2,0")
+
+
+def test_a_split_sweep_gives_suffixed_keys_and_merges(
+    lg: ModuleType,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    argv = [
+        "long_generate.py",
+        "--out", str(tmp_path),
+        "--device", "cpu",
+        "--shapes", "tiny",
+        "--slots", "2",
+        "--max-new", "16",
+        "--kinds", "ragged",
+        "--attention", "paged",
+        "--kv-splits", "1,2",
+        "--requests-per-slot", "2",
+        "--plain-on-ragged",
+        "--plain-max-new", "4",
+        "--prompt-tokens", "8",
+        "--bandwidth-gbs", "10",
+    ]  # fmt: skip
+    monkeypatch.setattr(sys, "argv", argv)
+    lg.main()
+    result = json.loads((tmp_path / "long-generate-cpu.json").read_text(encoding="utf-8"))
+    assert "errors" not in result
+    row = result["rows"]["tiny_slots2_new16_ragged"]
+    for k in (1, 2):
+        prefix = f"engine_paged_s{k}"
+        assert row[f"{prefix}_tok_s"] > 0
+        assert row[f"{prefix}_graph_captures"] == 0  # no graphs on a CPU
+        assert row[f"{prefix}_capture_s"] == 0.0
+        assert row[f"{prefix}_compile_s"] >= 0
+        assert row[f"{prefix}_kv_splits"] is None  # eager attention: no kernel to split
+    assert "engine_paged_tok_s" not in row
+    # generate, timed twice; on a ragged row also its rate on the row's own requests.
+    assert row["plain_tok_s"] > 0 and row["plain_first_tok_s"] > 0
+    assert 0 < row["plain_work_tok_s"] <= row["plain_tok_s"]
+    assert row["engine_paged_s1_vs_plain"] == pytest.approx(
+        row["engine_paged_s1_tok_s"] / row["plain_work_tok_s"], abs=0.01
+    )
+    assert row["paged_pool_tokens"] > 0
+    table = capsys.readouterr().out.rsplit("wrote", 1)[1]
+    assert "engine_paged_s1_tok_s" in table and "engine_paged_s2_tok_s" in table
+
+    # A note a person adds to a call's JSON travels into the merged file's runs.
+    noted = tmp_path / "noted.json"
+    noted.write_text(json.dumps({"note": "first call", **result}), encoding="utf-8")
+    merged = lg.merge_results([noted], tmp_path / "merged")
+    merged_json = json.loads(merged.read_text(encoding="utf-8"))
+    assert merged_json["rows"] == result["rows"]
+    assert merged_json["runs"][0]["note"] == "first call"
+
+
+def test_generate_keeps_only_the_requested_tokens_of_a_ragged_batch(lg: ModuleType) -> None:
+    assert lg.generate_kept_share([4, 4, 4, 4], slots=2) == 1.0
+    # Batches [8, 2] and [4]: 16 + 4 tokens computed for the 14 requested.
+    assert lg.generate_kept_share([8, 2, 4], slots=2) == pytest.approx(14 / 20)
+
+
+def test_splits_are_checked(
+    lg: ModuleType, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["long_generate.py", "--out", "/nonexistent"]
+    for flags, message in (
+        (["--attention", "dense", "--kv-splits", "2"], "needs a paged mode"),
+        (["--attention", "paged", "--kv-splits", "2,0"], "at least 1"),
+    ):
+        monkeypatch.setattr(sys, "argv", [*argv, *flags])
+        with pytest.raises(SystemExit):
+            lg.main()
+        assert message in capsys.readouterr().err

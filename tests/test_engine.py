@@ -319,6 +319,39 @@ def test_compiled_kernels_give_the_same_tokens() -> None:
     assert compiled.generate(prompts, params) == eager.generate(prompts, params)
 
 
+def test_compiled_functions_never_see_one_row(monkeypatch: pytest.MonkeyPatch) -> None:
+    """torch.compile specializes a size of 1: a batch of one would compile every kernel and
+    the sampler a second time. A ragged batch's tail (one live row), a lone admission's
+    first token, and a large prefill of one prompt reach them with at least two rows; the
+    tokens are those of the same engine uncompiled."""
+    from xling.engine import compiling
+    from xling.engine import engine as engine_module
+
+    rows_seen: list[int] = []
+
+    def recording_compile(fn: Any, **_: Any) -> Any:  # what compiled code is called with
+        def call(*args: Any, **kwargs: Any) -> Any:
+            rows_seen.append(args[0].shape[0])
+            return fn(*args, **kwargs)
+
+        return call
+
+    monkeypatch.setattr(compiling.torch, "compile", recording_compile)
+    monkeypatch.setattr(engine_module, "_COMPILED_PREFILL_ELEMENTS", 0)  # compiled prefill
+    model = tiny_causal_lm("qwen2")
+    prompts = random_prompts(5, model.config.vocab_size)
+    # Lengths that leave one request alive at the end, and admissions one at a time.
+    params = [
+        SamplingParams(temperature=1.0, max_new_tokens=n, seed=i)
+        for i, n in enumerate((3, 5, 9, 4, 17))
+    ]
+    config = dataclasses.replace(BUCKETED, compile=True)
+    compiled = Engine(model, eos_token_ids=[1], config=config).generate(prompts, params)
+    assert rows_seen and min(rows_seen) >= 2
+    eager = Engine(model, eos_token_ids=[1], config=BUCKETED).generate(prompts, params)
+    assert compiled == eager
+
+
 # ------------------------------------------------------------------ stopping, errors
 
 

@@ -220,6 +220,13 @@ class Engine:
                 and compiler_available(device)
             )
         self._sample: Callable[..., torch.Tensor] = sample
+        # Compiled functions are never called on one row: torch.compile specializes sizes
+        # 0 and 1 even with dynamic shapes, so a first batch of one would compile every
+        # kernel and the sampler again. (On a CPU, 4 element-wise functions and the sampler
+        # compiled 10 times for a ragged batch, its tail and lone admissions at 1 row; cold,
+        # the first call took 34 s instead of 25.) Prefill needs no care: its kernels see
+        # the prompts' tokens as rows (model.Decoder.prefill).
+        self._min_rows = 2 if compile_ else 1
         if compile_:
             self.decoder.kernels = compiled_kernels()
             self._sample = MaybeCompiled(sample, enabled=True, name="sampler")
@@ -638,15 +645,21 @@ class Engine:
         row_of = [row for row, group in enumerate(groups) for _ in group]
         if len(everyone) > len(leaders):
             logits = logits[column(row_of, torch.long)]
+        drawn = everyone
+        if len(everyone) < self._min_rows:
+            # A lone request, sampled as copies of itself (`_min_rows`): a row's draw
+            # depends on its own key and counter only.
+            drawn = everyone * self._min_rows
+            logits = logits.repeat(self._min_rows, 1)
         first = self._sample(
             logits,
-            column([float(r.params.temperature) for r in everyone], torch.float32),
-            column([float(r.params.top_p) for r in everyone], torch.float32),
-            column([r.key for r in everyone], torch.long),
-            torch.zeros(len(everyone), dtype=torch.long, device=self.device),
+            column([float(r.params.temperature) for r in drawn], torch.float32),
+            column([float(r.params.top_p) for r in drawn], torch.float32),
+            column([r.key for r in drawn], torch.long),
+            torch.zeros(len(drawn), dtype=torch.long, device=self.device),
             mode=_mode(everyone),
             draw=self.draw,
-        ).tolist()
+        ).tolist()[: len(everyone)]
         for r, token in zip(everyone, first, strict=True):
             r.accept([token], self.eos)
         self.stats["prefills"] += 1
@@ -687,7 +700,11 @@ class Engine:
         steps = min(self.steps_per_sync, max(r.remaining for r in live))
         first_pos = max(r.position for r in live)
         mode = _mode(live)
-        rows = batch_bucket(slots.high(), cache.slots) if self.padded else slots.high()
+        rows = (
+            batch_bucket(max(slots.high(), self._min_rows), cache.slots)
+            if self.padded
+            else slots.high()
+        )
         self.stats["peak_live"] = max(self.stats["peak_live"], len(live))
         if isinstance(cache, PagedKVCache):
             cache.flush()

@@ -438,7 +438,7 @@ class Decoder:
         def attend(
             index: int, layer: LayerWeights, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor
         ) -> torch.Tensor:
-            q, k, v = q.transpose(1, 2), k.transpose(1, 2), v.transpose(1, 2)
+            q, k, v = (t.view(n, width, *t.shape[1:]).transpose(1, 2) for t in (q, k, v))
             write(index, k, v)
             mask = None
             if layer.window is not None and layer.window < width:
@@ -456,13 +456,17 @@ class Decoder:
                 is_causal=mask is None,
                 enable_gqa=self.n_heads != self.n_kv_heads,
             )
-            return out.transpose(1, 2).reshape(n, width, self.n_heads * self.head_dim)
+            return out.transpose(1, 2).reshape(n * width, self.n_heads * self.head_dim)
 
-        x = F.embedding(ids, self.embed)
-        # [T, 1, D] tables against [n, T, H, D] heads.
+        # The prompts' tokens as one batch of rows, with a [n * T, 1, D] table: the shapes
+        # of a decode step's (rows of tokens, [b, 1, D] tables), so that compiled kernels
+        # serve both with one compilation each rather than one per rank.
+        x = F.embedding(ids.flatten(), self.embed)
         ops = kernels or self.kernels
-        h = self.run_layers(ops, x, cos[:width, None, :], sin[:width, None, :], attend)
-        return self.logits(h[torch.arange(n, device=ids.device), lengths - 1])
+        rows_cos, rows_sin = (t[:width].repeat(n, 1)[:, None, :] for t in (cos, sin))
+        h = self.run_layers(ops, x, rows_cos, rows_sin, attend)
+        last = torch.arange(n, device=ids.device) * width + lengths - 1
+        return self.logits(h[last])
 
     def decode(
         self,

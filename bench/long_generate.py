@@ -62,7 +62,11 @@ kernels and sampler, copies and indexing, the rest), in ms per step, beside the 
 time. The engine, warm, generates `slots` requests of N new tokens each from prompts of
 prompt-tokens + the row's mean new length (so a step reads about the cache a ragged step
 reads), under the torch profiler, and once more with 1 new token; the difference over
-N - 1 steps is one decode step at full occupancy, prefill taken out.
+N - 1 steps is one decode step at full occupancy, prefill taken out. `kernels_per_step` counts
+its launches by kind. `--profile-rows 32,256` profiles steps of those many live rows instead
+(`<prefix>_profile_r32` for a count other than the row's slots): a ragged row spends many of
+its steps with few rows left. `--steps-per-sync K` sets the decode steps between host reads
+(`EngineConfig.steps_per_sync`).
 
 Writes `<out>/long-generate-<device>.json` and prints a table last.
 """
@@ -181,12 +185,12 @@ def run_modes(attention: str, kv_splits: list[int]) -> list[str]:
     return modes
 
 
-def parse_splits(text: str) -> list[int]:
-    """`--kv-splits`: a comma list of positive ints; empty for none."""
-    splits = [int(v) for v in text.split(",") if v.strip()]
-    if any(k < 1 for k in splits):
-        raise ValueError(f"key/value splits must be at least 1, got {text!r}")
-    return splits
+def positive_ints(text: str) -> list[int]:
+    """`--kv-splits`, `--profile-rows`: a comma list of positive ints; empty for none."""
+    values = [int(v) for v in text.split(",") if v.strip()]
+    if any(k < 1 for k in values):
+        raise ValueError(f"each must be at least 1, got {text!r}")
+    return values
 
 
 def compile_seconds() -> float | None:
@@ -221,10 +225,13 @@ def kernel_kind(name: str) -> str:
     return OTHER
 
 
-def device_ms_by_kind(profile: Any, device: torch.device) -> dict[str, float]:
-    """Self time per kernel kind, in ms: the device's kernels on CUDA, aten operators (self
-    CPU time, so nested operators count once) elsewhere."""
+def device_ms_by_kind(
+    profile: Any, device: torch.device
+) -> tuple[dict[str, float], dict[str, int]]:
+    """Self time (ms) and launches per kernel kind: the device's kernels on CUDA, aten
+    operators (self CPU time, so nested operators count once) elsewhere."""
     totals = {kind: 0.0 for kind, _ in KERNEL_KINDS} | {OTHER: 0.0}
+    counts = dict.fromkeys(totals, 0)
     for event in profile.key_averages():
         if device.type == "cuda":
             if event.device_type != torch.autograd.DeviceType.CUDA:
@@ -235,7 +242,8 @@ def device_ms_by_kind(profile: Any, device: torch.device) -> dict[str, float]:
                 continue
             micros = event.self_cpu_time_total
         totals[kernel_kind(event.key)] += micros / 1000
-    return totals
+        counts[kernel_kind(event.key)] += event.count
+    return totals, counts
 
 
 def profile_decode_step(
@@ -251,16 +259,19 @@ def profile_decode_step(
     prompts = torch.randint(0, vocab, (slots, prompt_len), generator=g).tolist()
     activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device.type == "cuda" else [])
 
-    def run(new: int) -> tuple[dict[str, float], float]:
+    def run(new: int) -> tuple[dict[str, float], dict[str, int], float]:
         params = [SamplingParams(temperature=1.0, max_new_tokens=new, seed=i) for i in range(slots)]
         engine.generate(prompts, params)  # untimed: graphs and pages for this shape
         with profile(activities=activities) as prof:
             _, seconds = timed(device, lambda: engine.generate(prompts, params))
-        return device_ms_by_kind(prof, device), seconds * 1000
+        return *device_ms_by_kind(prof, device), seconds * 1000
 
-    long_kinds, long_ms = run(steps)
-    short_kinds, short_ms = run(1)
+    long_kinds, long_counts, long_ms = run(steps)
+    short_kinds, short_counts, short_ms = run(1)
     per_step = {k: round((long_kinds[k] - short_kinds[k]) / (steps - 1), 4) for k in long_kinds}
+    # Launches per step: each costs a kernel's minimum time and a gap, whatever its work,
+    # which is what a step of few rows is made of.
+    launches = {k: round((long_counts[k] - short_counts[k]) / (steps - 1), 1) for k in long_counts}
     return {
         "rows": slots,
         "context": prompt_len + steps // 2,
@@ -268,6 +279,7 @@ def profile_decode_step(
         "ms_per_step": per_step,
         "device_ms_per_step": round(sum(per_step.values()), 4),
         "wall_ms_per_step": round((long_ms - short_ms) / (steps - 1), 4),
+        "kernels_per_step": launches,
     }
 
 
@@ -279,6 +291,7 @@ def _engine_twice(
     params: list[Any],
     device: torch.device,
     warm_share: float = 1.0,
+    steps_per_sync: int | None = None,
 ) -> tuple[Any, list[Any], float, float, dict[str, Any]]:
     """The generation twice on a fresh engine: (engine, completions, first s, second s,
     the first call's warm-up by kind). The first call is the same generation (the
@@ -293,6 +306,7 @@ def _engine_twice(
         attention=mode.removesuffix(FUSED),
         fuse_projections=mode.endswith(FUSED),
         kv_splits=int(splits) if splits else None,
+        steps_per_sync=steps_per_sync,
     )
     engine = Engine(model, config=config)
     warm = params
@@ -331,15 +345,18 @@ def measure_engine(
     profile_steps: int = 0,
     vocab: int = 0,
     warm_share: float = 1.0,
+    profile_rows: list[int] | None = None,
+    steps_per_sync: int | None = None,
 ) -> None:
-    """One attention mode's figures into `row` (and, with `profile_steps`, its step profile)."""
+    """One attention mode's figures into `row` (and, with `profile_steps`, its step profile
+    at each of `profile_rows` live rows, by default the row's slots)."""
     from xling.engine.paged import PagedKVCache
 
     lengths = [p.max_new_tokens for p in params]
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
     engine, done, first, second, warmup = _engine_twice(
-        model, row["slots"], attention, prompts, params, device, warm_share
+        model, row["slots"], attention, prompts, params, device, warm_share, steps_per_sync
     )
     assert [len(c.tokens) for c in done] == lengths, "the engine stopped a request early"
     prefix, peak = mode_keys(attention)
@@ -367,9 +384,11 @@ def measure_engine(
         row["paged_preemptions"] = stats["preemptions"] - stats["preemptions_before_timed_call"]
     if profile_steps > 1:
         context = len(prompts[0]) + round(row["mean_new"])
-        row[f"{prefix}_profile"] = profile_decode_step(
-            engine, vocab, row["slots"], context, profile_steps, device
-        )
+        for rows in profile_rows or [row["slots"]]:
+            # At the row's slots, `<prefix>_profile`; other row counts (a ragged tail's
+            # few live rows), `<prefix>_profile_r<rows>`.
+            key = f"{prefix}_profile" + ("" if rows == row["slots"] else f"_r{rows}")
+            row[key] = profile_decode_step(engine, vocab, rows, context, profile_steps, device)
     del engine, done
     free_memory()
 
@@ -431,6 +450,8 @@ def bench_row(
             profile_steps=args.profile_steps,
             vocab=shape["vocab_size"],
             warm_share=args.warm_share,
+            profile_rows=[r for r in args.profile_rows if r <= slots],
+            steps_per_sync=args.steps_per_sync,
         )
     if not any(f"{p}_tok_s" in row for p in prefixes):
         return row
@@ -491,6 +512,18 @@ def main() -> None:
         "_s<splits> (engine_paged_s4_tok_s, paged_peak_gb_s4). Empty: the engine's default, "
         "unsuffixed keys.",
     )
+    parser.add_argument(
+        "--profile-rows",
+        default="",
+        help="Comma list of live rows to profile a step at (with --profile-steps; those "
+        "above a row's slots are left out). Empty: the row's slots.",
+    )
+    parser.add_argument(
+        "--steps-per-sync",
+        type=int,
+        help="Decode steps between host reads (EngineConfig.steps_per_sync); the engine's "
+        "default when left out.",
+    )
     parser.add_argument("--prompt-tokens", type=int, default=200)
     parser.add_argument("--requests-per-slot", type=int, default=2)
     parser.add_argument("--mean-share", type=float, default=0.42)
@@ -533,9 +566,12 @@ def main() -> None:
         if attention not in MODES:
             parser.error(f"--attention: {attention!r} is not one of {', '.join(MODES)}")
     try:
-        args.kv_splits = parse_splits(args.kv_splits)
+        args.kv_splits = positive_ints(args.kv_splits)
+        args.profile_rows = positive_ints(args.profile_rows)
     except ValueError as exc:
-        parser.error(f"--kv-splits: {exc}")
+        parser.error(f"--kv-splits / --profile-rows: {exc}")
+    if args.steps_per_sync is not None and args.steps_per_sync < 1:
+        parser.error(f"--steps-per-sync must be at least 1, got {args.steps_per_sync}")
     if args.kv_splits and not any(m.startswith("paged") for m in args.attention.split(",")):
         parser.error("--kv-splits needs a paged mode in --attention")
 

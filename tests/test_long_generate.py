@@ -31,10 +31,10 @@ def test_modes_and_their_keys(lg: ModuleType) -> None:
         "paged-fused@1",
         "paged-fused@4",
     ]
-    assert lg.parse_splits("") == []
-    assert lg.parse_splits("1, 2,8") == [1, 2, 8]
+    assert lg.positive_ints("") == []
+    assert lg.positive_ints("1, 2,8") == [1, 2, 8]
     with pytest.raises(ValueError, match="at least 1"):
-        lg.parse_splits("2,0")
+        lg.positive_ints("2,0")
 
 
 def test_a_split_sweep_gives_suffixed_keys_and_merges(
@@ -109,3 +109,35 @@ def test_splits_are_checked(
         with pytest.raises(SystemExit):
             lg.main()
         assert message in capsys.readouterr().err
+
+
+def test_profiles_at_several_row_counts(
+    lg: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    argv = [
+        "long_generate.py",
+        "--out", str(tmp_path),
+        "--device", "cpu",
+        "--shapes", "tiny",
+        "--slots", "2",
+        "--max-new", "8",
+        "--kinds", "uniform",
+        "--attention", "dense",
+        "--prompt-tokens", "8",
+        "--plain-max-new", "2",
+        "--profile-steps", "4",
+        "--profile-rows", "1,2,3",
+        "--steps-per-sync", "2",
+        "--bandwidth-gbs", "10",
+    ]  # fmt: skip
+    monkeypatch.setattr(sys, "argv", argv)
+    lg.main()
+    result = json.loads((tmp_path / "long-generate-cpu.json").read_text(encoding="utf-8"))
+    assert result["settings"]["steps_per_sync"] == "2"
+    row = result["rows"]["tiny_slots2_new8_uniform"]
+    assert row["engine_profile"]["rows"] == 2  # the row's slots: the plain key
+    assert row["engine_profile_r1"]["rows"] == 1
+    assert "engine_profile_r3" not in row  # more rows than slots
+    launches = row["engine_profile"]["kernels_per_step"]
+    assert set(launches) == set(row["engine_profile"]["ms_per_step"])
+    assert sum(launches.values()) > 0

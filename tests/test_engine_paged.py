@@ -306,7 +306,7 @@ def test_config_is_checked() -> None:
 MASK_POSITIONS = torch.tensor([39, 19, 63, 45, 0])
 
 
-def mask_cache(compiled: bool = False) -> PagedKVCache:
+def mask_cache(compiled: bool = False, kv_splits: int | None = None) -> PagedKVCache:
     """A cache of 16-position pages whose rows own pages out of order, one sharing another's
     prompt pages, at `MASK_POSITIONS` (compiled: only what a CPU can hold of it, the
     attention unrun)."""
@@ -321,6 +321,7 @@ def mask_cache(compiled: bool = False) -> PagedKVCache:
         dtype=torch.float32,
         device="cpu",
         compiled=compiled,
+        kv_splits=kv_splits,
     )
     pool = cache.pool
     pool.grow(0, 40)
@@ -452,19 +453,7 @@ def test_no_default_split_off_cuda() -> None:
 
 
 def test_a_compiled_cache_passes_its_split_to_the_kernel() -> None:
-    cache = PagedKVCache(
-        n_layers=1,
-        slots=2,
-        n_kv_heads=2,
-        head_dim=8,
-        n_pages=4,
-        page_size=16,
-        max_len=32,
-        dtype=torch.float32,
-        device="cpu",
-        compiled=True,
-        kv_splits=3,
-    )
+    cache = mask_cache(compiled=True, kv_splits=3)
     assert cache.kv_splits == 3
     assert cache._options["SPLIT_KV"] == 3
 

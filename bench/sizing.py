@@ -180,7 +180,12 @@ def main() -> None:
         out = {
             "rates": asdict(rates),
             "generation_row": row_key,
-            "study": str(args.study),
+            # Repository-relative where it can be, so that a committed JSON names no machine.
+            "study": str(
+                args.study.resolve().relative_to(REPO)
+                if args.study.resolve().is_relative_to(REPO)
+                else args.study
+            ),
             "runs": [asdict(r) for r in runs],
             "wall_hours": {str(g): round(wall_hours(runs, g), 2) for g in gpus},
             "gpu_hours": round(sum(r.hours for r in runs), 2),

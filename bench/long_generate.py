@@ -241,8 +241,9 @@ def device_ms_by_kind(
             if not event.key.startswith("aten::"):
                 continue
             micros = event.self_cpu_time_total
-        totals[kernel_kind(event.key)] += micros / 1000
-        counts[kernel_kind(event.key)] += event.count
+        kind = kernel_kind(event.key)
+        totals[kind] += micros / 1000
+        counts[kind] += event.count
     return totals, counts
 
 

@@ -214,7 +214,7 @@ class PagedKVCache:
                 enabled=True,
                 name="paged attention",
                 dynamic=False,
-                eager=_eager_exact_flex,
+                eager=_eager_flex,
             )
             if compiled
             else _eager_flex
@@ -382,7 +382,7 @@ class PagedKVCache:
             return visible
 
         if not exact:
-            # For `_eager_exact_flex`; held by the function, not the cache, so that no
+            # For `_eager_flex`; held by the function, not the cache, so that no
             # reference cycle keeps a dropped cache's memory until a garbage collection.
             mask_mod.exact = self._mask_mod(window, exact=True)  # type: ignore[attr-defined]
         self._mask_mods[window, exact] = mask_mod
@@ -406,24 +406,15 @@ def _eager_flex(
     block_mask: BlockMask,
     options: FlexKernelOptions | None,
 ) -> Any:
-    # Eager flex attention is its reference implementation (scores over the whole pool);
-    # right on a CPU, where nothing compiles it, and its advice to compile is noise there.
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="flex_attention called without torch.compile")
-        return flex_attention(q, k, v, block_mask=block_mask, kernel_options=options)
-
-
-def _eager_exact_flex(
-    q: torch.Tensor,
-    k: torch.Tensor,
-    v: torch.Tensor,
-    block_mask: BlockMask,
-    options: FlexKernelOptions | None,
-) -> Any:
-    """A compiled cache's attention once compiling has failed: eager, so over the whole
-    pool, with the exact mask in place of the compiled path's (`PagedKVCache._mask_mod`)."""
+    """Eager flex attention, its reference implementation: scores over the whole pool, so
+    with the exact mask. That is an eager cache's own mask; a compiled cache whose
+    compilation failed lands here too, and its cheap mask is swapped for its exact twin
+    (`PagedKVCache._mask_mod`). `options` tune the compiled kernel only."""
     exact = getattr(block_mask.mask_mod, "exact", None)
     if exact is not None:
         block_mask = copy.copy(block_mask)
         block_mask.mask_mod = exact
-    return _eager_flex(q, k, v, block_mask, None)
+    # Right on a CPU, where nothing compiles it, and its advice to compile is noise there.
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="flex_attention called without torch.compile")
+        return flex_attention(q, k, v, block_mask=block_mask)

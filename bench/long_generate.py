@@ -98,7 +98,7 @@ from generate import (
     timed,
 )
 
-from xling.engine.roofline import decode_roofline_seconds
+from xling.engine.roofline import decode_roofline_seconds, decode_schedule
 from xling.models.shapes import (
     QWEN2_5_1_5B_SHAPE,
     QWEN2_5_7B_SHAPE,
@@ -295,10 +295,11 @@ def _engine_twice(
     steps_per_sync: int | None = None,
 ) -> tuple[Any, list[Any], float, float, dict[str, Any]]:
     """The generation twice on a fresh engine: (engine, completions, first s, second s,
-    the first call's warm-up by kind). The first call is the same generation (the
-    difference is the warm-up: graph capture, compiling) or, with `warm_share` < 1, the
-    same requests cut to that share of their lengths: it visits the same batch sizes, so
-    it warms the engine for less. `attention` is a mode, "paged@4" with a split."""
+    the first call's warm-up by kind and the second's `time_split`). The first call is the
+    same generation (the difference is the warm-up: graph capture, compiling) or, with
+    `warm_share` < 1, the same requests cut to that share of their lengths: it visits the
+    same batch sizes, so it warms the engine for less. `attention` is a mode, "paged@4"
+    with a split."""
     from xling.engine import Engine, EngineConfig
 
     mode, _, splits = attention.partition(SPLIT)
@@ -332,8 +333,30 @@ def _engine_twice(
         ),
     }
     engine.stats["preemptions_before_timed_call"] = engine.stats["preemptions"]
+    before = dict(engine.stats)
     done, second = timed(device, lambda: engine.generate(prompts, params))
-    return engine, done, first, second, warmup
+    return (
+        engine,
+        done,
+        first,
+        second,
+        warmup | {"time_split": time_split(before, engine.stats, second)},
+    )
+
+
+def time_split(before: dict[str, Any], after: dict[str, Any], wall: float) -> dict[str, Any]:
+    """Where a timed call's wall time went, from the engine's counters: prefills, decode
+    chunks (launch to the host's read), and the rest, host bookkeeping while the device
+    idles; with the passes and the mean decode step."""
+    spent = {key: after[key] - before[key] for key in ("prefill_s", "decode_s")}
+    counts = {key: after[key] - before[key] for key in ("prefills", "decode_steps", "syncs")}
+    return {
+        "prefill_s": round(spent["prefill_s"], 3),
+        "decode_s": round(spent["decode_s"], 3),
+        "host_s": round(wall - spent["prefill_s"] - spent["decode_s"], 3),
+        **counts,
+        "decode_ms_per_step": round(1e3 * spent["decode_s"] / max(1, counts["decode_steps"]), 3),
+    }
 
 
 def measure_engine(
@@ -425,6 +448,8 @@ def bench_row(
                 lengths, args.prompt_tokens, slots, weights, kv_token, bandwidth
             )
         ),
+        # Its steps, to hold against the engine's (`<prefix>_time_split`).
+        "roofline_steps": sum(1 for _ in decode_schedule(lengths, args.prompt_tokens, slots)),
     }
     g = torch.Generator().manual_seed(slots)
     prompts = torch.randint(0, shape["vocab_size"], (n, args.prompt_tokens), generator=g)

@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import logging
+import time
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
@@ -237,6 +238,11 @@ class Engine:
             "moves": 0,
             "preemptions": 0,
             "peak_live": 0,  # sequences decoded at once, at most
+            # Wall seconds in prefills (their first-token read included) and in decode
+            # chunks (launch to the host's read of their tokens). Every pass ends in a host
+            # read, so the device idles for the rest of a call: the loop's own bookkeeping.
+            "prefill_s": 0.0,
+            "decode_s": 0.0,
         }
 
     @classmethod
@@ -502,7 +508,9 @@ class Engine:
                 # A request alone always fits an empty pool (`_prepare` checked).
                 assert taken or slots.active, "the paged cache admitted nothing"
                 if taken:
+                    start = time.perf_counter()
                     self._prefill(taken)
+                    self.stats["prefill_s"] += time.perf_counter() - start
                 for request in taken:
                     if request.finish_reason is not None:
                         finish(request)
@@ -706,6 +714,7 @@ class Engine:
             else slots.high()
         )
         self.stats["peak_live"] = max(self.stats["peak_live"], len(live))
+        start = time.perf_counter()
         if isinstance(cache, PagedKVCache):
             cache.flush()
         for step in range(steps):
@@ -725,6 +734,7 @@ class Engine:
             )
             state.history[step, :rows].copy_(state.tokens[:rows])
         history = state.history[:steps, :rows].cpu().numpy()
+        self.stats["decode_s"] += time.perf_counter() - start
         self.stats["decode_steps"] += steps
         self.stats["syncs"] += 1
         # Most rows just grow by `steps` tokens: find those in one vectorised pass.

@@ -49,7 +49,7 @@ def test_a_split_sweep_gives_suffixed_keys_and_merges(
         "--device", "cpu",
         "--shapes", "tiny",
         "--slots", "2",
-        "--max-new", "16",
+        "--max-new", "16,12",
         "--kinds", "ragged",
         "--attention", "paged",
         "--kv-splits", "1,2",
@@ -79,6 +79,15 @@ def test_a_split_sweep_gives_suffixed_keys_and_merges(
         row["engine_paged_s1_tok_s"] / row["plain_work_tok_s"], abs=0.01
     )
     assert row["paged_pool_tokens"] > 0
+    # The timed call's wall time by part, and the roofline schedule's steps beside it.
+    split = row["engine_paged_s1_time_split"]
+    assert split["decode_steps"] > 0 and row["roofline_steps"] > 0
+    assert split["prefills"] >= 1 and split["decode_s"] > 0 and split["prefill_s"] > 0
+    # The next row of the same slots reuses generate's measurement and says so.
+    shorter = result["rows"]["tiny_slots2_new12_ragged"]
+    assert "plain_measured_with" not in row
+    assert shorter["plain_measured_with"] == "slots2_new16_ragged"
+    assert shorter["plain_tok_s"] == row["plain_tok_s"]
     table = capsys.readouterr().out.rsplit("wrote", 1)[1]
     assert "engine_paged_s1_tok_s" in table and "engine_paged_s2_tok_s" in table
 

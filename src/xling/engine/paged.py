@@ -58,12 +58,14 @@ _QUERY_BLOCK = 128
 # when a few dozen rows are left, should still give every SM work. On one H200, the ragged
 # 256-slot row of bench/long_generate.py at Qwen2.5-1.5B's shape ran at 31,003 / 30,046 /
 # 27,824 tokens/s with 2 / 4 / 8 splits (32,232 / 30,896 / 28,599 with fused projections),
-# against 28,420 with torch's choice (1): 64 rows, 2 splits there.
+# against 28,420 with torch's choice (1): 64 rows, 2 splits there. One split for all steps:
+# more splits for thinner steps (4 at 32 rows, 8 at 16; session 16) made a 32-row step's
+# attention slower (0.72 ms against 0.61: each split added a combining kernel per layer)
+# and cost a compilation each.
 _SPLIT_ROWS = 64
 # At most this many splits: each adds a partial result per row and head to combine, and a
-# split shorter than a key tile visits nothing. Each split in use is one more compilation
-# of the decoding kernel, so a first call's warm-up grows with the number of values too.
-_MAX_SPLITS = 8
+# split shorter than a key tile visits nothing.
+_MAX_SPLITS = 16
 
 
 def default_kv_splits(n_kv_heads: int, device: torch.device | str) -> int | None:
@@ -78,17 +80,6 @@ def default_kv_splits(n_kv_heads: int, device: torch.device | str) -> int | None
         return None
     sms = torch.cuda.get_device_properties(device).multi_processor_count
     return min(_MAX_SPLITS, max(1, 2 * sms // (n_kv_heads * _SPLIT_ROWS)))
-
-
-def thin_step_splits(base: int, n_kv_heads: int, sms: int, rows: int) -> int:
-    """Splits for a decode step of `rows` live rows (a batch bucket), at least `base`: as
-    rows thin out below `_SPLIT_ROWS`, more splits, a power of two, keep about two
-    programs per SM. On one H200 at Qwen2.5-1.5B's shape, a step of 32 rows spent 0.61 ms
-    in attention at 2 splits against 0.23 ms of cache bytes at the copy bandwidth; the
-    rows' programs, two per SM, each read half a row's cache one tile after another."""
-    wanted = 2 * sms // (n_kv_heads * max(rows, 1))
-    power = 1 << max(0, wanted.bit_length() - 1)
-    return min(_MAX_SPLITS, max(base, power))
 
 
 def decode_kernel_options(page_size: int, splits: int | None = None) -> FlexKernelOptions:
@@ -220,19 +211,6 @@ class PagedKVCache:
         # instances an early exit. Eager (a CPU), rows stay unpadded unless asked: the
         # eager path scores each row against the whole pool.
         self.pad_rows = compiled if pad_rows is None else pad_rows
-        # A step's cache writes and its queries' copy into the attended rows, one kernel
-        # compiled rather than three per layer (two index copies and a pad): on an H200 at
-        # Qwen2.5-1.5B's shape a step of 32 rows ran some 300 kernels besides its matrix
-        # products, each a few microseconds however little it does.
-        self._store: Callable[..., None] = (
-            MaybeCompiled(store_step, enabled=True, name="paged cache writes")
-            if compiled
-            else store_step
-        )
-        # The attended rows' queries [slots, kv_heads, group, head_dim], made at the first
-        # step (the group is the model's): rows past a step's own keep stale values, which
-        # visit no page.
-        self._queries: torch.Tensor | None = None
         self._attend: Callable[..., torch.Tensor] = (
             MaybeCompiled(
                 _flex,
@@ -244,18 +222,14 @@ class PagedKVCache:
             if compiled
             else _eager_flex
         )
-        # The decoding kernel's key/value splits at full occupancy (`default_kv_splits`);
-        # None: torch's own choice, or no kernel (eager). Asked for, the split holds for
-        # every step; by default thinner steps get more (`thin_step_splits`).
+        # The decoding kernel's key/value splits (`default_kv_splits`); None: torch's own
+        # choice, or no kernel (eager).
         self.kv_splits: int | None = None
-        self._sms = 0  # SMs to spread thin steps over; 0: a split fixed for every step
         if compiled:
             self.kv_splits = (
                 kv_splits if kv_splits is not None else default_kv_splits(n_kv_heads, device)
             )
-            if kv_splits is None and self.kv_splits is not None:
-                self._sms = torch.cuda.get_device_properties(device).multi_processor_count
-        self._options: dict[int, FlexKernelOptions] = {}
+        self._options = decode_kernel_options(page_size, self.kv_splits) if compiled else None
 
     @property
     def dtype(self) -> torch.dtype:
@@ -339,11 +313,15 @@ class PagedKVCache:
         pages = self.table[:rows].gather(1, (positions // size)[:, None]).squeeze(1)
         slot = pages.long() * size + positions % size
         masks: dict[int | None, BlockMask] = {}
-        options = self.kernel_options(rows)
 
         def attention(
             layer: int, window: int | None, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor
         ) -> torch.Tensor:
+            # Two index copies and (below) a pad. Compiled into one function (session 16),
+            # they became two kernels, and a 32-row step on an H200 0.04 ms shorter of 2.8:
+            # not worth a compilation more in the warm-up.
+            for cache, new in ((self.k, k), (self.v, v)):
+                cache[layer, 0].index_copy_(1, slot, new.transpose(0, 1).to(self.dtype))
             group = q.shape[1] // self.n_kv_heads
             if window not in masks:
                 masks[window] = self.block_mask(rows, group, window, attended)
@@ -351,37 +329,13 @@ class PagedKVCache:
             # that head (as in the dense path). flex attention's own enable_gqa would do
             # the same inside its decoding kernel, but only for power-of-two groups:
             # Qwen2.5-1.5B's 6 and 7B's 7 would fall back to its general kernel.
-            grouped = q.reshape(rows, self.n_kv_heads, group, q.shape[2])
-            queries = self._query_rows(grouped)
-            self._store(self.k[layer, 0], self.v[layer, 0], slot, k, v, grouped, queries[:attended])
-            out = self._attend(
-                queries[:attended], self.k[layer], self.v[layer], masks[window], options
-            )
+            grouped = q.reshape(rows, self.n_kv_heads, group, q.shape[2]).to(self.dtype)
+            if attended > rows:
+                grouped = F.pad(grouped, (0, 0, 0, 0, 0, 0, 0, attended - rows))
+            out = self._attend(grouped, self.k[layer], self.v[layer], masks[window], self._options)
             return out[:rows].reshape(rows, -1)
 
         return attention
-
-    def _query_rows(self, grouped: torch.Tensor) -> torch.Tensor:
-        shape = (self.slots, *grouped.shape[1:])
-        if self._queries is None or self._queries.shape != shape:
-            self._queries = torch.zeros(shape, dtype=self.dtype, device=self.k.device)
-        return self._queries
-
-    def splits_for(self, rows: int) -> int | None:
-        """The decoding kernel's split for a step of `rows` live rows."""
-        if self.kv_splits is None or not self._sms:
-            return self.kv_splits
-        return thin_step_splits(self.kv_splits, self.n_kv_heads, self._sms, rows)
-
-    def kernel_options(self, rows: int) -> FlexKernelOptions | None:
-        """The decoding kernel's settings for a step of `rows` live rows (None: eager)."""
-        if not self.compiled:
-            return None
-        splits = self.splits_for(rows)
-        key = splits or 0
-        if key not in self._options:
-            self._options[key] = decode_kernel_options(self.page_size, splits)
-        return self._options[key]
 
     def block_mask(
         self, rows: int, group: int, window: int | None, attended: int | None = None
@@ -439,23 +393,6 @@ class PagedKVCache:
             mask_mod.exact = self._mask_mod(window, exact=True)  # type: ignore[attr-defined]
         self._mask_mods[window, exact] = mask_mod
         return mask_mod
-
-
-def store_step(
-    k_cache: torch.Tensor,
-    v_cache: torch.Tensor,
-    slot: torch.Tensor,
-    k: torch.Tensor,
-    v: torch.Tensor,
-    q: torch.Tensor,
-    queries: torch.Tensor,
-) -> None:
-    """One layer's writes of a decode step: new keys and values [b, kv_heads, head_dim] at
-    pool indices `slot` [b] of that layer's caches [kv_heads, pool, head_dim], and the
-    grouped queries [b, kv_heads, group, head_dim] into the first b attended rows."""
-    k_cache.index_copy_(1, slot, k.transpose(0, 1).to(k_cache.dtype))
-    v_cache.index_copy_(1, slot, v.transpose(0, 1).to(v_cache.dtype))
-    queries[: q.shape[0]].copy_(q)
 
 
 def _flex(

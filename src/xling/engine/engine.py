@@ -158,6 +158,12 @@ _GREEDY = SamplingParams()
 COMPILE_MIN_PARAMETERS = 100_000_000
 # Prefill activations (tokens x hidden) from which the compiled element-wise kernels are used.
 _COMPILED_PREFILL_ELEMENTS = 1 << 22
+# Paged prefills of at most this many tokens at their bucketed shapes (prompts to a batch
+# bucket, their width to a multiple of `_PREFILL_WIDTH_STEP`) run as CUDA graphs: the
+# refills of a ragged batch, a few prompts at a time. Larger ones keep the GPU busy
+# without, and each shape would be a graph (and its memory) of its own.
+_GRAPHED_PREFILL_TOKENS = 4096
+_PREFILL_WIDTH_STEP = 64
 
 # A slot's state values: token, position, sampling key, counter, temperature, top_p.
 _Values = tuple[int, int, int, int, float, float]
@@ -212,6 +218,8 @@ class Engine:
         self._page_cap = 1 << 62  # likewise, pages of the paged cache
         self._admissions = itertools.count()
         self.cos = self.sin = torch.empty(0)
+        # A bucketed prefill's static inputs and output, by graph key (`_prefill_logits`).
+        self._prefill_buffers: dict[tuple[str, int, int], tuple[torch.Tensor, ...]] = {}
         self._weights_key = self.decoder.storage_key()
         compile_ = self.config.compile
         if compile_ is None:
@@ -334,6 +342,7 @@ class Engine:
         if key != self._weights_key:
             # Weights were replaced, not updated in place: graphs point at the old tensors.
             self.graphs.clear()
+            self._prefill_buffers.clear()
             if self.decoder.device != self.device or self._cache_dtype() != getattr(
                 self.cache, "dtype", None
             ):
@@ -380,6 +389,7 @@ class Engine:
     def _allocate(self, slots: int, max_len: int) -> None:
         self.cache = self.state = None
         self.graphs.clear()
+        self._prefill_buffers.clear()
         if self.device.type == "cuda":
             torch.cuda.empty_cache()
         dec = self.decoder
@@ -630,17 +640,8 @@ class Engine:
         def column(values: list[Any], dtype: torch.dtype) -> torch.Tensor:
             return torch.tensor(values, dtype=dtype).to(self.device)
 
-        # A compiled kernel costs more host time per call than the few eager ones it
-        # replaces; it pays off only once each pass is large enough to keep the GPU busy.
-        large = ids.numel() * self.decoder.embed.shape[1] >= _COMPILED_PREFILL_ELEMENTS
-        logits = self.decoder.prefill(
-            self.cache,
-            ids.to(self.device),
-            column([len(r.prompt) for r in leaders], torch.long),
-            column([r.slot for r in leaders], torch.long),
-            self.cos,
-            self.sin,
-            kernels=None if large else EAGER_KERNELS,
+        logits = self._prefill_logits(
+            ids, [len(r.prompt) for r in leaders], [r.slot for r in leaders]
         )
         followers = [(group[0], r) for group in groups for r in group[1:]]
         src = [leader.slot for leader, _ in followers]
@@ -671,6 +672,62 @@ class Engine:
         for r, token in zip(everyone, first, strict=True):
             r.accept([token], self.eos)
         self.stats["prefills"] += 1
+
+    def _prefill_logits(
+        self, ids: torch.Tensor, lengths: list[int], slots: list[int]
+    ) -> torch.Tensor:
+        """Last-token logits [n, vocab] of right-padded prompts `ids` [n, T] (host) run into
+        cache `slots`. A small paged prefill on padded shapes runs at bucketed shapes, as
+        a replayed CUDA graph on graphs: eagerly, one pass of a 1.5B model over a few
+        prompts is some 1,500 kernel launches, and on an H200 such passes took 15-20 ms
+        each, several times their arithmetic, most of a ragged batch's prefill time."""
+        cache = self.cache
+        assert cache is not None
+        n, width = ids.shape
+        rows = batch_bucket(max(n, self._min_rows), cache.slots)
+        padded_width = length_bucket(width, _PREFILL_WIDTH_STEP, cache.max_len)
+        if (
+            not self.padded
+            or not isinstance(cache, PagedKVCache)
+            or rows * padded_width > _GRAPHED_PREFILL_TOKENS
+        ):
+            # A compiled kernel costs more host time per call than the few eager ones it
+            # replaces; it pays off only once each pass is large enough to keep the GPU busy.
+            large = ids.numel() * self.decoder.embed.shape[1] >= _COMPILED_PREFILL_ELEMENTS
+            return self.decoder.prefill(
+                cache,
+                ids.to(self.device),
+                torch.tensor(lengths, dtype=torch.long).to(self.device),
+                torch.tensor(slots, dtype=torch.long).to(self.device),
+                self.cos,
+                self.sin,
+                kernels=None if large else EAGER_KERNELS,
+            )
+        key = ("prefill", rows, padded_width)
+        if key not in self._prefill_buffers:
+            self._prefill_buffers[key] = (
+                torch.zeros((rows, padded_width), dtype=torch.long, device=self.device),
+                torch.ones(rows, dtype=torch.long, device=self.device),
+                torch.full((rows,), cache.sink_slot, dtype=torch.long, device=self.device),
+                torch.zeros(
+                    (rows, self.decoder.vocab_size), dtype=self._cache_dtype(), device=self.device
+                ),
+            )
+        ids_in, lengths_in, slots_in, logits_out = self._prefill_buffers[key]
+        # Padding prompts: one token each, written through the sink slot's table row.
+        staged = torch.zeros((rows, padded_width), dtype=torch.long)
+        staged[:n, :width] = ids
+        ids_in.copy_(staged.to(self.device))
+        lengths_in.copy_(torch.tensor(lengths + [1] * (rows - n)).to(self.device))
+        slots_in.copy_(torch.tensor(slots + [cache.sink_slot] * (rows - n)).to(self.device))
+
+        def step() -> None:
+            logits_out.copy_(
+                self.decoder.prefill(cache, ids_in, lengths_in, slots_in, self.cos, self.sin)
+            )
+
+        self.graphs.run(key, step, ())
+        return logits_out[:n]
 
     def _compact(self, slots: SlotTable) -> None:
         """Move live slots down so that the decode batch can shrink."""

@@ -195,7 +195,10 @@ class PagedKVCache:
         self.n_kv_heads = n_kv_heads
         self.width = max_len // page_size  # pages one sequence can own
         self.pool = PagePool(n_pages, slots, page_size)
-        self.table = torch.zeros((slots, self.width), dtype=torch.int32, device=device)
+        # One row more than the slots: `sink_slot`, whose pages are all the sink, for the
+        # padding prompts of a bucketed prefill to write through.
+        self.table = torch.zeros((slots + 1, self.width), dtype=torch.int32, device=device)
+        self.sink_slot = slots
         self.logical = torch.zeros(n_pages, dtype=torch.int32, device=device)
         # The step's positions, where the mask functions read them: they close over
         # tensors that live as long as the cache, so that one compiled variant (and one

@@ -517,18 +517,31 @@ def bench_row(
 def merge_results(files: list[Path], out: Path) -> Path:
     """One JSON of several runs' rows (a full bench spans several device calls): rows by
     key, later files winning; each run's device, torch, bandwidth and settings under
-    `runs`, with the rows it gave."""
+    `runs`, with the rows it gave that no later file replaced. A file merged before brings
+    its runs along, so new calls merge into the published JSON."""
     merged: dict[str, Any] = {"runs": [], "rows": {}}
+    provider: dict[str, int] = {}  # row key -> index of the run it comes from
+
+    def add_run(run: dict[str, Any], rows: dict[str, Any]) -> None:
+        provider.update(dict.fromkeys(rows, len(merged["runs"])))
+        merged["rows"].update(rows)
+        merged["runs"].append(run)
+
     for file in files:
         run = json.loads(file.read_text(encoding="utf-8"))
         device = merged.setdefault("device", run["device"])
         if run["device"] != device:
             raise SystemExit(f"{file}: measured on {run['device']}, the others on {device}")
-        merged["rows"].update(run["rows"])
+        if "runs" in run:
+            for earlier in run["runs"]:
+                rows = {k: run["rows"][k] for k in earlier["rows"] if k in run["rows"]}
+                add_run(dict(earlier), rows)
+            continue
         # `command` and `note`: what a person added to a call's JSON before merging it.
         keys = ("command", "note", "torch", "bandwidth_gbs", "settings", "errors")
-        meta = {k: run[k] for k in keys if k in run}
-        merged["runs"].append({"file": file.name, **meta, "rows": sorted(run["rows"])})
+        add_run({"file": file.name, **{k: run[k] for k in keys if k in run}}, run["rows"])
+    for index, run in enumerate(merged["runs"]):
+        run["rows"] = sorted(k for k, i in provider.items() if i == index)
     out.mkdir(parents=True, exist_ok=True)
     path = out / f"long-generate-{merged['device']}.json"
     path.write_text(json.dumps(merged, indent=2) + "\n", encoding="utf-8")

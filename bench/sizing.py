@@ -14,8 +14,9 @@ Costs come from two measured files:
   `num_generations` rollouts, at that bench's completion limit. Random weights run nearly
   every rollout to the limit, so this is the cost of traces of that length;
 - long generation (bench/long_generate.py's JSON): the engine's tokens/s on the ragged row
-  of `--shape` with the most slots (paged attention where measured), for evaluation, at
-  that row's mean trace length.
+  of `--shape` with the most slots (paged attention where measured) at the GRPO step's
+  completion limit (`--eval-max-new` for another), for evaluation, at that row's mean
+  trace length.
 
 Runs whose study rows differ from the study's default (a per-language budget) scale
 `--rows` the same way. SFT runs cost their tokens (`--sft-tokens` per row, an assumption)
@@ -74,9 +75,13 @@ def grpo_rates(grpo: dict[str, Any]) -> tuple[float, int, int, float]:
     return group_s, engine["num_generations"], engine["max_completion_length"], train_token_s
 
 
-def generation_rate(generate: dict[str, Any], shape: str) -> tuple[float, float, str]:
+def generation_rate(
+    generate: dict[str, Any], shape: str, max_new: int | None = None
+) -> tuple[float, float, str]:
     """(tokens/s, mean trace tokens, row key): the ragged row of `shape` with the most
-    slots, paged where that row has it."""
+    slots, paged where that row has it; of those whose trace limit is `max_new` when there
+    are any (the GRPO step's limit: a study evaluates at the length it trains at), else of
+    the longest limit."""
     rows = {
         key: row
         for key, row in generate["rows"].items()
@@ -85,6 +90,8 @@ def generation_rate(generate: dict[str, Any], shape: str) -> tuple[float, float,
     measured = {k: r for k, r in rows.items() if "engine_paged_tok_s" in r or "engine_tok_s" in r}
     if not measured:
         raise SystemExit(f"no measured ragged row of shape {shape!r} in the generation JSON")
+    at_limit = {k: r for k, r in measured.items() if r["max_new"] == max_new}
+    measured = at_limit or measured
     key = max(measured, key=lambda k: (measured[k]["slots"], measured[k]["max_new"]))
     row = measured[key]
     return row.get("engine_paged_tok_s") or row["engine_tok_s"], row["mean_new"], key
@@ -158,6 +165,12 @@ def main() -> None:
     parser.add_argument(
         "--sft-tokens", type=int, default=600, help="Tokens per SFT row (an assumption)."
     )
+    parser.add_argument(
+        "--eval-max-new",
+        type=int,
+        help="Evaluate at the generation rows of this trace limit (default: the GRPO "
+        "step's completion limit, where such rows exist).",
+    )
     parser.add_argument("--gpus", default="1,8,64")
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
@@ -165,7 +178,7 @@ def main() -> None:
     grpo = json.loads(args.grpo.read_text(encoding="utf-8"))
     generate = json.loads(args.generate.read_text(encoding="utf-8"))
     group_s, group_size, limit, token_s = grpo_rates(grpo)
-    tok_s, mean_tokens, row_key = generation_rate(generate, args.shape)
+    tok_s, mean_tokens, row_key = generation_rate(generate, args.shape, args.eval_max_new or limit)
     rates = Rates(group_s, group_size, limit, token_s, tok_s, mean_tokens)
     runs = study_runs(args.study, rates, args.rows, args.sft_tokens)
     gpus = [int(g) for g in args.gpus.split(",")]

@@ -98,6 +98,18 @@ def test_a_split_sweep_gives_suffixed_keys_and_merges(
     merged_json = json.loads(merged.read_text(encoding="utf-8"))
     assert merged_json["rows"] == result["rows"]
     assert merged_json["runs"][0]["note"] == "first call"
+    # A later call merged into that file: its rows win, the first run keeps the rest.
+    later = {**result, "rows": {"tiny_slots2_new12_ragged": {"requests": 9}}}
+    (tmp_path / "later.json").write_text(json.dumps(later), encoding="utf-8")
+    again = lg.merge_results([merged, tmp_path / "later.json"], tmp_path / "again")
+    again_json = json.loads(again.read_text(encoding="utf-8"))
+    assert again_json["rows"]["tiny_slots2_new12_ragged"] == {"requests": 9}
+    assert again_json["rows"]["tiny_slots2_new16_ragged"] == row
+    assert [r["rows"] for r in again_json["runs"]] == [
+        ["tiny_slots2_new16_ragged"],
+        ["tiny_slots2_new12_ragged"],
+    ]
+    assert again_json["runs"][0]["note"] == "first call"
 
 
 def test_generate_keeps_only_the_requested_tokens_of_a_ragged_batch(lg: ModuleType) -> None:

@@ -65,6 +65,16 @@ def test_rates_come_from_the_measured_files() -> None:
         820.0,
         "qwen2.5-7b_slots256_new2048_ragged",
     )
+    # A longer limit at the same slots: taken unless the rows at the asked limit exist.
+    generate["rows"]["qwen2.5-7b_slots256_new8192_ragged"] = {
+        "slots": 256,
+        "max_new": 8192,
+        "mean_new": 3000.0,
+        "engine_paged_tok_s": 8000,
+    }
+    assert s.generation_rate(generate, "qwen2.5-7b")[2] == "qwen2.5-7b_slots256_new8192_ragged"
+    assert s.generation_rate(generate, "qwen2.5-7b", 2048)[0] == 12000
+    assert s.generation_rate(generate, "qwen2.5-7b", 4096)[0] == 8000  # none at 4096
     with pytest.raises(SystemExit, match="no measured ragged row"):
         s.generation_rate(generate, "qwen2.5-32b")
 

@@ -677,10 +677,11 @@ class Engine:
         self, ids: torch.Tensor, lengths: list[int], slots: list[int]
     ) -> torch.Tensor:
         """Last-token logits [n, vocab] of right-padded prompts `ids` [n, T] (host) run into
-        cache `slots`. A small paged prefill on padded shapes runs at bucketed shapes, as
-        a replayed CUDA graph on graphs: eagerly, one pass of a 1.5B model over a few
-        prompts is some 1,500 kernel launches, and on an H200 such passes took 15-20 ms
-        each, several times their arithmetic, most of a ragged batch's prefill time."""
+        cache `slots`. With padded shapes (what CUDA graphs need), a small paged prefill
+        runs at bucketed shapes, replayed as a graph when graphs are on. Why: launched
+        eagerly, one pass of a 1.5B model over a few prompts is some 1,500 kernels, and on
+        an H200 such passes took 15-20 ms each, several times their arithmetic: most of a
+        ragged batch's prefill time."""
         cache = self.cache
         assert cache is not None
         n, width = ids.shape

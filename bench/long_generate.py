@@ -63,9 +63,10 @@ device time goes, by kernel kind (matrix products, attention, the compiled eleme
 kernels and sampler, copies and indexing, the rest), in ms per step, beside the step's wall
 time. The engine, warm, generates `slots` requests of N new tokens each from prompts of
 prompt-tokens + the row's mean new length (so a step reads about the cache a ragged step
-reads), under the torch profiler, and once more with 1 new token; the difference over
-N - 1 steps is one decode step at full occupancy, prefill taken out. `kernels_per_step` counts
-its launches by kind. `--profile-rows 32,256` profiles steps of those many live rows instead
+reads), under the torch profiler, and once more with 1 new token; the difference over N - 1
+steps is one decode step at full occupancy, prefill taken out. `kernels_per_step` counts its
+launches by kind, and `top_kernels` names the kernels that take most of the step.
+`--profile-rows 32,256` profiles steps of those many live rows instead
 (`<prefix>_profile_r32` for a count other than the row's slots): a ragged row spends many of
 its steps with few rows left. `--steps-per-sync K` sets the decode steps between host reads
 (`EngineConfig.steps_per_sync`).
@@ -232,13 +233,10 @@ def kernel_kind(name: str) -> str:
     return OTHER
 
 
-def device_ms_by_kind(
-    profile: Any, device: torch.device
-) -> tuple[dict[str, float], dict[str, int]]:
-    """Self time (ms) and launches per kernel kind: the device's kernels on CUDA, aten
+def device_ms_by_name(profile: Any, device: torch.device) -> dict[str, tuple[float, int]]:
+    """Self time (ms) and launches per kernel name: the device's kernels on CUDA, aten
     operators (self CPU time, so nested operators count once) elsewhere."""
-    totals = {kind: 0.0 for kind, _ in KERNEL_KINDS} | {OTHER: 0.0}
-    counts = dict.fromkeys(totals, 0)
+    found: dict[str, tuple[float, int]] = {}
     for event in profile.key_averages():
         if device.type == "cuda":
             if event.device_type != torch.autograd.DeviceType.CUDA:
@@ -248,10 +246,24 @@ def device_ms_by_kind(
             if not event.key.startswith("aten::"):
                 continue
             micros = event.self_cpu_time_total
-        kind = kernel_kind(event.key)
-        totals[kind] += micros / 1000
-        counts[kind] += event.count
+        ms, count = found.get(event.key, (0.0, 0))
+        found[event.key] = (ms + micros / 1000, count + event.count)
+    return found
+
+
+def by_kind(by_name: dict[str, tuple[float, int]]) -> tuple[dict[str, float], dict[str, int]]:
+    """Time and launches of `device_ms_by_name` summed by kernel kind."""
+    totals = {kind: 0.0 for kind, _ in KERNEL_KINDS} | {OTHER: 0.0}
+    counts = dict.fromkeys(totals, 0)
+    for name, (ms, count) in by_name.items():
+        kind = kernel_kind(name)
+        totals[kind] += ms
+        counts[kind] += count
     return totals, counts
+
+
+# Kernels listed by name in a step profile (`top_kernels`), most time first.
+TOP_KERNELS = 12
 
 
 def profile_decode_step(
@@ -267,19 +279,30 @@ def profile_decode_step(
     prompts = torch.randint(0, vocab, (slots, prompt_len), generator=g).tolist()
     activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if device.type == "cuda" else [])
 
-    def run(new: int) -> tuple[dict[str, float], dict[str, int], float]:
+    def run(new: int) -> tuple[dict[str, tuple[float, int]], float]:
         params = [SamplingParams(temperature=1.0, max_new_tokens=new, seed=i) for i in range(slots)]
         engine.generate(prompts, params)  # untimed: graphs and pages for this shape
         with profile(activities=activities) as prof:
             _, seconds = timed(device, lambda: engine.generate(prompts, params))
-        return *device_ms_by_kind(prof, device), seconds * 1000
+        return device_ms_by_name(prof, device), seconds * 1000
 
-    long_kinds, long_counts, long_ms = run(steps)
-    short_kinds, short_counts, short_ms = run(1)
+    long_names, long_ms = run(steps)
+    short_names, short_ms = run(1)
+    long_kinds, long_counts = by_kind(long_names)
+    short_kinds, short_counts = by_kind(short_names)
     per_step = {k: round((long_kinds[k] - short_kinds[k]) / (steps - 1), 4) for k in long_kinds}
     # Launches per step: each costs a kernel's minimum time and a gap, whatever its work,
     # which is what a step of few rows is made of.
     launches = {k: round((long_counts[k] - short_counts[k]) / (steps - 1), 1) for k in long_counts}
+    # By name, which kernel of a kind costs what (a matrix product's name says its tiles).
+    named = {
+        name: (
+            (ms - short_names.get(name, (0.0, 0))[0]) / (steps - 1),
+            (count - short_names.get(name, (0.0, 0))[1]) / (steps - 1),
+        )
+        for name, (ms, count) in long_names.items()
+    }
+    top = sorted(named.items(), key=lambda item: -item[1][0])[:TOP_KERNELS]
     return {
         "rows": slots,
         "context": prompt_len + steps // 2,
@@ -288,6 +311,10 @@ def profile_decode_step(
         "device_ms_per_step": round(sum(per_step.values()), 4),
         "wall_ms_per_step": round((long_ms - short_ms) / (steps - 1), 4),
         "kernels_per_step": launches,
+        "top_kernels": [
+            {"name": name[:160], "ms": round(ms, 4), "launches": round(count, 1)}
+            for name, (ms, count) in top
+        ],
     }
 
 

@@ -162,3 +162,8 @@ def test_profiles_at_several_row_counts(
     launches = row["engine_profile"]["kernels_per_step"]
     assert set(launches) == set(row["engine_profile"]["ms_per_step"])
     assert sum(launches.values()) > 0
+    # The costliest kernels (aten operators on a CPU) by name, most time first.
+    top = row["engine_profile"]["top_kernels"]
+    assert 0 < len(top) <= lg.TOP_KERNELS
+    assert [t["ms"] for t in top] == sorted((t["ms"] for t in top), reverse=True)
+    assert all(t["name"].startswith("aten::") for t in top)

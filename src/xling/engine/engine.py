@@ -341,8 +341,7 @@ class Engine:
         key = self.decoder.storage_key()
         if key != self._weights_key:
             # Weights were replaced, not updated in place: graphs point at the old tensors.
-            self.graphs.clear()
-            self._prefill_buffers.clear()
+            self._drop_graphs()
             if self.decoder.device != self.device or self._cache_dtype() != getattr(
                 self.cache, "dtype", None
             ):
@@ -386,10 +385,14 @@ class Engine:
         """Pages for every slot at full length (more could never be used), and the sink."""
         return slots * (max_len // self.config.page_size) + 1
 
-    def _allocate(self, slots: int, max_len: int) -> None:
-        self.cache = self.state = None
+    def _drop_graphs(self) -> None:
+        """Forget the captured graphs and the static buffers the prefill graphs read."""
         self.graphs.clear()
         self._prefill_buffers.clear()
+
+    def _allocate(self, slots: int, max_len: int) -> None:
+        self.cache = self.state = None
+        self._drop_graphs()
         if self.device.type == "cuda":
             torch.cuda.empty_cache()
         dec = self.decoder
@@ -603,7 +606,7 @@ class Engine:
         index = torch.tensor(list(pending), dtype=torch.long, device=self.device)
         columns = list(zip(*pending.values(), strict=True))
         for tensor, values in zip(self.state.fields(), columns, strict=True):
-            tensor.index_copy_(0, index, torch.tensor(values, dtype=tensor.dtype).to(self.device))
+            tensor.index_copy_(0, index, self._column(values, tensor.dtype))
         pending.clear()
 
     def _prefill(self, requests: list[Request]) -> None:
@@ -637,9 +640,6 @@ class Engine:
         for row, r in enumerate(leaders):
             ids[row, : len(r.prompt)] = torch.tensor(r.prompt, dtype=torch.long)
 
-        def column(values: list[Any], dtype: torch.dtype) -> torch.Tensor:
-            return torch.tensor(values, dtype=dtype).to(self.device)
-
         logits = self._prefill_logits(
             ids, [len(r.prompt) for r in leaders], [r.slot for r in leaders]
         )
@@ -653,7 +653,7 @@ class Engine:
         everyone = [r for group in groups for r in group]
         row_of = [row for row, group in enumerate(groups) for _ in group]
         if len(everyone) > len(leaders):
-            logits = logits[column(row_of, torch.long)]
+            logits = logits[self._column(row_of, torch.long)]
         drawn = everyone
         if len(everyone) < self._min_rows:
             # A lone request, sampled as copies of itself (`_min_rows`): a row's draw
@@ -662,9 +662,9 @@ class Engine:
             logits = logits.repeat(self._min_rows, 1)
         first = self._sample(
             logits,
-            column([float(r.params.temperature) for r in drawn], torch.float32),
-            column([float(r.params.top_p) for r in drawn], torch.float32),
-            column([r.key for r in drawn], torch.long),
+            self._column([float(r.params.temperature) for r in drawn], torch.float32),
+            self._column([float(r.params.top_p) for r in drawn], torch.float32),
+            self._column([r.key for r in drawn], torch.long),
             torch.zeros(len(drawn), dtype=torch.long, device=self.device),
             mode=_mode(everyone),
             draw=self.draw,
@@ -672,6 +672,9 @@ class Engine:
         for r, token in zip(everyone, first, strict=True):
             r.accept([token], self.eos)
         self.stats["prefills"] += 1
+
+    def _column(self, values: Sequence[Any], dtype: torch.dtype) -> torch.Tensor:
+        return torch.tensor(values, dtype=dtype).to(self.device)
 
     def _prefill_logits(
         self, ids: torch.Tensor, lengths: list[int], slots: list[int]
@@ -698,8 +701,8 @@ class Engine:
             return self.decoder.prefill(
                 cache,
                 ids.to(self.device),
-                torch.tensor(lengths, dtype=torch.long).to(self.device),
-                torch.tensor(slots, dtype=torch.long).to(self.device),
+                self._column(lengths, torch.long),
+                self._column(slots, torch.long),
                 self.cos,
                 self.sin,
                 kernels=None if large else EAGER_KERNELS,
@@ -719,8 +722,8 @@ class Engine:
         staged = torch.zeros((rows, padded_width), dtype=torch.long)
         staged[:n, :width] = ids
         ids_in.copy_(staged.to(self.device))
-        lengths_in.copy_(torch.tensor(lengths + [1] * (rows - n)).to(self.device))
-        slots_in.copy_(torch.tensor(slots + [cache.sink_slot] * (rows - n)).to(self.device))
+        lengths_in.copy_(self._column(lengths + [1] * (rows - n), torch.long))
+        slots_in.copy_(self._column(slots + [cache.sink_slot] * (rows - n), torch.long))
 
         def step() -> None:
             logits_out.copy_(

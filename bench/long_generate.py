@@ -251,10 +251,10 @@ def device_ms_by_name(profile: Any, device: torch.device) -> dict[str, tuple[flo
     return found
 
 
-def by_kind(by_name: dict[str, tuple[float, int]]) -> tuple[dict[str, float], dict[str, int]]:
-    """Time and launches of `device_ms_by_name` summed by kernel kind."""
+def by_kind(by_name: dict[str, tuple[float, float]]) -> tuple[dict[str, float], dict[str, float]]:
+    """Time and launches by kernel name summed by kernel kind."""
     totals = {kind: 0.0 for kind, _ in KERNEL_KINDS} | {OTHER: 0.0}
-    counts = dict.fromkeys(totals, 0)
+    counts = dict.fromkeys(totals, 0.0)
     for name, (ms, count) in by_name.items():
         kind = kernel_kind(name)
         totals[kind] += ms
@@ -288,20 +288,17 @@ def profile_decode_step(
 
     long_names, long_ms = run(steps)
     short_names, short_ms = run(1)
-    long_kinds, long_counts = by_kind(long_names)
-    short_kinds, short_counts = by_kind(short_names)
-    per_step = {k: round((long_kinds[k] - short_kinds[k]) / (steps - 1), 4) for k in long_kinds}
+    # Per kernel name, per step: the long run's time and launches less the short one's.
+    named = {}
+    for name in long_names.keys() | short_names.keys():
+        (ms, count), (ms_1, count_1) = (n.get(name, (0.0, 0)) for n in (long_names, short_names))
+        named[name] = ((ms - ms_1) / (steps - 1), (count - count_1) / (steps - 1))
+    kinds, counts = by_kind(named)
+    per_step = {k: round(v, 4) for k, v in kinds.items()}
     # Launches per step: each costs a kernel's minimum time and a gap, whatever its work,
     # which is what a step of few rows is made of.
-    launches = {k: round((long_counts[k] - short_counts[k]) / (steps - 1), 1) for k in long_counts}
+    launches = {k: round(v, 1) for k, v in counts.items()}
     # By name, which kernel of a kind costs what (a matrix product's name says its tiles).
-    named = {
-        name: (
-            (ms - short_names.get(name, (0.0, 0))[0]) / (steps - 1),
-            (count - short_names.get(name, (0.0, 0))[1]) / (steps - 1),
-        )
-        for name, (ms, count) in long_names.items()
-    }
     top = sorted(named.items(), key=lambda item: -item[1][0])[:TOP_KERNELS]
     return {
         "rows": slots,

@@ -6,6 +6,7 @@ import json
 import sys
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import pytest
 from conftest import bench_module
@@ -16,6 +17,26 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 @pytest.fixture(scope="module")
 def lg() -> ModuleType:
     return bench_module("long_generate")
+
+
+def run_tiny(
+    lg: ModuleType, out: Path, monkeypatch: pytest.MonkeyPatch, *flags: str
+) -> dict[str, Any]:
+    """The bench on the CPU at the tiny shape, 2 slots and 8-token prompts, with `flags`;
+    its JSON."""
+    argv = [
+        "long_generate.py",
+        "--out", str(out),
+        "--device", "cpu",
+        "--shapes", "tiny",
+        "--slots", "2",
+        "--prompt-tokens", "8",
+        "--bandwidth-gbs", "10",
+        *flags,
+    ]  # fmt: skip
+    monkeypatch.setattr(sys, "argv", argv)
+    lg.main()
+    return json.loads((out / "long-generate-cpu.json").read_text(encoding="utf-8"))
 
 
 def test_modes_and_their_keys(lg: ModuleType) -> None:
@@ -43,12 +64,10 @@ def test_a_split_sweep_gives_suffixed_keys_and_merges(
     monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    argv = [
-        "long_generate.py",
-        "--out", str(tmp_path),
-        "--device", "cpu",
-        "--shapes", "tiny",
-        "--slots", "2",
+    result = run_tiny(
+        lg,
+        tmp_path,
+        monkeypatch,
         "--max-new", "16,12",
         "--kinds", "ragged",
         "--attention", "paged",
@@ -56,12 +75,7 @@ def test_a_split_sweep_gives_suffixed_keys_and_merges(
         "--requests-per-slot", "2",
         "--plain-on-ragged",
         "--plain-max-new", "4",
-        "--prompt-tokens", "8",
-        "--bandwidth-gbs", "10",
-    ]  # fmt: skip
-    monkeypatch.setattr(sys, "argv", argv)
-    lg.main()
-    result = json.loads((tmp_path / "long-generate-cpu.json").read_text(encoding="utf-8"))
+    )  # fmt: skip
     assert "errors" not in result
     row = result["rows"]["tiny_slots2_new16_ragged"]
     for k in (1, 2):
@@ -135,25 +149,18 @@ def test_splits_are_checked(
 def test_profiles_at_several_row_counts(
     lg: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    argv = [
-        "long_generate.py",
-        "--out", str(tmp_path),
-        "--device", "cpu",
-        "--shapes", "tiny",
-        "--slots", "2",
+    result = run_tiny(
+        lg,
+        tmp_path,
+        monkeypatch,
         "--max-new", "8",
         "--kinds", "uniform",
         "--attention", "dense",
-        "--prompt-tokens", "8",
         "--plain-max-new", "2",
         "--profile-steps", "4",
         "--profile-rows", "1,2,3",
         "--steps-per-sync", "2",
-        "--bandwidth-gbs", "10",
-    ]  # fmt: skip
-    monkeypatch.setattr(sys, "argv", argv)
-    lg.main()
-    result = json.loads((tmp_path / "long-generate-cpu.json").read_text(encoding="utf-8"))
+    )  # fmt: skip
     assert result["settings"]["steps_per_sync"] == "2"
     row = result["rows"]["tiny_slots2_new8_uniform"]
     assert row["engine_profile"]["rows"] == 2  # the row's slots: the plain key

@@ -16,9 +16,11 @@ Layout and conventions:
   write without owning a page (idle slots, rows decoding past their last needed position
   within a multi-step chunk) write there, and no row whose output is kept attends to it
   (see `_mask_mod`).
-- `table` [slots, width] (int32, on the device) lists each slot's physical pages by logical
-  index; `logical` [pages] holds each page's logical index within the sequences that own it
-  (one value suffices: a page is shared only as the same prompt page of a GRPO group).
+- `table` [slots + 1, width] (int32, on the device) lists each slot's physical pages by
+  logical index (the last row, `sink_slot`, lists only the sink: padding prompts of a
+  bucketed prefill write through it); `logical` [pages] holds each page's logical index
+  within the sequences that own it (one value suffices: a page is shared only as the same
+  prompt page of a GRPO group).
   The host keeps the truth (`PagePool`) and writes changed rows before each pass.
 
 Decode attention is `flex_attention` with a `BlockMask` whose blocks are pages: row b

@@ -33,8 +33,9 @@ Figures per row (tokens/s are requested new tokens over wall time, prefill inclu
   `engine_paged_warmup_s` likewise with pages;
 - the first call's warm-up by kind, per mode: `<prefix>_graph_captures`,
   `<prefix>_capture_s` (seconds capturing them, each capture's eager warm run and so the
-  compilations it meets included) and `<prefix>_compile_s` (seconds in torch.compile, from
-  Dynamo's cumulative compile time); paged modes add `<prefix>_kv_splits`, the split the
+  compilations it meets included; `<prefix>_capture_s_each`, each capture's graph key and
+  seconds in order) and `<prefix>_compile_s` (seconds in torch.compile, from Dynamo's
+  cumulative compile time); paged modes add `<prefix>_kv_splits`, the split the
   cache used (null: torch's own choice, or eager attention as on a CPU);
 - `plain_tok_s`: `generate` on one batch of `slots` prompts for min(max-new,
   `--plain-max-new`) tokens, the second of two identical calls (`plain_first_tok_s`: the
@@ -69,7 +70,8 @@ launches by kind, and `top_kernels` names the kernels that take most of the step
 `--profile-rows 32,256` profiles steps of those many live rows instead
 (`<prefix>_profile_r32` for a count other than the row's slots): a ragged row spends many of
 its steps with few rows left. `--steps-per-sync K` sets the decode steps between host reads
-(`EngineConfig.steps_per_sync`).
+(`EngineConfig.steps_per_sync`), `--split-k S` the engine's split-K products for thin
+passes (`EngineConfig.split_k`); a run's settings record both.
 
 Writes `<out>/long-generate-<device>.json` and prints a table last.
 """
@@ -323,14 +325,15 @@ def _engine_twice(
     params: list[Any],
     device: torch.device,
     warm_share: float = 1.0,
-    steps_per_sync: int | None = None,
+    engine_settings: dict[str, Any] | None = None,
 ) -> tuple[Any, list[Any], float, float, dict[str, Any]]:
     """The generation twice on a fresh engine: (engine, completions, first s, second s,
     the first call's warm-up by kind and the second's `time_split`). The first call is the
     same generation (the difference is the warm-up: graph capture, compiling) or, with
     `warm_share` < 1, the same requests cut to that share of their lengths: it visits the
     same batch sizes, so it warms the engine for less. `attention` is a mode, "paged@4"
-    with a split."""
+    with a split; `engine_settings`, more EngineConfig fields (`--steps-per-sync`,
+    `--split-k`)."""
     from xling.engine import Engine, EngineConfig
 
     mode, _, splits = attention.partition(SPLIT)
@@ -339,7 +342,7 @@ def _engine_twice(
         attention=mode.removesuffix(FUSED),
         fuse_projections=mode.endswith(FUSED),
         kv_splits=int(splits) if splits else None,
-        steps_per_sync=steps_per_sync,
+        **(engine_settings or {}),
     )
     engine = Engine(model, config=config)
     warm = params
@@ -352,11 +355,15 @@ def _engine_twice(
         ]
     graphs, compile_before = engine.graphs, compile_seconds()
     captures, capturing = graphs.captures, graphs.capture_seconds
+    logged = len(graphs.capture_log)
     _, first = timed(device, lambda: engine.generate(prompts, warm))
     compile_after = compile_seconds()
     warmup = {
         "graph_captures": graphs.captures - captures,
         "capture_s": round(graphs.capture_seconds - capturing, 2),
+        "capture_s_each": [
+            [str(key), round(seconds, 3)] for key, seconds in graphs.capture_log[logged:]
+        ],
         "compile_s": (
             round(compile_after - compile_before, 2)
             if compile_before is not None and compile_after is not None
@@ -401,7 +408,7 @@ def measure_engine(
     vocab: int = 0,
     warm_share: float = 1.0,
     profile_rows: list[int] | None = None,
-    steps_per_sync: int | None = None,
+    engine_settings: dict[str, Any] | None = None,
 ) -> None:
     """One attention mode's figures into `row` (and, with `profile_steps`, its step profile
     at each of `profile_rows` live rows, by default the row's slots)."""
@@ -411,7 +418,7 @@ def measure_engine(
     if device.type == "cuda":
         torch.cuda.reset_peak_memory_stats(device)
     engine, done, first, second, warmup = _engine_twice(
-        model, row["slots"], attention, prompts, params, device, warm_share, steps_per_sync
+        model, row["slots"], attention, prompts, params, device, warm_share, engine_settings
     )
     assert [len(c.tokens) for c in done] == lengths, "the engine stopped a request early"
     prefix, peak = mode_keys(attention)
@@ -508,7 +515,10 @@ def bench_row(
             vocab=shape["vocab_size"],
             warm_share=args.warm_share,
             profile_rows=[r for r in args.profile_rows if r <= slots],
-            steps_per_sync=args.steps_per_sync,
+            engine_settings={
+                "steps_per_sync": args.steps_per_sync,
+                "split_k": args.split_k,
+            },
         )
     if not any(f"{p}_tok_s" in row for p in prefixes):
         return row
@@ -605,6 +615,12 @@ def main() -> None:
         help="Decode steps between host reads (EngineConfig.steps_per_sync); the engine's "
         "default when left out.",
     )
+    parser.add_argument(
+        "--split-k",
+        type=int,
+        default=1,
+        help="Split-K products for thin decode passes (EngineConfig.split_k); 1: off.",
+    )
     parser.add_argument("--prompt-tokens", type=int, default=200)
     parser.add_argument("--requests-per-slot", type=int, default=2)
     parser.add_argument("--mean-share", type=float, default=0.42)
@@ -653,6 +669,8 @@ def main() -> None:
         parser.error(f"--kv-splits / --profile-rows: {exc}")
     if args.steps_per_sync is not None and args.steps_per_sync < 1:
         parser.error(f"--steps-per-sync must be at least 1, got {args.steps_per_sync}")
+    if args.split_k < 1:
+        parser.error(f"--split-k must be at least 1, got {args.split_k}")
     if args.kv_splits and not any(m.startswith("paged") for m in args.attention.split(",")):
         parser.error("--kv-splits needs a paged mode in --attention")
 

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 import torch
+import torch.nn.functional as F
 
 from xling.engine import (
     Engine,
@@ -19,7 +20,8 @@ from xling.engine import (
     UnsupportedModelError,
     unsupported_reason,
 )
-from xling.engine.graphs import batch_bucket, length_bucket
+from xling.engine.graphs import DecodeGraphs, batch_bucket, length_bucket
+from xling.engine.model import SPLIT_K_MAX_ROWS, Decoder, split_k_linear, splittable
 from xling.engine.sampling import (
     DRAWS,
     NUCLEUS,
@@ -45,6 +47,8 @@ cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA de
 BUCKETED = EngineConfig(max_batch_size=3, pad_to_buckets=True, steps_per_sync=3, length_step=16)
 # The same, each layer's q/k/v and gate/up run as one product over stacked copies.
 FUSED = dataclasses.replace(BUCKETED, fuse_projections=True)
+# Fused, and the narrow products of these few-row passes as split-K products.
+SPLIT_K = dataclasses.replace(FUSED, split_k=2)
 
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -55,7 +59,9 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 @pytest.mark.parametrize("family", TINY_FAMILIES)
 @pytest.mark.parametrize(
-    "config", [EngineConfig(), BUCKETED, FUSED], ids=["exact", "bucketed", "fused"]
+    "config",
+    [EngineConfig(), BUCKETED, FUSED, SPLIT_K],
+    ids=["exact", "bucketed", "fused", "split-k"],
 )
 def test_greedy_matches_generate(family: str, config: EngineConfig) -> None:
     model = tiny_causal_lm(family)
@@ -69,6 +75,56 @@ def test_greedy_matches_generate(family: str, config: EngineConfig) -> None:
         assert (
             engine.stats["prefills"] >= 3 and engine.stats["syncs"] < engine.stats["decode_steps"]
         )
+
+
+@pytest.mark.parametrize("pieces", [2, 4, 8])
+@pytest.mark.parametrize("with_bias", [False, True])
+def test_split_k_linear_is_linear(pieces: int, with_bias: bool) -> None:
+    generator = torch.Generator().manual_seed(pieces)
+    x = torch.randn(5, 64, generator=generator)
+    weight = torch.randn(24, 64, generator=generator)
+    bias = torch.randn(24, generator=generator) if with_bias else None
+    got = split_k_linear(x, weight, bias, pieces)
+    assert got.shape == (5, 24) and got.dtype == x.dtype
+    torch.testing.assert_close(got, F.linear(x, weight, bias), rtol=1e-5, atol=1e-5)
+    # bf16 in and out, summed in float32: within bf16's rounding of the float32 product.
+    low = split_k_linear(x.bfloat16(), weight.bfloat16(), None, pieces)
+    ref = F.linear(x.bfloat16().float(), weight.bfloat16().float())
+    assert low.dtype == torch.bfloat16
+    assert float((low.float() - ref).abs().max() / ref.abs().max()) < 1e-2
+    assert splittable(8960, 8) and splittable(1536, 8)
+    assert not splittable(100, 3)  # no equal stretches
+    assert not splittable(24, 2)  # stretches of 12 values: rows not 16-byte aligned
+
+
+def test_split_k_takes_only_narrow_products_of_thin_passes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """q/k/v, o and down (outputs up to twice the hidden size) split, gate/up and the
+    lm_head do not; passes of more than SPLIT_K_MAX_ROWS rows never do; logits agree."""
+    model = tiny_causal_lm("qwen2")
+    hidden = model.config.hidden_size
+    split_widths: list[int] = []
+
+    def spy(x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None, k: int) -> torch.Tensor:
+        split_widths.append(w.shape[0])
+        return split_k_linear(x, w, b, k)
+
+    monkeypatch.setattr("xling.engine.model.split_k_linear", spy)
+    plain, split = Decoder(model), Decoder(model, split_k=4)
+    with pytest.raises(ValueError, match="at least 1"):
+        Decoder(model, split_k=0)
+    layer = split.layers[0]
+    assert split.split_k_max_out == 2 * hidden
+    wide = torch.randn(2 * hidden + 8, hidden)  # as gate/up and the lm_head of real shapes
+    for rows in (3, SPLIT_K_MAX_ROWS, SPLIT_K_MAX_ROWS + 1):
+        split_widths.clear()
+        h = torch.randn(rows, hidden)
+        for weight, bias in [(layer.q, layer.q_bias), (layer.o, None), (wide, None)]:
+            torch.testing.assert_close(
+                split._project(h, weight, bias), plain._project(h, weight, bias)
+            )
+        assert split_widths == ([] if rows > SPLIT_K_MAX_ROWS else [layer.q.shape[0], hidden])
 
 
 def test_sliding_window_is_applied() -> None:
@@ -427,6 +483,29 @@ def test_buckets() -> None:
     assert length_bucket(129, 128, 1000) == 256 and length_bucket(900, 128, 1000) == 1000
 
 
+def test_graphs_capture_each_key_once_and_log_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`DecodeGraphs.run`'s bookkeeping, with capture stubbed (no CUDA here): a key is
+    captured once, replayed on every run, and logged with its seconds in capture order."""
+    replays: list[str] = []
+
+    class Recorded:
+        def __init__(self, name: str) -> None:
+            self.name = name
+
+        def replay(self) -> None:
+            replays.append(self.name)
+
+    graphs = DecodeGraphs(enabled=True)
+    made = iter(["a", "b"])
+    monkeypatch.setattr(graphs, "_capture", lambda step, mutable: Recorded(next(made)))
+    for key in [(8, None, "sample"), (8, None, "sample"), ("prefill", 4, 64), (8, None, "sample")]:
+        graphs.run(key, lambda: None, ())
+    assert replays == ["a", "a", "b", "a"] and graphs.captures == 2
+    assert [key for key, _ in graphs.capture_log] == [(8, None, "sample"), ("prefill", 4, 64)]
+    assert all(s >= 0 for _, s in graphs.capture_log)
+    assert graphs.capture_seconds == pytest.approx(sum(s for _, s in graphs.capture_log))
+
+
 # ------------------------------------------------------------------ CUDA graphs (GPU only)
 
 
@@ -438,6 +517,9 @@ def test_cuda_graphs_match_generate(family: str) -> None:
     engine = Engine(model, eos_token_ids=[1], config=EngineConfig(max_batch_size=4))
     got = engine.generate(prompts, SamplingParams(max_new_tokens=20))
     assert engine.graphs.captures > 0
+    log = engine.graphs.capture_log
+    assert len(log) == engine.graphs.captures == len({key for key, _ in log})
+    assert sum(s for _, s in log) == pytest.approx(engine.graphs.capture_seconds)
     assert [c.tokens for c in got] == [greedy_continuation(model, p, 20, [1]) for p in prompts]
 
 
@@ -458,6 +540,26 @@ def test_cuda_graphs_see_in_place_weight_updates(fuse: bool) -> None:
     assert engine.graphs.captures == captured  # replayed, not re-captured
     assert after != before
     assert [c.tokens for c in after] == [greedy_continuation(model, p, 16, [1]) for p in prompts]
+
+
+@cuda
+def test_cuda_split_k_matches_generate_and_float32_products() -> None:
+    """Split-K products through CUDA graphs (float32: greedy == generate), and in bf16 on
+    the device's own bf16 -> float32 batched product."""
+    model = tiny_causal_lm("qwen2").cuda()
+    prompts = random_prompts(5, model.config.vocab_size)
+    config = EngineConfig(max_batch_size=4, fuse_projections=True, split_k=2)
+    got = Engine(model, eos_token_ids=[1], config=config).generate(
+        prompts, SamplingParams(max_new_tokens=12)
+    )
+    assert [c.tokens for c in got] == [greedy_continuation(model, p, 12, [1]) for p in prompts]
+    x = torch.randn(32, 8960, device="cuda", dtype=torch.bfloat16)
+    weight = torch.randn(1536, 8960, device="cuda", dtype=torch.bfloat16)
+    ref = F.linear(x.float(), weight.float())
+    for pieces in (2, 4, 8):
+        got_bf16 = split_k_linear(x, weight, None, pieces)
+        assert got_bf16.dtype == torch.bfloat16
+        assert float((got_bf16.float() - ref).abs().max() / ref.abs().max()) < 1e-2
 
 
 @cuda

@@ -70,8 +70,13 @@ def assert_no_pages_held(engine: Engine) -> None:
 @pytest.mark.parametrize("family", TINY_FAMILIES)
 @pytest.mark.parametrize(
     "config",
-    [PAGED, PAGED_BUCKETED, dataclasses.replace(PAGED_BUCKETED, fuse_projections=True)],
-    ids=["exact", "bucketed", "fused"],
+    [
+        PAGED,
+        PAGED_BUCKETED,
+        dataclasses.replace(PAGED_BUCKETED, fuse_projections=True),
+        dataclasses.replace(PAGED_BUCKETED, fuse_projections=True, split_k=4),
+    ],
+    ids=["exact", "bucketed", "fused", "split-k"],
 )
 def test_greedy_matches_dense_and_generate(family: str, config: EngineConfig) -> None:
     """Mixed prompt lengths, more requests than slots, ragged max_new_tokens; GQA in every

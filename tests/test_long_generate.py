@@ -82,7 +82,7 @@ def test_a_split_sweep_gives_suffixed_keys_and_merges(
         prefix = f"engine_paged_s{k}"
         assert row[f"{prefix}_tok_s"] > 0
         assert row[f"{prefix}_graph_captures"] == 0  # no graphs on a CPU
-        assert row[f"{prefix}_capture_s"] == 0.0
+        assert row[f"{prefix}_capture_s"] == 0.0 and row[f"{prefix}_capture_s_each"] == []
         assert row[f"{prefix}_compile_s"] >= 0
         assert row[f"{prefix}_kv_splits"] is None  # eager attention: no kernel to split
     assert "engine_paged_tok_s" not in row
@@ -139,6 +139,7 @@ def test_splits_are_checked(
     for flags, message in (
         (["--attention", "dense", "--kv-splits", "2"], "needs a paged mode"),
         (["--attention", "paged", "--kv-splits", "2,0"], "at least 1"),
+        (["--split-k", "0"], "--split-k must be at least 1"),
     ):
         monkeypatch.setattr(sys, "argv", [*argv, *flags])
         with pytest.raises(SystemExit):
@@ -149,6 +150,16 @@ def test_splits_are_checked(
 def test_profiles_at_several_row_counts(
     lg: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    import xling.engine.model as model_module
+
+    split_calls: list[int] = []
+    real_split = model_module.split_k_linear
+
+    def counted(*args: Any) -> Any:
+        split_calls.append(args[-1])
+        return real_split(*args)
+
+    monkeypatch.setattr(model_module, "split_k_linear", counted)
     result = run_tiny(
         lg,
         tmp_path,
@@ -160,8 +171,10 @@ def test_profiles_at_several_row_counts(
         "--profile-steps", "4",
         "--profile-rows", "1,2,3",
         "--steps-per-sync", "2",
+        "--split-k", "2",
     )  # fmt: skip
     assert result["settings"]["steps_per_sync"] == "2"
+    assert result["settings"]["split_k"] == "2" and split_calls  # it reached the engine
     row = result["rows"]["tiny_slots2_new8_uniform"]
     assert row["engine_profile"]["rows"] == 2  # the row's slots: the plain key
     assert row["engine_profile_r1"]["rows"] == 1

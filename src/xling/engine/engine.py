@@ -96,6 +96,11 @@ class EngineConfig:
     # those weights refreshed at every `generate` (model.Decoder._fuse): fewer, larger
     # kernels per decode step for about two thirds of the weights' memory again.
     fuse_projections: bool = False
+    # Decode passes of at most 64 rows compute each narrow product (q/k/v, o, down) as this
+    # many products over stretches of its inner dimension, summed in float32
+    # (model.split_k_linear): more output tiles for a thin step's GPU. 1: off. An
+    # experiment until bench/decode_matmul.py shows on a GPU where it pays.
+    split_k: int = 1
 
     def __post_init__(self) -> None:
         if self.max_batch_size < 1:
@@ -112,6 +117,8 @@ class EngineConfig:
             raise EngineError(
                 f"attention must be one of {', '.join(ATTENTIONS)}, got {self.attention!r}"
             )
+        if self.split_k < 1:
+            raise EngineError(f"split_k must be at least 1, got {self.split_k}")
         if self.kv_splits is not None and self.kv_splits < 1:
             raise EngineError(f"kv_splits must be at least 1, got {self.kv_splits}")
         # flex attention's decoding kernel splits a page into key tiles of 16 or more.
@@ -188,7 +195,10 @@ class Engine:
         # each `generate` (see model.unsupported_reason).
         self.config = config or EngineConfig()
         self.decoder = Decoder(
-            model, merged_adapters=merged_adapters, fuse=self.config.fuse_projections
+            model,
+            merged_adapters=merged_adapters,
+            fuse=self.config.fuse_projections,
+            split_k=self.config.split_k,
         )
         self.model = model
         self.eos = frozenset(int(t) for t in eos_token_ids)

@@ -47,6 +47,9 @@ class DecodeGraphs:
         # Wall time spent capturing (each capture's eager warm run included), over the
         # engine's life like `captures`: the graphs' share of a first call's warm-up.
         self.capture_seconds = 0.0
+        # Each capture's key and seconds, in order: whether a warm-up's capture time is
+        # spread over the shapes or sits in the first ones (where the compilations are).
+        self.capture_log: list[tuple[Hashable, float]] = []
 
     def run(self, key: Hashable, step: Callable[[], None], mutable: Sequence[torch.Tensor]) -> None:
         if not self.enabled:
@@ -54,8 +57,13 @@ class DecodeGraphs:
             return
         graph = self.graphs.get(key)
         if graph is None:
+            start = time.perf_counter()
             graph = self._capture(step, mutable)
             self.graphs[key] = graph
+            seconds = time.perf_counter() - start
+            self.captures += 1
+            self.capture_seconds += seconds
+            self.capture_log.append((key, seconds))
         graph.replay()
 
     def _capture(
@@ -63,8 +71,7 @@ class DecodeGraphs:
     ) -> torch.cuda.CUDAGraph:
         # One eager run on a side stream first (cuBLAS workspaces, kernel selection), as
         # torch's graph docs require; it advances the state, so the state is put back.
-        # (That run also compiles what it meets first, counted here too.)
-        start = time.perf_counter()
+        # (That run also compiles what it meets first, timed with the capture.)
         saved = [t.clone() for t in mutable]
         side = torch.cuda.Stream()
         side.wait_stream(torch.cuda.current_stream())
@@ -78,9 +85,7 @@ class DecodeGraphs:
             step()
         if self.pool is None:
             self.pool = graph.pool()
-        self.captures += 1
-        torch.cuda.synchronize()  # the warm run's kernels, before reading the clock
-        self.capture_seconds += time.perf_counter() - start
+        torch.cuda.synchronize()  # the warm run's kernels, before the caller reads the clock
         return graph
 
     def clear(self) -> None:

@@ -211,6 +211,42 @@ def silu_mul(gate: torch.Tensor, up: torch.Tensor) -> torch.Tensor:
     return F.silu(gate) * up
 
 
+# Split-K products (`Decoder(split_k=...)`) serve passes of at most this many rows: a
+# product's output tiles are few only when its rows are.
+SPLIT_K_MAX_ROWS = 64
+
+
+def splittable(inner: int, pieces: int) -> bool:
+    """Whether an inner dimension of `inner` splits into `pieces` stretches whose rows stay
+    16-byte aligned (8 bf16 values), as cuBLAS's fast kernels need."""
+    return inner % pieces == 0 and (inner // pieces) % 8 == 0
+
+
+def split_k_linear(
+    x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None, pieces: int
+) -> torch.Tensor:
+    """`F.linear(x, weight, bias)` for 2-D `x` as `pieces` products over equal stretches of
+    the inner dimension: one batched product of views (no copy), summed in float32 and
+    rounded once, as a split-K GEMM kernel reduces its partial sums.
+
+    Hand-written because it is a question of kernel choice: at a few rows, a product with
+    a narrow output (o, down: the hidden size) gives a GEMM kernel few output tiles to
+    spread over the SMs unless it splits the inner dimension itself, and cuBLAS's choice
+    is not ours to make. bench/decode_matmul.py measures whether splitting pays."""
+    rows, inner = x.shape
+    width = inner // pieces
+    xs = x.view(rows, pieces, width).transpose(0, 1)
+    ws = weight.view(weight.shape[0], pieces, width).transpose(0, 1).transpose(1, 2)
+    if x.is_cuda and x.dtype in (torch.float16, torch.bfloat16):
+        partial = torch.bmm(xs, ws, out_dtype=torch.float32)
+    else:  # float32 already, or a CPU, where torch has no half -> float32 batched product
+        partial = torch.bmm(xs.float(), ws.float())
+    out = partial.sum(0)
+    if bias is not None:
+        out = out + bias
+    return out.to(x.dtype)
+
+
 @dataclass(frozen=True)
 class Kernels:
     """The element-wise stretches between a layer's matrix products and attention: the
@@ -229,9 +265,14 @@ class Decoder:
     """Forward passes of a supported HF model over a key/value cache, reading the model's
     tensors."""
 
-    def __init__(self, model: Any, *, merged_adapters: bool = False, fuse: bool = False) -> None:
+    def __init__(
+        self, model: Any, *, merged_adapters: bool = False, fuse: bool = False, split_k: int = 1
+    ) -> None:
         """`fuse`: run each layer's q/k/v and gate/up projections as one matrix product each,
-        from stacked copies of those weights that every `bind` refreshes (see `_fuse`)."""
+        from stacked copies of those weights that every `bind` refreshes (see `_fuse`).
+        `split_k`: in passes of at most SPLIT_K_MAX_ROWS rows, run each product whose output
+        is at most twice the hidden size (q/k/v, o, down; not gate/up or the lm_head, wide
+        enough to fill a GPU) as `split_k_linear` over that many stretches (1: never)."""
         reason = unsupported_reason(model, merged_adapters=merged_adapters)
         if reason is not None:
             raise UnsupportedModelError(f"the xling engine cannot run this model: {reason}")
@@ -247,6 +288,10 @@ class Decoder:
         self.vocab_size = int(config.vocab_size)
         self.windows = sliding_windows(config, self.n_layers)
         self.fuse = fuse
+        if split_k < 1:
+            raise ValueError(f"split_k must be at least 1, got {split_k}")
+        self.split_k = split_k
+        self.split_k_max_out = 2 * int(config.hidden_size)
         self._stacked: list[dict[str, torch.Tensor | None]] = []
         self.bind()
 
@@ -349,6 +394,23 @@ class Decoder:
 
     # ------------------------------------------------------------------ building blocks
 
+    def _project(
+        self, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None
+    ) -> torch.Tensor:
+        """`F.linear`, or its split-K form where `split_k` asks for it (see `__init__`).
+        Not under autocast, whose casts `split_k_linear`'s float32 sums would bypass."""
+        if (
+            self.split_k > 1
+            and x.dim() == 2
+            and x.shape[0] <= SPLIT_K_MAX_ROWS
+            and weight.shape[0] <= self.split_k_max_out
+            and x.dtype == weight.dtype
+            and splittable(weight.shape[1], self.split_k)
+            and not torch.is_autocast_enabled(x.device.type)
+        ):
+            return split_k_linear(x, weight, bias, self.split_k)
+        return F.linear(x, weight, bias)
+
     def _attention_inputs(
         self,
         ops: Kernels,
@@ -362,16 +424,16 @@ class Decoder:
         lead = h.shape[:-1]
         if layer.qkv is not None:
             q_width, kv_width = self.n_heads * self.head_dim, self.n_kv_heads * self.head_dim
-            q, k, v = F.linear(h, layer.qkv, layer.qkv_bias).split(
+            q, k, v = self._project(h, layer.qkv, layer.qkv_bias).split(
                 (q_width, kv_width, kv_width), dim=-1
             )
             q = q.reshape(*lead, self.n_heads, self.head_dim)
             k = k.reshape(*lead, self.n_kv_heads, self.head_dim)
             v = v.reshape(*lead, self.n_kv_heads, self.head_dim)
         else:
-            q = F.linear(h, layer.q, layer.q_bias).view(*lead, self.n_heads, self.head_dim)
-            k = F.linear(h, layer.k, layer.k_bias).view(*lead, self.n_kv_heads, self.head_dim)
-            v = F.linear(h, layer.v, layer.v_bias).view(*lead, self.n_kv_heads, self.head_dim)
+            q = self._project(h, layer.q, layer.q_bias).view(*lead, self.n_heads, self.head_dim)
+            k = self._project(h, layer.k, layer.k_bias).view(*lead, self.n_kv_heads, self.head_dim)
+            v = self._project(h, layer.v, layer.v_bias).view(*lead, self.n_kv_heads, self.head_dim)
         if layer.q_norm is not None:
             q = ops.rms_norm(q, layer.q_norm, layer.q_norm_eps)
         if layer.k_norm is not None:
@@ -398,7 +460,7 @@ class Decoder:
             q, k, v = self._attention_inputs(ops, layer, h, cos, signed_sin)
             attn = attend(index, layer, q, k, v)
             x, h = ops.add_rms_norm(
-                x, F.linear(attn, layer.o, layer.o_bias), layer.mlp_norm, layer.mlp_eps
+                x, self._project(attn, layer.o, layer.o_bias), layer.mlp_norm, layer.mlp_eps
             )
             if layer.gate_up is not None:
                 gate, up = F.linear(h, layer.gate_up, layer.gate_up_bias).chunk(2, dim=-1)
@@ -406,7 +468,7 @@ class Decoder:
                 gate = F.linear(h, layer.gate, layer.gate_bias)
                 up = F.linear(h, layer.up, layer.up_bias)
             gated = ops.silu_mul(gate, up)
-            x, h = ops.add_rms_norm(x, F.linear(gated, layer.down, layer.down_bias), norm, eps)
+            x, h = ops.add_rms_norm(x, self._project(gated, layer.down, layer.down_bias), norm, eps)
         return h
 
     def logits(self, normed: torch.Tensor) -> torch.Tensor:

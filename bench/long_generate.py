@@ -71,7 +71,8 @@ launches by kind, and `top_kernels` names the kernels that take most of the step
 (`<prefix>_profile_r32` for a count other than the row's slots): a ragged row spends many of
 its steps with few rows left. `--steps-per-sync K` sets the decode steps between host reads
 (`EngineConfig.steps_per_sync`), `--split-k S` the engine's split-K products for thin
-passes (`EngineConfig.split_k`); a run's settings record both.
+passes (`EngineConfig.split_k`), `--fuse-cache-writes` a paged step's rotary and stores as
+one compiled function (`EngineConfig.fuse_cache_writes`); a run's settings record them.
 
 Writes `<out>/long-generate-<device>.json` and prints a table last.
 """
@@ -333,7 +334,7 @@ def _engine_twice(
     `warm_share` < 1, the same requests cut to that share of their lengths: it visits the
     same batch sizes, so it warms the engine for less. `attention` is a mode, "paged@4"
     with a split; `engine_settings`, more EngineConfig fields (`--steps-per-sync`,
-    `--split-k`)."""
+    `--split-k`, `--fuse-cache-writes`)."""
     from xling.engine import Engine, EngineConfig
 
     mode, _, splits = attention.partition(SPLIT)
@@ -518,6 +519,7 @@ def bench_row(
             engine_settings={
                 "steps_per_sync": args.steps_per_sync,
                 "split_k": args.split_k,
+                "fuse_cache_writes": args.fuse_cache_writes,
             },
         )
     if not any(f"{p}_tok_s" in row for p in prefixes):
@@ -620,6 +622,12 @@ def main() -> None:
         type=int,
         default=1,
         help="Split-K products for thin decode passes (EngineConfig.split_k); 1: off.",
+    )
+    parser.add_argument(
+        "--fuse-cache-writes",
+        action="store_true",
+        help="Paged decode: rotary and cache writes as one compiled function "
+        "(EngineConfig.fuse_cache_writes).",
     )
     parser.add_argument("--prompt-tokens", type=int, default=200)
     parser.add_argument("--requests-per-slot", type=int, default=2)

@@ -12,6 +12,7 @@ from torch.nn.attention.flex_attention import create_block_mask, create_mask
 
 from xling.engine import Engine, EngineConfig, EngineError, SamplingParams
 from xling.engine.cache import bytes_per_token
+from xling.engine.model import EAGER_KERNELS, rotate_store
 from xling.engine.paged import (
     PagedKVCache,
     PagePool,
@@ -75,8 +76,10 @@ def assert_no_pages_held(engine: Engine) -> None:
         PAGED_BUCKETED,
         dataclasses.replace(PAGED_BUCKETED, fuse_projections=True),
         dataclasses.replace(PAGED_BUCKETED, fuse_projections=True, split_k=4),
+        dataclasses.replace(PAGED, fuse_cache_writes=True),
+        dataclasses.replace(PAGED_BUCKETED, fuse_cache_writes=True),
     ],
-    ids=["exact", "bucketed", "fused", "split-k"],
+    ids=["exact", "bucketed", "fused", "split-k", "stored", "stored-bucketed"],
 )
 def test_greedy_matches_dense_and_generate(family: str, config: EngineConfig) -> None:
     """Mixed prompt lengths, more requests than slots, ragged max_new_tokens; GQA in every
@@ -95,6 +98,61 @@ def test_greedy_matches_dense_and_generate(family: str, config: EngineConfig) ->
     assert bool(engine._prefill_buffers) == bool(config.pad_to_buckets)
     assert isinstance(engine.cache, PagedKVCache)
     assert not engine.cache.table[engine.cache.sink_slot].any()
+
+
+def test_stored_decode_rotates_and_stores_through_one_kernel_function() -> None:
+    """With `fuse_cache_writes`, every decode layer goes through `Kernels.rotate_store`
+    (the rotary off in the layer's own inputs), and sampled outputs equal the default's."""
+    model = tiny_causal_lm("qwen3")  # q/k norms run before the rotary either way
+    prompts = random_prompts(7, model.config.vocab_size)
+    params = ragged(temperature=1.0)
+    config = dataclasses.replace(PAGED_BUCKETED, fuse_cache_writes=True)
+    engine = Engine(model, eos_token_ids=[1], config=config)
+    calls: list[int] = []
+
+    def counted(*args: Any) -> None:
+        calls.append(args[0].shape[0])
+        rotate_store(*args)
+
+    engine.decoder.kernels = dataclasses.replace(EAGER_KERNELS, rotate_store=counted)
+    got = engine.generate(prompts, params)
+    assert got == Engine(model, eos_token_ids=[1], config=PAGED_BUCKETED).generate(prompts, params)
+    steps, layers = engine.stats["decode_steps"], model.config.num_hidden_layers
+    assert len(calls) == steps * layers and steps > 0
+    assert_no_pages_held(engine)
+
+
+def test_rotate_store_compiles_and_writes_in_place() -> None:
+    """Compiled (Inductor, here for the CPU), `rotate_store` writes into views of the one
+    cache tensor, not copies, for any row count from one compilation, as eagerly."""
+    from torch._dynamo.utils import counters
+
+    from xling.engine.compiling import MaybeCompiled
+
+    graphs_before = counters["stats"]["unique_graphs"]
+    generator = torch.Generator().manual_seed(0)
+    layers, kv_heads, heads, head_dim, tokens, slots = 2, 2, 4, 16, 64, 8
+    compiled = MaybeCompiled(rotate_store, enabled=True, name="rotate_store")
+    cos, sin = (torch.randn(slots, 1, head_dim, generator=generator) for _ in range(2))
+    caches = {}
+    for way, fn in (("eager", rotate_store), ("compiled", compiled)):
+        k_cache = torch.zeros(layers, 1, kv_heads, tokens, head_dim)
+        v_cache, queries = torch.zeros_like(k_cache), torch.zeros(slots, heads, head_dim)
+        before = (k_cache.data_ptr(), v_cache.data_ptr(), queries.data_ptr())
+        for rows in (3, 5):
+            g = torch.Generator().manual_seed(rows)
+            q = torch.randn(rows, heads, head_dim, generator=g)
+            k, v = (torch.randn(rows, kv_heads, head_dim, generator=g) for _ in range(2))
+            index = torch.randperm(tokens, generator=g)[:rows]
+            fn(q, k, v, cos[:rows], sin[:rows], k_cache[1, 0], v_cache[1, 0], index, queries)
+        assert (k_cache.data_ptr(), v_cache.data_ptr(), queries.data_ptr()) == before
+        caches[way] = (k_cache, v_cache, queries)
+    assert compiled.active  # no fallback to eager
+    assert counters["stats"]["unique_graphs"] - graphs_before == 1
+    for eager, built in zip(caches["eager"], caches["compiled"], strict=True):
+        torch.testing.assert_close(built, eager)
+    k_cache = caches["eager"][0]
+    assert k_cache[1].abs().sum() > 0 and not k_cache[0].any()  # layer 1 only
 
 
 @pytest.mark.parametrize("config", [PAGED, PAGED_BUCKETED], ids=["exact", "bucketed"])
@@ -500,12 +558,20 @@ cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA de
 
 @cuda
 @pytest.mark.parametrize("family", TINY_FAMILIES)
-def test_cuda_graphs_with_compiled_flex_attention_match_generate(family: str) -> None:
+@pytest.mark.parametrize("stored", [False, True], ids=["writes", "stored"])
+def test_cuda_graphs_with_compiled_flex_attention_match_generate(family: str, stored: bool) -> None:
     """Graphs captured over the compiled flex attention (page tables, block masks and
-    positions all read from tensors outside the graph), with refills."""
+    positions all read from tensors outside the graph), with refills; `stored`: the
+    rotary and the step's stores compiled as one function (`fuse_cache_writes`)."""
     model = tiny_causal_lm(family).cuda()
     prompts = random_prompts(9, model.config.vocab_size)
-    config = EngineConfig(attention="paged", page_size=16, max_batch_size=4)
+    config = EngineConfig(
+        attention="paged",
+        page_size=16,
+        max_batch_size=4,
+        fuse_cache_writes=stored,
+        compile=True if stored else None,
+    )
     engine = Engine(model, eos_token_ids=[1], config=config)
     got = engine.generate(prompts, SamplingParams(max_new_tokens=20))
     assert engine.graphs.captures > 0

@@ -75,8 +75,10 @@ def test_a_split_sweep_gives_suffixed_keys_and_merges(
         "--requests-per-slot", "2",
         "--plain-on-ragged",
         "--plain-max-new", "4",
+        "--fuse-cache-writes",
     )  # fmt: skip
     assert "errors" not in result
+    assert result["settings"]["fuse_cache_writes"] == "True"
     row = result["rows"]["tiny_slots2_new16_ragged"]
     for k in (1, 2):
         prefix = f"engine_paged_s{k}"

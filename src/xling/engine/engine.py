@@ -101,6 +101,10 @@ class EngineConfig:
     # (model.split_k_linear): more output tiles for a thin step's GPU. 1: off. An
     # experiment until bench/decode_matmul.py shows on a GPU where it pays.
     split_k: int = 1
+    # Paged decode: each layer's rotary, cache writes and queries' copy as one compiled
+    # function (model.rotate_store) rather than the rotary's kernels, two index copies and
+    # a pad. An experiment until measured on a GPU; the dense cache ignores it.
+    fuse_cache_writes: bool = False
 
     def __post_init__(self) -> None:
         if self.max_batch_size < 1:
@@ -494,6 +498,7 @@ class Engine:
             device=self.device,
             compiled=compiler_available(self.device),
             kv_splits=self.config.kv_splits,
+            fused_writes=self.config.fuse_cache_writes,
         )
 
     # ------------------------------------------------------------------ the loop

@@ -211,6 +211,33 @@ def silu_mul(gate: torch.Tensor, up: torch.Tensor) -> torch.Tensor:
     return F.silu(gate) * up
 
 
+def rotate_store(
+    q: torch.Tensor,
+    k: torch.Tensor,
+    v: torch.Tensor,
+    cos: torch.Tensor,
+    signed_sin: torch.Tensor,
+    k_cache: torch.Tensor,
+    v_cache: torch.Tensor,
+    index: torch.Tensor,
+    queries: torch.Tensor,
+) -> None:
+    """`rotate_qk` of a decode step's rows, then their keys and values stored at `index`
+    [rows] of one layer's caches [kv_heads, tokens, head_dim] and their queries in the
+    first rows of `queries` [slots, heads, head_dim] (paged decode with
+    `EngineConfig.fuse_cache_writes`, `PagedKVCache.stored_decode`).
+
+    Why one function: compiled, the stores can ride in the rotary's own kernels, where
+    apart they are two index copies and a copy of the queries a layer, each a few
+    microseconds of launch however little it moves (a sixth of a 32-row step's kernels
+    at Qwen2.5-1.5B's shape on an H200). Compiled on their own, they became two kernels
+    more and gained nothing (session 16)."""
+    q, k = rotate_qk(q, k, cos, signed_sin)
+    k_cache.index_copy_(1, index, k.transpose(0, 1).to(k_cache.dtype))
+    v_cache.index_copy_(1, index, v.transpose(0, 1).to(v_cache.dtype))
+    queries[: q.shape[0]].copy_(q)
+
+
 # Split-K products (`Decoder(split_k=...)`) serve passes of at most this many rows: a
 # product's output tiles are few only when its rows are.
 SPLIT_K_MAX_ROWS = 64
@@ -256,6 +283,7 @@ class Kernels:
     add_rms_norm: Callable[..., tuple[torch.Tensor, torch.Tensor]] = add_rms_norm
     rotate_qk: Callable[..., tuple[torch.Tensor, torch.Tensor]] = rotate_qk
     silu_mul: Callable[..., torch.Tensor] = silu_mul
+    rotate_store: Callable[..., None] = rotate_store  # compiled only where it is called
 
 
 EAGER_KERNELS = Kernels()
@@ -418,9 +446,10 @@ class Decoder:
         h: torch.Tensor,
         cos: torch.Tensor,
         signed_sin: torch.Tensor,
+        rotate: bool = True,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """q, k, v as [..., heads, head_dim] from normed `h`, q and k normed (Qwen3) and
-        rotated."""
+        rotated (unless `rotate` is False: the attention rotates them)."""
         lead = h.shape[:-1]
         if layer.qkv is not None:
             q_width, kv_width = self.n_heads * self.head_dim, self.n_kv_heads * self.head_dim
@@ -438,7 +467,8 @@ class Decoder:
             q = ops.rms_norm(q, layer.q_norm, layer.q_norm_eps)
         if layer.k_norm is not None:
             k = ops.rms_norm(k, layer.k_norm, layer.k_norm_eps)
-        q, k = ops.rotate_qk(q, k, cos, signed_sin)
+        if rotate:
+            q, k = ops.rotate_qk(q, k, cos, signed_sin)
         return q, k, v
 
     def run_layers(
@@ -448,16 +478,18 @@ class Decoder:
         cos: torch.Tensor,
         signed_sin: torch.Tensor,
         attend: Callable[[int, LayerWeights, torch.Tensor, torch.Tensor, torch.Tensor], Any],
+        rotated: bool = True,
     ) -> torch.Tensor:
         """Every layer over embeddings `x`; `attend(index, layer, q, k, v)` stores keys and
-        values and returns attention outputs [..., heads * head_dim]. Returns the final-normed
-        hidden states. Each residual add is fused with the norm that follows it (the next
-        layer's input norm, or the final norm), the same arithmetic as transformers'."""
+        values and returns attention outputs [..., heads * head_dim], given q and k rotated
+        unless `rotated` is False. Returns the final-normed hidden states. Each residual add
+        is fused with the norm that follows it (the next layer's input norm, or the final
+        norm), the same arithmetic as transformers'."""
         h = ops.rms_norm(x, self.layers[0].attn_norm, self.layers[0].attn_eps)
         following = [(nxt.attn_norm, nxt.attn_eps) for nxt in self.layers[1:]]
         following.append((self.final_norm, self.final_eps))
         for index, (layer, (norm, eps)) in enumerate(zip(self.layers, following, strict=True)):
-            q, k, v = self._attention_inputs(ops, layer, h, cos, signed_sin)
+            q, k, v = self._attention_inputs(ops, layer, h, cos, signed_sin, rotated)
             attn = attend(index, layer, q, k, v)
             x, h = ops.add_rms_norm(
                 x, self._project(attn, layer.o, layer.o_bias), layer.mlp_norm, layer.mlp_eps
@@ -542,6 +574,19 @@ class Decoder:
         """One step for cache slots 0..b-1: feed `tokens` [b] at `positions` [b]; logits
         [b, vocab]. `kv_len`: the cache positions the dense cache attends to. No host
         synchronisation (graphable)."""
+        x = F.embedding(tokens, self.embed)
+        rows_cos, rows_sin = cos[positions][:, None, :], sin[positions][:, None, :]
+        if getattr(cache, "fused_writes", False):  # a paged cache (paged.py) that asks it
+            step = cache.stored_decode(positions, self.n_heads)  # type: ignore[attr-defined]
+
+            def attend_stored(
+                index: int, layer: LayerWeights, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor
+            ) -> torch.Tensor:
+                self.kernels.rotate_store(q, k, v, rows_cos, rows_sin, *step.store_args(index))
+                return step.attend(index, layer.window)
+
+            h = self.run_layers(self.kernels, x, rows_cos, rows_sin, attend_stored, rotated=False)
+            return self.logits(h)
         attention = cache.decode_attention(positions, kv_len)
 
         def attend(
@@ -549,8 +594,5 @@ class Decoder:
         ) -> torch.Tensor:
             return attention(index, layer.window, q, k, v)
 
-        x = F.embedding(tokens, self.embed)
-        h = self.run_layers(
-            self.kernels, x, cos[positions][:, None, :], sin[positions][:, None, :], attend
-        )
+        h = self.run_layers(self.kernels, x, rows_cos, rows_sin, attend)
         return self.logits(h)

@@ -35,6 +35,7 @@ import copy
 import math
 import warnings
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any, cast
 
 import torch
@@ -165,6 +166,18 @@ class PagePool:
         self.dirty.update((src, dst))
 
 
+@dataclass(frozen=True)
+class StoredDecode:
+    """A paged decode step whose keys, values and queries the decoder stores itself
+    (`PagedKVCache.stored_decode`): `store_args(layer)`, the key and value caches of one
+    layer [kv_heads, tokens, head_dim], each row's index in them and the queries' buffer
+    [slots, heads, head_dim], to write the step's rows into (model.rotate_store); then
+    `attend(layer, window)`, attention over what was stored, [rows, heads * head_dim]."""
+
+    store_args: Callable[[int], tuple[torch.Tensor, ...]]
+    attend: Callable[[int, int | None], torch.Tensor]
+
+
 class PagedKVCache:
     """The page pool's keys and values, its device tables, and paged decode attention."""
 
@@ -183,6 +196,7 @@ class PagedKVCache:
         compiled: bool,
         pad_rows: bool | None = None,
         kv_splits: int | None = None,
+        fused_writes: bool = False,
     ) -> None:
         if max_len % page_size:
             raise ValueError(f"max_len {max_len} is not a multiple of page_size {page_size}")
@@ -235,6 +249,14 @@ class PagedKVCache:
                 kv_splits if kv_splits is not None else default_kv_splits(n_kv_heads, device)
             )
         self._options = decode_kernel_options(page_size, self.kv_splits) if compiled else None
+        # The decoder stores a step's keys, values and queries itself, with its rotary in
+        # one compiled function (model.rotate_store, `stored_decode`), in place of the
+        # index copies and the query padding of `decode_attention`.
+        self.fused_writes = fused_writes
+        # The attended rows' queries [slots, heads, head_dim] for `stored_decode`, made at
+        # its first step (an eager run, before any graph capture): rows past a step's own
+        # keep stale, finite values, and visit no page.
+        self._queries: torch.Tensor | None = None
 
     @property
     def dtype(self) -> torch.dtype:
@@ -306,17 +328,38 @@ class PagedKVCache:
 
         return write
 
-    def decode_attention(self, positions: torch.Tensor, kv_len: int | None) -> DecodeAttention:
-        """Attention for one decode step of rows 0..b-1 fed at `positions` [b]: a function
-        (layer, window, q [b, heads, head_dim], k, v [b, kv_heads, head_dim]) that stores k/v
-        and returns [b, heads * head_dim]. Block masks are built once a step, for all layers.
-        `kv_len` is the dense cache's and unused: what a row reads is its own."""
+    def _start_step(self, positions: torch.Tensor) -> tuple[int, int, torch.Tensor]:
+        """(rows, attended rows, each row's index in the pool) of a decode step for rows
+        0..b-1 fed at `positions` [b], whose positions the mask functions read from now on."""
         rows = positions.shape[0]
-        attended = self.slots if self.pad_rows else rows
         size = self.page_size
         self.positions[:rows].copy_(positions)
         pages = self.table[:rows].gather(1, (positions // size)[:, None]).squeeze(1)
-        slot = pages.long() * size + positions % size
+        return rows, self.slots if self.pad_rows else rows, pages.long() * size + positions % size
+
+    def _attend_rows(
+        self,
+        layer: int,
+        window: int | None,
+        grouped: torch.Tensor,
+        rows: int,
+        masks: dict[int | None, BlockMask],
+    ) -> torch.Tensor:
+        """Attention of queries `grouped` [attended, kv_heads, group, head_dim] over layer
+        `layer`'s pages; [rows, heads * head_dim]. Block masks are built once a step, for
+        all layers (`masks`)."""
+        attended, _, group, _ = grouped.shape
+        if window not in masks:
+            masks[window] = self.block_mask(rows, group, window, attended)
+        out = self._attend(grouped, self.k[layer], self.v[layer], masks[window], self._options)
+        return out[:rows].reshape(rows, -1)
+
+    def decode_attention(self, positions: torch.Tensor, kv_len: int | None) -> DecodeAttention:
+        """Attention for one decode step of rows 0..b-1 fed at `positions` [b]: a function
+        (layer, window, q [b, heads, head_dim], k, v [b, kv_heads, head_dim]) that stores k/v
+        and returns [b, heads * head_dim]. `kv_len` is the dense cache's and unused: what a
+        row reads is its own."""
+        rows, attended, slot = self._start_step(positions)
         masks: dict[int | None, BlockMask] = {}
 
         def attention(
@@ -324,23 +367,42 @@ class PagedKVCache:
         ) -> torch.Tensor:
             # Two index copies and (below) a pad. Compiled into one function (session 16),
             # they became two kernels, and a 32-row step on an H200 0.04 ms shorter of 2.8:
-            # not worth a compilation more in the warm-up.
+            # not worth a compilation more in the warm-up. `stored_decode` folds them into
+            # the rotary's compiled function instead.
             for cache, new in ((self.k, k), (self.v, v)):
                 cache[layer, 0].index_copy_(1, slot, new.transpose(0, 1).to(self.dtype))
-            group = q.shape[1] // self.n_kv_heads
-            if window not in masks:
-                masks[window] = self.block_mask(rows, group, window, attended)
             # The `group` query heads of one key/value head attend as `group` queries of
             # that head (as in the dense path). flex attention's own enable_gqa would do
             # the same inside its decoding kernel, but only for power-of-two groups:
             # Qwen2.5-1.5B's 6 and 7B's 7 would fall back to its general kernel.
+            group = q.shape[1] // self.n_kv_heads
             grouped = q.reshape(rows, self.n_kv_heads, group, q.shape[2]).to(self.dtype)
             if attended > rows:
                 grouped = F.pad(grouped, (0, 0, 0, 0, 0, 0, 0, attended - rows))
-            out = self._attend(grouped, self.k[layer], self.v[layer], masks[window], self._options)
-            return out[:rows].reshape(rows, -1)
+            return self._attend_rows(layer, window, grouped, rows, masks)
 
         return attention
+
+    def stored_decode(self, positions: torch.Tensor, n_heads: int) -> StoredDecode:
+        """A decode step of rows 0..b-1 fed at `positions` [b] (`n_heads` query heads) whose
+        new keys, values and queries the decoder stores itself, where `store_args` says
+        (`fused_writes`), before it calls `attend`."""
+        rows, attended, slot = self._start_step(positions)
+        head_dim = self.k.shape[-1]
+        shape = (self.slots, n_heads, head_dim)
+        if self._queries is None or self._queries.shape != shape:
+            self._queries = torch.zeros(shape, dtype=self.dtype, device=self.k.device)
+        queries = self._queries
+        masks: dict[int | None, BlockMask] = {}
+
+        def store_args(layer: int) -> tuple[torch.Tensor, ...]:
+            return self.k[layer, 0], self.v[layer, 0], slot, queries
+
+        def attend(layer: int, window: int | None) -> torch.Tensor:
+            grouped = queries[:attended].view(attended, self.n_kv_heads, -1, head_dim)
+            return self._attend_rows(layer, window, grouped, rows, masks)
+
+        return StoredDecode(store_args, attend)
 
     def block_mask(
         self, rows: int, group: int, window: int | None, attended: int | None = None

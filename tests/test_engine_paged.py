@@ -139,20 +139,25 @@ def test_rotate_store_compiles_and_writes_in_place() -> None:
         k_cache = torch.zeros(layers, 1, kv_heads, tokens, head_dim)
         v_cache, queries = torch.zeros_like(k_cache), torch.zeros(slots, heads, head_dim)
         before = (k_cache.data_ptr(), v_cache.data_ptr(), queries.data_ptr())
-        for rows in (3, 5):
+        # Layer 0's view first, as in every step (starting from another layer's offset,
+        # Dynamo compiles again when it meets offset 0), then other layers and row counts.
+        for rows, layer in ((3, 0), (5, 1), (4, 0)):
             g = torch.Generator().manual_seed(rows)
             q = torch.randn(rows, heads, head_dim, generator=g)
             k, v = (torch.randn(rows, kv_heads, head_dim, generator=g) for _ in range(2))
             index = torch.randperm(tokens, generator=g)[:rows]
-            fn(q, k, v, cos[:rows], sin[:rows], k_cache[1, 0], v_cache[1, 0], index, queries)
+            store = (k_cache[layer, 0], v_cache[layer, 0], index, queries)
+            fn(q, k, v, cos[:rows], sin[:rows], *store)
         assert (k_cache.data_ptr(), v_cache.data_ptr(), queries.data_ptr()) == before
         caches[way] = (k_cache, v_cache, queries)
     assert compiled.active  # no fallback to eager
     assert counters["stats"]["unique_graphs"] - graphs_before == 1
     for eager, built in zip(caches["eager"], caches["compiled"], strict=True):
         torch.testing.assert_close(built, eager)
-    k_cache = caches["eager"][0]
-    assert k_cache[1].abs().sum() > 0 and not k_cache[0].any()  # layer 1 only
+    k_cache, v_cache, queries = caches["eager"]
+    assert k_cache[0].any() and k_cache[1].any() and v_cache[0].any() and v_cache[1].any()
+    # Rows past the longest call's keep their zeros; rows it wrote, theirs.
+    assert queries[:5].any(-1).all() and not queries[5:].any()
 
 
 @pytest.mark.parametrize("config", [PAGED, PAGED_BUCKETED], ids=["exact", "bucketed"])

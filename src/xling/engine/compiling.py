@@ -6,9 +6,11 @@ a small model at any batch size a step costs about as many microseconds as it ha
 Compiling the few element-wise functions of `model.Kernels` (norms, residual adds, rotary,
 SiLU gating) makes each one kernel, leaving the matrix products and attention to torch's
 own kernels; the engine compiles its sampler the same way, and graphs.py captures the
-result like any other step. Only these small pure functions are compiled, not the whole
-step: their guards are tensor shapes alone, one dynamic-shape compilation serves every
-batch and length, and a process compiles in tens of seconds rather than minutes.
+result like any other step. Only these small functions are compiled, not the whole step:
+their guards are tensor shapes alone, one dynamic-shape compilation serves every batch and
+length, and a process compiles in tens of seconds rather than minutes. Each is compiled
+the first time it is called, so a path that never calls one (the dense cache and
+`rotate_store`) never compiles it.
 
 The compiler needs a Triton (CUDA) toolchain that not every machine has; a compilation
 failure is reported once and that function runs eagerly from then on.

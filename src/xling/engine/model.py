@@ -277,13 +277,15 @@ def split_k_linear(
 @dataclass(frozen=True)
 class Kernels:
     """The element-wise stretches between a layer's matrix products and attention: the
-    pieces torch.compile fuses (compiling.py). Eager by default."""
+    pieces torch.compile fuses (compiling.py). Eager by default. All are pure functions
+    but `rotate_store`, which writes a paged decode step's keys, values and queries into
+    the buffers it is given."""
 
     rms_norm: Callable[..., torch.Tensor] = rms_norm
     add_rms_norm: Callable[..., tuple[torch.Tensor, torch.Tensor]] = add_rms_norm
     rotate_qk: Callable[..., tuple[torch.Tensor, torch.Tensor]] = rotate_qk
     silu_mul: Callable[..., torch.Tensor] = silu_mul
-    rotate_store: Callable[..., None] = rotate_store  # compiled only where it is called
+    rotate_store: Callable[..., None] = rotate_store  # compiled lazily: paged stored decode only
 
 
 EAGER_KERNELS = Kernels()

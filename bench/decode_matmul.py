@@ -55,6 +55,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from generate import copy_bandwidth, device_slug, random_qwen2, section, sync
 from long_generate import SHAPES
 
+from xling.engine.graphs import DecodeGraphs
 from xling.engine.model import Decoder, split_k_linear, splittable
 
 # A product: its name, weight [out, inner], bias or None, and the input rows it reads.
@@ -98,22 +99,18 @@ def linear_for(variant: str, max_out: int) -> Linear:
 
 
 def time_ms(device: torch.device, run: Callable[[], None], repeats: int) -> float:
-    """Milliseconds per call of `run`: on CUDA a graph of one call, replayed."""
+    """Milliseconds per call of `run`: on CUDA a graph of one call (captured as the engine
+    captures its steps, after an eager warm run), replayed."""
     if device.type != "cuda":
         run()
         start = time.perf_counter()
         for _ in range(repeats):
             run()
         return (time.perf_counter() - start) * 1e3 / repeats
-    side = torch.cuda.Stream()
-    side.wait_stream(torch.cuda.current_stream())
-    with torch.cuda.stream(side):
-        run()  # cuBLAS workspaces and kernel choice, before capture
-    torch.cuda.current_stream().wait_stream(side)
-    graph = torch.cuda.CUDAGraph()
-    with torch.cuda.graph(graph):
-        run()
-    for _ in range(3):
+    graphs = DecodeGraphs(enabled=True)
+    graphs.run("products", run, ())  # captured, then replayed once
+    graph = graphs.graphs["products"]
+    for _ in range(2):
         graph.replay()
     begin, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
     begin.record()
@@ -157,11 +154,14 @@ def bench_variant(
     linear = linear_for(variant, args.split_max_out or decoder.split_k_max_out)
     per_layer = (len(found) - 1) // decoder.n_layers
 
-    def step() -> None:
-        for _, w, b, x in found:
-            linear(x, w, b)
+    def running(chosen: list[Product]) -> Callable[[], None]:
+        def run() -> None:
+            for _, w, b, x in chosen:
+                linear(x, w, b)
 
-    step_ms = time_ms(device, step, args.repeats)
+        return run
+
+    step_ms = time_ms(device, running(found), args.repeats)
     nbytes = weight_bytes(found)
     row: dict[str, Any] = {
         "rows": rows,
@@ -175,12 +175,7 @@ def bench_variant(
     }
     for name in dict.fromkeys(n for n, *_ in found):
         mine = [p for p in found if p[0] == name]
-
-        def run(mine: list[Product] = mine) -> None:
-            for _, w, b, x in mine:
-                linear(x, w, b)
-
-        ms = time_ms(device, run, args.repeats) / len(mine)
+        ms = time_ms(device, running(mine), args.repeats) / len(mine)
         one = weight_bytes(mine[:1])
         row["products"][name] = {
             "out": mine[0][1].shape[0],

@@ -35,8 +35,10 @@ Figures per row (tokens/s are requested new tokens over wall time, prefill inclu
   `<prefix>_capture_s` (seconds capturing them, each capture's eager warm run and so the
   compilations it meets included; `<prefix>_capture_s_each`, each capture's graph key and
   seconds in order) and `<prefix>_compile_s` (seconds in torch.compile, from Dynamo's
-  cumulative compile time); paged modes add `<prefix>_kv_splits`, the split the
-  cache used (null: torch's own choice, or eager attention as on a CPU);
+  cumulative compile time; `<prefix>_compile_s_each`, each compiled function's name,
+  seconds and whether Inductor's disk cache served it, in order); paged modes add
+  `<prefix>_kv_splits`, the split the cache used (null: torch's own choice, or eager
+  attention as on a CPU);
 - `plain_tok_s`: `generate` on one batch of `slots` prompts for min(max-new,
   `--plain-max-new`) tokens, the second of two identical calls (`plain_first_tok_s`: the
   first; measured once per shape and slots, rows after the first naming it in
@@ -85,6 +87,7 @@ import json
 import math
 import re
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -214,6 +217,28 @@ def compile_seconds() -> float | None:
         return float(calculate_time_spent()["total_wall_time"])
     except (ImportError, AttributeError, KeyError):
         return None
+
+
+def compilations_since(start_us: int) -> list[list[Any]]:
+    """Each frame torch.compile compiled from `start_us` on (`time.time_ns() // 1000`), in
+    order: [the compiled function's name, its seconds, whether Inductor's on-disk graph
+    cache served it]. A process's first compilation also pays one-off costs (importing
+    Inductor, starting its worker pool), so the list says which of a cold warm-up's seconds
+    are per function and which are once per process. Empty where this torch keeps no
+    per-frame records (Dynamo keeps its last 64)."""
+    try:
+        from torch._dynamo.utils import get_compilation_metrics
+    except ImportError:
+        return []
+    return [
+        [
+            metrics.co_name,
+            round(metrics.entire_frame_compile_time_s or 0.0, 3),
+            bool(getattr(metrics, "inductor_fx_local_cache_hit_count", None)),
+        ]
+        for metrics in get_compilation_metrics()
+        if (getattr(metrics, "start_time_us", None) or 0) >= start_us
+    ]
 
 
 # Kernel kinds, first match wins: GPU kernels by their names (cuBLAS/CUTLASS products;
@@ -357,6 +382,7 @@ def _engine_twice(
     graphs, compile_before = engine.graphs, compile_seconds()
     captures, capturing = graphs.captures, graphs.capture_seconds
     logged = len(graphs.capture_log)
+    started_us = time.time_ns() // 1000
     _, first = timed(device, lambda: engine.generate(prompts, warm))
     compile_after = compile_seconds()
     warmup = {
@@ -370,6 +396,7 @@ def _engine_twice(
             if compile_before is not None and compile_after is not None
             else None
         ),
+        "compile_s_each": compilations_since(started_us),
     }
     engine.stats["preemptions_before_timed_call"] = engine.stats["preemptions"]
     before = dict(engine.stats)

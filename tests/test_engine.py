@@ -375,11 +375,14 @@ def test_compiled_kernels_give_the_same_tokens() -> None:
     assert compiled.generate(prompts, params) == eager.generate(prompts, params)
 
 
-def test_compiled_functions_never_see_one_row(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("padded", [True, False], ids=["buckets", "exact-rows"])
+def test_compiled_functions_never_see_one_row(
+    monkeypatch: pytest.MonkeyPatch, padded: bool
+) -> None:
     """torch.compile specializes a size of 1: a batch of one would compile every kernel and
     the sampler a second time. A ragged batch's tail (one live row), a lone admission's
-    first token, and a large prefill of one prompt reach them with at least two rows; the
-    tokens are those of the same engine uncompiled."""
+    first token, and a large prefill of one prompt reach them with at least two rows, with
+    rows padded to buckets or not; the tokens are those of the same engine uncompiled."""
     from xling.engine import compiling
     from xling.engine import engine as engine_module
 
@@ -401,10 +404,11 @@ def test_compiled_functions_never_see_one_row(monkeypatch: pytest.MonkeyPatch) -
         SamplingParams(temperature=1.0, max_new_tokens=n, seed=i)
         for i, n in enumerate((3, 5, 9, 4, 17))
     ]
-    config = dataclasses.replace(BUCKETED, compile=True)
+    base = dataclasses.replace(BUCKETED, pad_to_buckets=padded)
+    config = dataclasses.replace(base, compile=True)
     compiled = Engine(model, eos_token_ids=[1], config=config).generate(prompts, params)
     assert rows_seen and min(rows_seen) >= 2
-    eager = Engine(model, eos_token_ids=[1], config=BUCKETED).generate(prompts, params)
+    eager = Engine(model, eos_token_ids=[1], config=base).generate(prompts, params)
     assert compiled == eager
 
 

@@ -784,11 +784,9 @@ class Engine:
         steps = min(self.steps_per_sync, max(r.remaining for r in live))
         first_pos = max(r.position for r in live)
         mode = _mode(live)
-        rows = (
-            batch_bucket(max(slots.high(), self._min_rows), cache.slots)
-            if self.padded
-            else slots.high()
-        )
+        rows = max(slots.high(), min(self._min_rows, cache.slots))
+        if self.padded:
+            rows = batch_bucket(rows, cache.slots)
         self.stats["peak_live"] = max(self.stats["peak_live"], len(live))
         start = time.perf_counter()
         if isinstance(cache, PagedKVCache):

@@ -211,6 +211,19 @@ def silu_mul(gate: torch.Tensor, up: torch.Tensor) -> torch.Tensor:
     return F.silu(gate) * up
 
 
+def store_rows(
+    k_cache: torch.Tensor,
+    v_cache: torch.Tensor,
+    index: torch.Tensor,
+    k: torch.Tensor,
+    v: torch.Tensor,
+) -> None:
+    """A decode step's keys and values [rows, kv_heads, head_dim] stored at `index` [rows]
+    of one layer's caches [kv_heads, tokens, head_dim] (the paged cache's layout)."""
+    k_cache.index_copy_(1, index, k.transpose(0, 1).to(k_cache.dtype))
+    v_cache.index_copy_(1, index, v.transpose(0, 1).to(v_cache.dtype))
+
+
 def rotate_store(
     q: torch.Tensor,
     k: torch.Tensor,
@@ -233,8 +246,7 @@ def rotate_store(
     at Qwen2.5-1.5B's shape on an H200). Compiled on their own, they became two kernels
     more and gained nothing (session 16)."""
     q, k = rotate_qk(q, k, cos, signed_sin)
-    k_cache.index_copy_(1, index, k.transpose(0, 1).to(k_cache.dtype))
-    v_cache.index_copy_(1, index, v.transpose(0, 1).to(v_cache.dtype))
+    store_rows(k_cache, v_cache, index, k, v)
     queries[: q.shape[0]].copy_(q)
 
 

@@ -44,6 +44,7 @@ from torch.nn.attention.flex_attention import BlockMask, FlexKernelOptions, flex
 
 from xling.engine.cache import DecodeAttention
 from xling.engine.compiling import MaybeCompiled
+from xling.engine.model import store_rows
 
 # Keys per page. 128 is flex attention's default sparse block size and a multiple of its
 # decoding kernel's key tile (BLOCK_N: 64 by default, 128 as `decode_kernel_options` sets
@@ -369,8 +370,7 @@ class PagedKVCache:
             # they became two kernels, and a 32-row step on an H200 0.04 ms shorter of 2.8:
             # not worth a compilation more in the warm-up. `stored_decode` folds them into
             # the rotary's compiled function instead.
-            for cache, new in ((self.k, k), (self.v, v)):
-                cache[layer, 0].index_copy_(1, slot, new.transpose(0, 1).to(self.dtype))
+            store_rows(self.k[layer, 0], self.v[layer, 0], slot, k, v)
             # The `group` query heads of one key/value head attend as `group` queries of
             # that head (as in the dense path). flex attention's own enable_gqa would do
             # the same inside its decoding kernel, but only for power-of-two groups:
